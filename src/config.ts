@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { ACTIONS, DEFAULT_WEIGHTS, type ActionWeights } from './domain/weights';
+
+const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production';
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const weightsOverride = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. {"VIEW":1,"DISMISS":-10}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.partialRecord(z.enum(ACTIONS), z.number().finite()));
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
+    PORT: port(3000),
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/interactions'),
+    DATABASE_POOL_MAX: positiveInt(10),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^[\w{}:.-]+$/, 'letters, digits and _ - . : { } only')
+      .default('interactions'),
+    JWT_SECRET: z.string().min(1).optional(),
+    JWT_ISSUER: z.string().min(1).optional(),
+    JWT_AUDIENCE: z.string().min(1).optional(),
+    ACTION_WEIGHTS: weightsOverride.optional(),
+    WORKER_CONCURRENCY: positiveInt(16),
+    JOB_ATTEMPTS: positiveInt(12),
+    JOB_BACKOFF_MS: positiveInt(1000),
+    ENQUEUE_TIMEOUT_MS: positiveInt(1500),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if (!env.JWT_SECRET && env.NODE_ENV === 'production') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_SECRET'],
+        message: 'is required when NODE_ENV is production (or unset); set NODE_ENV=development for local use',
+      });
+    }
+  });
+
+/** The service's whole configuration, parsed once from the environment. */
+export interface Config {
+  /** `production` unless told otherwise, so a forgotten variable never weakens a deployment. */
+  readonly env: 'development' | 'test' | 'production';
+  /** HTTP port of the API; 0 picks a free one (tests). */
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly databasePoolMax: number;
+  readonly redisUrl: string;
+  /** BullMQ key prefix; give each deployment (and each test run) its own. */
+  readonly queuePrefix: string;
+  readonly jwt: { readonly secret: string; readonly issuer?: string; readonly audience?: string };
+  /** Score added to a (user, event) pair per action: the one weight table, with overrides applied. */
+  readonly weights: ActionWeights;
+  readonly worker: { readonly concurrency: number };
+  readonly jobs: { readonly attempts: number; readonly backoffMs: number };
+  /** Longest an API request waits for Redis to store a job before answering 503. */
+  readonly enqueueTimeoutMs: number;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment into a frozen Config, listing every bad variable at once. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset" (a blank line in a .env file must not become a value).
+  const env = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`));
+  }
+  const e = parsed.data;
+  const weights = { ...DEFAULT_WEIGHTS, ...e.ACTION_WEIGHTS };
+  const weightProblems = ACTIONS.filter((a) => (a === 'DISMISS' ? weights[a] >= 0 : weights[a] <= 0)).map(
+    (a) => `ACTION_WEIGHTS.${a} must be ${a === 'DISMISS' ? 'negative' : 'positive'}`,
+  );
+  if (weightProblems.length > 0) throw new ConfigError(weightProblems);
+
+  return deepFreeze({
+    env: e.NODE_ENV,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    redisUrl: e.REDIS_URL,
+    queuePrefix: e.QUEUE_PREFIX,
+    jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    weights,
+    worker: { concurrency: e.WORKER_CONCURRENCY },
+    jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
+    enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const inner of Object.values(value)) {
+    if (inner && typeof inner === 'object') deepFreeze(inner as object);
+  }
+  return Object.freeze(value);
+}

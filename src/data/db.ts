@@ -1,0 +1,76 @@
+import path from 'node:path';
+import knex, { type Knex } from 'knex';
+import { knexSnakeCaseMappers } from 'objection';
+import { Client } from 'pg';
+import type { Config } from '../config';
+
+export type Db = Knex;
+
+/** Where the compiled (dist) or source (tsx, jest) migrations live, whichever is running. */
+export const migrationSettings: Knex.MigratorConfig = {
+  directory: path.join(__dirname, '..', '..', 'migrations'),
+  loadExtensions: [path.extname(__filename)],
+  tableName: 'knex_migrations',
+};
+
+/** Knex settings shared by the app, the workers, the scripts and knexfile.ts. */
+export function knexSettings(config: Pick<Config, 'databaseUrl' | 'databasePoolMax'>): Knex.Config {
+  return {
+    client: 'pg',
+    connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 },
+    // A pool that cannot hand out a connection within 2 s means PostgreSQL is down or saturated:
+    // fail the request (503) or the job (retry) instead of queueing behind it.
+    pool: { min: 0, max: config.databasePoolMax },
+    acquireConnectionTimeout: 2000,
+    migrations: migrationSettings,
+    ...knexSnakeCaseMappers(),
+  };
+}
+
+export function createDb(config: Pick<Config, 'databaseUrl' | 'databasePoolMax'>): Db {
+  return knex(knexSettings(config));
+}
+
+/** Creates the database named in the URL when it does not exist yet (first start on a fresh machine). */
+export async function ensureDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!name) throw new Error('DATABASE_URL names no database');
+  url.pathname = '/postgres';
+  const admin = new Client({ connectionString: url.toString(), connectionTimeoutMillis: 5000 });
+  await admin.connect();
+  try {
+    const found = await admin.query('select 1 from pg_database where datname = $1', [name]);
+    if (found.rowCount === 0) {
+      await admin.query(`create database ${quoteIdent(name)}`).catch((error: { code?: string }) => {
+        // Another process (web and worker starting together) created it first.
+        if (error.code !== '42P04') throw error;
+      });
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  url.pathname = '/postgres';
+  const admin = new Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists ${quoteIdent(name)} with (force)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Applies every pending migration; returns the names of those it ran. */
+export async function migrateLatest(db: Db): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest(migrationSettings)) as [number, string[]];
+  return applied;
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,46 @@
+import { Model } from 'objection';
+import type { Action } from '../domain/weights';
+
+export type InteractionSource = 'api' | 'collection' | 'gig_application';
+export type EventKind = 'event' | 'gig';
+
+export class EventModel extends Model {
+  static override tableName = 'events';
+
+  id!: string;
+  title!: string;
+  startsAt!: Date;
+  kind!: EventKind;
+  category!: string | null;
+  tags!: string[];
+  city!: string | null;
+  ticketUrl!: string | null;
+  organizerId!: string;
+  createdAt!: Date;
+}
+
+/** One row per accepted interaction; the database rejects UPDATE, DELETE and TRUNCATE. */
+export class InteractionModel extends Model {
+  static override tableName = 'interactions';
+
+  id!: string;
+  userId!: string;
+  eventId!: string;
+  action!: Action;
+  source!: InteractionSource;
+  createdAt!: Date;
+  persistedAt!: Date;
+}
+
+/** The running weighted score of one (user, event) pair. */
+export class UserEventScoreModel extends Model {
+  static override tableName = 'user_event_scores';
+  static override idColumn = ['userId', 'eventId'];
+
+  userId!: string;
+  eventId!: string;
+  score!: number;
+  interactionCount!: number;
+  lastInteractionAt!: Date;
+  updatedAt!: Date;
+}

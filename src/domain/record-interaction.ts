@@ -1,0 +1,39 @@
+import { v7 as uuidv7 } from 'uuid';
+import { NotFoundError } from '../errors';
+import { JOBS, type RecordInteractionPayload } from '../jobs/definitions';
+import type { Producer } from '../jobs/producer';
+import { acceptanceTime } from './clock';
+import { isUuid } from './ids';
+import type { Action } from './weights';
+
+export interface RecordInteractionDeps {
+  eventExists(eventId: string): Promise<boolean>;
+  producer: Pick<Producer, 'enqueue'>;
+}
+
+export interface InteractionInput {
+  userId: string;
+  eventId: string;
+  action: Action;
+  source: RecordInteractionPayload['source'];
+}
+
+/**
+ * Accepts an interaction: checks the event exists, stamps it with its id and acceptance time, and
+ * queues it. Resolves only once the job is stored; the worker writes the row.
+ */
+export async function recordInteraction(deps: RecordInteractionDeps, input: InteractionInput): Promise<RecordInteractionPayload> {
+  if (!isUuid(input.eventId) || !(await deps.eventExists(input.eventId))) {
+    throw new NotFoundError('Event not found', { code: 'event_not_found' });
+  }
+  const payload: RecordInteractionPayload = {
+    id: uuidv7(),
+    userId: input.userId,
+    eventId: input.eventId.toLowerCase(),
+    action: input.action,
+    source: input.source,
+    acceptedAt: acceptanceTime(),
+  };
+  await deps.producer.enqueue(JOBS.recordInteraction, payload);
+  return payload;
+}

@@ -1,0 +1,55 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { expressjwt, UnauthorizedError as JwtError } from 'express-jwt';
+import type { Config } from '../config';
+import type { AuthUser } from '../domain/auth-user';
+import { UnauthorizedError } from '../errors';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Set by `authenticate` from a verified token. */
+    user?: AuthUser;
+  }
+}
+
+/**
+ * Verifies the bearer token (HS256 only; `exp`, and `iss`/`aud` when configured) and sets
+ * `req.user` from its claims. A token without a usable `sub` is refused like a forged one.
+ */
+export function authenticate(config: Pick<Config, 'jwt'>): RequestHandler[] {
+  const verify = expressjwt({
+    secret: config.jwt.secret,
+    algorithms: ['HS256'],
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+  });
+  const toUser = (req: Request, _res: Response, next: NextFunction) => {
+    const claims = (req as Request & { auth?: Record<string, unknown> }).auth ?? {};
+    const { sub, roles = [] } = claims;
+    if (typeof sub !== 'string' || sub.trim() === '') {
+      return next(new UnauthorizedError('The token has no subject (sub)'));
+    }
+    if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string')) {
+      return next(new UnauthorizedError('The token\'s roles claim must be an array of strings'));
+    }
+    req.user = { id: sub, roles };
+    next();
+  };
+  return [verify, toUser];
+}
+
+/** The authenticated caller; only for routes behind `authenticate`. */
+export function currentUser(req: Request): AuthUser {
+  if (!req.user) throw new UnauthorizedError();
+  return req.user;
+}
+
+/** Maps express-jwt's errors to ours, with a message that does not echo the token. */
+export function fromJwtError(error: unknown): UnauthorizedError | undefined {
+  if (!(error instanceof JwtError)) return undefined;
+  if (error.code === 'credentials_required') return new UnauthorizedError('A bearer token is required');
+  if (error.code === 'credentials_bad_scheme' || error.code === 'credentials_bad_format') {
+    return new UnauthorizedError('Send the token as "Authorization: Bearer <token>"');
+  }
+  if ('name' in error.inner && error.inner.name === 'TokenExpiredError') return new UnauthorizedError('The token has expired');
+  return new UnauthorizedError('The token is invalid');
+}

@@ -1,0 +1,64 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { DBError, UniqueViolationError } from 'objection';
+import { AppError, ConflictError, NotFoundError, ServiceUnavailableError, ValidationError } from '../errors';
+import type { Logger } from '../logger';
+import { fromJwtError } from './auth';
+
+/** Unknown paths get the same error body as everything else. */
+export const routeNotFound: RequestHandler = (req, _res, next) => {
+  next(new NotFoundError(`No route for ${req.method} ${req.path}`, { code: 'route_not_found' }));
+};
+
+/** The one place errors become responses: `{ "error": { "code", "message" } }`, never internals. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, next) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500) {
+      (req.log ?? logger).error({ err: error }, 'request failed');
+    }
+    if (res.headersSent) return next(error);
+    res.status(appError.status).set(appError.headers).json({ error: { code: appError.code, message: appError.message } });
+  };
+}
+
+function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const jwt = fromJwtError(error);
+  if (jwt) return jwt;
+  const bodyError = fromBodyParser(error);
+  if (bodyError) return bodyError;
+  if (error instanceof UniqueViolationError) return new ConflictError('The resource already exists');
+  if (isDatabaseUnavailable(error)) return new ServiceUnavailableError('The database is unavailable; retry shortly', { retryAfterSeconds: 2 });
+  return new AppError({ code: 'internal_error', status: 500, message: 'Internal server error' });
+}
+
+/** body-parser's errors carry a `type`; map each to a stable code. */
+function fromBodyParser(error: unknown): AppError | undefined {
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  if (typeof type !== 'string' || typeof status !== 'number') return undefined;
+  switch (type) {
+    case 'entity.parse.failed':
+      return new ValidationError('The body is not valid JSON', { code: 'invalid_json' });
+    case 'entity.too.large':
+      return new AppError({ code: 'payload_too_large', status: 413, message: 'The body is too large' });
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new AppError({ code: 'unsupported_media_type', status: 415, message: 'Send the body as UTF-8 application/json' });
+    default:
+      return status >= 400 && status < 500
+        ? new AppError({ code: 'bad_request', status: 400, message: 'The request could not be read' })
+        : undefined;
+  }
+}
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
+
+/** PostgreSQL out of reach, restarting, or out of connections: a 503 the client may retry. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const inner = error instanceof DBError ? error.nativeError : error;
+  if (!inner || typeof inner !== 'object') return false;
+  const { code, name, message } = inner as { code?: unknown; name?: unknown; message?: unknown };
+  if (name === 'KnexTimeoutError') return true;
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  return typeof message === 'string' && /Connection terminated|connection timeout/i.test(message);
+}

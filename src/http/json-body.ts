@@ -1,0 +1,16 @@
+import express, { type RequestHandler } from 'express';
+import { AppError } from '../errors';
+
+/** Bodies are small JSON objects; anything bigger is refused before it is parsed. */
+export const BODY_LIMIT = '8kb';
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json$/;
+
+const requireJson: RequestHandler = (req, _res, next) => {
+  const mediaType = (req.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (JSON_TYPE.test(mediaType)) return next();
+  next(new AppError({ code: 'unsupported_media_type', status: 415, message: 'Send the body as application/json' }));
+};
+
+/** For routes that take a body: a JSON content type, a size limit, objects and arrays only. */
+export const jsonBody: RequestHandler[] = [requireJson, express.json({ limit: BODY_LIMIT, strict: true, type: () => true })];

@@ -1,0 +1,33 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { eventExists } from '../../data/events';
+import { recordInteraction } from '../../domain/record-interaction';
+import { ACTIONS } from '../../domain/weights';
+import type { AppDeps } from '../../app';
+import { currentUser } from '../auth';
+import { jsonBody } from '../json-body';
+import { parseInput } from '../validate';
+
+// Unknown keys (a `userId`, say) are dropped: the user is always the token's subject.
+const interactionBody = z.object(
+  {
+    eventId: z.string({ error: 'must be a string' }).max(200, 'is too long'),
+    action: z.enum(ACTIONS, { error: `must be one of ${ACTIONS.join(', ')}` }),
+  },
+  { error: 'The body must be a JSON object' },
+);
+
+export function interactionsRouter({ db, producer }: AppDeps): Router {
+  const router = Router();
+
+  router.post('/interactions', ...jsonBody, async (req, res) => {
+    const body = parseInput(interactionBody, req.body);
+    const accepted = await recordInteraction(
+      { eventExists: (id) => eventExists(db, id), producer },
+      { userId: currentUser(req).id, eventId: body.eventId, action: body.action, source: 'api' },
+    );
+    res.status(202).json({ id: accepted.id, eventId: accepted.eventId, action: accepted.action, status: 'queued' });
+  });
+
+  return router;
+}

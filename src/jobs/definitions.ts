@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import type { DefaultJobOptions } from 'bullmq';
+import { ACTIONS } from '../domain/weights';
+import type { Config } from '../config';
+
+/** Queue names; with the prefix they make the Redis keys, so they never change once deployed. */
+export const QUEUES = { interactions: 'interactions' } as const;
+
+export const SOURCES = ['api', 'collection', 'gig_application'] as const;
+
+/** Job names, each paired with the schema of its payload. Stable: jobs outlive deployments. */
+export const JOBS = {
+  recordInteraction: 'interaction.record',
+} as const;
+
+export const jobPayloads = {
+  [JOBS.recordInteraction]: z.object({
+    /** UUIDv7 made by the producer: the job id and the row's primary key. */
+    id: z.uuid(),
+    userId: z.string().min(1),
+    eventId: z.uuid(),
+    action: z.enum(ACTIONS),
+    source: z.enum(SOURCES),
+    /** When the API accepted the interaction (becomes interactions.created_at). */
+    acceptedAt: z.iso.datetime({ precision: 6 }),
+  }),
+} as const;
+
+export type JobName = keyof typeof jobPayloads;
+export type JobPayload<N extends JobName> = z.infer<(typeof jobPayloads)[N]>;
+export type RecordInteractionPayload = JobPayload<typeof JOBS.recordInteraction>;
+
+/** Every job's defaults, in one place: retried with backoff, trimmed once done, kept when failed. */
+export function defaultJobOptions(config: Pick<Config, 'jobs'>): DefaultJobOptions {
+  return {
+    attempts: config.jobs.attempts,
+    backoff: { type: 'exponential', delay: config.jobs.backoffMs },
+    removeOnComplete: { age: 60 * 60, count: 10_000 },
+    removeOnFail: { age: 14 * 24 * 60 * 60 },
+  };
+}

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Worker } from 'bullmq';
+import jwt from 'jsonwebtoken';
+import { createApp } from '../../src/app';
+import { loadConfig, type Config } from '../../src/config';
+import { createDb, type Db } from '../../src/data/db';
+import { createProducer, type Producer } from '../../src/jobs/producer';
+import { createLogger } from '../../src/logger';
+import { createInteractionWorker } from '../../workers/interaction-worker';
+
+export interface Stack {
+  config: Config;
+  db: Db;
+  producer: Producer;
+  baseUrl: string;
+  /** Starts the real worker of this stack (once); `startStack` does it unless told not to. */
+  startWorker(): Promise<Worker>;
+  /** A token signed with this stack's secret; `sub` defaults to a fresh user id. */
+  token(claims?: Record<string, unknown>, options?: jwt.SignOptions): string;
+  request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
+  stop(): Promise<void>;
+}
+
+export interface RequestOptions {
+  token?: string | null;
+  /** A value to send as JSON, or a string to send as it is. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON of any shape
+}
+
+/**
+ * The API in process on a free port, with its own queue prefix, and (unless `worker: false`) the
+ * real interaction worker consuming that queue.
+ */
+export async function startStack(options: { worker?: boolean; env?: Record<string, string> } = {}): Promise<Stack> {
+  const config = loadConfig({
+    ...process.env,
+    PORT: '0',
+    QUEUE_PREFIX: `${process.env.QUEUE_PREFIX}-${randomBytes(4).toString('hex')}`,
+    ...options.env,
+  });
+  const logger = createLogger({ level: config.logLevel, name: 'test' });
+  const db = createDb(config);
+  const producer = createProducer(config, logger);
+  const app = createApp({ config, db, producer, logger });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let worker: Worker | undefined;
+
+  const stack: Stack = {
+    config,
+    db,
+    producer,
+    baseUrl,
+    async startWorker() {
+      if (!worker) {
+        worker = createInteractionWorker({ config, db, logger });
+        await worker.waitUntilReady();
+      }
+      return worker;
+    },
+    token(claims = {}, signOptions = {}) {
+      return jwt.sign({ sub: `user-${randomBytes(4).toString('hex')}`, ...claims }, config.jwt.secret, {
+        algorithm: 'HS256',
+        expiresIn: '1h',
+        ...signOptions,
+      });
+    },
+    async request(method, path, { token, body, headers = {} } = {}) {
+      const sentHeaders: Record<string, string> = { ...headers };
+      if (token !== null) sentHeaders.authorization ??= `Bearer ${token ?? stack.token()}`;
+      let payload: string | undefined;
+      if (body !== undefined) {
+        payload = typeof body === 'string' ? body : JSON.stringify(body);
+        sentHeaders['content-type'] ??= 'application/json';
+      }
+      const res = await fetch(`${baseUrl}${path}`, { method, headers: sentHeaders, body: payload });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: keep the text, so an assertion shows what came back
+      }
+      return { status: res.status, headers: res.headers, body: parsed };
+    },
+    async stop() {
+      await worker?.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await producer.close();
+      await db.destroy();
+    },
+  };
+  if (options.worker !== false) await stack.startWorker();
+  return stack;
+}

@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { JOBS } from '../src/jobs/definitions';
+import { processInteractionJob } from '../workers/interaction-worker';
+import { createLogger } from '../src/logger';
+import { buildEvent } from './helpers/factories';
+import { interactionsOf, scoreOf, waitForInteractions } from './helpers/db';
+import { startStack, type Stack } from './helpers/stack';
+import { sleep, waitFor } from './helpers/wait';
+
+describe('POST /interactions through the worker to PostgreSQL', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack.stop());
+
+  const post = (userId: string, body: unknown) =>
+    stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body });
+
+  test('S-INT-1: a VIEW is answered 202 and becomes a row for the token user, the event and VIEW', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+
+    const res = await post(userId, { eventId: event.id, action: 'VIEW' });
+
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ id: expect.any(String), eventId: event.id, action: 'VIEW', status: 'queued' });
+    expect(res.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const [row] = await waitForInteractions(stack.db, userId, 1);
+    expect(row).toMatchObject({ id: res.body.id, userId, eventId: event.id, action: 'VIEW', source: 'api' });
+  });
+
+  test('a DISMISS is recorded as its own row and drives the pair score below zero', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+
+    await post(userId, { eventId: event.id, action: 'VIEW' });
+    await post(userId, { eventId: event.id, action: 'SAVE' });
+    await post(userId, { eventId: event.id, action: 'DISMISS' });
+
+    const rows = await waitForInteractions(stack.db, userId, 3);
+    expect(rows.map((r) => r.action)).toEqual(['VIEW', 'SAVE', 'DISMISS']);
+    const score = await scoreOf(stack.db, userId, event.id);
+    expect(score).toMatchObject({ score: 1 + 5 - 10, interactionCount: 3 });
+  });
+
+  test('S-INT-3: viewing twice leaves two rows with two ordered timestamps', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+
+    const [first, second] = await Promise.all([
+      post(userId, { eventId: event.id, action: 'VIEW' }),
+      post(userId, { eventId: event.id, action: 'VIEW' }),
+    ]);
+
+    expect([first!.status, second!.status]).toEqual([202, 202]);
+    const rows = await waitForInteractions(stack.db, userId, 2);
+    expect(rows).toHaveLength(2);
+    expect(new Set(rows.map((r) => r.id))).toEqual(new Set([first!.body.id, second!.body.id]));
+    // Compared in PostgreSQL: a JS Date would drop the microseconds that separate them.
+    const { rows: stamps } = await stack.db.raw<{ rows: { distinct: string; ordered: boolean }[] }>(
+      `select count(distinct created_at)::text as distinct,
+              bool_and(created_at < lead_at) filter (where lead_at is not null) as ordered
+         from (select created_at, lead(created_at) over (order by id) as lead_at from interactions where user_id = ?) t`,
+      [userId],
+    );
+    expect(stamps[0]).toEqual({ distinct: '2', ordered: true });
+    expect(await scoreOf(stack.db, userId, event.id)).toMatchObject({ score: 2, interactionCount: 2 });
+  });
+
+  test('the score adds each action with its weight', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+
+    for (const action of ['VIEW', 'CLICK', 'SAVE', 'APPLY']) await post(userId, { eventId: event.id, action });
+
+    await waitForInteractions(stack.db, userId, 4);
+    expect(await scoreOf(stack.db, userId, event.id)).toMatchObject({ score: 1 + 3 + 5 + 8, interactionCount: 4 });
+  });
+
+  test('a userId in the body never overrides the token', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const victim = `victim-${randomUUID()}`;
+
+    const res = await post(userId, { eventId: event.id, action: 'SAVE', userId: victim });
+
+    expect(res.status).toBe(202);
+    await waitForInteractions(stack.db, userId, 1);
+    expect(await interactionsOf(stack.db, victim)).toHaveLength(0);
+  });
+
+  test('a job delivered twice leaves one row and adds its weight once', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const res = await post(userId, { eventId: event.id, action: 'SAVE' });
+    await waitForInteractions(stack.db, userId, 1);
+    const original = await stack.producer.queue.getJob(res.body.id);
+    expect(original?.data).toMatchObject({ id: res.body.id });
+
+    // The same payload again through the real queue and worker, as a stalled-job redelivery would.
+    const again = await stack.producer.queue.add(JOBS.recordInteraction, original!.data, { jobId: `${res.body.id}-again` });
+    await waitFor('the redelivered job to complete', async () => (await again.getState()) === 'completed');
+
+    expect(await interactionsOf(stack.db, userId)).toHaveLength(1);
+    expect(await scoreOf(stack.db, userId, event.id)).toMatchObject({ score: 5, interactionCount: 1 });
+    expect(await again.getState()).toBe('completed');
+    expect((await stack.producer.queue.getJob(again.id!))?.returnvalue).toEqual({ inserted: false });
+  });
+
+  test('processing the same job twice in a row changes nothing the second time', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const job = {
+      id: 'direct',
+      name: JOBS.recordInteraction,
+      data: { id: uuidv7(), userId, eventId: event.id, action: 'CLICK', source: 'api', acceptedAt: new Date().toISOString().replace('Z', '000Z') },
+    };
+    const deps = { config: stack.config, db: stack.db, logger: createLogger({ level: 'silent', name: 'test' }) };
+
+    expect(await processInteractionJob(deps, job)).toEqual({ inserted: true });
+    expect(await processInteractionJob(deps, job)).toEqual({ inserted: false });
+
+    expect(await interactionsOf(stack.db, userId)).toHaveLength(1);
+    expect(await scoreOf(stack.db, userId, event.id)).toMatchObject({ score: 3, interactionCount: 1 });
+  });
+
+  test('a malformed payload fails at once, without retries, with the reason kept on the job', async () => {
+    const job = await stack.producer.queue.add(JOBS.recordInteraction, { id: 'not-a-uuid', action: 'LIKE' } as never, {
+      jobId: `bad-${randomUUID()}`,
+      attempts: 5,
+    });
+
+    await waitFor('the bad job to fail', async () => (await job.getState()) === 'failed');
+    const failed = await stack.producer.queue.getJob(job.id!);
+    expect(failed?.attemptsMade).toBe(1);
+    expect(failed?.failedReason).toMatch(/^Invalid payload: .*id.*action/);
+  });
+});
+
+describe('with the worker started late', () => {
+  let stack: Stack;
+  beforeEach(async () => {
+    stack = await startStack({ worker: false });
+  });
+  afterEach(() => stack.stop());
+
+  test('created_at is when the API accepted the interaction, not when the worker wrote it', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const res = await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId: event.id, action: 'VIEW' } });
+    expect(res.status).toBe(202);
+    const answeredAt = Date.now();
+
+    await sleep(300);
+    expect(await interactionsOf(stack.db, userId)).toHaveLength(0); // the API itself writes nothing
+    await stack.startWorker();
+    const [row] = await waitForInteractions(stack.db, userId, 1);
+
+    expect(row!.createdAt.getTime()).toBeLessThanOrEqual(answeredAt);
+    expect(row!.persistedAt.getTime() - row!.createdAt.getTime()).toBeGreaterThanOrEqual(250);
+  });
+
+  test('an event removed after acceptance still gets its interaction recorded, and the job completes', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const res = await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId: event.id, action: 'SAVE' } });
+    expect(res.status).toBe(202);
+    await stack.db('events').where({ id: event.id }).delete();
+
+    await stack.startWorker();
+
+    const [row] = await waitForInteractions(stack.db, userId, 1);
+    expect(row).toMatchObject({ id: res.body.id, eventId: event.id, action: 'SAVE' });
+    const job = await stack.producer.queue.getJob(res.body.id);
+    await waitFor('the job to complete', async () => (await job?.getState()) === 'completed');
+  });
+});
