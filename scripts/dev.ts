@@ -20,7 +20,9 @@ async function main(): Promise<void> {
 
   await ensureDatabase(config.databaseUrl);
   const db = createDb(config);
-  const events = await migrateLatest(db).then(() => seedDemoEvents(db)).finally(() => db.destroy());
+  const events = await migrateLatest(db)
+    .then(() => seedDemoEvents(db))
+    .finally(() => db.destroy());
 
   const children = [start('web', 'src/server.ts'), start('worker', 'workers/index.ts')];
   const stop = () => children.forEach((child) => child.kill('SIGTERM'));
@@ -68,7 +70,10 @@ function start(name: string, entry: string): ChildProcess {
 async function waitForReady(url: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const ok = await fetch(url).then((res) => res.ok, () => false);
+    const ok = await fetch(url).then(
+      (res) => res.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

@@ -1,8 +1,10 @@
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 
-const PG_HINT = 'Start it (Debian/Ubuntu: pg_ctlcluster <version> main start; macOS: brew services start postgresql),\n  or point DATABASE_URL at a running server, or run `docker compose up -d` if you have Docker.';
-const REDIS_HINT = 'Start it (redis-server --daemonize yes), or point REDIS_URL at a running server,\n  or run `docker compose up -d` if you have Docker.';
+const PG_HINT =
+  'Start it (Debian/Ubuntu: pg_ctlcluster <version> main start; macOS: brew services start postgresql),\n  or point DATABASE_URL at a running server, or run `docker compose up -d` if you have Docker.';
+const REDIS_HINT =
+  'Start it (redis-server --daemonize yes), or point REDIS_URL at a running server,\n  or run `docker compose up -d` if you have Docker.';
 
 /** Returns a readable message when PostgreSQL does not answer, else undefined. */
 export async function checkPostgres(databaseUrl: string): Promise<string | undefined> {

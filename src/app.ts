@@ -44,7 +44,10 @@ export function createApp(deps: AppDeps): Express {
   });
   app.get('/readyz', async (_req, res) => {
     const [database, redis] = await Promise.all([
-      deps.db.raw('select 1').then(() => true, () => false),
+      deps.db.raw('select 1').then(
+        () => true,
+        () => false,
+      ),
       deps.producer.ping(),
     ]);
     res.status(database && redis ? 200 : 503).json({ status: database && redis ? 'ready' : 'unavailable', database, redis });

@@ -18,36 +18,26 @@ const weightsOverride = z
   })
   .pipe(z.partialRecord(z.enum(ACTIONS), z.number().finite()));
 
-const schema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
-    PORT: port(3000),
-    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/interactions'),
-    DATABASE_POOL_MAX: positiveInt(10),
-    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
-    QUEUE_PREFIX: z
-      .string()
-      .regex(/^[\w{}:.-]+$/, 'letters, digits and _ - . : { } only')
-      .default('interactions'),
-    JWT_SECRET: z.string().min(1).optional(),
-    JWT_ISSUER: z.string().min(1).optional(),
-    JWT_AUDIENCE: z.string().min(1).optional(),
-    ACTION_WEIGHTS: weightsOverride.optional(),
-    WORKER_CONCURRENCY: positiveInt(16),
-    JOB_ATTEMPTS: positiveInt(12),
-    JOB_BACKOFF_MS: positiveInt(1000),
-    ENQUEUE_TIMEOUT_MS: positiveInt(1500),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  })
-  .superRefine((env, ctx) => {
-    if (!env.JWT_SECRET && env.NODE_ENV === 'production') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['JWT_SECRET'],
-        message: 'is required when NODE_ENV is production (or unset); set NODE_ENV=development for local use',
-      });
-    }
-  });
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
+  PORT: port(3000),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/interactions'),
+  DATABASE_POOL_MAX: positiveInt(10),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[\w{}:.-]+$/, 'letters, digits and _ - . : { } only')
+    .default('interactions'),
+  JWT_SECRET: z.string().min(1).optional(),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  ACTION_WEIGHTS: weightsOverride.optional(),
+  WORKER_CONCURRENCY: positiveInt(16),
+  JOB_ATTEMPTS: positiveInt(12),
+  JOB_BACKOFF_MS: positiveInt(1000),
+  ENQUEUE_TIMEOUT_MS: positiveInt(1500),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
 
 /** The service's whole configuration, parsed once from the environment. */
 export interface Config {
@@ -82,15 +72,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings mean "unset" (a blank line in a .env file must not become a value).
   const env = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`));
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`);
+  // Checked even when other variables are wrong, so one start-up lists every problem.
+  if (!env.JWT_SECRET && (env.NODE_ENV ?? 'production') === 'production') {
+    problems.push('JWT_SECRET is required when NODE_ENV is production (or unset); set NODE_ENV=development for local use');
   }
+  const weights = { ...DEFAULT_WEIGHTS, ...parsed.data?.ACTION_WEIGHTS };
+  for (const action of ACTIONS) {
+    const negative = action === 'DISMISS';
+    if (negative ? weights[action] >= 0 : weights[action] <= 0) {
+      problems.push(`ACTION_WEIGHTS.${action} must be ${negative ? 'negative' : 'positive'}`);
+    }
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
-  const weights = { ...DEFAULT_WEIGHTS, ...e.ACTION_WEIGHTS };
-  const weightProblems = ACTIONS.filter((a) => (a === 'DISMISS' ? weights[a] >= 0 : weights[a] <= 0)).map(
-    (a) => `ACTION_WEIGHTS.${a} must be ${a === 'DISMISS' ? 'negative' : 'positive'}`,
-  );
-  if (weightProblems.length > 0) throw new ConfigError(weightProblems);
 
   return deepFreeze({
     env: e.NODE_ENV,

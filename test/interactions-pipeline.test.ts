@@ -15,8 +15,7 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
   });
   afterAll(() => stack.stop());
 
-  const post = (userId: string, body: unknown) =>
-    stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body });
+  const post = (userId: string, body: unknown) => stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body });
 
   test('S-INT-1: a VIEW is answered 202 and becomes a row for the token user, the event and VIEW', async () => {
     const event = await buildEvent(stack.db);
@@ -115,7 +114,14 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
     const job = {
       id: 'direct',
       name: JOBS.recordInteraction,
-      data: { id: uuidv7(), userId, eventId: event.id, action: 'CLICK', source: 'api', acceptedAt: new Date().toISOString().replace('Z', '000Z') },
+      data: {
+        id: uuidv7(),
+        userId,
+        eventId: event.id,
+        action: 'CLICK',
+        source: 'api',
+        acceptedAt: new Date().toISOString().replace('Z', '000Z'),
+      },
     };
     const deps = { config: stack.config, db: stack.db, logger: createLogger({ level: 'silent', name: 'test' }) };
 
@@ -149,7 +155,10 @@ describe('with the worker started late', () => {
   test('created_at is when the API accepted the interaction, not when the worker wrote it', async () => {
     const event = await buildEvent(stack.db);
     const userId = `user-${randomUUID()}`;
-    const res = await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId: event.id, action: 'VIEW' } });
+    const res = await stack.request('POST', '/interactions', {
+      token: stack.token({ sub: userId }),
+      body: { eventId: event.id, action: 'VIEW' },
+    });
     expect(res.status).toBe(202);
     const answeredAt = Date.now();
 
@@ -165,7 +174,10 @@ describe('with the worker started late', () => {
   test('an event removed after acceptance still gets its interaction recorded, and the job completes', async () => {
     const event = await buildEvent(stack.db);
     const userId = `user-${randomUUID()}`;
-    const res = await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId: event.id, action: 'SAVE' } });
+    const res = await stack.request('POST', '/interactions', {
+      token: stack.token({ sub: userId }),
+      body: { eventId: event.id, action: 'SAVE' },
+    });
     expect(res.status).toBe(202);
     await stack.db('events').where({ id: event.id }).delete();
 

@@ -29,7 +29,7 @@ export function authenticate(config: Pick<Config, 'jwt'>): RequestHandler[] {
       return next(new UnauthorizedError('The token has no subject (sub)'));
     }
     if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string')) {
-      return next(new UnauthorizedError('The token\'s roles claim must be an array of strings'));
+      return next(new UnauthorizedError("The token's roles claim must be an array of strings"));
     }
     req.user = { id: sub, roles };
     next();

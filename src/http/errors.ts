@@ -17,7 +17,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       (req.log ?? logger).error({ err: error }, 'request failed');
     }
     if (res.headersSent) return next(error);
-    res.status(appError.status).set(appError.headers).json({ error: { code: appError.code, message: appError.message } });
+    res
+      .status(appError.status)
+      .set(appError.headers)
+      .json({ error: { code: appError.code, message: appError.message } });
   };
 }
 
@@ -28,7 +31,8 @@ function toAppError(error: unknown): AppError {
   const bodyError = fromBodyParser(error);
   if (bodyError) return bodyError;
   if (error instanceof UniqueViolationError) return new ConflictError('The resource already exists');
-  if (isDatabaseUnavailable(error)) return new ServiceUnavailableError('The database is unavailable; retry shortly', { retryAfterSeconds: 2 });
+  if (isDatabaseUnavailable(error))
+    return new ServiceUnavailableError('The database is unavailable; retry shortly', { retryAfterSeconds: 2 });
   return new AppError({ code: 'internal_error', status: 500, message: 'Internal server error' });
 }
 
@@ -51,7 +55,17 @@ function fromBodyParser(error: unknown): AppError | undefined {
   }
 }
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
 
 /** PostgreSQL out of reach, restarting, or out of connections: a 503 the client may retry. */
 export function isDatabaseUnavailable(error: unknown): boolean {

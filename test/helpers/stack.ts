@@ -17,7 +17,7 @@ export interface Stack {
   baseUrl: string;
   /** Starts the real worker of this stack (once); `startStack` does it unless told not to. */
   startWorker(): Promise<Worker>;
-  /** A token signed with this stack's secret; `sub` defaults to a fresh user id. */
+  /** A token signed with this stack's secret; `sub` defaults to a fresh user id, `exp` to an hour. */
   token(claims?: Record<string, unknown>, options?: jwt.SignOptions): string;
   request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
   stop(): Promise<void>;
@@ -72,7 +72,7 @@ export async function startStack(options: { worker?: boolean; env?: Record<strin
     token(claims = {}, signOptions = {}) {
       return jwt.sign({ sub: `user-${randomBytes(4).toString('hex')}`, ...claims }, config.jwt.secret, {
         algorithm: 'HS256',
-        expiresIn: '1h',
+        ...('exp' in claims ? {} : { expiresIn: '1h' }),
         ...signOptions,
       });
     },

@@ -1,0 +1,57 @@
+import { ConfigError, loadConfig } from '../src/config';
+import { DEFAULT_WEIGHTS } from '../src/domain/weights';
+
+const problemsOf = (env: NodeJS.ProcessEnv) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe('configuration', () => {
+  test('has working defaults for local development', () => {
+    const config = loadConfig({ NODE_ENV: 'development' });
+    expect(config).toMatchObject({
+      port: 3000,
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/interactions',
+      redisUrl: 'redis://127.0.0.1:6379',
+      queuePrefix: 'interactions',
+      weights: DEFAULT_WEIGHTS,
+    });
+    expect(Object.isFrozen(config) && Object.isFrozen(config.jwt)).toBe(true);
+  });
+
+  test('requires JWT_SECRET in production, which is also the default environment', () => {
+    expect(problemsOf({})).toEqual([expect.stringMatching(/^JWT_SECRET is required/)]);
+    expect(problemsOf({ NODE_ENV: 'production' })).toHaveLength(1);
+    expect(loadConfig({ JWT_SECRET: 's3cret' }).jwt.secret).toBe('s3cret');
+  });
+
+  test('lists every bad variable at once', () => {
+    const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'mysql://x/y', REDIS_URL: 'nope', WORKER_CONCURRENCY: '0' });
+    expect(problems.map((p) => p.split(' ')[0])).toEqual(
+      expect.arrayContaining(['PORT', 'DATABASE_URL', 'REDIS_URL', 'WORKER_CONCURRENCY', 'JWT_SECRET']),
+    );
+  });
+
+  test('treats an empty variable as unset', () => {
+    expect(loadConfig({ NODE_ENV: 'test', PORT: '', JWT_ISSUER: '' })).toMatchObject({ port: 3000, jwt: { issuer: undefined } });
+  });
+
+  test('ACTION_WEIGHTS overrides some weights and keeps the rest', () => {
+    const config = loadConfig({ NODE_ENV: 'test', ACTION_WEIGHTS: '{"VIEW": 0.5, "DISMISS": -20}' });
+    expect(config.weights).toEqual({ ...DEFAULT_WEIGHTS, VIEW: 0.5, DISMISS: -20 });
+  });
+
+  test.each([
+    ['not JSON', 'VIEW=1', /ACTION_WEIGHTS must be JSON/],
+    ['an unknown action', '{"LIKE": 2}', /ACTION_WEIGHTS/],
+    ['a positive DISMISS', '{"DISMISS": 3}', /DISMISS must be negative/],
+    ['a negative SAVE', '{"SAVE": -1}', /SAVE must be positive/],
+  ])('ACTION_WEIGHTS with %s is refused', (_name, value, message) => {
+    expect(problemsOf({ NODE_ENV: 'test', ACTION_WEIGHTS: value }).join('\n')).toMatch(message);
+  });
+});

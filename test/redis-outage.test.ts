@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { buildEvent } from './helpers/factories';
+import { waitForInteractions } from './helpers/db';
+import { sparePort, TestRedis } from './helpers/redis-server';
+import { startStack, type Stack } from './helpers/stack';
+import { waitFor } from './helpers/wait';
+
+async function expectUnavailableQuickly(stack: Stack, eventId: string) {
+  const started = Date.now();
+  const res = await stack.request('POST', '/interactions', { body: { eventId, action: 'VIEW' } });
+  const took = Date.now() - started;
+  expect(res.status).toBe(503);
+  expect(res.body).toEqual({ error: { code: 'service_unavailable', message: expect.any(String) } });
+  expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  expect(took).toBeLessThan(2000); // the contract: never hang on a dead Redis
+}
+
+describe('when Redis is unreachable', () => {
+  test('from start-up, POST /interactions answers 503 with Retry-After, and /readyz says so', async () => {
+    const stack = await startStack({ worker: false, env: { REDIS_URL: `redis://127.0.0.1:${await sparePort()}` } });
+    try {
+      const event = await buildEvent(stack.db);
+      await expectUnavailableQuickly(stack, event.id);
+      const ready = await stack.request('GET', '/readyz', { token: null });
+      expect(ready).toMatchObject({ status: 503, body: { redis: false, database: true } });
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test('after a crash, it answers 503, then recovers by itself, and the worker resumes', async () => {
+    const redis = await TestRedis.start();
+    const stack = await startStack({ env: { REDIS_URL: redis.url } });
+    try {
+      const event = await buildEvent(stack.db);
+      const userId = `user-${randomUUID()}`;
+      const post = () =>
+        stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId: event.id, action: 'VIEW' } });
+      expect((await post()).status).toBe(202);
+      await waitForInteractions(stack.db, userId, 1);
+
+      await redis.kill();
+      await expectUnavailableQuickly(stack, event.id);
+
+      await redis.restart();
+      const accepted = await waitFor('the API to accept again', async () => {
+        const res = await post();
+        return res.status === 202 ? res : undefined;
+      });
+      const rows = await waitForInteractions(stack.db, userId, 2);
+      expect(rows.map((r) => r.id)).toContain(accepted.body.id);
+    } finally {
+      await stack.stop();
+      await redis.stop();
+    }
+  });
+
+  test('when Redis comes up after the API started, the API starts accepting', async () => {
+    const port = await sparePort();
+    const stack = await startStack({ worker: false, env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
+    let redis: TestRedis | undefined;
+    try {
+      const event = await buildEvent(stack.db);
+      await expectUnavailableQuickly(stack, event.id);
+      redis = await TestRedis.startOn(port);
+      await waitFor('the API to accept', async () => {
+        const res = await stack.request('POST', '/interactions', { body: { eventId: event.id, action: 'VIEW' } });
+        return res.status === 202;
+      });
+    } finally {
+      await stack.stop();
+      await redis?.stop();
+    }
+  });
+});
