@@ -25,13 +25,14 @@ export async function checkPostgres(databaseUrl: string): Promise<string | undef
 /** Returns a readable message when Redis does not answer, else undefined. */
 export async function checkRedis(redisUrl: string): Promise<string | undefined> {
   const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => undefined);
+  let cause: unknown;
+  redis.on('error', (error) => (cause = error)); // ioredis rejects with "Connection is closed"; the cause comes here
   try {
     await redis.connect();
     await redis.ping();
     return undefined;
   } catch (error) {
-    return `Redis is not reachable at ${redact(redisUrl)} (${describe(error)}).\n  ${REDIS_HINT}`;
+    return `Redis is not reachable at ${redact(redisUrl)} (${describe(cause ?? error)}).\n  ${REDIS_HINT}`;
   } finally {
     redis.disconnect();
   }

@@ -73,3 +73,19 @@ describe('when Redis is unreachable', () => {
     }
   });
 });
+
+describe('when PostgreSQL is unreachable', () => {
+  test('POST /interactions answers 503 with Retry-After, never a 500, and queues nothing', async () => {
+    const stack = await startStack({ worker: false, env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${await sparePort()}/nowhere` } });
+    try {
+      const res = await stack.request('POST', '/interactions', { body: { eventId: randomUUID(), action: 'VIEW' } });
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ error: { code: 'service_unavailable', message: expect.any(String) } });
+      expect(res.headers.get('retry-after')).toBe('2');
+      const counts = await stack.producer.queue.getJobCounts();
+      expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
