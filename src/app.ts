@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config';
-import type { Db } from './data/db';
+import { createDb, type Db } from './data/db';
+import { redisFeedSnapshots, type FeedSnapshots } from './data/feed-snapshots';
+import { createFailFastRedis } from './data/redis';
 import { authenticate } from './http/auth';
 import { errorHandler, routeNotFound } from './http/errors';
 import { eventsRouter } from './http/routes/events';
 import { interactionsRouter } from './http/routes/interactions';
-import type { Producer } from './jobs/producer';
+import { recommendationsRouter } from './http/routes/recommendations';
+import { createProducer, type Producer } from './jobs/producer';
 import type { Logger } from './logger';
 
 /** What the HTTP layer needs; built by server.ts (and by tests). */
@@ -15,7 +18,27 @@ export interface AppDeps {
   config: Config;
   db: Db;
   producer: Producer;
+  feedSnapshots: FeedSnapshots;
   logger: Logger;
+}
+
+/** Connects what the API needs; `close` releases it all (shutdown, tests). */
+export function connectAppDeps(config: Config, logger: Logger): AppDeps & { close(): Promise<void> } {
+  const db = createDb(config, logger);
+  const producer = createProducer(config, logger);
+  const feedRedis = createFailFastRedis(config.redisUrl, { commandTimeoutMs: config.enqueueTimeoutMs, label: 'feed' }, logger);
+  return {
+    config,
+    db,
+    producer,
+    feedSnapshots: redisFeedSnapshots(feedRedis, config.queuePrefix),
+    logger,
+    async close() {
+      await producer.close();
+      feedRedis.disconnect();
+      await db.destroy();
+    },
+  };
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -57,6 +80,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(authenticate(deps.config));
   app.use(interactionsRouter(deps));
   app.use(eventsRouter(deps));
+  app.use(recommendationsRouter(deps));
   app.use(routeNotFound);
   app.use(errorHandler(deps.logger));
   return app;

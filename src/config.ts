@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ModelSettings } from './domain/model';
 import { ACTIONS, DEFAULT_WEIGHTS, type ActionWeights } from './domain/weights';
 
 const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production';
@@ -32,6 +33,8 @@ const schema = z.object({
   JWT_ISSUER: z.string().min(1).optional(),
   JWT_AUDIENCE: z.string().min(1).optional(),
   ACTION_WEIGHTS: weightsOverride.optional(),
+  SCORE_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(30),
+  SCORE_EPOCH: z.iso.datetime({ offset: true }).default('2026-01-01T00:00:00Z'),
   WORKER_CONCURRENCY: positiveInt(16),
   JOB_ATTEMPTS: positiveInt(12),
   JOB_BACKOFF_MS: positiveInt(1000),
@@ -53,6 +56,8 @@ export interface Config {
   readonly jwt: { readonly secret: string; readonly issuer?: string; readonly audience?: string };
   /** Score added to a (user, event) pair per action: the one weight table, with overrides applied. */
   readonly weights: ActionWeights;
+  /** The recommendation model's settings; the derived tables are rebuilt when they change. */
+  readonly model: ModelSettings;
   readonly worker: { readonly concurrency: number };
   readonly jobs: { readonly attempts: number; readonly backoffMs: number };
   /** Longest an API request waits for Redis to store a job before answering 503. */
@@ -96,6 +101,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     queuePrefix: e.QUEUE_PREFIX,
     jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
     weights,
+    model: { weights, halfLifeDays: e.SCORE_HALF_LIFE_DAYS, epoch: new Date(e.SCORE_EPOCH).toISOString() },
     worker: { concurrency: e.WORKER_CONCURRENCY },
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,

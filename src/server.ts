@@ -1,14 +1,11 @@
-import { createApp } from './app';
-import { createDb } from './data/db';
-import { createProducer } from './jobs/producer';
+import { connectAppDeps, createApp } from './app';
 import { loadConfigOrExit, onShutdown } from './lifecycle';
 import { createLogger } from './logger';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, name: 'web' });
-const db = createDb(config);
-const producer = createProducer(config, logger);
-const app = createApp({ config, db, producer, logger });
+const deps = connectAppDeps(config, logger);
+const app = createApp(deps);
 
 const server = app.listen(config.port, () => {
   const address = server.address();
@@ -25,6 +22,5 @@ onShutdown(logger, async () => {
     server.close(() => resolve());
     server.closeIdleConnections();
   });
-  await producer.close();
-  await db.destroy();
+  await deps.close();
 });

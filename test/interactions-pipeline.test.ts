@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { JOBS } from '../src/jobs/definitions';
-import { processInteractionJob } from '../workers/interaction-worker';
+import { processJob } from '../workers/interaction-worker';
 import { createLogger } from '../src/logger';
 import { buildEvent } from './helpers/factories';
 import { interactionsOf, scoreOf, waitForInteractions } from './helpers/db';
@@ -125,8 +125,8 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
     };
     const deps = { config: stack.config, db: stack.db, logger: createLogger({ level: 'silent', name: 'test' }) };
 
-    expect(await processInteractionJob(deps, job)).toEqual({ inserted: true });
-    expect(await processInteractionJob(deps, job)).toEqual({ inserted: false });
+    expect(await processJob(deps, job)).toEqual({ inserted: true });
+    expect(await processJob(deps, job)).toEqual({ inserted: false });
 
     expect(await interactionsOf(stack.db, userId)).toHaveLength(1);
     expect(await scoreOf(stack.db, userId, event.id)).toMatchObject({ score: 3, interactionCount: 1 });

@@ -1,16 +1,31 @@
 import { createDb } from '../src/data/db';
+import { scheduleRebuildIfStale } from '../src/domain/rebuild-model';
+import { createProducer } from '../src/jobs/producer';
 import { loadConfigOrExit, onShutdown } from '../src/lifecycle';
 import { createLogger } from '../src/logger';
 import { createInteractionWorker } from './interaction-worker';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, name: 'worker' });
-const db = createDb(config);
+const db = createDb(config, logger);
+const producer = createProducer(config, logger);
 const worker = createInteractionWorker({ config, db, logger });
-worker.on('ready', () => logger.info({ queuePrefix: config.queuePrefix, concurrency: config.worker.concurrency }, 'worker ready'));
+
+worker.once('ready', () => {
+  logger.info({ queuePrefix: config.queuePrefix, concurrency: config.worker.concurrency }, 'worker ready');
+  // Changed weights or half-life take effect through a rebuild job, run by whichever worker takes it.
+  producer.queue
+    .waitUntilReady()
+    .then(() => scheduleRebuildIfStale(db, producer, config.model))
+    .then(
+      (queued) => queued && logger.info('model settings changed: rebuild queued'),
+      (error: unknown) => logger.warn({ err: error }, 'could not check the model settings; will check at next start'),
+    );
+});
 
 onShutdown(logger, async () => {
   // close() lets the jobs in hand finish; anything not finished is picked up again after a restart.
   await worker.close();
+  await producer.close();
   await db.destroy();
 });

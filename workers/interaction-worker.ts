@@ -1,8 +1,10 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { z } from 'zod';
 import type { Config } from '../src/config';
 import type { Db } from '../src/data/db';
 import { persistInteraction } from '../src/domain/persist-interaction';
-import { JOBS, jobPayloads, QUEUES } from '../src/jobs/definitions';
+import { rebuildModel } from '../src/domain/rebuild-model';
+import { JOBS, jobPayloads, QUEUES, type JobName } from '../src/jobs/definitions';
 import type { Logger } from '../src/logger';
 
 export interface WorkerDeps {
@@ -11,24 +13,38 @@ export interface WorkerDeps {
   logger: Logger;
 }
 
-/** Handles one job: validates its payload again, then persists. Safe to run twice for one job. */
-export async function processInteractionJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' | 'data'>): Promise<{ inserted: boolean }> {
-  if (job.name !== JOBS.recordInteraction) {
-    throw new UnrecoverableError(`Unknown job name "${job.name}"`);
+/** Handles one job: validates its payload again, then calls the domain. Safe to run twice for one job. */
+export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' | 'data'>): Promise<unknown> {
+  switch (job.name) {
+    case JOBS.recordInteraction: {
+      const result = await persistInteraction(deps.db, deps.config.model, parse(job, JOBS.recordInteraction));
+      deps.logger.debug({ jobId: job.id, inserted: result.inserted }, 'interaction persisted');
+      return result;
+    }
+    case JOBS.rebuildModel: {
+      const { reason } = parse(job, JOBS.rebuildModel);
+      deps.logger.info({ jobId: job.id, reason }, 'rebuilding the recommendation model');
+      const result = await rebuildModel(deps.db, deps.config.model);
+      deps.logger.info({ jobId: job.id, ...result }, 'recommendation model rebuilt');
+      return result;
+    }
+    default:
+      throw new UnrecoverableError(`Unknown job name "${job.name}"`);
   }
-  const parsed = jobPayloads[JOBS.recordInteraction].safeParse(job.data);
+}
+
+function parse<N extends JobName>(job: Pick<Job, 'data'>, name: N): z.infer<(typeof jobPayloads)[N]> {
+  const parsed = jobPayloads[name].safeParse(job.data);
   if (!parsed.success) {
     // Retrying cannot fix a malformed payload: fail at once, with the reason visible in the dashboard.
     throw new UnrecoverableError(`Invalid payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
-  const result = await persistInteraction(deps.db, deps.config.weights, parsed.data);
-  deps.logger.debug({ jobId: job.id, inserted: result.inserted }, 'interaction persisted');
-  return result;
+  return parsed.data as z.infer<(typeof jobPayloads)[N]>;
 }
 
 /** The worker of the interactions queue. Errors other than UnrecoverableError are retried with backoff. */
 export function createInteractionWorker(deps: WorkerDeps): Worker {
-  const worker = new Worker(QUEUES.interactions, (job) => processInteractionJob(deps, job), {
+  const worker = new Worker(QUEUES.interactions, (job) => processJob(deps, job), {
     connection: { url: deps.config.redisUrl, maxRetriesPerRequest: null },
     prefix: deps.config.queuePrefix,
     concurrency: deps.config.worker.concurrency,

@@ -3,6 +3,7 @@ import knex, { type Knex } from 'knex';
 import { knexSnakeCaseMappers } from 'objection';
 import { Client } from 'pg';
 import type { Config } from '../config';
+import type { Logger } from '../logger';
 
 export type Db = Knex;
 
@@ -14,8 +15,17 @@ export const migrationSettings: Knex.MigratorConfig = {
 };
 
 /** Knex settings shared by the app, the workers, the scripts and knexfile.ts. */
-export function knexSettings(config: Pick<Config, 'databaseUrl' | 'databasePoolMax'>): Knex.Config {
+export function knexSettings(config: Pick<Config, 'databaseUrl' | 'databasePoolMax'>, logger?: Logger): Knex.Config {
   return {
+    // knex otherwise writes its warnings (a refused connection, say) to the console, outside the JSON logs.
+    ...(logger && {
+      log: {
+        warn: (m: unknown) => logger.warn({ knex: m }),
+        error: (m: unknown) => logger.error({ knex: m }),
+        deprecate: () => undefined,
+        debug: () => undefined,
+      },
+    }),
     client: 'pg',
     connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 },
     // A pool that cannot hand out a connection within 2 s means PostgreSQL is down or saturated:
@@ -27,8 +37,8 @@ export function knexSettings(config: Pick<Config, 'databaseUrl' | 'databasePoolM
   };
 }
 
-export function createDb(config: Pick<Config, 'databaseUrl' | 'databasePoolMax'>): Db {
-  return knex(knexSettings(config));
+export function createDb(config: Pick<Config, 'databaseUrl' | 'databasePoolMax'>, logger?: Logger): Db {
+  return knex(knexSettings(config, logger));
 }
 
 /** Creates the database named in the URL when it does not exist yet (first start on a fresh machine). */

@@ -16,7 +16,10 @@ export function assertMayCreateEvents(user: AuthUser): void {
 
 export async function createEvent(db: Db, user: AuthUser, input: Omit<NewEvent, 'organizerId'>): Promise<EventModel> {
   assertMayCreateEvents(user);
-  return insertEvent(db, { ...input, organizerId: user.id });
+  // Categories and tags are matched as features: one spelling each.
+  const category = input.category?.trim().toLowerCase();
+  const tags = input.tags && [...new Set(input.tags.map((tag) => tag.trim().toLowerCase()))];
+  return insertEvent(db, { ...input, category, tags, organizerId: user.id });
 }
 
 export async function getEvent(db: Db, id: string): Promise<EventModel> {

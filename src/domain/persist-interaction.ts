@@ -1,19 +1,21 @@
 import type { Db } from '../data/db';
-import { addToScore, insertInteraction } from '../data/interactions';
+import { insertInteraction } from '../data/interactions';
+import { lockForInteraction, sqlModelStore } from '../data/model-store';
 import type { RecordInteractionPayload } from '../jobs/definitions';
-import type { ActionWeights } from './weights';
+import { applyInteraction, type ModelSettings } from './model';
 
 /**
- * Writes an accepted interaction and adds its weight to the (user, event) score, in one
- * transaction. Safe to run any number of times for the same payload: only the call that inserts
- * the row touches the score, so a redelivered job changes nothing.
+ * Writes an accepted interaction and folds it into the recommendation model, in one transaction.
+ * Safe to run any number of times for the same payload: only the call that inserts the row
+ * touches the model, so a redelivered job changes nothing.
  */
 export async function persistInteraction(
   db: Db,
-  weights: ActionWeights,
+  settings: ModelSettings,
   payload: RecordInteractionPayload,
 ): Promise<{ inserted: boolean }> {
   return db.transaction(async (trx) => {
+    await lockForInteraction(trx, payload.userId);
     const inserted = await insertInteraction(trx, {
       id: payload.id,
       userId: payload.userId,
@@ -23,11 +25,11 @@ export async function persistInteraction(
       createdAt: payload.acceptedAt,
     });
     if (inserted) {
-      await addToScore(trx, {
+      await applyInteraction(sqlModelStore(trx), settings, {
         userId: payload.userId,
         eventId: payload.eventId,
-        delta: weights[payload.action],
-        at: payload.acceptedAt,
+        action: payload.action,
+        createdAt: new Date(payload.acceptedAt),
       });
     }
     return { inserted };

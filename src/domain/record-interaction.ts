@@ -34,6 +34,6 @@ export async function recordInteraction(deps: RecordInteractionDeps, input: Inte
     source: input.source,
     acceptedAt: acceptanceTime(),
   };
-  await deps.producer.enqueue(JOBS.recordInteraction, payload);
+  await deps.producer.enqueue(JOBS.recordInteraction, payload, { jobId: payload.id });
   return payload;
 }

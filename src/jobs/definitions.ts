@@ -11,6 +11,7 @@ export const SOURCES = ['api', 'collection', 'gig_application'] as const;
 /** Job names, each paired with the schema of its payload. Stable: jobs outlive deployments. */
 export const JOBS = {
   recordInteraction: 'interaction.record',
+  rebuildModel: 'model.rebuild',
 } as const;
 
 export const jobPayloads = {
@@ -23,6 +24,10 @@ export const jobPayloads = {
     source: z.enum(SOURCES),
     /** When the API accepted the interaction (becomes interactions.created_at). */
     acceptedAt: z.iso.datetime({ precision: 6 }),
+  }),
+  [JOBS.rebuildModel]: z.object({
+    /** Why the rebuild was asked for, for the dashboard. */
+    reason: z.string().max(500),
   }),
 } as const;
 

@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Worker } from 'bullmq';
 import jwt from 'jsonwebtoken';
-import { createApp } from '../../src/app';
+import { connectAppDeps, createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
-import { createDb, type Db } from '../../src/data/db';
-import { createProducer, type Producer } from '../../src/jobs/producer';
+import { createDb, dropDatabase, ensureDatabase, migrateLatest, type Db } from '../../src/data/db';
+import type { Producer } from '../../src/jobs/producer';
 import { createLogger } from '../../src/logger';
 import { createInteractionWorker } from '../../workers/interaction-worker';
 
@@ -40,17 +40,29 @@ export interface ApiResponse {
  * The API in process on a free port, with its own queue prefix, and (unless `worker: false`) the
  * real interaction worker consuming that queue.
  */
-export async function startStack(options: { worker?: boolean; env?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(options: { worker?: boolean; env?: Record<string, string>; ownDatabase?: boolean } = {}): Promise<Stack> {
+  const tag = randomBytes(4).toString('hex');
+  let databaseUrl = process.env.DATABASE_URL!;
+  if (options.ownDatabase) {
+    // For tests that rebuild the model or read whole feeds: nothing of the other test files in view.
+    const url = new URL(databaseUrl);
+    url.pathname = `${url.pathname}_${tag}`;
+    databaseUrl = url.toString();
+    await ensureDatabase(databaseUrl);
+    const migrator = createDb({ databaseUrl, databasePoolMax: 1 });
+    await migrateLatest(migrator).finally(() => migrator.destroy());
+  }
   const config = loadConfig({
     ...process.env,
     PORT: '0',
-    QUEUE_PREFIX: `${process.env.QUEUE_PREFIX}-${randomBytes(4).toString('hex')}`,
+    DATABASE_URL: databaseUrl,
+    QUEUE_PREFIX: `${process.env.QUEUE_PREFIX}-${tag}`,
     ...options.env,
   });
   const logger = createLogger({ level: config.logLevel, name: 'test' });
-  const db = createDb(config);
-  const producer = createProducer(config, logger);
-  const app = createApp({ config, db, producer, logger });
+  const deps = connectAppDeps(config, logger);
+  const { db, producer } = deps;
+  const app = createApp(deps);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -98,8 +110,8 @@ export async function startStack(options: { worker?: boolean; env?: Record<strin
       await worker?.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await producer.close();
-      await db.destroy();
+      await deps.close();
+      if (options.ownDatabase) await dropDatabase(databaseUrl);
     },
   };
   if (options.worker !== false) await stack.startWorker();

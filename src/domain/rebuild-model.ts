@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import type { Db } from '../data/db';
+import {
+  countInteractions,
+  interactionsInPersistOrder,
+  lockForRebuild,
+  readModelSettings,
+  resetModel,
+  sqlModelStore,
+  writeModelSettings,
+} from '../data/model-store';
+import type { EventFeatures, ModelSettings } from './model';
+import { applyInteraction } from './model';
+import { JOBS } from '../jobs/definitions';
+import type { Producer } from '../jobs/producer';
+
+/**
+ * Recomputes every derived table from the interactions, in the order the workers persisted them,
+ * through the same `applyInteraction` the workers run. One transaction: readers see the old model
+ * until it commits, and interaction jobs wait (they take the rebuild lock shared) rather than
+ * interleave with the replay.
+ */
+export async function rebuildModel(
+  db: Db,
+  settings: ModelSettings,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ interactions: number }> {
+  return db.transaction(async (trx) => {
+    await lockForRebuild(trx);
+    await resetModel(trx);
+    const total = await countInteractions(trx);
+    const store = sqlModelStore(trx, new Map<string, EventFeatures | undefined>());
+    let done = 0;
+    onProgress?.(0, total);
+    for await (const page of interactionsInPersistOrder(trx)) {
+      for (const interaction of page) await applyInteraction(store, settings, interaction);
+      done += page.length;
+      onProgress?.(done, total);
+    }
+    await writeModelSettings(trx, settings);
+    return { interactions: done };
+  });
+}
+
+/** Whether the derived tables were built with other settings than these (or never recorded). */
+export async function modelIsStale(db: Db, settings: ModelSettings): Promise<boolean> {
+  const built = await readModelSettings(db);
+  return !built || JSON.stringify(normalise(built)) !== JSON.stringify(normalise(settings));
+}
+
+function normalise(settings: ModelSettings): ModelSettings {
+  const weights = Object.fromEntries(Object.entries(settings.weights).sort(([a], [b]) => a.localeCompare(b))) as ModelSettings['weights'];
+  return { weights, halfLifeDays: settings.halfLifeDays, epoch: new Date(settings.epoch).toISOString() };
+}
+
+/**
+ * Queues a rebuild when the configured settings differ from those the model was built with
+ * (changed weights or half-life). Several workers starting together queue one rebuild.
+ */
+export async function scheduleRebuildIfStale(db: Db, producer: Pick<Producer, 'enqueue'>, settings: ModelSettings): Promise<boolean> {
+  if (!(await modelIsStale(db, settings))) return false;
+  const digest = createHash('sha256')
+    .update(JSON.stringify(normalise(settings)))
+    .digest('hex')
+    .slice(0, 16);
+  await producer.enqueue(
+    JOBS.rebuildModel,
+    { reason: `model settings changed (${digest})` },
+    { deduplicationId: `model-rebuild-${digest}` },
+  );
+  return true;
+}

@@ -1,0 +1,36 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { getRecommendations } from '../../domain/recommendations';
+import type { AppDeps } from '../../app';
+import { currentUser } from '../auth';
+import { parseInput } from '../validate';
+
+const feedQuery = z.object({
+  limit: z
+    .string({ error: 'must be a single whole number' })
+    .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 100')
+    .transform(Number)
+    .pipe(z.number().min(1, 'must be a whole number from 1 to 100').max(100, 'must be a whole number from 1 to 100'))
+    .default(20),
+  cursor: z.string({ error: 'must be a single string' }).min(1).max(200, 'is not valid').optional(),
+});
+
+export function recommendationsRouter({ db, config, feedSnapshots }: AppDeps): Router {
+  const router = Router();
+
+  router.get('/recommendations', async (req, res) => {
+    const query = parseInput(feedQuery, req.query);
+    const page = await getRecommendations({ db, snapshots: feedSnapshots, settings: config.model }, currentUser(req).id, query);
+    res.json({
+      items: page.items.map(({ eventId, score, reasons, event }) => ({
+        eventId,
+        score,
+        reasons,
+        event: { ...event, startsAt: event.startsAt.toISOString() },
+      })),
+      nextCursor: page.nextCursor,
+    });
+  });
+
+  return router;
+}

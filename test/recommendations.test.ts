@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { JOBS } from '../src/jobs/definitions';
+import { InteractionModel } from '../src/data/models';
+import type { Action } from '../src/domain/weights';
+import { createLogger } from '../src/logger';
+import { processJob } from '../workers/interaction-worker';
+import { buildEvent } from './helpers/factories';
+import { startStack, type Stack } from './helpers/stack';
+import { waitFor } from './helpers/wait';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+describe('GET /recommendations', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true });
+  });
+  afterAll(() => stack.stop());
+
+  const newUser = () => `user-${randomUUID()}`;
+
+  /** Through the API and the real worker; resolves once every row is persisted. */
+  async function interact(userId: string, ...pairs: [string, Action][]) {
+    const ids: string[] = [];
+    for (const [eventId, action] of pairs) {
+      const res = await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId, action } });
+      expect(res.status).toBe(202);
+      ids.push(res.body.id);
+    }
+    await waitFor(`${ids.length} rows`, async () => (await InteractionModel.query(stack.db).whereIn('id', ids)).length === ids.length);
+  }
+
+  /** An interaction accepted in the past, through the worker's own code path. */
+  async function interactAt(userId: string, eventId: string, action: Action, acceptedAt: Date) {
+    const data = { id: uuidv7(), userId, eventId, action, source: 'api', acceptedAt: acceptedAt.toISOString().replace('Z', '000Z') };
+    await processJob(
+      { config: stack.config, db: stack.db, logger: createLogger({ level: 'silent', name: 'test' }) },
+      { id: data.id, name: JOBS.recordInteraction, data },
+    );
+  }
+
+  async function feed(userId: string, query = '') {
+    const res = await stack.request('GET', `/recommendations${query}`, { token: stack.token({ sub: userId }) });
+    expect(res.status).toBe(200);
+    return res.body as {
+      items: { eventId: string; score: number; reasons: { code: string; text: string }[]; event: { id: string } }[];
+      nextCursor: string | null;
+    };
+  }
+
+  async function wholeFeed(userId: string) {
+    const ids: string[] = [];
+    let page = await feed(userId, '?limit=100');
+    ids.push(...page.items.map((i) => i.eventId));
+    while (page.nextCursor) {
+      page = await feed(userId, `?limit=100&cursor=${page.nextCursor}`);
+      ids.push(...page.items.map((i) => i.eventId));
+    }
+    return ids;
+  }
+
+  const rank = (ids: string[], id: string) => {
+    const at = ids.indexOf(id);
+    expect(at).toBeGreaterThanOrEqual(0);
+    return at;
+  };
+
+  test('answers in the documented shape, with only upcoming events', async () => {
+    const upcoming = await buildEvent(stack.db, { title: 'Shape check', category: 'Folk', tags: ['acoustic'], city: 'Leipzig' });
+    const past = await buildEvent(stack.db, { startsAt: new Date(Date.now() - DAY) });
+    await interact(newUser(), [upcoming.id, 'SAVE'], [past.id, 'SAVE']);
+
+    const body = await feed(newUser(), '?limit=100');
+
+    const item = body.items.find((i) => i.eventId === upcoming.id);
+    expect(item).toEqual({
+      eventId: upcoming.id,
+      score: expect.any(Number),
+      reasons: expect.any(Array),
+      event: {
+        id: upcoming.id,
+        title: 'Shape check',
+        startsAt: upcoming.startsAt.toISOString(),
+        kind: 'event',
+        category: 'Folk',
+        tags: ['acoustic'],
+        city: 'Leipzig',
+      },
+    });
+    expect(body.items.map((i) => i.eventId)).not.toContain(past.id);
+  });
+
+  test('cold start: a new user gets the popular events first, with a reason', async () => {
+    const [hot, warm, cold] = [await buildEvent(stack.db), await buildEvent(stack.db), await buildEvent(stack.db)];
+    for (let i = 0; i < 3; i += 1) await interact(newUser(), [hot.id, 'SAVE']);
+    await interact(newUser(), [warm.id, 'SAVE']);
+
+    const ids = await wholeFeed(newUser());
+
+    expect(rank(ids, hot.id)).toBeLessThan(rank(ids, warm.id));
+    expect(rank(ids, warm.id)).toBeLessThan(rank(ids, cold.id));
+    const first = (await feed(newUser(), '?limit=100')).items.find((i) => i.eventId === hot.id);
+    expect(first?.reasons.map((r) => r.code)).toContain('popular');
+  });
+
+  test('S-INT-2: a dismissed event leaves the feed within seconds, and similar events drop', async () => {
+    const userId = newUser();
+    const seen = await buildEvent(stack.db, { category: 'comedy', city: 'Bonn' });
+    const similar = await buildEvent(stack.db, { category: 'comedy', city: 'Bonn' });
+    await interact(userId, [seen.id, 'VIEW']);
+    const before = await feed(userId, '?limit=100');
+    expect(before.items.map((i) => i.eventId)).toContain(seen.id);
+    const similarBefore = before.items.find((i) => i.eventId === similar.id)!.score;
+
+    const res = await stack.request('POST', '/interactions', {
+      token: stack.token({ sub: userId }),
+      body: { eventId: seen.id, action: 'DISMISS' },
+    });
+    expect(res.status).toBe(202);
+
+    await waitFor('the dismissed event to leave the feed', async () => !(await wholeFeed(userId)).includes(seen.id), 5000);
+    const similarAfter = (await feed(userId, '?limit=100')).items.find((i) => i.eventId === similar.id)!.score;
+    expect(similarAfter).toBeLessThan(similarBefore);
+  });
+
+  test('an applied-to gig no longer appears', async () => {
+    const userId = newUser();
+    const gig = await buildEvent(stack.db, { kind: 'gig' });
+    await interact(userId, [gig.id, 'SAVE']);
+    expect(await wholeFeed(userId)).toContain(gig.id);
+
+    await interact(userId, [gig.id, 'APPLY']);
+
+    expect(await wholeFeed(userId)).not.toContain(gig.id);
+  });
+
+  test('decay: an old SAVE weighs less than a new one', async () => {
+    const userId = newUser();
+    const old = await buildEvent(stack.db, { category: 'decay-a', tags: [], city: 'Decaytown-a' });
+    const recent = await buildEvent(stack.db, { category: 'decay-b', tags: [], city: 'Decaytown-b' });
+    await interactAt(userId, old.id, 'SAVE', new Date(Date.now() - 90 * DAY));
+    await interactAt(userId, recent.id, 'SAVE', new Date());
+
+    const items = (await feed(userId, '?limit=100')).items;
+    const score = (id: string) => items.find((i) => i.eventId === id)!.score;
+    expect(score(recent.id)).toBeGreaterThan(score(old.id));
+  });
+
+  test('features carry over: saving three jazz gigs in Berlin lifts another jazz gig in Berlin', async () => {
+    const userId = newUser();
+    const saved = [];
+    for (let i = 0; i < 3; i += 1)
+      saved.push(await buildEvent(stack.db, { kind: 'gig', category: 'jazz', tags: ['jazz', 'live'], city: 'Berlin' }));
+    const jazz = await buildEvent(stack.db, { kind: 'gig', category: 'jazz', tags: ['jazz'], city: 'Berlin' });
+    const techno = await buildEvent(stack.db, { kind: 'event', category: 'techno', tags: ['club'], city: 'Hamburg' });
+    await interact(userId, ...saved.map((e): [string, Action] => [e.id, 'SAVE']));
+
+    const items = (await feed(userId, '?limit=100')).items;
+    const jazzItem = items.find((i) => i.eventId === jazz.id)!;
+    const ids = items.map((i) => i.eventId);
+    expect(rank(ids, jazz.id)).toBeLessThan(ids.includes(techno.id) ? rank(ids, techno.id) : Infinity);
+    expect(jazzItem.reasons).toContainEqual(expect.objectContaining({ code: 'matches_interest', text: 'matches your interest in jazz' }));
+  });
+
+  test('collaborative: people who saved what you saved also saved this', async () => {
+    const [a, b, lonely] = [
+      await buildEvent(stack.db, { category: 'x1' }),
+      await buildEvent(stack.db, { category: 'x2' }),
+      await buildEvent(stack.db, { category: 'x3' }),
+    ];
+    for (let i = 0; i < 2; i += 1) await interact(newUser(), [a.id, 'SAVE'], [b.id, 'SAVE']);
+    await interact(newUser(), [lonely.id, 'SAVE'], [lonely.id, 'SAVE']);
+    const userId = newUser();
+    await interact(userId, [a.id, 'SAVE']);
+
+    const items = (await feed(userId, '?limit=100')).items;
+    const ids = items.map((i) => i.eventId);
+    expect(rank(ids, b.id)).toBeLessThan(rank(ids, lonely.id));
+    expect(items.find((i) => i.eventId === b.id)!.reasons.map((r) => r.code)).toContain('liked_by_similar_users');
+  });
+
+  test('paging never repeats or skips an event while scores move', async () => {
+    const userId = newUser();
+    const mine = [];
+    for (let i = 0; i < 8; i += 1) mine.push(await buildEvent(stack.db, { category: 'paging' }));
+    await interact(userId, [mine[0]!.id, 'VIEW']);
+
+    const first = await feed(userId, '?limit=3');
+    const all = [...first.items.map((i) => i.eventId)];
+    let cursor = first.nextCursor;
+    // Scores move between pages: other users pile onto the events not yet seen.
+    await interact(newUser(), ...mine.slice(4).map((e): [string, Action] => [e.id, 'SAVE']));
+    while (cursor) {
+      const page = await feed(userId, `?limit=3&cursor=${cursor}`);
+      all.push(...page.items.map((i) => i.eventId));
+      cursor = page.nextCursor;
+    }
+
+    expect(new Set(all).size).toBe(all.length);
+    const total = await stack.db('events').where('startsAt', '>', new Date()).count<{ count: string }[]>('* as count');
+    expect(all).toHaveLength(Number(total[0]!.count));
+  });
+
+  test.each([
+    ['limit=0', 'validation_failed'],
+    ['limit=101', 'validation_failed'],
+    ['limit=abc', 'validation_failed'],
+    ['limit=1.5', 'validation_failed'],
+    ['limit=1&limit=2', 'validation_failed'],
+    ['cursor=nonsense', 'invalid_cursor'],
+    [`cursor=${Buffer.from('aaaaaaaaaaaaaaaa.3').toString('base64url')}`, 'invalid_cursor'],
+  ])('?%s is a 400', async (query, code) => {
+    const res = await stack.request('GET', `/recommendations?${query}`);
+    expect(res).toMatchObject({ status: 400, body: { error: { code } } });
+  });
+
+  test("another user's cursor is refused", async () => {
+    for (let i = 0; i < 3; i += 1) await buildEvent(stack.db);
+    const page = await feed(newUser(), '?limit=1');
+    const res = await stack.request('GET', `/recommendations?cursor=${page.nextCursor}`, { token: stack.token({ sub: newUser() }) });
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'invalid_cursor' } } });
+  });
+
+  test('needs a token', async () => {
+    expect((await stack.request('GET', '/recommendations', { token: null })).status).toBe(401);
+  });
+});
