@@ -36,9 +36,10 @@ const schema = z.object({
   SCORE_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(30),
   SCORE_EPOCH: z.iso.datetime({ offset: true }).default('2026-01-01T00:00:00Z'),
   WORKER_CONCURRENCY: positiveInt(16),
-  JOB_ATTEMPTS: positiveInt(12),
+  JOB_ATTEMPTS: positiveInt(15),
   JOB_BACKOFF_MS: positiveInt(1000),
-  ENQUEUE_TIMEOUT_MS: positiveInt(1500),
+  // Capped so that a request with Redis away is answered (503) within two seconds.
+  ENQUEUE_TIMEOUT_MS: positiveInt(1500).pipe(z.number().max(1900)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

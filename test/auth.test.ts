@@ -41,6 +41,9 @@ describe('authentication', () => {
     ['an empty sub', () => `Bearer ${stack.token({ sub: '' })}`],
     ['a numeric sub', () => `Bearer ${hs256({ sub: 42, exp: now() + 60 }, stack.config.jwt.secret)}`],
     ['roles that are not an array of strings', () => `Bearer ${stack.token({ roles: 'admin' })}`],
+    ['a sub with a NUL byte (could never be stored)', () => `Bearer ${stack.token({ sub: 'nul\u0000user' })}`],
+    ['a sub with a lone surrogate', () => `Bearer ${stack.token({ sub: 'sur\ud800x' })}`],
+    ['a sub longer than 255 characters', () => `Bearer ${stack.token({ sub: 'u'.repeat(256) })}`],
     [
       'an RS256 token (algorithm confusion)',
       () => {

@@ -37,6 +37,10 @@ describe('configuration', () => {
     );
   });
 
+  test('refuses an enqueue timeout that would break the two-second 503 promise', () => {
+    expect(problemsOf({ NODE_ENV: 'test', ENQUEUE_TIMEOUT_MS: '5000' }).join()).toMatch(/ENQUEUE_TIMEOUT_MS/);
+  });
+
   test('treats an empty variable as unset', () => {
     expect(loadConfig({ NODE_ENV: 'test', PORT: '', JWT_ISSUER: '' })).toMatchObject({ port: 3000, jwt: { issuer: undefined } });
   });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { buildEvent } from './helpers/factories';
-import { waitForInteractions } from './helpers/db';
+import { interactionsOf, waitForInteractions } from './helpers/db';
 import { sparePort, TestRedis } from './helpers/redis-server';
 import { startStack, type Stack } from './helpers/stack';
-import { waitFor } from './helpers/wait';
+import { sleep, waitFor } from './helpers/wait';
 
 async function expectUnavailableQuickly(stack: Stack, eventId: string) {
   const started = Date.now();
@@ -50,6 +50,32 @@ describe('when Redis is unreachable', () => {
       const rows = await waitForInteractions(stack.db, userId, 2);
       expect(rows.map((r) => r.id)).toContain(accepted.body.id);
     } finally {
+      await stack.stop();
+      await redis.stop();
+    }
+  });
+
+  test('a 503 from a stalled Redis leaves no job behind once Redis carries on', async () => {
+    const redis = await TestRedis.start();
+    const stack = await startStack({ env: { REDIS_URL: redis.url } });
+    try {
+      const event = await buildEvent(stack.db);
+      const userId = `user-${randomUUID()}`;
+      redis.pause();
+      const res = await stack.request('POST', '/interactions', {
+        token: stack.token({ sub: userId }),
+        body: { eventId: event.id, action: 'VIEW' },
+      });
+      expect(res.status).toBe(503);
+      redis.resume();
+
+      // The add and its withdrawal both reach Redis after the resume; nothing may be left to persist.
+      await sleep(1500);
+      const counts = await stack.producer.queue.getJobCounts();
+      expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
+      expect(await interactionsOf(stack.db, userId)).toHaveLength(0);
+    } finally {
+      redis.resume();
       await stack.stop();
       await redis.stop();
     }

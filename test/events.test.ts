@@ -56,6 +56,9 @@ describe('events', () => {
     ['an unknown kind', { ...valid, kind: 'party' }],
     ['tags that are not strings', { ...valid, tags: [1, 2] }],
     ['a javascript: ticket URL', { ...valid, ticketUrl: 'javascript:alert(1)' }],
+    ['a NUL byte in the title', { ...valid, title: 'a\u0000b' }],
+    ['a control character in a tag', { ...valid, tags: ['ok', 'bad\u0007'] }],
+    ['a lone surrogate in the city', { ...valid, city: 'Berl\ud800in' }],
   ])('%s is a 400', async (_name, body) => {
     const res = await stack.request('POST', '/events', { token: organizer(), body });
     expect(res).toMatchObject({ status: 400, body: { error: { code: 'validation_failed', message: expect.any(String) } } });

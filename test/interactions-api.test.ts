@@ -102,6 +102,16 @@ describe('POST /interactions refuses what it cannot accept, and queues nothing',
     });
   });
 
+  test('a compressed body that does not decompress is a 400', async () => {
+    const res = await post('notgzip', { 'content-encoding': 'gzip' });
+    expect(res).toMatchObject({ status: 400, body: errorBody('bad_request') });
+  });
+
+  test('a bad percent-encoding in the path is a 400', async () => {
+    const res = await stack.request('GET', '/events/%ZZ');
+    expect(res).toMatchObject({ status: 400, body: errorBody('bad_request') });
+  });
+
   test('an unknown route is a 404 in the same error shape', async () => {
     const res = await stack.request('GET', '/nope');
     expect(res.status).toBe(404);

@@ -189,3 +189,68 @@ describe('with the worker started late', () => {
     await waitFor('the job to complete', async () => (await job?.getState()) === 'completed');
   });
 });
+
+describe('jobs that can never be stored', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack.stop());
+
+  test('a value PostgreSQL refuses fails the job at once, with the reason, instead of retrying', async () => {
+    const event = await buildEvent(stack.db);
+    const data = {
+      id: uuidv7(),
+      userId: 'nul\u0000user',
+      eventId: event.id,
+      action: 'VIEW',
+      source: 'api',
+      acceptedAt: '2026-11-25T10:00:00.000000Z',
+    };
+    const job = await stack.producer.queue.add(JOBS.recordInteraction, data as never, { jobId: data.id, attempts: 5 });
+
+    await waitFor('the job to fail', async () => (await job.getState()) === 'failed');
+    const failed = await stack.producer.queue.getJob(job.id!);
+    expect(failed?.attemptsMade).toBe(1);
+    expect(failed?.failedReason).toMatch(/^Cannot be stored \(PostgreSQL 22/);
+  });
+});
+
+describe('Idempotency-Key', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack.stop());
+
+  test("a retry with the same key gets the same id and records one row; another user's key is separate", async () => {
+    const event = await buildEvent(stack.db);
+    const [alice, bob] = [`user-${randomUUID()}`, `user-${randomUUID()}`];
+    const send = (userId: string) =>
+      stack.request('POST', '/interactions', {
+        token: stack.token({ sub: userId }),
+        body: { eventId: event.id, action: 'SAVE' },
+        headers: { 'idempotency-key': 'save-42' },
+      });
+
+    const [first, retry] = [await send(alice), await send(alice)];
+    const other = await send(bob);
+
+    expect([first.status, retry.status, other.status]).toEqual([202, 202, 202]);
+    expect(retry.body.id).toBe(first.body.id);
+    expect(other.body.id).not.toBe(first.body.id);
+    await waitForInteractions(stack.db, bob, 1);
+    await waitFor("alice's job", async () => (await stack.producer.queue.getJob(first.body.id))?.finishedOn);
+    expect(await interactionsOf(stack.db, alice)).toHaveLength(1);
+    expect(await scoreOf(stack.db, alice, event.id)).toMatchObject({ score: 5, interactionCount: 1 });
+  });
+
+  test('a malformed key is a 400', async () => {
+    const event = await buildEvent(stack.db);
+    const res = await stack.request('POST', '/interactions', {
+      body: { eventId: event.id, action: 'SAVE' },
+      headers: { 'idempotency-key': 'has space' },
+    });
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
+  });
+});

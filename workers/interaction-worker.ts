@@ -17,7 +17,7 @@ export interface WorkerDeps {
 export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' | 'data'>): Promise<unknown> {
   switch (job.name) {
     case JOBS.recordInteraction: {
-      const result = await persistInteraction(deps.db, deps.config.model, parse(job, JOBS.recordInteraction));
+      const result = await persistInteraction(deps.db, deps.config.model, parse(job, JOBS.recordInteraction)).catch(failForGoodIfDataError);
       deps.logger.debug({ jobId: job.id, inserted: result.inserted }, 'interaction persisted');
       return result;
     }
@@ -31,6 +31,20 @@ export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' 
     default:
       throw new UnrecoverableError(`Unknown job name "${job.name}"`);
   }
+}
+
+/**
+ * PostgreSQL's data and integrity errors (classes 22 and 23: a value it cannot store) fail the same
+ * way on every retry: fail the job at once with the reason, instead of retrying for hours.
+ * Anything else (connection lost, deadlock, timeout) is rethrown and retried with backoff.
+ */
+function failForGoodIfDataError(error: unknown): never {
+  const native = (error as { nativeError?: unknown }).nativeError ?? error;
+  const code = (native as { code?: unknown }).code;
+  if (typeof code === 'string' && /^2[23]/.test(code)) {
+    throw new UnrecoverableError(`Cannot be stored (PostgreSQL ${code}): ${(native as Error).message}`);
+  }
+  throw error;
 }
 
 function parse<N extends JobName>(job: Pick<Job, 'data'>, name: N): z.infer<(typeof jobPayloads)[N]> {

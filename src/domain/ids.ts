@@ -1,6 +1,17 @@
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Whether a client-supplied id can name a row at all; anything else must not reach PostgreSQL. */
+/** Any UUID PostgreSQL accepts. Checked before a client-supplied id reaches PostgreSQL. */
 export function isUuid(value: string): boolean {
   return UUID.test(value);
+}
+
+// C0 controls and DEL: PostgreSQL refuses NUL in text, and none belongs in a name or an id.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Whether a client-supplied string can be stored as it is: well-formed Unicode (a lone surrogate
+ * would be silently replaced) and free of control characters.
+ */
+export function isStorableText(value: string): boolean {
+  return value.isWellFormed() && !CONTROL.test(value);
 }

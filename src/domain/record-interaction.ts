@@ -1,4 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
+import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import { NotFoundError } from '../errors';
 import { JOBS, type RecordInteractionPayload } from '../jobs/definitions';
 import type { Producer } from '../jobs/producer';
@@ -16,7 +16,15 @@ export interface InteractionInput {
   eventId: string;
   action: Action;
   source: RecordInteractionPayload['source'];
+  /**
+   * A client's name for this one interaction (the Idempotency-Key header): a retry with the same
+   * key gets the same id, so it can never be recorded twice.
+   */
+  idempotencyKey?: string;
 }
+
+// Namespace of the ids derived from idempotency keys (UUIDv5).
+const IDEMPOTENT_IDS = '6f1c2a4e-8d3b-5e7f-9a1c-2b3d4e5f6a7b';
 
 /**
  * Accepts an interaction: checks the event exists, stamps it with its id and acceptance time, and
@@ -27,13 +35,13 @@ export async function recordInteraction(deps: RecordInteractionDeps, input: Inte
     throw new NotFoundError('Event not found', { code: 'event_not_found' });
   }
   const payload: RecordInteractionPayload = {
-    id: uuidv7(),
+    id: input.idempotencyKey ? uuidv5(`${input.userId}\n${input.idempotencyKey}`, IDEMPOTENT_IDS) : uuidv7(),
     userId: input.userId,
     eventId: input.eventId.toLowerCase(),
     action: input.action,
     source: input.source,
     acceptedAt: acceptanceTime(),
   };
-  await deps.producer.enqueue(JOBS.recordInteraction, payload, { jobId: payload.id });
+  await deps.producer.enqueue(JOBS.recordInteraction, payload, { jobId: payload.id, withdrawOnFailure: !input.idempotencyKey });
   return payload;
 }

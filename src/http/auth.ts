@@ -2,7 +2,11 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { expressjwt, UnauthorizedError as JwtError } from 'express-jwt';
 import type { Config } from '../config';
 import type { AuthUser } from '../domain/auth-user';
+import { isStorableText } from '../domain/ids';
 import { UnauthorizedError } from '../errors';
+
+/** Longest `sub` accepted; the column is indexed, and ids of any identity provider fit. */
+export const MAX_SUBJECT_LENGTH = 255;
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -27,6 +31,11 @@ export function authenticate(config: Pick<Config, 'jwt'>): RequestHandler[] {
     const { sub, roles = [] } = claims;
     if (typeof sub !== 'string' || sub.trim() === '') {
       return next(new UnauthorizedError('The token has no subject (sub)'));
+    }
+    // The subject becomes interactions.user_id: refuse here what could not be stored, rather than
+    // accept an interaction (202) that the worker could never write.
+    if (sub.length > MAX_SUBJECT_LENGTH || !isStorableText(sub)) {
+      return next(new UnauthorizedError("The token's subject (sub) is not a usable user id"));
     }
     if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string')) {
       return next(new UnauthorizedError("The token's roles claim must be an array of strings"));

@@ -36,10 +36,14 @@ function toAppError(error: unknown): AppError {
   return new AppError({ code: 'internal_error', status: 500, message: 'Internal server error' });
 }
 
-/** body-parser's errors carry a `type`; map each to a stable code. */
+/**
+ * Errors Express and body-parser raise about a request they cannot read (bad JSON, a bad
+ * percent-encoding in the path, a corrupt compressed body) carry a 4xx `status`; body-parser's
+ * also carry a `type`, mapped to a stable code.
+ */
 function fromBodyParser(error: unknown): AppError | undefined {
   const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
-  if (typeof type !== 'string' || typeof status !== 'number') return undefined;
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
   switch (type) {
     case 'entity.parse.failed':
       return new ValidationError('The body is not valid JSON', { code: 'invalid_json' });
@@ -49,9 +53,7 @@ function fromBodyParser(error: unknown): AppError | undefined {
     case 'encoding.unsupported':
       return new AppError({ code: 'unsupported_media_type', status: 415, message: 'Send the body as UTF-8 application/json' });
     default:
-      return status >= 400 && status < 500
-        ? new AppError({ code: 'bad_request', status: 400, message: 'The request could not be read' })
-        : undefined;
+      return new AppError({ code: 'bad_request', status: 400, message: 'The request could not be read' });
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { DefaultJobOptions } from 'bullmq';
+import { isUuid } from '../domain/ids';
 import { ACTIONS } from '../domain/weights';
 import type { Config } from '../config';
 
@@ -18,8 +19,8 @@ export const jobPayloads = {
   [JOBS.recordInteraction]: z.object({
     /** UUIDv7 made by the producer: the job id and the row's primary key. */
     id: z.uuid(),
-    userId: z.string().min(1),
-    eventId: z.uuid(),
+    userId: z.string().min(1).max(255),
+    eventId: z.string().refine(isUuid, 'must be a UUID'),
     action: z.enum(ACTIONS),
     source: z.enum(SOURCES),
     /** When the API accepted the interaction (becomes interactions.created_at). */

@@ -10,8 +10,14 @@ export interface Producer {
   /**
    * Resolves once Redis has stored the job; throws ServiceUnavailableError when it cannot.
    * `jobId` makes a retried enqueue a no-op; `deduplicationId` keeps one such job waiting or running.
+   * `withdrawOnFailure`: when Redis does not confirm in time, also ask it to drop the job, so that
+   * a 503 does not leave a job behind (only for a job id no one else can have used).
    */
-  enqueue<N extends JobName>(name: N, payload: JobPayload<N>, options?: { jobId?: string; deduplicationId?: string }): Promise<void>;
+  enqueue<N extends JobName>(
+    name: N,
+    payload: JobPayload<N>,
+    options?: { jobId?: string; deduplicationId?: string; withdrawOnFailure?: boolean },
+  ): Promise<void>;
   readonly queue: Queue;
   /** Whether Redis answers (for readiness probes). */
   ping(): Promise<boolean>;
@@ -41,6 +47,8 @@ export function createProducer(config: Config, logger: Logger): Producer {
         });
       } catch (error) {
         logger.warn({ err: error, jobName: name, jobId: options.jobId }, 'enqueue failed');
+        // The add may still reach Redis (a stalled server that resumes): the remove queued behind it undoes it.
+        if (options.jobId && options.withdrawOnFailure) queue.remove(options.jobId).catch(() => undefined);
         throw new ServiceUnavailableError('The interaction queue is unavailable; retry shortly', { cause: error });
       }
     },

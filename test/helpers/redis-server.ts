@@ -65,6 +65,15 @@ export class TestRedis {
     });
   }
 
+  /** SIGSTOP / SIGCONT: a server that stalls (swapping, a long fork) and then carries on. */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   /** SIGKILL: the server vanishes without a goodbye, as in a crash. */
   async kill(): Promise<void> {
     const child = this.process;
