@@ -113,9 +113,14 @@ export function sqlModelStore(trx: Knex.Transaction, eventCache?: Map<string, Ev
   };
 }
 
-/** Empties the derived tables (inside the rebuild's transaction). */
+/**
+ * Empties the derived tables inside the rebuild's transaction. DELETE, not TRUNCATE: TRUNCATE
+ * would lock the feed's readers out until the rebuild commits; DELETE lets them read the old model.
+ */
 export async function resetModel(trx: Knex.Transaction): Promise<void> {
-  await trx.raw('truncate user_event_scores, user_feature_affinities, event_popularity, event_cooccurrence');
+  for (const table of ['user_event_scores', 'user_feature_affinities', 'event_popularity', 'event_cooccurrence']) {
+    await trx.raw('delete from ??', [table]);
+  }
 }
 
 export async function countInteractions(trx: Knex.Transaction): Promise<number> {

@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import type { Worker } from 'bullmq';
+import type { Config } from '../src/config';
+import type { Db } from '../src/data/db';
+import { readModelSettings } from '../src/data/model-store';
+import { InteractionModel, type EventModel } from '../src/data/models';
+import { rebuildModel, scheduleRebuildIfStale } from '../src/domain/rebuild-model';
+import type { Action } from '../src/domain/weights';
+import { createLogger } from '../src/logger';
+import { createInteractionWorker } from '../workers/interaction-worker';
+import { buildEvent } from './helpers/factories';
+import { startStack, type Stack } from './helpers/stack';
+import { waitFor } from './helpers/wait';
+
+/** Every derived table, in a stable order, for comparison. */
+async function modelState(db: Db) {
+  const [pairs, affinities, popularity, cooccurrence] = await Promise.all([
+    db.raw(`select user_id, event_id, score, interaction_count, last_interaction_at, decayed, positive_at, dismissed_at, applied_at
+              from user_event_scores order by user_id, event_id`),
+    db.raw('select user_id, feature, value from user_feature_affinities order by user_id, feature'),
+    db.raw('select event_id, value from event_popularity order by event_id'),
+    db.raw('select event_id, other_event_id, value from event_cooccurrence order by event_id, other_event_id'),
+  ]);
+  return { pairs: pairs.rows, affinities: affinities.rows, popularity: popularity.rows, cooccurrence: cooccurrence.rows } as Record<
+    string,
+    Record<string, unknown>[]
+  >;
+}
+
+/** Equal, but for the last bits of sums added up in another order across users. */
+function expectSameModel(actual: Record<string, Record<string, unknown>[]>, expected: Record<string, Record<string, unknown>[]>) {
+  for (const table of Object.keys(expected)) {
+    expect({ table, rows: actual[table]!.length }).toEqual({ table, rows: expected[table]!.length });
+    expected[table]!.forEach((row, i) => {
+      for (const [column, value] of Object.entries(row)) {
+        const got = actual[table]![i]![column];
+        if (typeof value === 'number') expect(Math.abs((got as number) - value)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(value)));
+        else expect({ table, column, value: got }).toEqual({ table, column, value });
+      }
+    });
+  }
+}
+
+describe('rebuilding the model from the interactions', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true });
+  });
+  afterAll(() => stack.stop());
+
+  async function send(userId: string, eventId: string, action: Action) {
+    const res = await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId, action } });
+    expect(res.status).toBe(202);
+    return res.body.id as string;
+  }
+
+  test('yields the same model as the workers built incrementally', async () => {
+    const events: EventModel[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      events.push(
+        await buildEvent(stack.db, {
+          category: ['jazz', 'techno'][i % 2],
+          tags: [`t${i % 3}`, 'live'],
+          city: ['Berlin', 'Hamburg', 'Köln'][i % 3],
+          kind: i % 2 ? 'gig' : 'event',
+        }),
+      );
+    }
+    const users = Array.from({ length: 5 }, () => `user-${randomUUID()}`);
+    const actions: Action[] = ['VIEW', 'SAVE', 'CLICK', 'APPLY', 'DISMISS', 'SAVE', 'VIEW'];
+    // Users send in parallel (the worker interleaves them); each user's own sends are in order.
+    const ids = (
+      await Promise.all(
+        users.map(async (userId, u) => {
+          const sent = [];
+          for (let i = 0; i < 12; i += 1)
+            sent.push(await send(userId, events[(u * 7 + i * 5) % events.length]!.id, actions[(u + i) % actions.length]!));
+          return sent;
+        }),
+      )
+    ).flat();
+    await waitFor('every row', async () => (await InteractionModel.query(stack.db).whereIn('id', ids)).length === ids.length);
+    await waitFor('the queue to drain', async () => (await stack.producer.queue.getJobCounts('active', 'waiting')).active === 0);
+    const incremental = await modelState(stack.db);
+    expect(incremental.cooccurrence!.length).toBeGreaterThan(0);
+
+    const progress: number[] = [];
+    const result = await rebuildModel(stack.db, stack.config.model, (done) => progress.push(done));
+
+    expect(result.interactions).toBe(ids.length);
+    expect(progress.at(-1)).toBe(ids.length);
+    expectSameModel(await modelState(stack.db), incremental);
+  });
+});
+
+describe('changing the weights', () => {
+  let stack: Stack;
+  let newWorker: Worker | undefined;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true });
+  });
+  afterAll(async () => {
+    await newWorker?.close();
+    await stack.stop();
+  });
+
+  test('is applied by a rebuild job through the queue', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    for (const action of ['VIEW', 'SAVE'] as const) {
+      await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId: event.id, action } });
+    }
+    await waitFor('two rows', async () => (await InteractionModel.query(stack.db).where({ userId })).length === 2);
+    await rebuildModel(stack.db, stack.config.model);
+    expect(await scheduleRebuildIfStale(stack.db, stack.producer, stack.config.model)).toBe(false);
+
+    // A deployment with new weights: the old worker stops, a new one starts with the new settings.
+    await (await stack.startWorker()).close();
+    const weights = { ...stack.config.weights, VIEW: 2, SAVE: 7 };
+    const config: Config = { ...stack.config, weights, model: { ...stack.config.model, weights } };
+    newWorker = createInteractionWorker({ config, db: stack.db, logger: createLogger({ level: 'silent', name: 'test' }) });
+
+    expect(await scheduleRebuildIfStale(stack.db, stack.producer, config.model)).toBe(true);
+
+    await waitFor('the rebuild', async () => (await readModelSettings(stack.db))?.weights.SAVE === 7);
+    const pair = await stack.db('userEventScores').where({ userId, eventId: event.id }).first();
+    expect(pair).toMatchObject({ score: 2 + 7, interactionCount: 2 });
+  });
+});
