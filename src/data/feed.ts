@@ -1,5 +1,5 @@
 import type { Db } from './db';
-import type { Candidate, UserProfile } from '../domain/ranking';
+import { FEED_LIMITS, type Candidate, type UserProfile } from '../domain/ranking';
 import { featuresOf, type EventFeatures } from '../domain/model';
 
 /** Bounds of each candidate source: the feed's cost does not grow with a user's history. */

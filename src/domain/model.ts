@@ -8,8 +8,12 @@ export interface ModelSettings {
   epoch: string;
 }
 
-/** Actions that say "I want this": they feed the collaborative signal ("people who saved this also saved"). */
-export const POSITIVE_ACTIONS: readonly Action[] = ['SAVE', 'CLICK', 'APPLY'];
+/**
+ * Actions that show interest (all but DISMISS): they feed the collaborative signal ("people who
+ * saved this also saved"). Views count too, with the rest: on view-heavy data they are most of
+ * what links one event to another.
+ */
+export const POSITIVE_ACTIONS: readonly Action[] = ['VIEW', 'SAVE', 'CLICK', 'APPLY'];
 
 /** A dismissal teaches the model about the event's features, mildly: similar events drop a little. */
 export const DISMISS_FEATURE_FACTOR = 0.3;
@@ -44,8 +48,8 @@ export function featuresOf(event: EventFeatures): string[] {
   if (event.category) keys.add(`category:${event.category.trim().toLowerCase()}`);
   for (const tag of event.tags) keys.add(`tag:${tag.trim().toLowerCase()}`);
   if (event.city) keys.add(`city:${event.city.trim().toLowerCase()}`);
-  keys.add(`organizer:${event.organizerId}`);
-  keys.add(`kind:${event.kind}`);
+  if (event.organizerId) keys.add(`organizer:${event.organizerId}`);
+  if (event.kind) keys.add(`kind:${event.kind}`);
   return [...keys];
 }
 

@@ -6,6 +6,18 @@ const FEATURE_TYPE_WEIGHTS: Record<FeatureType, number> = { category: 0.35, tag:
 /** How the components add up. Hand-set priors, not fitted: direct interest first, then taste, peers, crowd. */
 const COMPONENT_WEIGHTS = { direct: 2, features: 3, collaborative: 2, popularity: 1 };
 
+/** Bounds of each candidate source: the feed's cost does not grow with a user's history. */
+export const FEED_LIMITS = {
+  direct: 200,
+  recentPositives: 20,
+  neighboursPerEvent: 50,
+  collaborative: 200,
+  byFeature: 300,
+  popular: 200,
+  soonest: 100,
+  topFeatures: 30,
+} as const;
+
 /** One candidate event with its stored (epoch-scaled) signals for one user. */
 export interface Candidate {
   eventId: string;
