@@ -93,7 +93,8 @@ export function rankCandidates(settings: ModelSettings, now: Date, profile: User
     if (maxCollaborative > 0 && candidate.collaborative > 0) {
       parts.push({
         value: COMPONENT_WEIGHTS.collaborative * (candidate.collaborative / maxCollaborative),
-        reason: { code: 'liked_by_similar_users', text: 'people who liked what you liked also liked this' },
+        // On an event the user already engaged with, the co-occurrence is partly their own doing.
+        reason: direct > 0 ? undefined : { code: 'liked_by_similar_users', text: 'people who liked what you liked also liked this' },
       });
     }
     if (maxPopularity > 0 && candidate.popularity > 0) {
