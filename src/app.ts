@@ -7,9 +7,12 @@ import { redisFeedSnapshots, type FeedSnapshots } from './data/feed-snapshots';
 import { createFailFastRedis } from './data/redis';
 import { authenticate } from './http/auth';
 import { errorHandler, routeNotFound } from './http/errors';
+import { collectionsRouter } from './http/routes/collections';
 import { eventsRouter } from './http/routes/events';
+import { gigsRouter } from './http/routes/gigs';
 import { interactionsRouter } from './http/routes/interactions';
 import { recommendationsRouter } from './http/routes/recommendations';
+import { OutboxRelay } from './jobs/outbox';
 import { createProducer, type Producer } from './jobs/producer';
 import type { Logger } from './logger';
 
@@ -19,6 +22,8 @@ export interface AppDeps {
   db: Db;
   producer: Producer;
   feedSnapshots: FeedSnapshots;
+  /** Relays interactions recorded inside transactions (collections, gig applications). */
+  outboxRelay: OutboxRelay;
   logger: Logger;
 }
 
@@ -27,13 +32,16 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
   const db = createDb(config, logger);
   const producer = createProducer(config, logger);
   const feedRedis = createFailFastRedis(config.redisUrl, { commandTimeoutMs: config.enqueueTimeoutMs, label: 'feed' }, logger);
+  const outboxRelay = new OutboxRelay(db, producer, logger);
   return {
     config,
     db,
     producer,
     feedSnapshots: redisFeedSnapshots(feedRedis, config.queuePrefix),
+    outboxRelay,
     logger,
     async close() {
+      await outboxRelay.stop();
       await producer.close();
       feedRedis.disconnect();
       await db.destroy();
@@ -81,6 +89,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(interactionsRouter(deps));
   app.use(eventsRouter(deps));
   app.use(recommendationsRouter(deps));
+  app.use(collectionsRouter(deps));
+  app.use(gigsRouter(deps));
   app.use(routeNotFound);
   app.use(errorHandler(deps.logger));
   return app;

@@ -6,6 +6,7 @@ const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, name: 'web' });
 const deps = connectAppDeps(config, logger);
 const app = createApp(deps);
+deps.outboxRelay.start();
 
 const server = app.listen(config.port, () => {
   const address = server.address();

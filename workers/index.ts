@@ -1,5 +1,6 @@
 import { createDb } from '../src/data/db';
 import { scheduleRebuildIfStale } from '../src/domain/rebuild-model';
+import { OutboxRelay } from '../src/jobs/outbox';
 import { createProducer } from '../src/jobs/producer';
 import { loadConfigOrExit, onShutdown } from '../src/lifecycle';
 import { createLogger } from '../src/logger';
@@ -10,6 +11,10 @@ const logger = createLogger({ level: config.logLevel, name: 'worker' });
 const db = createDb(config, logger);
 const producer = createProducer(config, logger);
 const worker = createInteractionWorker({ config, db, logger });
+// The web process relays its own commits at once; this one drains whatever is left (a web process
+// that died between a commit and the relay, or Redis that was down at the time).
+const outboxRelay = new OutboxRelay(db, producer, logger);
+outboxRelay.start();
 
 worker.once('ready', () => {
   logger.info({ queuePrefix: config.queuePrefix, concurrency: config.worker.concurrency }, 'worker ready');
@@ -25,6 +30,7 @@ worker.once('ready', () => {
 
 onShutdown(logger, async () => {
   // close() lets the jobs in hand finish; anything not finished is picked up again after a restart.
+  await outboxRelay.stop();
   await worker.close();
   await producer.close();
   await db.destroy();

@@ -44,3 +44,32 @@ export class UserEventScoreModel extends Model {
   lastInteractionAt!: Date;
   updatedAt!: Date;
 }
+
+export class CollectionModel extends Model {
+  static override tableName = 'collections';
+
+  id!: string;
+  userId!: string;
+  name!: string;
+  createdAt!: Date;
+}
+
+export class CollectionEventModel extends Model {
+  static override tableName = 'collection_events';
+  static override idColumn = ['collectionId', 'eventId'];
+
+  collectionId!: string;
+  eventId!: string;
+  addedAt!: Date;
+}
+
+export class GigApplicationModel extends Model {
+  static override tableName = 'gig_applications';
+
+  id!: string;
+  eventId!: string;
+  userId!: string;
+  message!: string | null;
+  status!: 'submitted' | 'accepted' | 'rejected' | 'withdrawn';
+  createdAt!: Date;
+}

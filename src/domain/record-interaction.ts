@@ -1,6 +1,8 @@
+import type { Knex } from 'knex';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import { NotFoundError } from '../errors';
 import { JOBS, type RecordInteractionPayload } from '../jobs/definitions';
+import { enqueueInTransaction } from '../jobs/outbox';
 import type { Producer } from '../jobs/producer';
 import { acceptanceTime } from './clock';
 import { isUuid } from './ids';
@@ -43,5 +45,28 @@ export async function recordInteraction(deps: RecordInteractionDeps, input: Inte
     acceptedAt: acceptanceTime(),
   };
   await deps.producer.enqueue(JOBS.recordInteraction, payload, { jobId: payload.id, withdrawOnFailure: !input.idempotencyKey });
+  return payload;
+}
+
+/**
+ * For the platform's other handlers: records an interaction as part of the caller's transaction
+ * (adding an event to a collection records a SAVE, applying to a gig an APPLY). The interaction is
+ * delivered to the same queue and worker once the transaction commits, exactly once, even if Redis
+ * is down at the time; if the transaction rolls back, nothing is recorded. The caller has checked
+ * that the event exists. Returns the payload, whose `id` will be the row's id.
+ */
+export async function recordInteractionInTransaction(
+  trx: Knex.Transaction,
+  input: Omit<InteractionInput, 'idempotencyKey'>,
+): Promise<RecordInteractionPayload> {
+  const payload: RecordInteractionPayload = {
+    id: uuidv7(),
+    userId: input.userId,
+    eventId: input.eventId.toLowerCase(),
+    action: input.action,
+    source: input.source,
+    acceptedAt: acceptanceTime(),
+  };
+  await enqueueInTransaction(trx, JOBS.recordInteraction, payload, { jobId: payload.id });
   return payload;
 }

@@ -1,4 +1,5 @@
-import type { z } from 'zod';
+import { z } from 'zod';
+import { isStorableText } from '../domain/ids';
 import { ValidationError } from '../errors';
 
 /** Parses untrusted input, or throws a 400 naming every field that is wrong. */
@@ -10,3 +11,12 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.in
   );
   throw new ValidationError(problems.join('; '));
 }
+
+/** A trimmed, non-empty string of at most `max` characters that PostgreSQL can store as it is. */
+export const storableText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine(isStorableText, 'must be text without control characters');

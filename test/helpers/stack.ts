@@ -6,12 +6,14 @@ import jwt from 'jsonwebtoken';
 import { connectAppDeps, createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createDb, dropDatabase, ensureDatabase, migrateLatest, type Db } from '../../src/data/db';
+import type { OutboxRelay } from '../../src/jobs/outbox';
 import type { Producer } from '../../src/jobs/producer';
 import { createLogger } from '../../src/logger';
 import { createInteractionWorker } from '../../workers/interaction-worker';
 
 export interface Stack {
   config: Config;
+  outboxRelay: OutboxRelay;
   db: Db;
   producer: Producer;
   baseUrl: string;
@@ -40,7 +42,9 @@ export interface ApiResponse {
  * The API in process on a free port, with its own queue prefix, and (unless `worker: false`) the
  * real interaction worker consuming that queue.
  */
-export async function startStack(options: { worker?: boolean; env?: Record<string, string>; ownDatabase?: boolean } = {}): Promise<Stack> {
+export async function startStack(
+  options: { worker?: boolean; relay?: boolean; env?: Record<string, string>; ownDatabase?: boolean } = {},
+): Promise<Stack> {
   const tag = randomBytes(4).toString('hex');
   let databaseUrl = process.env.DATABASE_URL!;
   if (options.ownDatabase) {
@@ -63,6 +67,7 @@ export async function startStack(options: { worker?: boolean; env?: Record<strin
   const deps = connectAppDeps(config, logger);
   const { db, producer } = deps;
   const app = createApp(deps);
+  if (options.relay !== false) deps.outboxRelay.start();
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -73,6 +78,7 @@ export async function startStack(options: { worker?: boolean; env?: Record<strin
     config,
     db,
     producer,
+    outboxRelay: deps.outboxRelay,
     baseUrl,
     async startWorker() {
       if (!worker) {

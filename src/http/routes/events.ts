@@ -1,20 +1,13 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { EventModel } from '../../data/models';
-import { isStorableText } from '../../domain/ids';
 import { assertMayCreateEvents, createEvent, getEvent } from '../../domain/events';
 import type { AppDeps } from '../../app';
 import { currentUser } from '../auth';
 import { jsonBody } from '../json-body';
-import { parseInput } from '../validate';
+import { parseInput, storableText } from '../validate';
 
-const text = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`)
-    .refine(isStorableText, 'must be text without control characters');
+const text = storableText;
 
 const newEventBody = z.object(
   {

@@ -1,0 +1,58 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { CollectionWithEvents } from '../../data/collections';
+import {
+  addEventToCollection,
+  createCollection,
+  getCollection,
+  listCollections,
+  removeEventFromCollection,
+} from '../../domain/collections';
+import type { AppDeps } from '../../app';
+import { currentUser } from '../auth';
+import { jsonBody } from '../json-body';
+import { parseInput, storableText } from '../validate';
+
+const newCollectionBody = z.object({ name: storableText(100) }, { error: 'The body must be a JSON object' });
+const newEntryBody = z.object(
+  { eventId: z.string({ error: 'must be a string' }).max(200, 'is too long') },
+  { error: 'The body must be a JSON object' },
+);
+
+export function collectionsRouter({ db, outboxRelay }: AppDeps): Router {
+  const router = Router();
+
+  router.post('/collections', ...jsonBody, async (req, res) => {
+    const { name } = parseInput(newCollectionBody, req.body);
+    const collection = await createCollection(db, currentUser(req).id, name);
+    res
+      .status(201)
+      .location(`/collections/${collection.id}`)
+      .json({ id: collection.id, name: collection.name, createdAt: collection.createdAt.toISOString() });
+  });
+
+  router.get('/collections', async (req, res) => {
+    res.json({ items: (await listCollections(db, currentUser(req).id)).map(toJson) });
+  });
+
+  router.get('/collections/:id', async (req, res) => {
+    res.json(toJson(await getCollection(db, currentUser(req).id, req.params.id)));
+  });
+
+  router.post('/collections/:id/events', ...jsonBody, async (req, res) => {
+    const { eventId } = parseInput(newEntryBody, req.body);
+    const entry = await addEventToCollection({ db, relay: outboxRelay }, currentUser(req).id, String(req.params.id), eventId);
+    res.status(201).json({ collectionId: entry.collectionId, eventId: entry.eventId, addedAt: entry.addedAt.toISOString() });
+  });
+
+  router.delete('/collections/:id/events/:eventId', async (req, res) => {
+    await removeEventFromCollection(db, currentUser(req).id, req.params.id, req.params.eventId);
+    res.status(204).end();
+  });
+
+  return router;
+}
+
+function toJson(collection: CollectionWithEvents) {
+  return { id: collection.id, name: collection.name, createdAt: collection.createdAt.toISOString(), eventIds: collection.eventIds };
+}

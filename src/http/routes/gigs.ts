@@ -1,0 +1,36 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { GigApplicationModel } from '../../data/models';
+import { applyToGig, getOwnApplication } from '../../domain/gig-applications';
+import type { AppDeps } from '../../app';
+import { currentUser } from '../auth';
+import { jsonBody } from '../json-body';
+import { parseInput, storableText } from '../validate';
+
+const applicationBody = z.object({ message: storableText(2000).nullish() }, { error: 'The body must be a JSON object' });
+
+export function gigsRouter({ db, outboxRelay }: AppDeps): Router {
+  const router = Router();
+
+  router.post('/gigs/:eventId/applications', ...jsonBody, async (req, res) => {
+    const { message } = parseInput(applicationBody, req.body);
+    const application = await applyToGig({ db, relay: outboxRelay }, currentUser(req).id, String(req.params.eventId), message ?? null);
+    res.status(201).json(toJson(application));
+  });
+
+  router.get('/gigs/:eventId/applications/me', async (req, res) => {
+    res.json(toJson(await getOwnApplication(db, currentUser(req).id, req.params.eventId)));
+  });
+
+  return router;
+}
+
+function toJson(application: GigApplicationModel) {
+  return {
+    id: application.id,
+    eventId: application.eventId,
+    status: application.status,
+    message: application.message,
+    createdAt: application.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,100 @@
+import type { Knex } from 'knex';
+import type { Db } from '../data/db';
+import type { Logger } from '../logger';
+import { jobPayloads, type JobName, type JobPayload } from './definitions';
+import type { Producer } from './producer';
+
+/**
+ * Queues a job as part of the caller's transaction: it is written to the outbox table and relayed
+ * to BullMQ after commit. Committed, it is delivered (even if Redis is down now, or the process
+ * dies right after the commit); rolled back, it never existed. Delivery is at least once, with
+ * `jobId` as the job's id, so the job must be idempotent.
+ */
+export async function enqueueInTransaction<N extends JobName>(
+  trx: Knex.Transaction,
+  name: N,
+  payload: JobPayload<N>,
+  options: { jobId: string },
+): Promise<void> {
+  const data = jobPayloads[name].parse(payload);
+  await trx('outbox').insert({ jobName: name, jobId: options.jobId, payload: JSON.stringify(data) });
+}
+
+/** Moves committed outbox rows to the queue; any number of relays may run (rows are claimed with SKIP LOCKED). */
+export class OutboxRelay {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private stopped = true;
+
+  constructor(
+    private readonly db: Db,
+    private readonly producer: Pick<Producer, 'enqueue'>,
+    private readonly logger: Logger,
+    private readonly options: { intervalMs?: number; batchSize?: number } = {},
+  ) {}
+
+  /** Relays now and then every `intervalMs`, until `stop`. */
+  start(): void {
+    this.stopped = false;
+    this.kick();
+  }
+
+  /** Asks for a relay soon (after a commit that wrote to the outbox); calls made meanwhile coalesce. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+      if (this.stopped) return;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      } else {
+        this.timer = setTimeout(() => this.kick(), this.options.intervalMs ?? 1000);
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Relays until the outbox is empty or a batch fails (Redis away: the rows stay for the next try). */
+  private async drain(): Promise<void> {
+    try {
+      while ((await this.relayOnce()) > 0 && !this.stopped);
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'outbox relay failed; will retry');
+    }
+  }
+
+  /** Relays one batch; returns how many rows it moved. */
+  async relayOnce(): Promise<number> {
+    return this.db.transaction(async (trx) => {
+      const { rows } = await trx.raw<{ rows: { id: string; jobName: JobName; jobId: string; payload: unknown }[] }>(
+        `select id, job_name as "jobName", job_id as "jobId", payload from outbox order by id limit ? for update skip locked`,
+        [this.options.batchSize ?? 100],
+      );
+      for (const row of rows) {
+        // If this process dies after the add and before the delete commits, the row is relayed
+        // again; the job id and the worker's idempotent insert make the second delivery a no-op.
+        await this.producer.enqueue(row.jobName, row.payload as never, { jobId: row.jobId });
+      }
+      if (rows.length > 0)
+        await trx('outbox')
+          .whereIn(
+            'id',
+            rows.map((r) => r.id),
+          )
+          .delete();
+      return rows.length;
+    });
+  }
+}
