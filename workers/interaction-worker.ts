@@ -59,7 +59,12 @@ function parse<N extends JobName>(job: Pick<Job, 'data'>, name: N): z.infer<(typ
 /** The worker of the interactions queue. Errors other than UnrecoverableError are retried with backoff. */
 export function createInteractionWorker(deps: WorkerDeps): Worker {
   const worker = new Worker(QUEUES.interactions, (job) => processJob(deps, job), {
-    connection: { url: deps.config.redisUrl, maxRetriesPerRequest: null },
+    // Reconnect within 5 s of Redis coming back (BullMQ's default backs off to 20 s).
+    connection: {
+      url: deps.config.redisUrl,
+      maxRetriesPerRequest: null,
+      retryStrategy: (attempt: number) => Math.min(attempt * 500, 5000),
+    },
     prefix: deps.config.queuePrefix,
     concurrency: deps.config.worker.concurrency,
   });
