@@ -7,7 +7,7 @@ import { sleep } from './helpers/wait';
 describe('collections and gig applications record SAVE and APPLY', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack();
+    stack = await startStack({ ownDatabase: true });
   });
   afterAll(() => stack.stop());
 

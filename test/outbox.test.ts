@@ -14,7 +14,7 @@ const outboxRows = (stack: Stack, userId: string) => stack.db('outbox').whereRaw
 describe('the outbox: nothing lost, nothing doubled', () => {
   test('with Redis down during the request, the handler answers 201 and the SAVE lands once Redis is back', async () => {
     const redis = await TestRedis.start();
-    const stack = await startStack({ env: { REDIS_URL: redis.url } });
+    const stack = await startStack({ env: { REDIS_URL: redis.url }, ownDatabase: true });
     try {
       const userId = `user-${randomUUID()}`;
       const token = stack.token({ sub: userId });
@@ -39,7 +39,7 @@ describe('the outbox: nothing lost, nothing doubled', () => {
   describe('with the relay of the web process out of the way', () => {
     let stack: Stack;
     beforeEach(async () => {
-      stack = await startStack({ relay: false });
+      stack = await startStack({ relay: false, ownDatabase: true });
     });
     afterEach(() => stack.stop());
 

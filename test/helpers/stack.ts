@@ -48,7 +48,8 @@ export async function startStack(
   const tag = randomBytes(4).toString('hex');
   let databaseUrl = process.env.DATABASE_URL!;
   if (options.ownDatabase) {
-    // For tests that rebuild the model or read whole feeds: nothing of the other test files in view.
+    // For tests that rebuild the model, read whole feeds or use the outbox (a relay moves every row
+    // of its database into its own queue): nothing of the other test files in view.
     const url = new URL(databaseUrl);
     url.pathname = `${url.pathname}_${tag}`;
     databaseUrl = url.toString();
