@@ -5,7 +5,12 @@ import type { Config } from './config';
 import { createDb, type Db } from './data/db';
 import { redisFeedSnapshots, type FeedSnapshots } from './data/feed-snapshots';
 import { createFailFastRedis } from './data/redis';
+import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
+import { queueDashboard } from './http/dashboard';
+import { docsRouter } from './http/openapi';
+import { checkReadiness } from './health';
+import { Metrics } from './metrics';
 import { errorHandler, routeNotFound } from './http/errors';
 import { collectionsRouter } from './http/routes/collections';
 import { eventsRouter } from './http/routes/events';
@@ -24,6 +29,7 @@ export interface AppDeps {
   feedSnapshots: FeedSnapshots;
   /** Relays interactions recorded inside transactions (collections, gig applications). */
   outboxRelay: OutboxRelay;
+  metrics: Metrics;
   logger: Logger;
 }
 
@@ -33,12 +39,15 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
   const producer = createProducer(config, logger);
   const feedRedis = createFailFastRedis(config.redisUrl, { commandTimeoutMs: config.enqueueTimeoutMs, label: 'feed' }, logger);
   const outboxRelay = new OutboxRelay(db, producer, logger);
+  const metrics = new Metrics('web');
+  metrics.trackQueue(producer.queue);
   return {
     config,
     db,
     producer,
     feedSnapshots: redisFeedSnapshots(feedRedis, config.queuePrefix),
     outboxRelay,
+    metrics,
     logger,
     async close() {
       await outboxRelay.stop();
@@ -69,20 +78,29 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
+  app.use(deps.metrics.httpMiddleware());
+  // While the process drains after SIGTERM, clients are told not to reuse their connection, so none
+  // sends a request on a socket that is about to close.
+  app.use((req, res, next) => {
+    if (req.app.locals.draining) res.set('Connection', 'close');
+    next();
+  });
+
   // Probes for orchestrators: no credentials, no data.
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const [database, redis] = await Promise.all([
-      deps.db.raw('select 1').then(
-        () => true,
-        () => false,
-      ),
-      deps.producer.ping(),
-    ]);
-    res.status(database && redis ? 200 : 503).json({ status: database && redis ? 'ready' : 'unavailable', database, redis });
+    const readiness = await checkReadiness(deps);
+    const { ready, ...parts } = readiness;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...parts });
   });
+  app.use(docsRouter());
+
+  // The operations surface: HTTP Basic (or an admin token), and absent when no credentials are set.
+  const admin = requireAdmin(deps.config);
+  app.get('/metrics', admin, deps.metrics.handler());
+  app.use('/admin/queues', admin, queueDashboard(deps.producer.queue));
 
   // Everything below requires a valid token, so unknown paths do not reveal what exists.
   app.use(authenticate(deps.config));

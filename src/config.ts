@@ -41,6 +41,10 @@ const schema = z.object({
   // Capped so that a request with Redis away is answered (503) within two seconds.
   ENQUEUE_TIMEOUT_MS: positiveInt(1500).pipe(z.number().max(1900)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ADMIN_USERNAME: z.string().min(1).max(100).optional(),
+  ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(200).optional(),
+  WORKER_PORT: port(9091),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(25_000),
 });
 
 /** The service's whole configuration, parsed once from the environment. */
@@ -64,6 +68,12 @@ export interface Config {
   /** Longest an API request waits for Redis to store a job before answering 503. */
   readonly enqueueTimeoutMs: number;
   readonly logLevel: string;
+  /** HTTP Basic credentials of the ops dashboard and /metrics; unset, the dashboard is not served. */
+  readonly admin?: { readonly username: string; readonly password: string };
+  /** Port of the worker process's /healthz, /readyz and /metrics. */
+  readonly workerPort: number;
+  /** How long a process may take to finish in-flight requests and jobs after SIGTERM. */
+  readonly shutdownTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +100,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`ACTION_WEIGHTS.${action} must be ${negative ? 'negative' : 'positive'}`);
     }
   }
+  if (!env.ADMIN_USERNAME !== !env.ADMIN_PASSWORD) problems.push('ADMIN_USERNAME and ADMIN_PASSWORD go together: set both or neither');
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
 
@@ -107,6 +118,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
+    admin: e.ADMIN_USERNAME && e.ADMIN_PASSWORD ? { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD } : undefined,
+    workerPort: e.WORKER_PORT,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   });
 }
 

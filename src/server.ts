@@ -1,4 +1,5 @@
 import { connectAppDeps, createApp } from './app';
+import { warnAboutRedisPolicy } from './health';
 import { loadConfigOrExit, onShutdown } from './lifecycle';
 import { createLogger } from './logger';
 
@@ -7,6 +8,7 @@ const logger = createLogger({ level: config.logLevel, name: 'web' });
 const deps = connectAppDeps(config, logger);
 const app = createApp(deps);
 deps.outboxRelay.start();
+deps.producer.connection.once('ready', () => void warnAboutRedisPolicy(deps.producer, logger));
 
 const server = app.listen(config.port, () => {
   const address = server.address();
@@ -18,10 +20,17 @@ server.headersTimeout = 10_000;
 server.requestTimeout = 15_000;
 server.keepAliveTimeout = 5_000;
 
-onShutdown(logger, async () => {
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
+onShutdown(
+  logger,
+  async () => {
+    // Stop accepting connections; let in-flight requests finish (answered with Connection: close);
+    // close keep-alive connections as soon as they are idle.
+    app.locals.draining = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-  });
-  await deps.close();
-});
+    const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+    await closed.finally(() => clearInterval(idleSweep));
+    await deps.close();
+  },
+  config.shutdownTimeoutMs,
+);

@@ -47,6 +47,7 @@ describe('the Procfile processes, after npm run build', () => {
     env = {
       PATH: process.env.PATH,
       PORT: String(port),
+      WORKER_PORT: String(await sparePort()),
       DATABASE_URL: dbUrl.toString(),
       REDIS_URL: base.redisUrl,
       JWT_SECRET: 'procfile-test-secret',

@@ -1,20 +1,27 @@
 import { createDb } from '../src/data/db';
 import { scheduleRebuildIfStale } from '../src/domain/rebuild-model';
+import { warnAboutRedisPolicy } from '../src/health';
 import { OutboxRelay } from '../src/jobs/outbox';
 import { createProducer } from '../src/jobs/producer';
 import { loadConfigOrExit, onShutdown } from '../src/lifecycle';
 import { createLogger } from '../src/logger';
+import { Metrics } from '../src/metrics';
+import { startHealthServer } from './health-server';
 import { createInteractionWorker } from './interaction-worker';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, name: 'worker' });
 const db = createDb(config, logger);
 const producer = createProducer(config, logger);
-const worker = createInteractionWorker({ config, db, logger });
+const metrics = new Metrics('worker');
+metrics.trackQueue(producer.queue);
+const worker = createInteractionWorker({ config, db, logger, metrics });
 // The web process relays its own commits at once; this one drains whatever is left (a web process
 // that died between a commit and the relay, or Redis that was down at the time).
 const outboxRelay = new OutboxRelay(db, producer, logger);
 outboxRelay.start();
+const healthServer = startHealthServer({ config, db, producer, metrics, logger });
+producer.connection.once('ready', () => void warnAboutRedisPolicy(producer, logger));
 
 worker.once('ready', () => {
   logger.info({ queuePrefix: config.queuePrefix, concurrency: config.worker.concurrency }, 'worker ready');
@@ -28,10 +35,15 @@ worker.once('ready', () => {
     );
 });
 
-onShutdown(logger, async () => {
-  // close() lets the jobs in hand finish; anything not finished is picked up again after a restart.
-  await outboxRelay.stop();
-  await worker.close();
-  await producer.close();
-  await db.destroy();
-});
+onShutdown(
+  logger,
+  async () => {
+    // close() lets the jobs in hand finish; anything not finished is picked up again after a restart.
+    await outboxRelay.stop();
+    await worker.close();
+    healthServer.close();
+    await producer.close();
+    await db.destroy();
+  },
+  config.shutdownTimeoutMs,
+);

@@ -6,26 +6,31 @@ import { persistInteraction } from '../src/domain/persist-interaction';
 import { rebuildModel } from '../src/domain/rebuild-model';
 import { JOBS, jobPayloads, QUEUES, type JobName } from '../src/jobs/definitions';
 import type { Logger } from '../src/logger';
+import type { Metrics } from '../src/metrics';
 
 export interface WorkerDeps {
   config: Config;
   db: Db;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 /** Handles one job: validates its payload again, then calls the domain. Safe to run twice for one job. */
 export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' | 'data'>): Promise<unknown> {
+  const log = deps.logger.child({ jobId: job.id, jobName: job.name });
   switch (job.name) {
     case JOBS.recordInteraction: {
-      const result = await persistInteraction(deps.db, deps.config.model, parse(job, JOBS.recordInteraction)).catch(failForGoodIfDataError);
-      deps.logger.debug({ jobId: job.id, inserted: result.inserted }, 'interaction persisted');
+      const payload = parse(job, JOBS.recordInteraction);
+      const result = await persistInteraction(deps.db, deps.config.model, payload).catch(failForGoodIfDataError);
+      if (result.inserted) deps.metrics?.persistLag.observe((Date.now() - Date.parse(payload.acceptedAt)) / 1000);
+      log.debug({ inserted: result.inserted }, 'interaction persisted');
       return result;
     }
     case JOBS.rebuildModel: {
       const { reason } = parse(job, JOBS.rebuildModel);
-      deps.logger.info({ jobId: job.id, reason }, 'rebuilding the recommendation model');
+      log.info({ reason }, 'rebuilding the recommendation model');
       const result = await rebuildModel(deps.db, deps.config.model);
-      deps.logger.info({ jobId: job.id, ...result }, 'recommendation model rebuilt');
+      log.info(result, 'recommendation model rebuilt');
       return result;
     }
     default:
@@ -58,7 +63,18 @@ function parse<N extends JobName>(job: Pick<Job, 'data'>, name: N): z.infer<(typ
 
 /** The worker of the interactions queue. Errors other than UnrecoverableError are retried with backoff. */
 export function createInteractionWorker(deps: WorkerDeps): Worker {
-  const worker = new Worker(QUEUES.interactions, (job) => processJob(deps, job), {
+  const timed = async (job: Job) => {
+    const stop = deps.metrics?.jobDuration.startTimer({ job_name: job.name });
+    try {
+      const result = await processJob(deps, job);
+      stop?.({ outcome: 'completed' });
+      return result;
+    } catch (error) {
+      stop?.({ outcome: 'failed' });
+      throw error;
+    }
+  };
+  const worker = new Worker(QUEUES.interactions, timed, {
     // Reconnect within 5 s of Redis coming back (BullMQ's default backs off to 20 s).
     connection: {
       url: deps.config.redisUrl,
@@ -69,7 +85,9 @@ export function createInteractionWorker(deps: WorkerDeps): Worker {
     concurrency: deps.config.worker.concurrency,
   });
   worker.on('failed', (job, error) => {
-    deps.logger.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: error.message }, 'job failed');
+    const final = !job || error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    deps.metrics?.jobFailures.inc({ job_name: job?.name ?? 'unknown', final: String(final) });
+    deps.logger.warn({ jobId: job?.id, jobName: job?.name, attempt: job?.attemptsMade, final, err: error.message }, 'job failed');
   });
   let lastErrorLog = 0;
   worker.on('error', (error) => {

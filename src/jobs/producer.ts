@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import { createFailFastRedis } from '../data/redis';
 import { ServiceUnavailableError } from '../errors';
@@ -19,6 +20,8 @@ export interface Producer {
     options?: { jobId?: string; deduplicationId?: string; withdrawOnFailure?: boolean },
   ): Promise<void>;
   readonly queue: Queue;
+  /** The producer's own Redis connection (fail-fast: no offline queue). */
+  readonly connection: Redis;
   /** Whether Redis answers (for readiness probes). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -35,6 +38,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
 
   return {
     queue,
+    connection,
     async enqueue(name, payload, options = {}) {
       if (connection.status !== 'ready') {
         throw new ServiceUnavailableError('The interaction queue is unavailable; retry shortly');

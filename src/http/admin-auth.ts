@@ -1,0 +1,70 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { expressjwt } from 'express-jwt';
+import type { Config } from '../config';
+import { AppError, ForbiddenError, NotFoundError } from '../errors';
+
+const BASIC_CHALLENGE = 'Basic realm="Interaction tracking operations", charset="UTF-8"';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+const needCredentials = (message: string) =>
+  new AppError({ code: 'unauthorized', status: 401, message, headers: { 'WWW-Authenticate': BASIC_CHALLENGE } });
+
+/**
+ * Guards the operations surface (the queue dashboard, /metrics). A browser logs in with HTTP Basic
+ * (ADMIN_USERNAME / ADMIN_PASSWORD), which it then sends with the dashboard's own requests;
+ * scripts may send a Bearer token whose roles include `admin`. Without configured credentials the
+ * surface does not exist (404). Because browsers send Basic credentials by themselves, a
+ * state-changing request from another site is refused (CSRF).
+ */
+export function requireAdmin(config: Pick<Config, 'admin' | 'jwt'>): RequestHandler {
+  const verifyJwt = expressjwt({
+    secret: config.jwt.secret,
+    algorithms: ['HS256'],
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+  });
+  const admin = config.admin;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!admin) return next(new NotFoundError(`No route for ${req.method} ${req.path}`, { code: 'route_not_found' }));
+    const header = req.get('authorization') ?? '';
+
+    if (/^basic /i.test(header)) {
+      const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      // Compare digests so that the comparison takes the same time whatever the input's length.
+      const userOk = timingSafeEqual(digest(decoded.slice(0, Math.max(colon, 0))), digest(admin.username));
+      const passwordOk = timingSafeEqual(digest(decoded.slice(colon + 1)), digest(admin.password));
+      if (colon < 0 || !userOk || !passwordOk) return next(needCredentials('Wrong username or password'));
+      if (!SAFE_METHODS.has(req.method) && isCrossSite(req))
+        return next(new ForbiddenError('Cross-site requests to the operations surface are refused'));
+      return next();
+    }
+
+    if (/^bearer /i.test(header)) {
+      return verifyJwt(req, res, (error?: unknown) => {
+        if (error) return next(needCredentials('The token is invalid or expired'));
+        const roles = (req as Request & { auth?: { roles?: unknown } }).auth?.roles;
+        if (!Array.isArray(roles) || !roles.includes('admin')) return next(new ForbiddenError('The admin role is required'));
+        next();
+      });
+    }
+
+    next(needCredentials('Administrator credentials are required'));
+  };
+}
+
+/** Whether a browser says the request comes from another site (Fetch Metadata, else Origin). */
+function isCrossSite(req: Request): boolean {
+  const site = req.get('sec-fetch-site');
+  if (site) return site !== 'same-origin' && site !== 'none';
+  const origin = req.get('origin');
+  if (!origin) return false; // not a browser form or script: nothing ambient to abuse
+  try {
+    return new URL(origin).host !== req.get('host');
+  } catch {
+    return true;
+  }
+}

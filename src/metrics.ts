@@ -1,0 +1,78 @@
+import type { Queue } from 'bullmq';
+import type { RequestHandler } from 'express';
+import client from 'prom-client';
+
+/** The Prometheus metrics of one process (`web` or `worker`). */
+export class Metrics {
+  readonly registry = new client.Registry();
+
+  readonly httpDuration = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly jobDuration = new client.Histogram({
+    name: 'job_duration_seconds',
+    help: 'Time to process a job, by job name and outcome',
+    labelNames: ['job_name', 'outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+
+  readonly jobFailures = new client.Counter({
+    name: 'job_failures_total',
+    help: 'Failed job attempts, by job name; final="true" when no retry is left',
+    labelNames: ['job_name', 'final'] as const,
+    registers: [this.registry],
+  });
+
+  readonly persistLag = new client.Histogram({
+    name: 'interaction_persist_lag_seconds',
+    help: 'Time from the API accepting an interaction to its row being committed',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300],
+    registers: [this.registry],
+  });
+
+  constructor(processName: 'web' | 'worker') {
+    this.registry.setDefaultLabels({ process: processName });
+    client.collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Reports the queue's job counts by state at each scrape. */
+  trackQueue(queue: Queue): void {
+    new client.Gauge({
+      name: 'queue_jobs',
+      help: 'Jobs in the queue by state',
+      labelNames: ['queue', 'state'] as const,
+      registers: [this.registry],
+      async collect() {
+        const counts = await queue
+          .getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children')
+          .catch(() => undefined);
+        for (const [state, count] of Object.entries(counts ?? {})) this.set({ queue: queue.name, state }, count);
+      },
+    });
+  }
+
+  /** Times each request under its route pattern (never the raw URL: ids would explode the series). */
+  httpMiddleware(): RequestHandler {
+    return (req, res, next) => {
+      const stop = this.httpDuration.startTimer();
+      res.on('finish', () => {
+        const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : req.baseUrl || 'unmatched';
+        stop({ method: req.method, route, status_code: String(res.statusCode) });
+      });
+      next();
+    };
+  }
+
+  /** GET handler in the Prometheus text format. */
+  handler(): RequestHandler {
+    return async (_req, res) => {
+      res.set('Content-Type', this.registry.contentType).send(await this.registry.metrics());
+    };
+  }
+}
