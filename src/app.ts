@@ -90,7 +90,9 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
+  app.get('/readyz', async (req, res) => {
+    // Draining after SIGTERM: tell the load balancer to send no new requests here.
+    if (req.app.locals.draining) return void res.status(503).json({ status: 'draining' });
     const readiness = await checkReadiness(deps);
     const { ready, ...parts } = readiness;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...parts });

@@ -20,12 +20,18 @@ server.headersTimeout = 10_000;
 server.requestTimeout = 15_000;
 server.keepAliveTimeout = 5_000;
 
+/** Longer than a load balancer takes to notice a failing readiness probe. */
+const DRAIN_WINDOW_MS = 2000;
+
 onShutdown(
   logger,
   async () => {
-    // Stop accepting connections; let in-flight requests finish (answered with Connection: close);
-    // close keep-alive connections as soon as they are idle.
+    // First, for a moment, fail readiness (so the load balancer stops sending new requests) and
+    // answer everything with Connection: close (so clients stop reusing connections); then stop
+    // accepting, let in-flight requests finish, and close connections as they fall idle. Closing at
+    // once would reset requests still being routed here or sent on a kept-alive connection.
     app.locals.draining = true;
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_WINDOW_MS));
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const idleSweep = setInterval(() => server.closeIdleConnections(), 100);

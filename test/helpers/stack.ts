@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Worker } from 'bullmq';
+import type { Express } from 'express';
 import jwt from 'jsonwebtoken';
 import { connectAppDeps, createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
@@ -13,6 +14,7 @@ import { createInteractionWorker } from '../../workers/interaction-worker';
 
 export interface Stack {
   config: Config;
+  app: Express;
   outboxRelay: OutboxRelay;
   db: Db;
   producer: Producer;
@@ -77,6 +79,7 @@ export async function startStack(
 
   const stack: Stack = {
     config,
+    app,
     db,
     producer,
     outboxRelay: deps.outboxRelay,

@@ -1,0 +1,149 @@
+import { openApiDocument } from '../src/http/openapi';
+import { buildEvent } from './helpers/factories';
+import { startStack, type Stack } from './helpers/stack';
+
+const ADMIN = { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'correct horse battery' };
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('the operations surface', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: ADMIN });
+  });
+  afterAll(() => stack.stop());
+
+  const get = (path: string, headers: Record<string, string> = {}) => stack.request('GET', path, { token: null, headers });
+
+  describe.each(['/admin/queues', '/metrics'])('%s', (path) => {
+    test('without credentials: 401 with a Basic challenge a browser answers', async () => {
+      const res = await get(path);
+      expect(res).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+      expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+    });
+
+    test('with a wrong password: 401', async () => {
+      expect((await get(path, { authorization: basic('ops', 'wrong password!!') })).status).toBe(401);
+      expect((await get(path, { authorization: basic('someone', ADMIN.ADMIN_PASSWORD) })).status).toBe(401);
+    });
+
+    test('with a valid token that lacks the admin role: 403', async () => {
+      const res = await get(path, { authorization: `Bearer ${stack.token({ roles: ['organizer'] })}` });
+      expect(res).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
+    });
+
+    test('with an invalid token: 401', async () => {
+      expect((await get(path, { authorization: 'Bearer nope' })).status).toBe(401);
+    });
+
+    test('with the admin password or an admin token: 200', async () => {
+      expect((await get(path, { authorization: basic('ops', ADMIN.ADMIN_PASSWORD) })).status).toBe(200);
+      expect((await get(path, { authorization: `Bearer ${stack.token({ roles: ['admin'] })}` })).status).toBe(200);
+    });
+  });
+
+  test('the dashboard lists the queue through its API', async () => {
+    const res = await get('/admin/queues/api/queues', { authorization: basic('ops', ADMIN.ADMIN_PASSWORD) });
+    expect(res.status).toBe(200);
+    expect(res.body.queues.map((q: { name: string }) => q.name)).toEqual(['interactions']);
+  });
+
+  test('a state-changing dashboard request from another site is refused (CSRF)', async () => {
+    const auth = { authorization: basic('ops', ADMIN.ADMIN_PASSWORD) };
+    const crossSite = await stack.request('PUT', '/admin/queues/api/queues/interactions/pause', {
+      token: null,
+      headers: { ...auth, origin: 'https://evil.example' },
+    });
+    expect(crossSite.status).toBe(403);
+    const fetchMetadata = await stack.request('PUT', '/admin/queues/api/queues/interactions/pause', {
+      token: null,
+      headers: { ...auth, 'sec-fetch-site': 'cross-site' },
+    });
+    expect(fetchMetadata.status).toBe(403);
+    expect(await stack.producer.queue.isPaused()).toBe(false);
+  });
+
+  test('/metrics has request durations by route, queue depth by state and process metrics', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${Date.now()}`;
+    await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId: event.id, action: 'VIEW' } });
+
+    const res = await stack.request('GET', '/metrics', { token: null, headers: { authorization: basic('ops', ADMIN.ADMIN_PASSWORD) } });
+
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const lines = (res.body as string).split('\n');
+    const has = (...parts: string[]) => lines.some((line) => parts.every((part) => line.includes(part)));
+    expect(has('http_request_duration_seconds_count{', 'method="POST"', 'route="/interactions"', 'status_code="202"')).toBe(true);
+    expect(has('queue_jobs{', 'queue="interactions"', 'state="waiting"')).toBe(true);
+    expect(has('process_resident_memory_bytes')).toBe(true);
+  });
+
+  test('health probes answer without credentials; readiness includes migrations', async () => {
+    expect(await get('/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await get('/readyz')).toMatchObject({ status: 200, body: { status: 'ready', database: true, redis: true, migrations: true } });
+  });
+});
+
+describe('without admin credentials configured', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ worker: false });
+  });
+  afterAll(() => stack.stop());
+
+  test('the dashboard and /metrics are not served at all, even to an admin token', async () => {
+    for (const path of ['/admin/queues', '/metrics']) {
+      const res = await stack.request('GET', path, { token: stack.token({ roles: ['admin'] }) });
+      expect(res).toMatchObject({ status: 404, body: { error: { code: 'route_not_found' } } });
+    }
+  });
+});
+
+describe('the API description', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ worker: false });
+  });
+  afterAll(() => stack.stop());
+
+  test('is served at /openapi.json as OpenAPI 3.1', async () => {
+    const res = await stack.request('GET', '/openapi.json', { token: null });
+    expect(res).toMatchObject({ status: 200, body: { openapi: '3.1.0' } });
+  });
+
+  test('documents exactly the routes the app serves', async () => {
+    const served = routesOf(stack.app as unknown as { router: { stack: Layer[] } }).sort();
+    const documented = Object.entries(openApiDocument.paths)
+      .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`))
+      .sort();
+    expect(served).toEqual(documented);
+  });
+
+  test('has a readable page at /docs, with its assets served locally', async () => {
+    const page = await stack.request('GET', '/docs', { token: null });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const bundle = await fetch(`${stack.baseUrl}/docs/assets/swagger-ui-bundle.js`);
+    expect(bundle.status).toBe(200);
+  });
+});
+
+/** "METHOD /path" for every route of the app's own routers (the dashboard's internals aside). */
+function routesOf(app: { router: { stack: Layer[] } }): string[] {
+  const out: string[] = [];
+  const walk = (layers: Layer[]) => {
+    for (const layer of layers) {
+      if (layer.route) for (const method of Object.keys(layer.route.methods)) out.push(`${method.toUpperCase()} ${layer.route.path}`);
+      else if (layer.name === 'router' && layer.handle.stack && !layer.matchers?.some((m) => m('/admin/queues'))) walk(layer.handle.stack);
+    }
+  };
+  walk(app.router.stack);
+  // The dashboard is one documented entry point; its own API is Bull Board's.
+  return [...new Set(out), 'GET /admin/queues'].filter((route) => !route.startsWith('GET /docs/') || route === 'GET /docs');
+}
+
+interface Layer {
+  name: string;
+  route?: { path: string; methods: Record<string, boolean> };
+  handle: { stack?: Layer[] };
+  matchers?: ((path: string) => unknown)[];
+}

@@ -1,0 +1,182 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { loadConfig } from '../src/config';
+import { createDb, type Db } from '../src/data/db';
+import { InteractionModel } from '../src/data/models';
+import { buildEvent } from './helpers/factories';
+import { runEntry, type RunningProcess } from './helpers/processes';
+import { sparePort } from './helpers/redis-server';
+import { sleep, waitFor } from './helpers/wait';
+
+const ADMIN_PASSWORD = 'process-test-admin-password';
+const basic = `Basic ${Buffer.from(`ops:${ADMIN_PASSWORD}`).toString('base64')}`;
+
+/** The web and worker entry points as separate processes, as in production. */
+describe('the web and worker processes', () => {
+  const base = loadConfig();
+  let env: NodeJS.ProcessEnv;
+  let db: Db;
+  let running: RunningProcess[] = [];
+
+  beforeEach(async () => {
+    env = {
+      NODE_ENV: 'production',
+      PORT: String(await sparePort()),
+      WORKER_PORT: String(await sparePort()),
+      DATABASE_URL: base.databaseUrl,
+      REDIS_URL: base.redisUrl,
+      QUEUE_PREFIX: `${base.queuePrefix}-proc-${randomBytes(3).toString('hex')}`,
+      JWT_SECRET: `secret-${randomBytes(8).toString('hex')}`,
+      ADMIN_USERNAME: 'ops',
+      ADMIN_PASSWORD,
+      LOG_LEVEL: 'debug',
+      SHUTDOWN_TIMEOUT_MS: '20000',
+    };
+    db = createDb(base);
+  });
+  afterEach(async () => {
+    running.forEach((p) => p.child.exitCode === null && p.child.kill('SIGKILL'));
+    running = [];
+    await db.destroy();
+  });
+
+  const start = async (entry: 'src/server.ts' | 'workers/index.ts') => {
+    const proc = runEntry(entry, env);
+    running.push(proc);
+    const port = entry === 'src/server.ts' ? env.PORT : env.WORKER_PORT;
+    await waitFor(
+      `${entry} to be ready`,
+      () =>
+        fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      30_000,
+    );
+    return proc;
+  };
+  const tokenFor = (sub: string) => jwt.sign({ sub }, env.JWT_SECRET!, { expiresIn: '5m' });
+  const post = (token: string, body: unknown) =>
+    fetch(`http://127.0.0.1:${env.PORT}/interactions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  test('the worker serves health and metrics on its own port, and logs every job line with its job id and no secret', async () => {
+    const [web, worker] = [await start('src/server.ts'), await start('workers/index.ts')];
+    const event = await buildEvent(db);
+    const token = tokenFor(`user-${randomUUID()}`);
+    const { id } = (await (await post(token, { eventId: event.id, action: 'SAVE' })).json()) as { id: string };
+    await waitFor('the row', async () => InteractionModel.query(db).findById(id));
+
+    const workerUrl = `http://127.0.0.1:${env.WORKER_PORT}`;
+    expect((await fetch(`${workerUrl}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${workerUrl}/readyz`)).json()).toEqual({ status: 'ready', database: true, redis: true, migrations: true });
+    expect((await fetch(`${workerUrl}/metrics`)).status).toBe(401);
+    const metrics = await waitFor('the job metrics', async () => {
+      const text = await (await fetch(`${workerUrl}/metrics`, { headers: { authorization: basic } })).text();
+      return /job_duration_seconds_count\{[^}]*job_name="interaction.record"[^}]*outcome="completed"[^}]*\} [1-9]/.test(text)
+        ? text
+        : undefined;
+    });
+    expect(metrics).toMatch(/interaction_persist_lag_seconds_count\{[^}]*\} [1-9]/);
+
+    const workerLines = worker
+      .output()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const jobLines = workerLines.filter((line) => line.msg === 'interaction persisted');
+    expect(jobLines).toContainEqual(expect.objectContaining({ jobId: id, jobName: 'interaction.record' }));
+    const webLines = web
+      .output()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { req?: { id?: string; headers?: Record<string, string> } });
+    expect(webLines.some((line) => line.req?.headers?.authorization === '[redacted]' && line.req.id)).toBe(true);
+    for (const text of [web.output(), worker.output()]) {
+      expect(text).not.toContain(env.JWT_SECRET);
+      expect(text).not.toContain(token);
+      expect(text).not.toContain(ADMIN_PASSWORD);
+    }
+  }, 60_000);
+
+  test('SIGTERM under load: the web process finishes what it accepted, resets nothing, exits 0, and every 202 lands', async () => {
+    const [web] = [await start('src/server.ts'), await start('workers/index.ts')];
+    const event = await buildEvent(db);
+    const userId = `user-${randomUUID()}`;
+    const token = tokenFor(userId);
+    const accepted: string[] = [];
+    const outcomes = { accepted: 0, cutOff: 0, other: [] as string[] };
+    let stopAt = Date.now() + 20_000;
+    // The load balancer: it polls /readyz and routes no new request to a process that fails it.
+    let routing = true;
+    const balancer = (async () => {
+      while (routing && Date.now() < stopAt) {
+        const ready = await fetch(`http://127.0.0.1:${env.PORT}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ready) await sleep(100);
+        else routing = false;
+      }
+    })();
+
+    const client = async () => {
+      while (routing && Date.now() < stopAt) {
+        try {
+          const res = await post(token, { eventId: event.id, action: 'VIEW' });
+          if (res.status === 202) {
+            accepted.push(((await res.json()) as { id: string }).id);
+            outcomes.accepted += 1;
+          } else outcomes.other.push(String(res.status));
+        } catch (error) {
+          outcomes.cutOff += 1;
+          outcomes.other.push((error as { cause?: { code?: string } }).cause?.code ?? String(error));
+        }
+      }
+    };
+    const clients = Array.from({ length: 16 }, client);
+    await waitFor('some load', async () => outcomes.accepted > 200);
+    web.child.kill('SIGTERM');
+    expect(await web.exited).toBe(0);
+    stopAt = Date.now();
+    await Promise.all([...clients, balancer]);
+
+    expect({ cutOff: outcomes.cutOff, other: outcomes.other }).toEqual({ cutOff: 0, other: [] });
+    await waitFor(
+      `all ${accepted.length} accepted rows`,
+      async () => (await InteractionModel.query(db).whereIn('id', accepted)).length === accepted.length,
+      30_000,
+    );
+    expect(await InteractionModel.query(db).where({ userId })).toHaveLength(accepted.length);
+  }, 90_000);
+
+  test('SIGTERM under load: the worker finishes the jobs in hand, exits 0, and a new worker carries on with nothing lost or doubled', async () => {
+    await start('src/server.ts');
+    const event = await buildEvent(db);
+    const userId = `user-${randomUUID()}`;
+    const token = tokenFor(userId);
+    const accepted: string[] = [];
+    for (let batch = 0; batch < 15; batch += 1) {
+      const responses = await Promise.all(Array.from({ length: 40 }, () => post(token, { eventId: event.id, action: 'CLICK' })));
+      for (const res of responses) accepted.push(((await res.json()) as { id: string }).id);
+    }
+
+    const worker = await start('workers/index.ts');
+    await waitFor('the worker to be busy', async () => (await InteractionModel.query(db).where({ userId })).length > 50);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    const afterStop = (await InteractionModel.query(db).where({ userId })).length;
+    expect(afterStop).toBeLessThan(accepted.length); // it stopped mid-way, for the test to mean something
+
+    await start('workers/index.ts');
+    await waitFor('every row', async () => (await InteractionModel.query(db).where({ userId })).length >= accepted.length, 30_000);
+    await sleep(300);
+    const rows = await InteractionModel.query(db).where({ userId });
+    expect(rows.map((r) => r.id).sort()).toEqual([...accepted].sort());
+    const [score] = await db('userEventScores').where({ userId, eventId: event.id });
+    expect(score).toMatchObject({ score: 3 * accepted.length, interactionCount: accepted.length });
+  }, 90_000);
+});
