@@ -26,7 +26,11 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable('event_popularity', (t) => {
     t.uuid('event_id').primary();
+    // Decayed sum of positive weights over all users.
     t.double('value').notNullable();
+    // Decayed count of users who engaged with the event: normalises the co-occurrence.
+    t.double('engaged').notNullable().defaultTo(0);
+    t.index(['value']);
   });
 
   await knex.schema.createTable('event_cooccurrence', (t) => {
@@ -46,7 +50,7 @@ export async function up(knex: Knex): Promise<void> {
 
   // Candidate lookups of the feed.
   await knex.raw('create index events_tags_gin on events using gin (tags)');
-  await knex.raw('create index events_category_starts_at on events (category, starts_at)');
+  await knex.raw('create index events_category_starts_at on events (lower(category), starts_at)');
   await knex.raw('create index events_city_starts_at on events (lower(city), starts_at)');
   await knex.raw('create index events_organizer_starts_at on events (organizer_id, starts_at)');
   // Replay order of a rebuild.

@@ -1,8 +1,7 @@
 // `npm run eval -- --interactions FILE --events FILE [--negatives 100] [--k 10] [--seed 42] [--half-life-days N] [--json]`
 // Offline evaluation of the recommendation model (see src/eval/evaluate.ts).
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { evaluate, parseEvalData } from '../src/eval/evaluate';
+import { evaluate, readEvalFiles, timeSpan } from '../src/eval/evaluate';
 import { loadConfigOrExit } from '../src/lifecycle';
 
 process.env.NODE_ENV ??= 'development';
@@ -25,11 +24,19 @@ async function main(): Promise<void> {
     );
   }
   const config = loadConfigOrExit();
-  const data = parseEvalData(readFileSync(values.interactions, 'utf8'), readFileSync(values.events, 'utf8'));
+  const data = await readEvalFiles(values.interactions, values.events);
   if (data.interactions.length === 0) throw new Error('No readable interactions in the file');
-  // The data's own first moment as the epoch keeps decayed values in range for data of any age.
-  const epoch = new Date(Math.min(...data.interactions.map((i) => i.at.getTime()))).toISOString();
   const halfLifeDays = values['half-life-days'] ? Number(values['half-life-days']) : config.model.halfLifeDays;
+  // The middle of the data as the epoch keeps the stored (epoch-scaled) values in range for data of
+  // any age: 2^x overflows past x = 1024 half-lives on either side.
+  const { first, last } = timeSpan(data);
+  const epoch = new Date((first.getTime() + last.getTime()) / 2).toISOString();
+  const halfLivesEachSide = (last.getTime() - first.getTime()) / 2 / (halfLifeDays * 86_400_000);
+  if (!(halfLifeDays > 0) || halfLivesEachSide > 1000) {
+    throw new Error(
+      `--half-life-days ${halfLifeDays} is too short for data spanning ${((last.getTime() - first.getTime()) / 86_400_000).toFixed(0)} days`,
+    );
+  }
   const started = Date.now();
   const result = await evaluate(
     data,
@@ -38,7 +45,7 @@ async function main(): Promise<void> {
   );
 
   if (values.json) {
-    console.log(JSON.stringify({ ...result, skippedLines: data.skipped.length, halfLifeDays }, null, 2));
+    console.log(JSON.stringify({ ...result, skippedLines: data.skipped.length, duplicates: data.duplicates, halfLifeDays }, null, 2));
     return;
   }
   console.log(

@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config';
 import { createDb, type Db } from './data/db';
-import { redisFeedSnapshots, type FeedSnapshots } from './data/feed-snapshots';
+import { redisFeedStore, type FeedStore } from './data/feed-store';
 import { createFailFastRedis } from './data/redis';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
@@ -26,7 +26,7 @@ export interface AppDeps {
   config: Config;
   db: Db;
   producer: Producer;
-  feedSnapshots: FeedSnapshots;
+  feedStore: FeedStore;
   /** Relays interactions recorded inside transactions (collections, gig applications). */
   outboxRelay: OutboxRelay;
   metrics: Metrics;
@@ -45,7 +45,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
     config,
     db,
     producer,
-    feedSnapshots: redisFeedSnapshots(feedRedis, config.queuePrefix),
+    feedStore: redisFeedStore(feedRedis, config.queuePrefix),
     outboxRelay,
     metrics,
     logger,

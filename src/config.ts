@@ -100,6 +100,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`ACTION_WEIGHTS.${action} must be ${negative ? 'negative' : 'positive'}`);
     }
   }
+  if (parsed.success) {
+    // Stored values are scaled by 2^((t − epoch) / half-life), which overflows past 1024 half-lives.
+    const halfLives = Math.abs(Date.now() - Date.parse(parsed.data.SCORE_EPOCH)) / (parsed.data.SCORE_HALF_LIFE_DAYS * 86_400_000);
+    if (halfLives > 900) {
+      problems.push(
+        `SCORE_EPOCH is ${Math.round(halfLives)} half-lives from now (at most 900 for SCORE_HALF_LIFE_DAYS=${parsed.data.SCORE_HALF_LIFE_DAYS}); set it to a recent date (the workers then rebuild the model)`,
+      );
+    }
+  }
   if (!env.ADMIN_USERNAME !== !env.ADMIN_PASSWORD) problems.push('ADMIN_USERNAME and ADMIN_PASSWORD go together: set both or neither');
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;

@@ -41,6 +41,12 @@ describe('configuration', () => {
     expect(problemsOf({ NODE_ENV: 'test', ENQUEUE_TIMEOUT_MS: '5000' }).join()).toMatch(/ENQUEUE_TIMEOUT_MS/);
   });
 
+  test('refuses a half-life so short, or an epoch so old, that decayed values would overflow', () => {
+    expect(problemsOf({ NODE_ENV: 'test', SCORE_HALF_LIFE_DAYS: '0.1' }).join()).toMatch(/SCORE_EPOCH is \d+ half-lives from now/);
+    expect(problemsOf({ NODE_ENV: 'test', SCORE_EPOCH: '1900-01-01T00:00:00Z' }).join()).toMatch(/set it to a recent date/);
+    expect(problemsOf({ NODE_ENV: 'test', SCORE_HALF_LIFE_DAYS: '7' })).toEqual([]);
+  });
+
   test('treats an empty variable as unset', () => {
     expect(loadConfig({ NODE_ENV: 'test', PORT: '', JWT_ISSUER: '' })).toMatchObject({ port: 3000, jwt: { issuer: undefined } });
   });

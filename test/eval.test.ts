@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/config';
 import { parseTimestamp } from '../src/eval/csv';
-import { evaluate, parseEvalData } from '../src/eval/evaluate';
+import { evaluate, parseEvalData, readEvalFiles } from '../src/eval/evaluate';
 import { generateEvalData } from '../src/eval/generate';
 
 const settings = { ...loadConfig({ NODE_ENV: 'test' }).model, epoch: '2026-01-01T00:00:00.000Z' };
@@ -30,6 +30,23 @@ describe('offline evaluation', () => {
     ]);
     expect(data.events.get('e1')).toMatchObject({ category: 'jazz', tags: ['live', 'late-night'], city: 'Berlin' });
     expect(data.events.get('e2')).toMatchObject({ category: 'rock', tags: [], city: 'Köln' });
+  });
+
+  test('drops exact repeats, and streams files to the same result', async () => {
+    const interactions = 'u1,e1,VIEW,100\nu1,e1,VIEW,100\nu1,e2,SAVE,200\n';
+    const events = 'e1,jazz,,Berlin\n';
+    const parsed = parseEvalData(interactions, events);
+    expect(parsed.duplicates).toBe(1);
+    expect(parsed.interactions).toHaveLength(2);
+
+    const dir = mkdtempSync(path.join(tmpdir(), 'eval-'));
+    try {
+      writeFileSync(path.join(dir, 'i.csv'), interactions);
+      writeFileSync(path.join(dir, 'e.csv'), events);
+      expect(await readEvalFiles(path.join(dir, 'i.csv'), path.join(dir, 'e.csv'))).toEqual(parsed);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the generator is seeded', () => {

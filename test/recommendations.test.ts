@@ -124,6 +124,49 @@ describe('GET /recommendations', () => {
     expect(similarAfter).toBeLessThan(similarBefore);
   });
 
+  test('a DISMISS hides the event at once, even while the worker is away (the model catches up later)', async () => {
+    const userId = newUser();
+    const event = await buildEvent(stack.db);
+    await interact(userId, [event.id, 'VIEW']);
+    expect(await wholeFeed(userId)).toContain(event.id);
+    await (await stack.startWorker()).pause(); // a worker far behind, or a rebuild under way
+
+    const res = await stack.request('POST', '/interactions', {
+      token: stack.token({ sub: userId }),
+      body: { eventId: event.id, action: 'DISMISS' },
+    });
+
+    expect(res.status).toBe(202);
+    expect(await wholeFeed(userId)).not.toContain(event.id);
+    (await stack.startWorker()).resume();
+  });
+
+  test('a new user with nothing to go on gets the soonest events first', async () => {
+    const later = await buildEvent(stack.db, {
+      startsAt: new Date(Date.now() + 3 * 60 * 60 * 1000),
+      category: 'cold-3',
+      tags: [],
+      city: 'Nowhere-3',
+    });
+    const soon = await buildEvent(stack.db, {
+      startsAt: new Date(Date.now() + 1 * 60 * 60 * 1000),
+      category: 'cold-1',
+      tags: [],
+      city: 'Nowhere-1',
+    });
+    const middle = await buildEvent(stack.db, {
+      startsAt: new Date(Date.now() + 2 * 60 * 60 * 1000),
+      category: 'cold-2',
+      tags: [],
+      city: 'Nowhere-2',
+    });
+
+    const ids = await wholeFeed(newUser());
+
+    expect(rank(ids, soon.id)).toBeLessThan(rank(ids, middle.id));
+    expect(rank(ids, middle.id)).toBeLessThan(rank(ids, later.id));
+  });
+
   test('an applied-to gig no longer appears', async () => {
     const userId = newUser();
     const gig = await buildEvent(stack.db, { kind: 'gig' });

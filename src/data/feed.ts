@@ -16,6 +16,7 @@ const LIMITS = {
 
 interface EventRow extends EventFeatures {
   id: string;
+  startsAt: Date;
   popularity: number;
 }
 
@@ -38,20 +39,24 @@ export async function loadFeedCandidates(db: Db, userId: string, now: Date): Pro
       'select feature, value from user_feature_affinities where user_id = ? and value > 0 order by value desc limit ?',
       [userId, LIMITS.topFeatures],
     ),
+    // "People who engaged with your latest events also engaged with": co-occurrence normalised by
+    // both events' engaged users (cosine), so that it does not merely repeat popularity.
     rows<{ eventId: string; value: number }>(
       db,
-      `select n.other_event_id as "eventId", sum(n.value) as value
+      `select n.other_event_id as "eventId", sum(n.value / sqrt(greatest(pr.engaged, 1e-300) * greatest(pc.engaged, 1e-300))) as value
          from (select event_id from user_event_scores where user_id = ? and positive_at is not null
                 order by positive_at desc limit ?) r
+         join event_popularity pr on pr.event_id = r.event_id
          cross join lateral (select other_event_id, value from event_cooccurrence where event_id = r.event_id
                               order by value desc limit ?) n
+         join event_popularity pc on pc.event_id = n.other_event_id
         group by n.other_event_id order by value desc limit ?`,
       [userId, LIMITS.recentPositives, LIMITS.neighboursPerEvent, LIMITS.collaborative],
     ),
   ]);
 
   const wanted = (prefix: string) => topFeatures.filter((f) => f.feature.startsWith(prefix)).map((f) => f.feature.slice(prefix.length));
-  const eventColumns = `e.id, e.category, e.tags, e.city, e.organizer_id as "organizerId", e.kind, coalesce(p.value, 0) as popularity`;
+  const eventColumns = `e.id, e.starts_at as "startsAt", e.category, e.tags, e.city, e.organizer_id as "organizerId", e.kind, coalesce(p.value, 0) as popularity`;
   const ids = [...new Set([...direct.map((d) => d.eventId), ...collaborative.map((c) => c.eventId)])];
   const [byId, byFeature, popular, soonest] = await Promise.all([
     rows<EventRow>(
@@ -62,7 +67,7 @@ export async function loadFeedCandidates(db: Db, userId: string, now: Date): Pro
     rows<EventRow>(
       db,
       `select ${eventColumns} from events e left join event_popularity p on p.event_id = e.id
-        where e.starts_at > ? and (e.category = any(?) or e.tags && ?::text[] or lower(e.city) = any(?) or e.organizer_id = any(?))
+        where e.starts_at > ? and (lower(e.category) = any(?) or e.tags && ?::text[] or lower(e.city) = any(?) or e.organizer_id = any(?))
         order by popularity desc, e.starts_at limit ?`,
       [now, wanted('category:'), wanted('tag:'), wanted('city:'), wanted('organizer:'), LIMITS.byFeature],
     ),
@@ -109,6 +114,7 @@ export async function loadFeedCandidates(db: Db, userId: string, now: Date): Pro
       direct: pair?.decayed ?? 0,
       collaborative: collaborativeByEvent.get(event.id) ?? 0,
       popularity: Number(event.popularity),
+      startsAt: event.startsAt,
     });
   }
   const profile = { affinities: new Map([...topFeatures, ...affinities].map((a) => [a.feature, Number(a.value)])) };

@@ -88,11 +88,11 @@ export function sqlModelStore(trx: Knex.Transaction, eventCache?: Map<string, Ev
       );
     },
 
-    async addToPopularity(eventId, delta) {
+    async addToPopularity(eventId, delta, engagedDelta) {
       await trx.raw(
-        `insert into event_popularity as p (event_id, value) values (?, ?)
-         on conflict (event_id) do update set value = p.value + excluded.value`,
-        [eventId, delta],
+        `insert into event_popularity as p (event_id, value, engaged) values (?, ?, ?)
+         on conflict (event_id) do update set value = p.value + excluded.value, engaged = p.engaged + excluded.engaged`,
+        [eventId, delta, engagedDelta],
       );
     },
 

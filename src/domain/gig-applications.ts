@@ -6,13 +6,13 @@ import type { GigApplicationModel } from '../data/models';
 import { ConflictError, NotFoundError } from '../errors';
 import type { TransactionalDeps } from './collections';
 import { isUuid } from './ids';
-import { recordInteractionInTransaction } from './record-interaction';
+import { hideFromFeed, recordInteractionInTransaction, type RecordInteractionDeps } from './record-interaction';
 
 const gigNotFound = () => new NotFoundError('Gig not found', { code: 'gig_not_found' });
 
 /** Files the user's application and records an APPLY (source `gig_application`) in the same transaction. */
 export async function applyToGig(
-  deps: TransactionalDeps,
+  deps: TransactionalDeps & Pick<RecordInteractionDeps, 'feed' | 'logger'>,
   userId: string,
   eventId: string,
   message: string | null,
@@ -30,6 +30,7 @@ export async function applyToGig(
     return filed;
   });
   deps.relay.kick();
+  await hideFromFeed(deps, userId, eventId);
   return application;
 }
 

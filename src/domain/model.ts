@@ -74,7 +74,8 @@ export interface ModelStore {
   eventFeatures(eventId: string): Promise<EventFeatures | undefined>;
   addToPair(change: PairChange): Promise<void>;
   addToAffinities(userId: string, deltas: Map<string, number>): Promise<void>;
-  addToPopularity(eventId: string, delta: number): Promise<void>;
+  /** Adds to the event's popularity and, on a user's first engagement with it, to its count of engaged users. */
+  addToPopularity(eventId: string, delta: number, engagedDelta: number): Promise<void>;
   /** Adds `delta` to both (a, b) and (b, a) for each other event. */
   addToCooccurrence(eventId: string, others: string[], delta: number): Promise<void>;
 }
@@ -119,11 +120,12 @@ export async function applyInteraction(store: ModelStore, settings: ModelSetting
     const delta = action === 'DISMISS' ? scaled * DISMISS_FEATURE_FACTOR : scaled;
     await store.addToAffinities(userId, new Map(featuresOf(event).map((feature) => [feature, delta])));
   }
-  if (weight > 0) await store.addToPopularity(eventId, scaled);
+  const scale = epochScale(settings, createdAt);
+  if (weight > 0) await store.addToPopularity(eventId, scaled, firstPositive ? scale : 0);
 
   // Counted once per user and pair of events: when the second of the two becomes positive.
   if (firstPositive) {
     const others = await store.recentPositiveEvents(userId, COOCCURRENCE_FANOUT, eventId);
-    if (others.length > 0) await store.addToCooccurrence(eventId, others, epochScale(settings, createdAt));
+    if (others.length > 0) await store.addToCooccurrence(eventId, others, scale);
   }
 }

@@ -27,6 +27,8 @@ export interface Candidate {
   /** Co-occurrence with the user's latest positive events. */
   collaborative: number;
   popularity: number;
+  /** Breaks ties: among equal scores, the sooner event first (a new user's feed before any signal). */
+  startsAt?: Date;
 }
 
 export interface UserProfile {
@@ -111,10 +113,12 @@ export function rankCandidates(settings: ModelSettings, now: Date, profile: User
       .sort((a, b) => b.value - a.value)
       .slice(0, 3)
       .map((p) => p.reason);
-    return { eventId: candidate.eventId, score: round(score), reasons };
+    return { eventId: candidate.eventId, score: round(score), reasons, startsAt: candidate.startsAt?.getTime() ?? Infinity };
   });
 
-  return ranked.sort((a, b) => b.score - a.score || (a.eventId < b.eventId ? -1 : 1));
+  return ranked
+    .sort((a, b) => b.score - a.score || a.startsAt - b.startsAt || (a.eventId < b.eventId ? -1 : 1))
+    .map(({ eventId, score, reasons }) => ({ eventId, score, reasons }));
 }
 
 function interestReason(type: FeatureType, feature: string, event: EventFeatures): Reason {

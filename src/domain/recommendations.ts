@@ -1,6 +1,6 @@
 import type { Db } from '../data/db';
 import { loadFeedCandidates, loadShowableEvents, type FeedEvent } from '../data/feed';
-import type { FeedSnapshots } from '../data/feed-snapshots';
+import type { FeedStore } from '../data/feed-store';
 import { ValidationError } from '../errors';
 import type { ModelSettings } from './model';
 import { rankCandidates, type RankedItem } from './ranking';
@@ -10,7 +10,7 @@ const SNAPSHOT_SIZE = 500;
 
 export interface FeedDeps {
   db: Db;
-  snapshots: FeedSnapshots;
+  snapshots: FeedStore;
   settings: ModelSettings;
 }
 
@@ -45,11 +45,17 @@ export async function getRecommendations(
     snapshotId = cursor.snapshot;
     position = Math.min(cursor.offset, items.length);
   } else {
-    const { profile, candidates } = await loadFeedCandidates(deps.db, userId, now);
-    items = rankCandidates(deps.settings, now, profile, candidates).slice(0, SNAPSHOT_SIZE);
+    const [{ profile, candidates }, hidden] = await Promise.all([loadFeedCandidates(deps.db, userId, now), deps.snapshots.hidden(userId)]);
+    items = rankCandidates(
+      deps.settings,
+      now,
+      profile,
+      candidates.filter((c) => !hidden.has(c.eventId)),
+    ).slice(0, SNAPSHOT_SIZE);
     if (items.length > request.limit) snapshotId = await deps.snapshots.save({ userId, items });
   }
 
+  const hidden = request.cursor ? await deps.snapshots.hidden(userId) : new Set<string>();
   const page: FeedPage['items'] = [];
   while (page.length < request.limit && position < items.length) {
     const slice = items.slice(position, position + request.limit - page.length);
@@ -62,7 +68,7 @@ export async function getRecommendations(
     );
     for (const item of slice) {
       const event = showable.get(item.eventId);
-      if (event) page.push({ ...item, event });
+      if (event && !hidden.has(item.eventId)) page.push({ ...item, event });
     }
   }
   const nextCursor = snapshotId && position < items.length ? encodeCursor({ snapshot: snapshotId, offset: position }) : null;

@@ -4,6 +4,8 @@ import { NotFoundError } from '../errors';
 import { JOBS, type RecordInteractionPayload } from '../jobs/definitions';
 import { enqueueInTransaction } from '../jobs/outbox';
 import type { Producer } from '../jobs/producer';
+import type { FeedStore } from '../data/feed-store';
+import type { Logger } from '../logger';
 import { acceptanceTime } from './clock';
 import { isUuid } from './ids';
 import type { Action } from './weights';
@@ -11,6 +13,18 @@ import type { Action } from './weights';
 export interface RecordInteractionDeps {
   eventExists(eventId: string): Promise<boolean>;
   producer: Pick<Producer, 'enqueue'>;
+  feed: Pick<FeedStore, 'hide'>;
+  logger: Pick<Logger, 'warn'>;
+}
+
+/** Actions after which the event leaves the user's feed. */
+const HIDING_ACTIONS: readonly Action[] = ['DISMISS', 'APPLY'];
+
+/** Hides the event from the feed at once; the model catches up when the worker runs. Best effort: the interaction is already safe. */
+export async function hideFromFeed(deps: Pick<RecordInteractionDeps, 'feed' | 'logger'>, userId: string, eventId: string): Promise<void> {
+  await deps.feed
+    .hide(userId, eventId)
+    .catch((error: unknown) => deps.logger.warn({ err: (error as Error).message }, 'could not hide the event from the feed'));
 }
 
 export interface InteractionInput {
@@ -45,6 +59,7 @@ export async function recordInteraction(deps: RecordInteractionDeps, input: Inte
     acceptedAt: acceptanceTime(),
   };
   await deps.producer.enqueue(JOBS.recordInteraction, payload, { jobId: payload.id, withdrawOnFailure: !input.idempotencyKey });
+  if (HIDING_ACTIONS.includes(payload.action)) await hideFromFeed(deps, payload.userId, payload.eventId);
   return payload;
 }
 

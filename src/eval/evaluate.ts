@@ -1,7 +1,9 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { applyInteraction, featuresOf, type EventFeatures, type ModelSettings } from '../domain/model';
 import { FEED_LIMITS, rankCandidates, type Candidate } from '../domain/ranking';
 import { ACTIONS, type Action } from '../domain/weights';
-import { parseCsv, parseTimestamp } from './csv';
+import { parseCsv, parseTimestamp, splitCsvLine } from './csv';
 import { MemoryModelStore } from './memory-store';
 
 export interface EvalInteraction {
@@ -16,29 +18,74 @@ export interface EvalData {
   events: Map<string, EventFeatures>;
   /** Lines that could not be read, with why. */
   skipped: string[];
+  /** Exact repeats of an earlier line (same user, event, action and time), dropped. */
+  duplicates: number;
 }
 
-/** Reads the two CSV files: `user_id,event_id,action,timestamp` and `event_id,category,tags,city`. */
-export function parseEvalData(interactionsCsv: string, eventsCsv: string): EvalData {
-  const skipped: string[] = [];
-  const events = new Map<string, EventFeatures>();
-  for (const { values } of parseCsv(eventsCsv, ['event_id', 'category', 'tags', 'city'])) {
-    const tags = values
-      .tags!.split('|')
+const EVENT_COLUMNS = ['event_id', 'category', 'tags', 'city'] as const;
+const INTERACTION_COLUMNS = ['user_id', 'event_id', 'action', 'timestamp'] as const;
+
+/** Accumulates the rows of the two CSV files into EvalData. */
+class EvalDataBuilder {
+  readonly data: EvalData = { interactions: [], events: new Map(), skipped: [], duplicates: 0 };
+  private readonly seen = new Set<string>();
+
+  event(values: Record<string, string>): void {
+    const tags = (values.tags ?? '')
+      .split('|')
       .map((t) => t.trim())
       .filter(Boolean);
-    events.set(values.event_id!, { category: values.category || null, tags, city: values.city || null, organizerId: '', kind: '' });
+    this.data.events.set(values.event_id!, {
+      category: values.category || null,
+      tags,
+      city: values.city || null,
+      organizerId: '',
+      kind: '',
+    });
   }
-  const interactions: EvalInteraction[] = [];
-  for (const { line, values } of parseCsv(interactionsCsv, ['user_id', 'event_id', 'action', 'timestamp'])) {
-    const action = values.action!.toUpperCase() as Action;
-    const at = parseTimestamp(values.timestamp!);
-    if (!values.user_id || !values.event_id) skipped.push(`interactions line ${line}: no user or event`);
-    else if (!ACTIONS.includes(action)) skipped.push(`interactions line ${line}: unknown action "${values.action}"`);
-    else if (!at) skipped.push(`interactions line ${line}: unreadable timestamp "${values.timestamp}"`);
-    else interactions.push({ userId: values.user_id, eventId: values.event_id, action, at });
+
+  interaction(line: number, values: Record<string, string>): void {
+    const action = (values.action ?? '').toUpperCase() as Action;
+    const at = parseTimestamp(values.timestamp ?? '');
+    if (!values.user_id || !values.event_id) this.data.skipped.push(`interactions line ${line}: no user or event`);
+    else if (!ACTIONS.includes(action)) this.data.skipped.push(`interactions line ${line}: unknown action "${values.action}"`);
+    else if (!at) this.data.skipped.push(`interactions line ${line}: unreadable timestamp "${values.timestamp}"`);
+    else {
+      // An exact repeat would let the held-out interaction also sit in the training data.
+      const key = `${values.user_id}\u0000${values.event_id}\u0000${action}\u0000${at.getTime()}`;
+      if (this.seen.has(key)) this.data.duplicates += 1;
+      else {
+        this.seen.add(key);
+        this.data.interactions.push({ userId: values.user_id, eventId: values.event_id, action, at });
+      }
+    }
   }
-  return { interactions, events, skipped };
+}
+
+/** Reads the two CSV texts: `user_id,event_id,action,timestamp` and `event_id,category,tags,city`. */
+export function parseEvalData(interactionsCsv: string, eventsCsv: string): EvalData {
+  const builder = new EvalDataBuilder();
+  for (const { values } of parseCsv(eventsCsv, EVENT_COLUMNS)) builder.event(values);
+  for (const { line, values } of parseCsv(interactionsCsv, INTERACTION_COLUMNS)) builder.interaction(line, values);
+  return builder.data;
+}
+
+/** The same, streaming the files line by line (real datasets run to hundreds of megabytes). */
+export async function readEvalFiles(interactionsPath: string, eventsPath: string): Promise<EvalData> {
+  const builder = new EvalDataBuilder();
+  const each = async (file: string, columns: readonly string[], row: (line: number, values: Record<string, string>) => void) => {
+    let line = 0;
+    for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+      line += 1;
+      if (text.trim() === '') continue;
+      const fields = splitCsvLine(text);
+      if (line === 1 && fields[0]?.toLowerCase() === columns[0]) continue;
+      row(line, Object.fromEntries(columns.map((c, i) => [c, fields[i] ?? ''])));
+    }
+  };
+  await each(eventsPath, EVENT_COLUMNS, (_line, values) => builder.event(values));
+  await each(interactionsPath, INTERACTION_COLUMNS, (line, values) => builder.interaction(line, values));
+  return builder.data;
 }
 
 export interface EvalResult {
@@ -61,11 +108,24 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** The first and last instants of the data. */
+export function timeSpan(data: EvalData): { first: Date; last: Date } {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const { at } of data.interactions) {
+    first = Math.min(first, at.getTime());
+    last = Math.max(last, at.getTime());
+  }
+  return { first: new Date(first), last: new Date(last) };
+}
+
 /**
- * Leave-last-out evaluation: each user's last positive interaction (anything but DISMISS) is held
- * out; the model is trained on everything else through the workers' own `applyInteraction`; then
- * the held-out event is ranked with `rankCandidates` among `negatives` events the user never
- * touched. Reports HR@k and NDCG@k for popularity alone and for the full model.
+ * Leave-last-out evaluation, replayed in time order. Each user's last interaction other than a
+ * DISMISS is held out; every other interaction is folded into the model in time order through the
+ * workers' own `applyInteraction`. When the replay reaches a held-out interaction, the held-out
+ * event is ranked with the feed's `rankCandidates`, at that instant and with only what was known
+ * by then, among `negatives` events the user never touched. Reports HR@k and NDCG@k for popularity
+ * alone (the feed of a stranger) and for the full model.
  */
 export async function evaluate(
   data: EvalData,
@@ -75,55 +135,53 @@ export async function evaluate(
   const { negatives = 100, k = 10, seed = 42 } = options;
   const ordered = data.interactions
     .map((interaction, index) => ({ interaction, index }))
-    .sort((a, b) => a.interaction.at.getTime() - b.interaction.at.getTime() || a.index - b.index);
+    .sort((a, b) => a.interaction.at.getTime() - b.interaction.at.getTime() || a.index - b.index)
+    .map(({ interaction }) => interaction);
 
   const heldOut = new Map<string, EvalInteraction>();
   const counts = new Map<string, number>();
-  for (const { interaction } of ordered) {
+  const touched = new Map<string, Set<string>>();
+  for (const interaction of ordered) {
     counts.set(interaction.userId, (counts.get(interaction.userId) ?? 0) + 1);
     if (interaction.action !== 'DISMISS') heldOut.set(interaction.userId, interaction);
+    const events = touched.get(interaction.userId) ?? new Set<string>();
+    events.add(interaction.eventId);
+    touched.set(interaction.userId, events);
   }
   // A user needs something to learn from besides the interaction held out.
   for (const [userId] of heldOut) if ((counts.get(userId) ?? 0) < 2) heldOut.delete(userId);
-
-  const store = new MemoryModelStore(data.events);
   const heldOutSet = new Set(heldOut.values());
-  for (const { interaction } of ordered) {
-    if (heldOutSet.has(interaction)) continue;
-    await applyInteraction(store, settings, {
-      userId: interaction.userId,
-      eventId: interaction.eventId,
-      action: interaction.action,
-      createdAt: interaction.at,
-    });
-  }
 
   const allEvents = [...new Set([...data.events.keys(), ...data.interactions.map((i) => i.eventId)])].sort();
-  const touched = new Map<string, Set<string>>();
-  for (const { userId, eventId } of data.interactions) {
-    const set = touched.get(userId) ?? new Set<string>();
-    set.add(eventId);
-    touched.set(userId, set);
-  }
-
+  const store = new MemoryModelStore(data.events);
   const random = seededRandom(seed);
   const totals = { popularity: { hits: 0, ndcg: 0 }, full: { hits: 0, ndcg: 0 } };
   let users = 0;
-  for (const [userId, target] of [...heldOut].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const mine = touched.get(userId)!;
+
+  for (const interaction of ordered) {
+    if (!heldOutSet.has(interaction)) {
+      await applyInteraction(store, settings, {
+        userId: interaction.userId,
+        eventId: interaction.eventId,
+        action: interaction.action,
+        createdAt: interaction.at,
+      });
+      continue;
+    }
+    const mine = touched.get(interaction.userId)!;
     if (allEvents.length - mine.size < negatives) continue;
     const sampled = new Set<string>();
     while (sampled.size < negatives) {
       const eventId = allEvents[Math.floor(random() * allEvents.length)]!;
       if (!mine.has(eventId)) sampled.add(eventId);
     }
-    const candidateIds = [target.eventId, ...sampled];
+    const candidateIds = [interaction.eventId, ...sampled];
     users += 1;
     for (const name of ['popularity', 'full'] as const) {
-      const scores = scoresFor(store, settings, name === 'full' ? userId : undefined, candidateIds, target.at);
+      const scores = scoresFor(store, settings, name === 'full' ? interaction.userId : undefined, candidateIds, interaction.at);
       // Ties are broken at random (seeded): a stranger's many equal scores must not favour the held-out event.
-      const own = scores.get(target.eventId)!;
-      const others = [...scores].filter(([id]) => id !== target.eventId).map(([, score]) => score);
+      const own = scores.get(interaction.eventId)!;
+      const others = [...scores].filter(([id]) => id !== interaction.eventId).map(([, score]) => score);
       const ties = others.filter((score) => score === own).length;
       const rank = others.filter((score) => score > own).length + Math.floor(random() * (ties + 1));
       if (rank < k) {
@@ -145,7 +203,11 @@ export async function evaluate(
   };
 }
 
-/** The feed's scores of these candidates for the user (or for a stranger: popularity alone). */
+/**
+ * The feed's scores of these candidates for the user (or for a stranger: popularity alone), from
+ * the same signals the feed reads. One difference: the feed takes co-occurrence candidates from
+ * each recent event's 50 strongest neighbours; here the sampled candidates are looked up directly.
+ */
 function scoresFor(
   store: MemoryModelStore,
   settings: ModelSettings,
@@ -154,25 +216,21 @@ function scoresFor(
   now: Date,
 ): Map<string, number> {
   const pairs = userId ? store.pairs.get(userId) : undefined;
-  const collaborative = new Map<string, number>();
-  if (userId) {
-    const recent = [...(pairs ?? [])]
-      .filter(([, p]) => p.positiveAt !== null)
-      .sort(([a, pa], [b, pb]) => pb.positiveAt!.getTime() - pa.positiveAt!.getTime() || (a < b ? -1 : 1))
-      .slice(0, FEED_LIMITS.recentPositives);
-    for (const [eventId] of recent) {
-      for (const n of store.neighbours(eventId, FEED_LIMITS.neighboursPerEvent))
-        collaborative.set(n.eventId, (collaborative.get(n.eventId) ?? 0) + n.value);
-    }
-  }
+  const recent = userId
+    ? [...(pairs ?? [])]
+        .filter(([, p]) => p.positiveAt !== null)
+        .sort(([a, pa], [b, pb]) => pb.positiveAt!.getTime() - pa.positiveAt!.getTime() || (a < b ? -1 : 1))
+        .slice(0, FEED_LIMITS.recentPositives)
+        .map(([eventId]) => eventId)
+    : [];
   const userAffinities = (userId && store.affinities.get(userId)) || new Map<string, number>();
   const top = [...userAffinities]
     .filter(([, v]) => v > 0)
     .sort((a, b) => b[1] - a[1])
     .slice(0, FEED_LIMITS.topFeatures);
+  const affinities = new Map(top);
   const candidates: Candidate[] = [];
   const scores = new Map<string, number>();
-  const affinities = new Map(top);
   for (const eventId of candidateIds) {
     const features = store.events.get(eventId) ?? { category: null, tags: [], city: null, organizerId: '', kind: '' };
     const pair = pairs?.get(eventId);
@@ -181,13 +239,8 @@ function scoresFor(
       continue;
     }
     for (const feature of featuresOf(features)) if (userAffinities.has(feature)) affinities.set(feature, userAffinities.get(feature)!);
-    candidates.push({
-      eventId,
-      features,
-      direct: pair?.decayed ?? 0,
-      collaborative: collaborative.get(eventId) ?? 0,
-      popularity: store.popularity.get(eventId) ?? 0,
-    });
+    const collaborative = recent.reduce((sum, r) => sum + store.similarity(r, eventId), 0);
+    candidates.push({ eventId, features, direct: pair?.decayed ?? 0, collaborative, popularity: store.popularity.get(eventId) ?? 0 });
   }
   for (const item of rankCandidates(settings, now, { affinities }, candidates)) scores.set(item.eventId, item.score);
   return scores;

@@ -14,11 +14,11 @@ export class MemoryModelStore implements ModelStore {
   readonly pairs = new Map<string, Map<string, Pair>>();
   readonly affinities = new Map<string, Map<string, number>>();
   readonly popularity = new Map<string, number>();
+  readonly engaged = new Map<string, number>();
   private readonly ids = new Map<string, number>();
   private readonly names: string[] = [];
   /** key: a * 2^26 + b (room for 67M events) → value */
   private readonly cooccurrence = new Map<number, number>();
-  private neighbourIndex?: Map<string, { eventId: string; value: number }[]>;
 
   constructor(readonly events: Map<string, EventFeatures>) {}
 
@@ -64,8 +64,9 @@ export class MemoryModelStore implements ModelStore {
     for (const [feature, delta] of deltas) features.set(feature, (features.get(feature) ?? 0) + delta);
   }
 
-  async addToPopularity(eventId: string, delta: number) {
+  async addToPopularity(eventId: string, delta: number, engagedDelta: number) {
     this.popularity.set(eventId, (this.popularity.get(eventId) ?? 0) + delta);
+    if (engagedDelta) this.engaged.set(eventId, (this.engaged.get(eventId) ?? 0) + engagedDelta);
   }
 
   async addToCooccurrence(eventId: string, others: string[], delta: number) {
@@ -74,22 +75,14 @@ export class MemoryModelStore implements ModelStore {
       const b = this.intern(other);
       for (const key of [a * 2 ** 26 + b, b * 2 ** 26 + a]) this.cooccurrence.set(key, (this.cooccurrence.get(key) ?? 0) + delta);
     }
-    this.neighbourIndex = undefined;
   }
 
-  /** Each event's strongest neighbours, as the feed reads them (top `limit` by value). */
-  neighbours(eventId: string, limit: number): { eventId: string; value: number }[] {
-    if (!this.neighbourIndex) {
-      const all = new Map<string, { eventId: string; value: number }[]>();
-      for (const [key, value] of this.cooccurrence) {
-        const from = this.names[Math.floor(key / 2 ** 26)]!;
-        const list = all.get(from) ?? [];
-        list.push({ eventId: this.names[key % 2 ** 26]!, value });
-        all.set(from, list);
-      }
-      for (const list of all.values()) list.sort((x, y) => y.value - x.value || (x.eventId < y.eventId ? -1 : 1)).splice(limit);
-      this.neighbourIndex = all;
-    }
-    return this.neighbourIndex.get(eventId) ?? [];
+  /** The co-occurrence of two events, normalised by their engaged users (as the feed reads it). */
+  similarity(a: string, b: string): number {
+    const x = this.ids.get(a);
+    const y = this.ids.get(b);
+    if (x === undefined || y === undefined) return 0;
+    const value = this.cooccurrence.get(x * 2 ** 26 + y) ?? 0;
+    return value ? value / Math.sqrt((this.engaged.get(a) ?? 1e-300) * (this.engaged.get(b) ?? 1e-300)) : 0;
   }
 }

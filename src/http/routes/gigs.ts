@@ -9,12 +9,17 @@ import { parseInput, storableText } from '../validate';
 
 const applicationBody = z.object({ message: storableText(2000).nullish() }, { error: 'The body must be a JSON object' });
 
-export function gigsRouter({ db, outboxRelay }: AppDeps): Router {
+export function gigsRouter({ db, outboxRelay, feedStore, logger }: AppDeps): Router {
   const router = Router();
 
   router.post('/gigs/:eventId/applications', ...jsonBody, async (req, res) => {
     const { message } = parseInput(applicationBody, req.body);
-    const application = await applyToGig({ db, relay: outboxRelay }, currentUser(req).id, String(req.params.eventId), message ?? null);
+    const application = await applyToGig(
+      { db, relay: outboxRelay, feed: feedStore, logger: req.log ?? logger },
+      currentUser(req).id,
+      String(req.params.eventId),
+      message ?? null,
+    );
     res.status(201).json(toJson(application));
   });
 

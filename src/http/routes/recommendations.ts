@@ -15,12 +15,12 @@ const feedQuery = z.object({
   cursor: z.string({ error: 'must be a single string' }).min(1).max(200, 'is not valid').optional(),
 });
 
-export function recommendationsRouter({ db, config, feedSnapshots }: AppDeps): Router {
+export function recommendationsRouter({ db, config, feedStore }: AppDeps): Router {
   const router = Router();
 
   router.get('/recommendations', async (req, res) => {
     const query = parseInput(feedQuery, req.query);
-    const page = await getRecommendations({ db, snapshots: feedSnapshots, settings: config.model }, currentUser(req).id, query);
+    const page = await getRecommendations({ db, snapshots: feedStore, settings: config.model }, currentUser(req).id, query);
     res.json({
       items: page.items.map(({ eventId, score, reasons, event }) => ({
         eventId,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RankedItem } from '../domain/ranking';
 import { ServiceUnavailableError } from '../errors';
@@ -9,14 +9,22 @@ export interface FeedSnapshot {
   items: RankedItem[];
 }
 
-export interface FeedSnapshots {
+/** The feed's short-lived state in Redis: frozen rankings for paging, and events to hide at once. */
+export interface FeedStore {
   save(snapshot: FeedSnapshot): Promise<string>;
   load(id: string): Promise<FeedSnapshot | undefined>;
+  /**
+   * Hides an event from the user's feed from now on (a DISMISS or an APPLY accepted), without
+   * waiting for the worker, however far behind it is. Kept a day: by then the model knows.
+   */
+  hide(userId: string, eventId: string): Promise<void>;
+  hidden(userId: string): Promise<Set<string>>;
 }
 
 /** Snapshots in Redis, expiring after `ttlSeconds` (a cursor older than that is refused). */
-export function redisFeedSnapshots(redis: Redis, prefix: string, ttlSeconds = 30 * 60): FeedSnapshots {
+export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 60): FeedStore {
   const key = (id: string) => `${prefix}:feed:${id}`;
+  const hiddenKey = (userId: string) => `${prefix}:hidden:${createHash('sha256').update(userId).digest('base64url')}`;
   return {
     async save(snapshot) {
       const id = randomBytes(12).toString('base64url');
@@ -26,6 +34,17 @@ export function redisFeedSnapshots(redis: Redis, prefix: string, ttlSeconds = 30
     async load(id) {
       const text = await redis.get(key(id)).catch(unavailable);
       return text ? (JSON.parse(text) as FeedSnapshot) : undefined;
+    },
+    async hide(userId, eventId) {
+      await redis
+        .multi()
+        .sadd(hiddenKey(userId), eventId)
+        .expire(hiddenKey(userId), 24 * 60 * 60)
+        .exec()
+        .catch(unavailable);
+    },
+    async hidden(userId) {
+      return new Set(await redis.smembers(hiddenKey(userId)).catch(unavailable));
     },
   };
 }
