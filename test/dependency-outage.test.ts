@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { loadConfig } from '../src/config';
+import { warnAboutRedisPolicy } from '../src/health';
+import { createProducer } from '../src/jobs/producer';
+import { createLogger } from '../src/logger';
 import { buildEvent } from './helpers/factories';
 import { interactionsOf, waitForInteractions } from './helpers/db';
 import { sparePort, TestRedis } from './helpers/redis-server';
@@ -112,6 +116,28 @@ describe('when PostgreSQL is unreachable', () => {
       expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
     } finally {
       await stack.stop();
+    }
+  });
+});
+
+describe('Redis settings that endanger the queue', () => {
+  test('an eviction policy other than noeviction is reported at start-up', async () => {
+    const redis = await TestRedis.start(['--maxmemory-policy', 'allkeys-lru']);
+    const producer = createProducer(loadConfig({ ...process.env, REDIS_URL: redis.url }), createLogger({ level: 'silent', name: 'test' }));
+    try {
+      await producer.queue.waitUntilReady();
+      const logged: unknown[][] = [];
+      const logger = { error: (...args: unknown[]) => logged.push(args), warn: (...args: unknown[]) => logged.push(args) };
+      await warnAboutRedisPolicy(producer, logger as never);
+      expect(logged).toEqual([[{ policy: 'allkeys-lru' }, expect.stringMatching(/may be evicted and lost; set it to noeviction/)]]);
+
+      await producer.connection.config('SET', 'maxmemory-policy', 'noeviction');
+      logged.length = 0;
+      await warnAboutRedisPolicy(producer, logger as never);
+      expect(logged).toEqual([]);
+    } finally {
+      await producer.close();
+      await redis.stop();
     }
   });
 });

@@ -26,14 +26,17 @@ export class TestRedis {
   private process?: ChildProcess;
   private readonly dir = mkdtempSync(path.join(tmpdir(), 'test-redis-'));
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly extraArgs: string[] = [],
+  ) {}
 
-  static async start(): Promise<TestRedis> {
-    return TestRedis.startOn(await sparePort());
+  static async start(extraArgs: string[] = []): Promise<TestRedis> {
+    return TestRedis.startOn(await sparePort(), extraArgs);
   }
 
-  static async startOn(port: number): Promise<TestRedis> {
-    const redis = new TestRedis(port);
+  static async startOn(port: number, extraArgs: string[] = []): Promise<TestRedis> {
+    const redis = new TestRedis(port, extraArgs);
     await redis.restart();
     return redis;
   }
@@ -45,7 +48,7 @@ export class TestRedis {
   async restart(): Promise<void> {
     this.process = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.extraArgs],
       {
         stdio: 'ignore',
       },
