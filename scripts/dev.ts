@@ -1,6 +1,7 @@
 // `npm run dev`: everything a newcomer needs on one machine. Checks PostgreSQL and Redis, creates
 // and migrates the database, loads demo events, starts the API and the worker, prints a token.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { createDb, ensureDatabase, migrateLatest } from '../src/data/db';
@@ -9,6 +10,11 @@ import { loadConfigOrExit } from '../src/lifecycle';
 import { checkPostgres, checkRedis } from './preflight';
 
 process.env.NODE_ENV ??= 'development';
+// The queue dashboard needs a login; make one for this session unless one is configured.
+if (!process.env.ADMIN_USERNAME && !process.env.ADMIN_PASSWORD) {
+  process.env.ADMIN_USERNAME = 'admin';
+  process.env.ADMIN_PASSWORD = randomBytes(12).toString('base64url');
+}
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -48,6 +54,9 @@ async function main(): Promise<void> {
    curl -i -X POST ${base}/interactions \\
      -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
      -d '{"eventId":"${events[0]!.id}","action":"VIEW"}'
+
+ Queue dashboard: ${base}/admin/queues   (user ${config.admin?.username}, password ${config.admin?.password})
+ API docs:        ${base}/docs
 
  Then see the row and the score:
    psql ${config.databaseUrl} -c 'select * from interactions order by created_at desc limit 5' -c 'select * from user_event_scores'

@@ -2,17 +2,7 @@ import type { Db } from './db';
 import { FEED_LIMITS, type Candidate, type UserProfile } from '../domain/ranking';
 import { featuresOf, type EventFeatures } from '../domain/model';
 
-/** Bounds of each candidate source: the feed's cost does not grow with a user's history. */
-const LIMITS = {
-  direct: 200,
-  recentPositives: 20,
-  neighboursPerEvent: 50,
-  collaborative: 200,
-  byFeature: 300,
-  popular: 200,
-  soonest: 100,
-  topFeatures: 30,
-};
+const LIMITS = FEED_LIMITS;
 
 interface EventRow extends EventFeatures {
   id: string;
