@@ -44,7 +44,8 @@ const schema = z.object({
   ADMIN_USERNAME: z.string().min(1).max(100).optional(),
   ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(200).optional(),
   WORKER_PORT: port(9091),
-  SHUTDOWN_TIMEOUT_MS: positiveInt(25_000),
+  // At least 5 s: the API spends its first 2 s draining (see server.ts).
+  SHUTDOWN_TIMEOUT_MS: positiveInt(25_000).pipe(z.number().min(5000, 'must be at least 5000 (the API drains for 2 s first)')),
 });
 
 /** The service's whole configuration, parsed once from the environment. */
@@ -100,12 +101,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`ACTION_WEIGHTS.${action} must be ${negative ? 'negative' : 'positive'}`);
     }
   }
-  if (parsed.success) {
+  const epoch = schema.shape.SCORE_EPOCH.safeParse(env.SCORE_EPOCH);
+  const halfLifeDays = schema.shape.SCORE_HALF_LIFE_DAYS.safeParse(env.SCORE_HALF_LIFE_DAYS);
+  if (epoch.success && halfLifeDays.success) {
     // Stored values are scaled by 2^((t − epoch) / half-life), which overflows past 1024 half-lives.
-    const halfLives = Math.abs(Date.now() - Date.parse(parsed.data.SCORE_EPOCH)) / (parsed.data.SCORE_HALF_LIFE_DAYS * 86_400_000);
+    const halfLives = Math.abs(Date.now() - Date.parse(epoch.data)) / (halfLifeDays.data * 86_400_000);
     if (halfLives > 900) {
       problems.push(
-        `SCORE_EPOCH is ${Math.round(halfLives)} half-lives from now (at most 900 for SCORE_HALF_LIFE_DAYS=${parsed.data.SCORE_HALF_LIFE_DAYS}); set it to a recent date (the workers then rebuild the model)`,
+        `SCORE_EPOCH is ${Math.round(halfLives)} half-lives from now (at most 900 for SCORE_HALF_LIFE_DAYS=${halfLifeDays.data}); set it to a recent date (the workers then rebuild the model)`,
       );
     }
   }

@@ -189,6 +189,12 @@ describe('collections and gig applications record SAVE and APPLY', () => {
       expect(await interactionsOf(stack.db, userId)).toHaveLength(0);
     });
 
+    test('the body is optional', async () => {
+      const gig = await buildEvent(stack.db, { kind: 'gig' });
+      const res = await stack.request('POST', `/gigs/${gig.id}/applications`, { token: stack.token() });
+      expect(res).toMatchObject({ status: 201, body: { message: null, status: 'submitted' } });
+    });
+
     test("one user cannot see another's application", async () => {
       const gig = await buildEvent(stack.db, { kind: 'gig' });
       await as(newUser()).post(`/gigs/${gig.id}/applications`);

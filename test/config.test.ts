@@ -31,9 +31,26 @@ describe('configuration', () => {
   });
 
   test('lists every bad variable at once', () => {
-    const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'mysql://x/y', REDIS_URL: 'nope', WORKER_CONCURRENCY: '0' });
+    const problems = problemsOf({
+      PORT: 'eighty',
+      DATABASE_URL: 'mysql://x/y',
+      REDIS_URL: 'nope',
+      WORKER_CONCURRENCY: '0',
+      SCORE_HALF_LIFE_DAYS: '0.01',
+      SHUTDOWN_TIMEOUT_MS: '1500',
+      ADMIN_USERNAME: 'ops',
+    });
     expect(problems.map((p) => p.split(' ')[0])).toEqual(
-      expect.arrayContaining(['PORT', 'DATABASE_URL', 'REDIS_URL', 'WORKER_CONCURRENCY', 'JWT_SECRET']),
+      expect.arrayContaining([
+        'PORT',
+        'DATABASE_URL',
+        'REDIS_URL',
+        'WORKER_CONCURRENCY',
+        'JWT_SECRET',
+        'SCORE_EPOCH',
+        'SHUTDOWN_TIMEOUT_MS',
+        'ADMIN_USERNAME',
+      ]),
     );
   });
 

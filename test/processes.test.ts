@@ -5,7 +5,7 @@ import { createDb, type Db } from '../src/data/db';
 import { InteractionModel } from '../src/data/models';
 import { buildEvent } from './helpers/factories';
 import { runEntry, type RunningProcess } from './helpers/processes';
-import { sparePort } from './helpers/redis-server';
+import { sparePort, TestRedis } from './helpers/redis-server';
 import { sleep, waitFor } from './helpers/wait';
 
 const ADMIN_PASSWORD = 'process-test-admin-password';
@@ -179,4 +179,20 @@ describe('the web and worker processes', () => {
     const [score] = await db('userEventScores').where({ userId, eventId: event.id });
     expect(score).toMatchObject({ score: 3 * accepted.length, interactionCount: accepted.length });
   }, 90_000);
+
+  test('SIGTERM with Redis gone: the worker does not wait for it, and exits 0', async () => {
+    const redis = await TestRedis.start();
+    try {
+      env.REDIS_URL = redis.url;
+      const worker = await start('workers/index.ts');
+      await redis.kill();
+      await sleep(300);
+      const asked = Date.now();
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      expect(Date.now() - asked).toBeLessThan(10_000);
+    } finally {
+      await redis.stop();
+    }
+  }, 60_000);
 });

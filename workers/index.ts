@@ -39,8 +39,10 @@ onShutdown(
   logger,
   async () => {
     // close() lets the jobs in hand finish; anything not finished is picked up again after a restart.
+    // With Redis away no job can be finished (or even marked done): close at once rather than wait
+    // for a reconnect; jobs in hand become stalled and are redelivered, and their writes are idempotent.
     await outboxRelay.stop();
-    await worker.close();
+    await worker.close(producer.connection.status !== 'ready');
     healthServer.close();
     await producer.close();
     await db.destroy();

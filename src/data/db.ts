@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import { knexSnakeCaseMappers } from 'objection';
@@ -7,12 +8,27 @@ import type { Logger } from '../logger';
 
 export type Db = Knex;
 
-/** Where the compiled (dist) or source (tsx, jest) migrations live, whichever is running. */
-export const migrationSettings: Knex.MigratorConfig = {
-  directory: path.join(__dirname, '..', '..', 'migrations'),
-  loadExtensions: [path.extname(__filename)],
-  tableName: 'knex_migrations',
+const MIGRATIONS_DIR = path.join(__dirname, '..', '..', 'migrations');
+// .ts when running from source (tsx, jest), .js when running the build.
+const EXTENSION = path.extname(__filename);
+
+/**
+ * Migrations are recorded by name without extension, so a database migrated from source (npm run
+ * dev, db:migrate) and one migrated by the build (the Procfile's release) agree.
+ */
+const migrationSource: Knex.MigrationSource<string> = {
+  async getMigrations() {
+    const files = await readdir(MIGRATIONS_DIR);
+    return files
+      .filter((file) => file.endsWith(EXTENSION) && !file.endsWith('.d.ts'))
+      .map((file) => file.slice(0, -EXTENSION.length))
+      .sort();
+  },
+  getMigrationName: (name) => name,
+  getMigration: async (name) => require(path.join(MIGRATIONS_DIR, `${name}${EXTENSION}`)) as Knex.Migration,
 };
+
+export const migrationSettings: Knex.MigratorConfig = { migrationSource, tableName: 'knex_migrations' };
 
 /** Knex settings shared by the app, the workers, the scripts and knexfile.ts. */
 export function knexSettings(config: Pick<Config, 'databaseUrl' | 'databasePoolMax'>, logger?: Logger): Knex.Config {

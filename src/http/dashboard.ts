@@ -12,5 +12,7 @@ export function queueDashboard(...queues: Queue[]): Router {
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Interaction queues' } },
   });
-  return serverAdapter.getRouter() as Router;
+  const router = serverAdapter.getRouter() as Router & { disable?: (setting: string) => void };
+  router.disable?.('x-powered-by'); // Bull Board serves from an Express app of its own
+  return router;
 }

@@ -14,3 +14,13 @@ const requireJson: RequestHandler = (req, _res, next) => {
 
 /** For routes that take a body: a JSON content type, a size limit, objects and arrays only. */
 export const jsonBody: RequestHandler[] = [requireJson, express.json({ limit: BODY_LIMIT, strict: true, type: () => true })];
+
+/** For routes whose body is optional: no body at all is fine, any body must be JSON. */
+export const optionalJsonBody: RequestHandler[] = [
+  (req, res, next) => {
+    const hasBody = req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? 0) > 0;
+    if (hasBody) return requireJson(req, res, next);
+    next();
+  },
+  express.json({ limit: BODY_LIMIT, strict: true, type: () => true }),
+];

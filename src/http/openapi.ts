@@ -10,7 +10,12 @@ const json = (schema: object, description = 'OK') => ({ description, content: { 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const body = (schema: object) => ({ required: true, content: { 'application/json': { schema } } });
 const pathParam = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
-const common = { 401: error('No valid bearer token'), 400: error('Invalid input') };
+const common = {
+  401: error('No valid bearer token'),
+  400: error('Invalid input'),
+  503: error('PostgreSQL or Redis unavailable; see Retry-After'),
+};
+const withBody = { 413: error('Body too large'), 415: error('Not JSON') };
 const open = { security: [] };
 const admin = { security: [{ basicAuth: [] }, { bearerAuth: [] }] };
 
@@ -115,10 +120,8 @@ export const openApiDocument = {
             'Queued',
           ),
           ...common,
+          ...withBody,
           404: error('No such event (event_not_found)'),
-          413: error('Body too large'),
-          415: error('Not JSON'),
-          503: error('Queue unavailable; see Retry-After'),
         },
       },
     },
@@ -138,7 +141,7 @@ export const openApiDocument = {
             ticketUrl: { type: 'string', format: 'uri' },
           },
         }),
-        responses: { 201: json(ref('Event'), 'Created'), ...common, 403: error('Not an organizer or admin') },
+        responses: { 201: json(ref('Event'), 'Created'), ...common, ...withBody, 403: error('Not an organizer or admin') },
       },
     },
     '/events/{id}': {
@@ -182,7 +185,21 @@ export const openApiDocument = {
       post: {
         summary: 'Create a collection',
         requestBody: body({ type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 100 } } }),
-        responses: { 201: json(ref('Collection'), 'Created'), ...common },
+        responses: {
+          201: json(
+            {
+              type: 'object',
+              properties: {
+                id: { type: 'string', format: 'uuid' },
+                name: { type: 'string' },
+                createdAt: { type: 'string', format: 'date-time' },
+              },
+            },
+            'Created',
+          ),
+          ...common,
+          ...withBody,
+        },
       },
       get: {
         summary: "The caller's collections",
@@ -207,6 +224,7 @@ export const openApiDocument = {
             'Added',
           ),
           ...common,
+          ...withBody,
           404: error('No such event, or no such collection of the caller'),
           409: error('Already in the collection'),
         },
@@ -223,8 +241,21 @@ export const openApiDocument = {
       post: {
         summary: 'Apply to a gig (records an APPLY)',
         parameters: [pathParam('eventId', 'Gig id')],
-        requestBody: body({ type: 'object', properties: { message: { type: 'string', maxLength: 2000 } } }),
-        responses: { 201: json(ref('GigApplication'), 'Applied'), ...common, 404: error('No such gig'), 409: error('Already applied') },
+        requestBody: {
+          required: false,
+          content: {
+            'application/json': {
+              schema: { type: 'object', properties: { message: { type: ['string', 'null'], minLength: 1, maxLength: 2000 } } },
+            },
+          },
+        },
+        responses: {
+          201: json(ref('GigApplication'), 'Applied'),
+          ...common,
+          ...withBody,
+          404: error('No such gig'),
+          409: error('Already applied'),
+        },
       },
     },
     '/gigs/{eventId}/applications/me': {

@@ -80,7 +80,7 @@ export class TestRedis {
   /** SIGKILL: the server vanishes without a goodbye, as in a crash. */
   async kill(): Promise<void> {
     const child = this.process;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise((resolve) => {
       child.once('exit', resolve);
       child.kill('SIGKILL');

@@ -4,7 +4,7 @@ import type { GigApplicationModel } from '../../data/models';
 import { applyToGig, getOwnApplication } from '../../domain/gig-applications';
 import type { AppDeps } from '../../app';
 import { currentUser } from '../auth';
-import { jsonBody } from '../json-body';
+import { optionalJsonBody } from '../json-body';
 import { parseInput, storableText } from '../validate';
 
 const applicationBody = z.object({ message: storableText(2000).nullish() }, { error: 'The body must be a JSON object' });
@@ -12,8 +12,8 @@ const applicationBody = z.object({ message: storableText(2000).nullish() }, { er
 export function gigsRouter({ db, outboxRelay, feedStore, logger }: AppDeps): Router {
   const router = Router();
 
-  router.post('/gigs/:eventId/applications', ...jsonBody, async (req, res) => {
-    const { message } = parseInput(applicationBody, req.body);
+  router.post('/gigs/:eventId/applications', ...optionalJsonBody, async (req, res) => {
+    const { message } = parseInput(applicationBody, req.body ?? {});
     const application = await applyToGig(
       { db, relay: outboxRelay, feed: feedStore, logger: req.log ?? logger },
       currentUser(req).id,
