@@ -41,6 +41,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
   const outboxRelay = new OutboxRelay(db, producer, logger);
   const metrics = new Metrics('web');
   metrics.trackQueue(producer.queue);
+  metrics.trackOutbox(db);
   return {
     config,
     db,

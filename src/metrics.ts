@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { RequestHandler } from 'express';
+import type { Knex } from 'knex';
 import client from 'prom-client';
 
 /** The Prometheus metrics of one process (`web` or `worker`). */
@@ -52,7 +53,22 @@ export class Metrics {
         const counts = await queue
           .getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children')
           .catch(() => undefined);
+        this.reset(); // Redis away: report nothing rather than the last values
         for (const [state, count] of Object.entries(counts ?? {})) this.set({ queue: queue.name, state }, count);
+      },
+    });
+  }
+
+  /** Reports how many committed interactions wait in the outbox for Redis (a backlog during an outage). */
+  trackOutbox(db: Knex): void {
+    new client.Gauge({
+      name: 'outbox_rows',
+      help: 'Jobs committed to the outbox and not yet relayed to the queue',
+      registers: [this.registry],
+      async collect() {
+        const result = await db.raw<{ rows: { n: string }[] }>('select count(*) as n from outbox').catch(() => undefined);
+        this.reset();
+        if (result) this.set(Number(result.rows[0]!.n));
       },
     });
   }

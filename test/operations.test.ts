@@ -75,6 +75,7 @@ describe('the operations surface', () => {
     expect(has('http_request_duration_seconds_count{', 'method="POST"', 'route="/interactions"', 'status_code="202"')).toBe(true);
     expect(has('queue_jobs{', 'queue="interactions"', 'state="waiting"')).toBe(true);
     expect(has('process_resident_memory_bytes')).toBe(true);
+    expect(has('outbox_rows{')).toBe(true);
   });
 
   test('health probes answer without credentials; readiness includes migrations', async () => {

@@ -15,6 +15,7 @@ const db = createDb(config, logger);
 const producer = createProducer(config, logger);
 const metrics = new Metrics('worker');
 metrics.trackQueue(producer.queue);
+metrics.trackOutbox(db);
 const worker = createInteractionWorker({ config, db, logger, metrics });
 // The web process relays its own commits at once; this one drains whatever is left (a web process
 // that died between a commit and the relay, or Redis that was down at the time).
