@@ -4,12 +4,11 @@ import { pinoHttp } from 'pino-http';
 import type { Config } from './config';
 import { createDb, type Db } from './data/db';
 import { redisFeedStore, type FeedStore } from './data/feed-store';
-import { createFailFastRedis } from './data/redis';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
 import { queueDashboard } from './http/dashboard';
 import { docsRouter } from './http/openapi';
-import { checkReadiness } from './health';
+import { probesRouter } from './health';
 import { Metrics } from './metrics';
 import { errorHandler, routeNotFound } from './http/errors';
 import { collectionsRouter } from './http/routes/collections';
@@ -37,7 +36,6 @@ export interface AppDeps {
 export function connectAppDeps(config: Config, logger: Logger): AppDeps & { close(): Promise<void> } {
   const db = createDb(config, logger);
   const producer = createProducer(config, logger);
-  const feedRedis = createFailFastRedis(config.redisUrl, { commandTimeoutMs: config.enqueueTimeoutMs, label: 'feed' }, logger);
   const outboxRelay = new OutboxRelay(db, producer, logger);
   const metrics = new Metrics('web');
   metrics.trackQueue(producer.queue);
@@ -46,14 +44,14 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
     config,
     db,
     producer,
-    feedStore: redisFeedStore(feedRedis, config.queuePrefix),
+    // The producer's connection is fail-fast too: a feed request with Redis away gets a 503 at once.
+    feedStore: redisFeedStore(producer.connection, config.queuePrefix),
     outboxRelay,
     metrics,
     logger,
     async close() {
       await outboxRelay.stop();
       await producer.close();
-      feedRedis.disconnect();
       await db.destroy();
     },
   };
@@ -87,17 +85,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
-  // Probes for orchestrators: no credentials, no data.
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (req, res) => {
-    // Draining after SIGTERM: tell the load balancer to send no new requests here.
-    if (req.app.locals.draining) return void res.status(503).json({ status: 'draining' });
-    const readiness = await checkReadiness(deps);
-    const { ready, ...parts } = readiness;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...parts });
-  });
+  app.use(probesRouter(deps, () => app.locals.draining === true));
   app.use(docsRouter());
 
   // The operations surface: HTTP Basic (or an admin token), and absent when no credentials are set.

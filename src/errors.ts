@@ -1,3 +1,5 @@
+import { UniqueViolationError } from 'objection';
+
 /** What every failure a client may see is made of: a stable machine-readable code and an HTTP status. */
 export class AppError extends Error {
   readonly code: string;
@@ -55,4 +57,15 @@ export class ServiceUnavailableError extends AppError {
       cause: options.cause,
     });
   }
+}
+
+/**
+ * For `.catch` after an insert: a unique violation becomes a ConflictError with this code; any
+ * other error passes through.
+ */
+export function conflictOnDuplicate(message: string, code: string): (error: unknown) => never {
+  return (error) => {
+    if (error instanceof UniqueViolationError) throw new ConflictError(message, { code });
+    throw error;
+  };
 }

@@ -1,3 +1,4 @@
+import { Router } from 'express';
 import type { Db } from './data/db';
 import { migrationSettings } from './data/db';
 import type { Producer } from './jobs/producer';
@@ -27,6 +28,23 @@ export async function checkReadiness(deps: { db: Db; producer: Pick<Producer, 'p
   }
   const migrations = database && migrationsCurrent;
   return { ready: database && redis && migrations, database, redis, migrations };
+}
+
+/**
+ * GET /healthz (the process runs) and GET /readyz (its dependencies answer), without credentials.
+ * `draining` turns readiness off during a graceful shutdown, so the load balancer moves away.
+ */
+export function probesRouter(deps: { db: Db; producer: Pick<Producer, 'ping'> }, draining: () => boolean = () => false): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    if (draining()) return void res.status(503).json({ status: 'draining' });
+    const { ready, ...parts } = await checkReadiness(deps);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...parts });
+  });
+  return router;
 }
 
 /**

@@ -97,7 +97,7 @@ describe('the outbox: nothing lost, nothing doubled', () => {
       expect(await scoreOf(stack.db, userId, event.id)).toMatchObject({ score: 5, interactionCount: 1 });
     });
 
-    test('relays running side by side each take different rows', async () => {
+    test('relays running side by side deliver every row exactly once', async () => {
       const userId = `user-${randomUUID()}`;
       const event = await buildEvent(stack.db);
       for (let i = 0; i < 40; i += 1) {

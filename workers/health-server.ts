@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import type { Config } from '../src/config';
 import type { Db } from '../src/data/db';
-import { checkReadiness } from '../src/health';
+import { probesRouter } from '../src/health';
 import { requireAdmin } from '../src/http/admin-auth';
 import { errorHandler, routeNotFound } from '../src/http/errors';
 import type { Producer } from '../src/jobs/producer';
@@ -13,13 +13,7 @@ import type { Metrics } from '../src/metrics';
 export function startHealthServer(deps: { config: Config; db: Db; producer: Producer; metrics: Metrics; logger: Logger }): Server {
   const app = express();
   app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    const { ready, ...parts } = await checkReadiness(deps);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', ...parts });
-  });
+  app.use(probesRouter(deps));
   app.get('/metrics', requireAdmin(deps.config), deps.metrics.handler());
   app.use(routeNotFound);
   app.use(errorHandler(deps.logger));

@@ -2,8 +2,6 @@ import type { Db } from './db';
 import { FEED_LIMITS, type Candidate, type UserProfile } from '../domain/ranking';
 import { featuresOf, type EventFeatures } from '../domain/model';
 
-const LIMITS = FEED_LIMITS;
-
 interface EventRow extends EventFeatures {
   id: string;
   startsAt: Date;
@@ -22,12 +20,12 @@ export async function loadFeedCandidates(db: Db, userId: string, now: Date): Pro
       `select event_id as "eventId" from user_event_scores
         where user_id = ? and dismissed_at is null and applied_at is null
         order by decayed desc limit ?`,
-      [userId, LIMITS.direct],
+      [userId, FEED_LIMITS.direct],
     ),
     rows<{ feature: string; value: number }>(
       db,
       'select feature, value from user_feature_affinities where user_id = ? and value > 0 order by value desc limit ?',
-      [userId, LIMITS.topFeatures],
+      [userId, FEED_LIMITS.topFeatures],
     ),
     // "People who engaged with your latest events also engaged with": co-occurrence normalised by
     // both events' engaged users (cosine), so that it does not merely repeat popularity.
@@ -41,7 +39,7 @@ export async function loadFeedCandidates(db: Db, userId: string, now: Date): Pro
                               order by value desc limit ?) n
          join event_popularity pc on pc.event_id = n.other_event_id
         group by n.other_event_id order by value desc limit ?`,
-      [userId, LIMITS.recentPositives, LIMITS.neighboursPerEvent, LIMITS.collaborative],
+      [userId, FEED_LIMITS.recentPositives, FEED_LIMITS.neighboursPerEvent, FEED_LIMITS.collaborative],
     ),
   ]);
 
@@ -59,18 +57,18 @@ export async function loadFeedCandidates(db: Db, userId: string, now: Date): Pro
       `select ${eventColumns} from events e left join event_popularity p on p.event_id = e.id
         where e.starts_at > ? and (lower(e.category) = any(?) or e.tags && ?::text[] or lower(e.city) = any(?) or e.organizer_id = any(?))
         order by popularity desc, e.starts_at limit ?`,
-      [now, wanted('category:'), wanted('tag:'), wanted('city:'), wanted('organizer:'), LIMITS.byFeature],
+      [now, wanted('category:'), wanted('tag:'), wanted('city:'), wanted('organizer:'), FEED_LIMITS.byFeature],
     ),
     rows<EventRow>(
       db,
       `select ${eventColumns} from event_popularity p join events e on e.id = p.event_id
         where e.starts_at > ? order by p.value desc limit ?`,
-      [now, LIMITS.popular],
+      [now, FEED_LIMITS.popular],
     ),
     rows<EventRow>(
       db,
       `select ${eventColumns} from events e left join event_popularity p on p.event_id = e.id where e.starts_at > ? order by e.starts_at limit ?`,
-      [now, LIMITS.soonest],
+      [now, FEED_LIMITS.soonest],
     ),
   ]);
 

@@ -1,4 +1,3 @@
-import { UniqueViolationError } from 'objection';
 import {
   deleteCollectionEntry,
   findOwnCollection,
@@ -10,7 +9,7 @@ import {
 import type { Db } from '../data/db';
 import { findEvent } from '../data/events';
 import type { CollectionEventModel } from '../data/models';
-import { ConflictError, NotFoundError } from '../errors';
+import { conflictOnDuplicate, NotFoundError } from '../errors';
 import { isUuid } from './ids';
 import { recordInteractionInTransaction } from './record-interaction';
 
@@ -50,11 +49,9 @@ export async function addEventToCollection(
   const entry = await deps.db.transaction(async (trx) => {
     if (!(await findOwnCollection(trx, userId, collectionId))) throw collectionNotFound();
     if (!(await findEvent(trx, eventId))) throw new NotFoundError('Event not found', { code: 'event_not_found' });
-    const added = await insertCollectionEntry(trx, collectionId, eventId).catch((error: unknown) => {
-      if (error instanceof UniqueViolationError)
-        throw new ConflictError('The event is already in this collection', { code: 'already_in_collection' });
-      throw error;
-    });
+    const added = await insertCollectionEntry(trx, collectionId, eventId).catch(
+      conflictOnDuplicate('The event is already in this collection', 'already_in_collection'),
+    );
     await recordInteractionInTransaction(trx, { userId, eventId, action: 'SAVE', source: 'collection' });
     return added;
   });

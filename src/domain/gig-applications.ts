@@ -1,9 +1,8 @@
-import { UniqueViolationError } from 'objection';
 import { findEvent } from '../data/events';
 import { findGigApplication, insertGigApplication } from '../data/gig-applications';
 import type { Db } from '../data/db';
 import type { GigApplicationModel } from '../data/models';
-import { ConflictError, NotFoundError } from '../errors';
+import { conflictOnDuplicate, NotFoundError } from '../errors';
 import type { TransactionalDeps } from './collections';
 import { isUuid } from './ids';
 import { hideFromFeed, recordInteractionInTransaction, type RecordInteractionDeps } from './record-interaction';
@@ -21,11 +20,9 @@ export async function applyToGig(
   const application = await deps.db.transaction(async (trx) => {
     const event = await findEvent(trx, eventId);
     if (!event || event.kind !== 'gig') throw gigNotFound();
-    const filed = await insertGigApplication(trx, { eventId, userId, message }).catch((error: unknown) => {
-      if (error instanceof UniqueViolationError)
-        throw new ConflictError('You have already applied to this gig', { code: 'already_applied' });
-      throw error;
-    });
+    const filed = await insertGigApplication(trx, { eventId, userId, message }).catch(
+      conflictOnDuplicate('You have already applied to this gig', 'already_applied'),
+    );
     await recordInteractionInTransaction(trx, { userId, eventId, action: 'APPLY', source: 'gig_application' });
     return filed;
   });

@@ -10,7 +10,7 @@ const SNAPSHOT_SIZE = 500;
 
 export interface FeedDeps {
   db: Db;
-  snapshots: FeedStore;
+  store: FeedStore;
   settings: ModelSettings;
 }
 
@@ -33,9 +33,11 @@ export async function getRecommendations(
   let items: RankedItem[];
   let snapshotId: string | undefined;
   let position = 0;
+  // Events the user dismissed or applied to since the ranking (or the snapshot) was made.
+  let hidden: Set<string>;
   if (request.cursor) {
     const cursor = decodeCursor(request.cursor);
-    const snapshot = await deps.snapshots.load(cursor.snapshot);
+    const snapshot = await deps.store.load(cursor.snapshot);
     if (!snapshot || snapshot.userId !== userId) {
       throw new ValidationError('The cursor has expired or belongs to another feed; fetch the first page again', {
         code: 'invalid_cursor',
@@ -44,18 +46,19 @@ export async function getRecommendations(
     ({ items } = snapshot);
     snapshotId = cursor.snapshot;
     position = Math.min(cursor.offset, items.length);
+    hidden = await deps.store.hidden(userId);
   } else {
-    const [{ profile, candidates }, hidden] = await Promise.all([loadFeedCandidates(deps.db, userId, now), deps.snapshots.hidden(userId)]);
+    const [loaded, hiddenNow] = await Promise.all([loadFeedCandidates(deps.db, userId, now), deps.store.hidden(userId)]);
+    hidden = hiddenNow;
     items = rankCandidates(
       deps.settings,
       now,
-      profile,
-      candidates.filter((c) => !hidden.has(c.eventId)),
+      loaded.profile,
+      loaded.candidates.filter((c) => !hidden.has(c.eventId)),
     ).slice(0, SNAPSHOT_SIZE);
-    if (items.length > request.limit) snapshotId = await deps.snapshots.save({ userId, items });
+    if (items.length > request.limit) snapshotId = await deps.store.save({ userId, items });
   }
 
-  const hidden = request.cursor ? await deps.snapshots.hidden(userId) : new Set<string>();
   const page: FeedPage['items'] = [];
   while (page.length < request.limit && position < items.length) {
     const slice = items.slice(position, position + request.limit - page.length);

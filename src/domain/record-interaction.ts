@@ -50,14 +50,7 @@ export async function recordInteraction(deps: RecordInteractionDeps, input: Inte
   if (!isUuid(input.eventId) || !(await deps.eventExists(input.eventId))) {
     throw new NotFoundError('Event not found', { code: 'event_not_found' });
   }
-  const payload: RecordInteractionPayload = {
-    id: input.idempotencyKey ? uuidv5(`${input.userId}\n${input.idempotencyKey}`, IDEMPOTENT_IDS) : uuidv7(),
-    userId: input.userId,
-    eventId: input.eventId.toLowerCase(),
-    action: input.action,
-    source: input.source,
-    acceptedAt: acceptanceTime(),
-  };
+  const payload = stamp(input, input.idempotencyKey ? uuidv5(`${input.userId}\n${input.idempotencyKey}`, IDEMPOTENT_IDS) : uuidv7());
   await deps.producer.enqueue(JOBS.recordInteraction, payload, { jobId: payload.id, withdrawOnFailure: !input.idempotencyKey });
   if (HIDING_ACTIONS.includes(payload.action)) await hideFromFeed(deps, payload.userId, payload.eventId);
   return payload;
@@ -74,14 +67,19 @@ export async function recordInteractionInTransaction(
   trx: Knex.Transaction,
   input: Omit<InteractionInput, 'idempotencyKey'>,
 ): Promise<RecordInteractionPayload> {
-  const payload: RecordInteractionPayload = {
-    id: uuidv7(),
+  const payload = stamp(input, uuidv7());
+  await enqueueInTransaction(trx, JOBS.recordInteraction, payload, { jobId: payload.id });
+  return payload;
+}
+
+/** The job payload of an accepted interaction: its id and the moment of acceptance. */
+function stamp(input: InteractionInput, id: string): RecordInteractionPayload {
+  return {
+    id,
     userId: input.userId,
     eventId: input.eventId.toLowerCase(),
     action: input.action,
     source: input.source,
     acceptedAt: acceptanceTime(),
   };
-  await enqueueInTransaction(trx, JOBS.recordInteraction, payload, { jobId: payload.id });
-  return payload;
 }

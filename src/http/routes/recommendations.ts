@@ -20,7 +20,7 @@ export function recommendationsRouter({ db, config, feedStore }: AppDeps): Route
 
   router.get('/recommendations', async (req, res) => {
     const query = parseInput(feedQuery, req.query);
-    const page = await getRecommendations({ db, snapshots: feedStore, settings: config.model }, currentUser(req).id, query);
+    const page = await getRecommendations({ db, store: feedStore, settings: config.model }, currentUser(req).id, query);
     res.json({
       items: page.items.map(({ eventId, score, reasons, event }) => ({
         eventId,
