@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config';
 import { createDb, type Db } from './data/db';
+import { cachedEventExists } from './data/events';
 import { redisFeedStore, type FeedStore } from './data/feed-store';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
@@ -25,6 +26,8 @@ export interface AppDeps {
   config: Config;
   db: Db;
   producer: Producer;
+  /** Whether an event exists (cached for EVENT_CACHE_TTL_MS). */
+  eventExists(id: string): Promise<boolean>;
   feedStore: FeedStore;
   /** Relays interactions recorded inside transactions (collections, gig applications). */
   outboxRelay: OutboxRelay;
@@ -44,6 +47,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
     config,
     db,
     producer,
+    eventExists: cachedEventExists(db, config.eventCacheTtlMs),
     // The producer's connection is fail-fast too: a feed request with Redis away gets a 503 at once.
     feedStore: redisFeedStore(producer.connection, config.queuePrefix),
     outboxRelay,

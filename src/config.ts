@@ -36,10 +36,13 @@ const schema = z.object({
   SCORE_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(30),
   SCORE_EPOCH: z.iso.datetime({ offset: true }).default('2026-01-01T00:00:00Z'),
   WORKER_CONCURRENCY: positiveInt(16),
+  WORKER_TRANSACTIONS: positiveInt(2).pipe(z.number().max(64)),
   JOB_ATTEMPTS: positiveInt(15),
   JOB_BACKOFF_MS: positiveInt(1000),
   // Capped so that a request with Redis away is answered (503) within two seconds.
   ENQUEUE_TIMEOUT_MS: positiveInt(1500).pipe(z.number().max(1900)),
+  // How long an event seen to exist is taken to exist without asking the database (0: always ask).
+  EVENT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ADMIN_USERNAME: z.string().min(1).max(100).optional(),
   ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(200).optional(),
@@ -64,10 +67,12 @@ export interface Config {
   readonly weights: ActionWeights;
   /** The recommendation model's settings; the derived tables are rebuilt when they change. */
   readonly model: ModelSettings;
-  readonly worker: { readonly concurrency: number };
+  /** Jobs in hand at once, and database transactions they are written in at once (each for its own users). */
+  readonly worker: { readonly concurrency: number; readonly transactions: number };
   readonly jobs: { readonly attempts: number; readonly backoffMs: number };
   /** Longest an API request waits for Redis to store a job before answering 503. */
   readonly enqueueTimeoutMs: number;
+  readonly eventCacheTtlMs: number;
   readonly logLevel: string;
   /** HTTP Basic credentials of the ops dashboard and /metrics; unset, the dashboard is not served. */
   readonly admin?: { readonly username: string; readonly password: string };
@@ -126,9 +131,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
     weights,
     model: { weights, halfLifeDays: e.SCORE_HALF_LIFE_DAYS, epoch: new Date(e.SCORE_EPOCH).toISOString() },
-    worker: { concurrency: e.WORKER_CONCURRENCY },
+    worker: { concurrency: e.WORKER_CONCURRENCY, transactions: e.WORKER_TRANSACTIONS },
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
+    eventCacheTtlMs: e.EVENT_CACHE_TTL_MS,
     logLevel: e.LOG_LEVEL,
     admin: e.ADMIN_USERNAME && e.ADMIN_PASSWORD ? { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD } : undefined,
     workerPort: e.WORKER_PORT,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { buildEvent } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';
+import { jobCarrying } from './helpers/wait';
 
 // No worker here: every case below must be refused before anything is queued.
 describe('POST /interactions refuses what it cannot accept, and queues nothing', () => {
@@ -134,8 +135,11 @@ describe('POST /interactions accepts', () => {
     });
     expect(res.status).toBe(202);
     expect(res.body.eventId).toBe(event.id);
-    const job = await stack.producer.queue.getJob(res.body.id);
-    expect(job?.data).toMatchObject({ id: res.body.id, eventId: event.id, action: 'CLICK', source: 'api' });
+    const job = await jobCarrying(stack.producer.queue, res.body.id);
+    expect(job?.name).toBe('interaction.batch');
+    expect(job?.data.interactions).toEqual([
+      expect.objectContaining({ id: res.body.id, userId: expect.any(String), eventId: event.id, action: 'CLICK', source: 'api' }),
+    ]);
   });
 
   test("and returns the caller's request id, or makes one", async () => {

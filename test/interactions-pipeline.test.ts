@@ -6,7 +6,7 @@ import { createLogger } from '../src/logger';
 import { buildEvent } from './helpers/factories';
 import { interactionsOf, scoreOf, waitForInteractions } from './helpers/db';
 import { startStack, type Stack } from './helpers/stack';
-import { sleep, waitFor } from './helpers/wait';
+import { jobCarrying, sleep, waitFor } from './helpers/wait';
 
 describe('POST /interactions through the worker to PostgreSQL', () => {
   let stack: Stack;
@@ -95,17 +95,17 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
     const userId = `user-${randomUUID()}`;
     const res = await post(userId, { eventId: event.id, action: 'SAVE' });
     await waitForInteractions(stack.db, userId, 1);
-    const original = await stack.producer.queue.getJob(res.body.id);
-    expect(original?.data).toMatchObject({ id: res.body.id });
+    const original = await jobCarrying(stack.producer.queue, res.body.id);
+    expect(original?.data.interactions).toEqual([expect.objectContaining({ id: res.body.id })]);
 
     // The same payload again through the real queue and worker, as a stalled-job redelivery would.
-    const again = await stack.producer.queue.add(JOBS.recordInteraction, original!.data, { jobId: `${res.body.id}-again` });
+    const again = await stack.producer.queue.add(original!.name, original!.data, { jobId: `${res.body.id}-again` });
     await waitFor('the redelivered job to complete', async () => (await again.getState()) === 'completed');
 
     expect(await interactionsOf(stack.db, userId)).toHaveLength(1);
     expect(await scoreOf(stack.db, userId, event.id)).toMatchObject({ score: 5, interactionCount: 1 });
     expect(await again.getState()).toBe('completed');
-    expect((await stack.producer.queue.getJob(again.id!))?.returnvalue).toEqual({ inserted: false });
+    expect((await stack.producer.queue.getJob(again.id!))?.returnvalue).toEqual({ inserted: 0, duplicates: 1 });
   });
 
   test('processing the same job twice in a row changes nothing the second time', async () => {
@@ -185,7 +185,7 @@ describe('with the worker started late', () => {
 
     const [row] = await waitForInteractions(stack.db, userId, 1);
     expect(row).toMatchObject({ id: res.body.id, eventId: event.id, action: 'SAVE' });
-    const job = await stack.producer.queue.getJob(res.body.id);
+    const job = await jobCarrying(stack.producer.queue, res.body.id);
     await waitFor('the job to complete', async () => (await job?.getState()) === 'completed');
   });
 });
@@ -214,6 +214,28 @@ describe('jobs that can never be stored', () => {
     expect(failed?.attemptsMade).toBe(1);
     expect(failed?.failedReason).toMatch(/^Cannot be stored \(PostgreSQL 22/);
   });
+
+  test('in a batch, such a row fails the job for good without holding back the others', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const payload = (user: string) => ({
+      id: uuidv7(),
+      userId: user,
+      eventId: event.id,
+      action: 'SAVE',
+      source: 'api',
+      acceptedAt: '2026-11-25T10:00:00.000000Z',
+    });
+    const [good, bad, alsoGood] = [payload(userId), payload('nul\u0000user'), payload(userId)];
+    const job = await stack.producer.queue.add(JOBS.recordInteractions, { interactions: [good, bad, alsoGood] } as never, { attempts: 5 });
+
+    await waitFor('the job to fail', async () => (await job.getState()) === 'failed');
+    const failed = await stack.producer.queue.getJob(job.id!);
+    expect(failed?.attemptsMade).toBe(1);
+    expect(failed?.failedReason).toMatch(new RegExp(`^Cannot be stored \\(1 of 3\\): ${bad.id} \\(PostgreSQL 22`));
+    expect((await interactionsOf(stack.db, userId)).map((row) => row.id).sort()).toEqual([good.id, alsoGood.id].sort());
+    expect(await scoreOf(stack.db, userId, event.id)).toMatchObject({ score: 10, interactionCount: 2 });
+  });
 });
 
 describe('Idempotency-Key', () => {
@@ -240,7 +262,10 @@ describe('Idempotency-Key', () => {
     expect(retry.body.id).toBe(first.body.id);
     expect(other.body.id).not.toBe(first.body.id);
     await waitForInteractions(stack.db, bob, 1);
-    await waitFor("alice's job", async () => (await stack.producer.queue.getJob(first.body.id))?.finishedOn);
+    await waitFor("alice's jobs", async () => {
+      const jobs = await stack.producer.queue.getJobs(['waiting', 'active', 'delayed']);
+      return !jobs.some((job) => job.data.interactions?.some((i: { id: string }) => i.id === first.body.id));
+    });
     expect(await interactionsOf(stack.db, alice)).toHaveLength(1);
     expect(await scoreOf(stack.db, alice, event.id)).toMatchObject({ score: 5, interactionCount: 1 });
   });

@@ -76,7 +76,7 @@ describe('the web and worker processes', () => {
     expect((await fetch(`${workerUrl}/metrics`)).status).toBe(401);
     const metrics = await waitFor('the job metrics', async () => {
       const text = await (await fetch(`${workerUrl}/metrics`, { headers: { authorization: basic } })).text();
-      return /job_duration_seconds_count\{[^}]*job_name="interaction.record"[^}]*outcome="completed"[^}]*\} [1-9]/.test(text)
+      return /job_duration_seconds_count\{[^}]*job_name="interaction.batch"[^}]*outcome="completed"[^}]*\} [1-9]/.test(text)
         ? text
         : undefined;
     });
@@ -87,8 +87,10 @@ describe('the web and worker processes', () => {
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-    const jobLines = workerLines.filter((line) => line.msg === 'interaction persisted');
-    expect(jobLines).toContainEqual(expect.objectContaining({ jobId: id, jobName: 'interaction.record' }));
+    const jobLines = workerLines.filter((line) => line.msg === 'interactions persisted');
+    expect(jobLines).toContainEqual(
+      expect.objectContaining({ jobId: expect.stringMatching(/^[0-9a-f-]{36}$/), jobName: 'interaction.batch', inserted: 1 }),
+    );
     const webLines = web
       .output()
       .trim()

@@ -2,17 +2,20 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { z } from 'zod';
 import type { Config } from '../src/config';
 import type { Db } from '../src/data/db';
-import { persistInteraction } from '../src/domain/persist-interaction';
+import { persistInteractions } from '../src/domain/persist-interaction';
 import { rebuildModel } from '../src/domain/rebuild-model';
-import { JOBS, jobPayloads, QUEUES, type JobName } from '../src/jobs/definitions';
+import { JOBS, jobPayloads, QUEUES, type JobName, type RecordInteractionPayload } from '../src/jobs/definitions';
 import type { Logger } from '../src/logger';
 import type { Metrics } from '../src/metrics';
+import { counts, InteractionWriter, type WriteResult } from './interaction-writer';
 
 export interface WorkerDeps {
   config: Config;
   db: Db;
   logger: Logger;
   metrics?: Metrics;
+  /** Shares transactions between the jobs in hand; without it, each job is its own transaction. */
+  writer?: InteractionWriter;
 }
 
 /** Handles one job: validates its payload again, then calls the domain. Safe to run twice for one job. */
@@ -21,9 +24,14 @@ export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' 
   switch (job.name) {
     case JOBS.recordInteraction: {
       const payload = parse(job, JOBS.recordInteraction);
-      const result = await persistInteraction(deps.db, deps.config.model, payload).catch(failForGoodIfDataError);
-      if (result.inserted) deps.metrics?.persistLag.observe((Date.now() - Date.parse(payload.acceptedAt)) / 1000);
-      log.debug({ inserted: result.inserted }, 'interaction persisted');
+      const { inserted } = await persist(deps, [payload]);
+      log.debug({ inserted }, 'interaction persisted');
+      return { inserted: inserted === 1 };
+    }
+    case JOBS.recordInteractions: {
+      const { interactions } = parse(job, JOBS.recordInteractions);
+      const result = await persist(deps, interactions);
+      log.debug(result, 'interactions persisted');
       return result;
     }
     case JOBS.rebuildModel: {
@@ -38,19 +46,54 @@ export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' 
   }
 }
 
-/**
- * PostgreSQL's data and integrity errors (classes 22 and 23: a value it cannot store) fail the same
- * way on every retry: fail the job at once with the reason, instead of retrying for hours.
- * Anything else (connection lost, deadlock, timeout) is rethrown and retried with backoff.
- */
-function failForGoodIfDataError(error: unknown): never {
-  const native = (error as { nativeError?: unknown }).nativeError ?? error;
-  const code = (native as { code?: unknown }).code;
-  if (typeof code === 'string' && /^2[23]/.test(code)) {
-    throw new UnrecoverableError(`Cannot be stored (PostgreSQL ${code}): ${(native as Error).message}`);
-  }
-  throw error;
+async function persist(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Promise<WriteResult> {
+  const write = deps.writer
+    ? (p: RecordInteractionPayload[]) => deps.writer!.write(p)
+    : async (p: RecordInteractionPayload[]) => counts(p, await persistInteractions(deps.db, deps.config.model, p));
+  const result = await write(payloads).catch(async (error: unknown) => {
+    if (!isDataError(error)) throw error; // connection lost, deadlock, timeout: retried with backoff
+    if (payloads.length === 1) throw new UnrecoverableError(`Cannot be stored ${dataErrorMessage(error)}`);
+    return persistOneByOne(deps, payloads);
+  });
+  const now = Date.now();
+  if (result.inserted > 0) for (const p of payloads) deps.metrics?.persistLag.observe((now - Date.parse(p.acceptedAt)) / 1000);
+  return result;
 }
+
+/**
+ * A value PostgreSQL cannot store fails the same way on every retry. In a batch, one such row must
+ * not hold back the others: each is stored on its own, and the job then fails for good, naming the
+ * rows that could not be stored (a retry from the dashboard re-runs only those; the rest are no-ops).
+ */
+async function persistOneByOne(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Promise<WriteResult> {
+  const total = { inserted: 0, duplicates: 0 };
+  const refused: string[] = [];
+  for (const payload of payloads) {
+    try {
+      const one = counts([payload], await persistInteractions(deps.db, deps.config.model, [payload]));
+      total.inserted += one.inserted;
+      total.duplicates += one.duplicates;
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+      refused.push(`${payload.id} ${dataErrorMessage(error)}`);
+    }
+  }
+  if (refused.length > 0) throw new UnrecoverableError(`Cannot be stored (${refused.length} of ${payloads.length}): ${refused.join('; ')}`);
+  return total;
+}
+
+/** PostgreSQL's data and integrity errors (classes 22 and 23): a value it cannot store. */
+function isDataError(error: unknown): boolean {
+  const code = (nativeError(error) as { code?: unknown }).code;
+  return typeof code === 'string' && /^2[23]/.test(code);
+}
+
+function dataErrorMessage(error: unknown): string {
+  const native = nativeError(error) as { code?: string; message?: string };
+  return `(PostgreSQL ${native.code}): ${native.message}`;
+}
+
+const nativeError = (error: unknown) => (error as { nativeError?: unknown }).nativeError ?? error;
 
 function parse<N extends JobName>(job: Pick<Job, 'data'>, name: N): z.infer<(typeof jobPayloads)[N]> {
   const parsed = jobPayloads[name].safeParse(job.data);
@@ -62,7 +105,14 @@ function parse<N extends JobName>(job: Pick<Job, 'data'>, name: N): z.infer<(typ
 }
 
 /** The worker of the interactions queue. Errors other than UnrecoverableError are retried with backoff. */
-export function createInteractionWorker(deps: WorkerDeps): Worker {
+export function createInteractionWorker(baseDeps: WorkerDeps): Worker {
+  const deps: WorkerDeps = {
+    ...baseDeps,
+    writer: new InteractionWriter(
+      (payloads) => persistInteractions(baseDeps.db, baseDeps.config.model, payloads),
+      baseDeps.config.worker.transactions,
+    ),
+  };
   const timed = async (job: Job) => {
     const stop = deps.metrics?.jobDuration.startTimer({ job_name: job.name });
     try {

@@ -52,13 +52,7 @@ export async function loadFeedCandidates(db: Db, userId: string, now: Date): Pro
       `select ${eventColumns} from events e left join event_popularity p on p.event_id = e.id where e.id = any(?::uuid[]) and e.starts_at > ?`,
       [ids, now],
     ),
-    rows<EventRow>(
-      db,
-      `select ${eventColumns} from events e left join event_popularity p on p.event_id = e.id
-        where e.starts_at > ? and (lower(e.category) = any(?) or e.tags && ?::text[] or lower(e.city) = any(?) or e.organizer_id = any(?))
-        order by popularity desc, e.starts_at limit ?`,
-      [now, wanted('category:'), wanted('tag:'), wanted('city:'), wanted('organizer:'), FEED_LIMITS.byFeature],
-    ),
+    eventsWithFeatures(db, eventColumns, now, [wanted('category:'), wanted('tag:'), wanted('city:'), wanted('organizer:')]),
     rows<EventRow>(
       db,
       `select ${eventColumns} from event_popularity p join events e on e.id = p.event_id
@@ -107,6 +101,29 @@ export async function loadFeedCandidates(db: Db, userId: string, now: Date): Pro
   }
   const profile = { affinities: new Map([...topFeatures, ...affinities].map((a) => [a.feature, Number(a.value)])) };
   return { profile, candidates };
+}
+
+/**
+ * Upcoming events with any of the user's strongest features, most popular first. Walks the
+ * popularity index and stops at the limit, so its cost does not grow with the number of events
+ * that match; events no one has engaged with yet (not in that index) fill what is left, soonest first.
+ */
+async function eventsWithFeatures(db: Db, columns: string, now: Date, features: string[][]): Promise<EventRow[]> {
+  const matches = '(lower(e.category) = any(?) or e.tags && ?::text[] or lower(e.city) = any(?) or e.organizer_id = any(?))';
+  const popular = await rows<EventRow>(
+    db,
+    `select ${columns} from event_popularity p join events e on e.id = p.event_id
+      where e.starts_at > ? and ${matches} order by p.value desc limit ?`,
+    [now, ...features, FEED_LIMITS.byFeature],
+  );
+  if (popular.length === FEED_LIMITS.byFeature) return popular;
+  const fresh = await rows<EventRow>(
+    db,
+    `select ${columns} from events e left join event_popularity p on p.event_id = e.id
+      where p.event_id is null and e.starts_at > ? and ${matches} order by e.starts_at limit ?`,
+    [now, ...features, FEED_LIMITS.byFeature - popular.length],
+  );
+  return [...popular, ...fresh];
 }
 
 export interface FeedEvent {

@@ -1,7 +1,7 @@
-import { raw } from 'objection';
 import type { Knex } from 'knex';
-import { InteractionModel, type InteractionSource } from './models';
+import type { InteractionSource } from './models';
 import type { Action } from '../domain/weights';
+import type { ModelInteraction } from '../domain/model';
 
 export interface InteractionRow {
   id: string;
@@ -14,21 +14,34 @@ export interface InteractionRow {
 }
 
 /**
- * Inserts the row unless one with the same id is already there (a redelivered job).
- * Returns whether this call inserted it.
+ * Inserts the rows, skipping any whose id is already there (a redelivered job), in one statement.
+ * Returns the rows this call inserted, in the order they were persisted: the order in which they
+ * must be applied to the model, and in which a rebuild replays them.
  */
-export async function insertInteraction(trx: Knex.Transaction, row: InteractionRow): Promise<boolean> {
-  const inserted = await InteractionModel.query(trx)
-    // clock_timestamp(), not now(): taken after the user's lock, it orders one user's rows as they
-    // were applied to the model, which is the order a rebuild replays them in.
-    .insert({ ...row, createdAt: timestamptz(row.createdAt), persistedAt: raw('clock_timestamp()') })
-    .onConflict('id')
-    .ignore()
-    // Objection echoes the input (id included) even when nothing was inserted; persisted_at is set
-    // only by the database, so it is present only for a row this statement wrote.
-    .returning('persistedAt');
-  return inserted.persistedAt !== undefined;
+export async function insertInteractions(trx: Knex.Transaction, rows: InteractionRow[]): Promise<(ModelInteraction & { id: string })[]> {
+  if (rows.length === 0) return [];
+  // clock_timestamp(), not now(): taken per row after the users' locks, it orders one user's rows as
+  // they are applied to the model. created_at is bound as text, so its microseconds survive.
+  const { rows: inserted } = await trx.raw<{ rows: (ModelInteraction & { id: string })[] }>(
+    `with inserted as (
+       insert into interactions (id, user_id, event_id, action, source, created_at, persisted_at)
+       select id, user_id, event_id, action, source, created_at, clock_timestamp()
+         from unnest(?::uuid[], ?::text[], ?::uuid[], ?::text[], ?::text[], ?::timestamptz[]) with ordinality
+              as r(id, user_id, event_id, action, source, created_at, n)
+        order by n
+       on conflict (id) do nothing
+       returning id, user_id, event_id, action, created_at, persisted_at
+     )
+     select id, user_id as "userId", event_id as "eventId", action, created_at as "createdAt"
+       from inserted order by persisted_at, id`,
+    [
+      rows.map((r) => r.id),
+      rows.map((r) => r.userId),
+      rows.map((r) => r.eventId),
+      rows.map((r) => r.action),
+      rows.map((r) => r.source),
+      rows.map((r) => r.createdAt),
+    ],
+  );
+  return inserted;
 }
-
-// Bound as text and cast by PostgreSQL, so the microseconds a JS Date cannot hold survive.
-const timestamptz = (iso: string) => raw('?::timestamptz', [iso]);

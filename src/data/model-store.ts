@@ -1,5 +1,12 @@
 import type { Knex } from 'knex';
-import type { EventFeatures, ModelInteraction, ModelSettings, ModelStore, PairChange } from '../domain/model';
+import {
+  pairKey,
+  type EventFeatures,
+  type ModelInteraction,
+  type ModelSettings,
+  type ModelStore,
+  type PositiveEvent,
+} from '../domain/model';
 
 // Advisory lock keys (namespace, key). Interactions take the rebuild lock shared and their user's
 // lock exclusively; a rebuild takes the rebuild lock exclusively.
@@ -7,108 +14,119 @@ const REBUILD_LOCK = 73_001;
 const USER_LOCK = 73_002;
 
 /**
- * Serialises the model updates of one user and keeps them out of a running rebuild. Per-user order
- * is what makes a replay reproduce the incremental state: the collaborative signal depends on which
- * of the user's positives came first.
+ * Serialises the model updates of each of these users and keeps them out of a running rebuild.
+ * Per-user order is what makes a replay reproduce the incremental state: the collaborative signal
+ * depends on which of the user's positives came first. Taken in key order, so that two batches
+ * sharing users wait for each other instead of deadlocking.
  */
-export async function lockForInteraction(trx: Knex.Transaction, userId: string): Promise<void> {
-  await trx.raw('select pg_advisory_xact_lock_shared(?, 0), pg_advisory_xact_lock(?, hashtext(?))', [REBUILD_LOCK, USER_LOCK, userId]);
+export async function lockForInteractions(trx: Knex.Transaction, userIds: string[]): Promise<void> {
+  await trx.raw('select pg_advisory_xact_lock_shared(?, 0)', [REBUILD_LOCK]);
+  await trx.raw(
+    `select count(pg_advisory_xact_lock(?, key))
+       from (select distinct hashtext(user_id) as key from unnest(?::text[]) as u(user_id) order by key) as keys`,
+    [USER_LOCK, userIds],
+  );
 }
 
 export async function lockForRebuild(trx: Knex.Transaction): Promise<void> {
   await trx.raw('select pg_advisory_xact_lock(?, 0)', [REBUILD_LOCK]);
 }
 
-/** The model's state in PostgreSQL, inside the caller's transaction. */
-export function sqlModelStore(trx: Knex.Transaction, eventCache?: Map<string, EventFeatures | undefined>): ModelStore {
+/** The model's state in PostgreSQL, inside the caller's transaction. Every call is one statement. */
+export function sqlModelStore(trx: Knex.Transaction): ModelStore {
   return {
-    async firstPositiveAt(userId, eventId) {
-      const { rows } = await trx.raw<{ rows: { positiveAt: Date | null }[] }>(
-        'select positive_at as "positiveAt" from user_event_scores where user_id = ? and event_id = ?',
-        [userId, eventId],
+    async positivePairs(pairs) {
+      if (pairs.length === 0) return new Set();
+      const { rows } = await trx.raw<{ rows: { userId: string; eventId: string }[] }>(
+        `select s.user_id as "userId", s.event_id as "eventId"
+           from unnest(?::text[], ?::uuid[]) as p(user_id, event_id)
+           join user_event_scores s on s.user_id = p.user_id and s.event_id = p.event_id
+          where s.positive_at is not null`,
+        [pairs.map((p) => p.userId), pairs.map((p) => p.eventId)],
       );
-      return rows[0]?.positiveAt ?? null;
+      return new Set(rows.map((r) => pairKey(r.userId, r.eventId)));
     },
 
-    async recentPositiveEvents(userId, limit, exceptEventId) {
-      const { rows } = await trx.raw<{ rows: { eventId: string }[] }>(
-        `select event_id as "eventId" from user_event_scores
-          where user_id = ? and positive_at is not null and event_id <> ?
-          order by positive_at desc, event_id limit ?`,
-        [userId, exceptEventId, limit],
+    async recentPositives(userIds, limit) {
+      const latest = new Map<string, PositiveEvent[]>();
+      if (userIds.length === 0) return latest;
+      const { rows } = await trx.raw<{ rows: { userId: string; eventId: string; at: Date }[] }>(
+        `select u.user_id as "userId", s.event_id as "eventId", s.positive_at as "at"
+           from unnest(?::text[]) as u(user_id)
+           cross join lateral (
+             select event_id, positive_at from user_event_scores
+              where user_id = u.user_id and positive_at is not null
+              order by positive_at desc, event_id limit ?
+           ) s
+          order by u.user_id, s.positive_at desc, s.event_id`,
+        [userIds, limit],
       );
-      return rows.map((r) => r.eventId);
+      for (const { userId, eventId, at } of rows) latest.set(userId, [...(latest.get(userId) ?? []), { eventId, at }]);
+      return latest;
     },
 
-    async eventFeatures(eventId) {
-      if (eventCache?.has(eventId)) return eventCache.get(eventId);
-      const { rows } = await trx.raw<{ rows: EventFeatures[] }>(
-        'select category, tags, city, organizer_id as "organizerId", kind from events where id = ?',
-        [eventId],
+    async eventFeatures(eventIds) {
+      const { rows } = await trx.raw<{ rows: (EventFeatures & { id: string })[] }>(
+        'select id, category, tags, city, organizer_id as "organizerId", kind from events where id = any(?::uuid[])',
+        [eventIds],
       );
-      eventCache?.set(eventId, rows[0]);
-      return rows[0];
+      return new Map(rows.map(({ id, ...features }) => [id, features]));
     },
 
-    async addToPair(change: PairChange) {
-      const at = change.at.toISOString();
-      await trx.raw(
-        `insert into user_event_scores as s
-           (user_id, event_id, score, interaction_count, last_interaction_at, decayed, positive_at, dismissed_at, applied_at)
-         values (?, ?, ?, 1, ?, ?, ?, ?, ?)
-         on conflict (user_id, event_id) do update set
-           score = s.score + excluded.score,
-           interaction_count = s.interaction_count + 1,
-           last_interaction_at = greatest(s.last_interaction_at, excluded.last_interaction_at),
-           decayed = s.decayed + excluded.decayed,
-           positive_at = coalesce(s.positive_at, excluded.positive_at),
-           dismissed_at = greatest(s.dismissed_at, excluded.dismissed_at),
-           applied_at = coalesce(s.applied_at, excluded.applied_at),
-           updated_at = now()`,
-        [
-          change.userId,
-          change.eventId,
-          change.weight,
-          at,
-          change.scaledWeight,
-          change.positive ? at : null,
-          change.dismissed ? at : null,
-          change.applied ? at : null,
-        ],
-      );
-    },
-
-    async addToAffinities(userId, deltas) {
-      const features = [...deltas.keys()].sort();
-      await trx.raw(
-        `insert into user_feature_affinities as a (user_id, feature, value)
-         select ?, f.feature, f.value from unnest(?::text[], ?::float8[]) as f(feature, value)
-         on conflict (user_id, feature) do update set value = a.value + excluded.value`,
-        [userId, features, features.map((f) => deltas.get(f)!)],
-      );
-    },
-
-    async addToPopularity(eventId, delta, engagedDelta) {
-      await trx.raw(
-        `insert into event_popularity as p (event_id, value, engaged) values (?, ?, ?)
-         on conflict (event_id) do update set value = p.value + excluded.value, engaged = p.engaged + excluded.engaged`,
-        [eventId, delta, engagedDelta],
-      );
-    },
-
-    async addToCooccurrence(eventId, others, delta) {
-      // Both directions, in key order, so concurrent writers lock rows in one order (no deadlocks).
-      const pairs = others.flatMap((other): [string, string][] => [
-        [eventId, other],
-        [other, eventId],
-      ]);
-      pairs.sort(([a1, b1], [a2, b2]) => (a1 === a2 ? b1.localeCompare(b2) : a1.localeCompare(a2)));
-      await trx.raw(
-        `insert into event_cooccurrence as c (event_id, other_event_id, value)
-         select p.a, p.b, ? from unnest(?::uuid[], ?::uuid[]) as p(a, b)
-         on conflict (event_id, other_event_id) do update set value = c.value + excluded.value`,
-        [delta, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
-      );
+    async add({ pairs, affinities, popularity, cooccurrence }) {
+      const iso = (d: Date | null) => d?.toISOString() ?? null;
+      if (pairs.length > 0) {
+        await trx.raw(
+          `insert into user_event_scores as s
+             (user_id, event_id, score, interaction_count, last_interaction_at, decayed, positive_at, dismissed_at, applied_at)
+           select * from unnest(?::text[], ?::uuid[], ?::float8[], ?::int[], ?::timestamptz[], ?::float8[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[])
+           on conflict (user_id, event_id) do update set
+             score = s.score + excluded.score,
+             interaction_count = s.interaction_count + excluded.interaction_count,
+             last_interaction_at = greatest(s.last_interaction_at, excluded.last_interaction_at),
+             decayed = s.decayed + excluded.decayed,
+             positive_at = coalesce(s.positive_at, excluded.positive_at),
+             dismissed_at = greatest(s.dismissed_at, excluded.dismissed_at),
+             applied_at = coalesce(s.applied_at, excluded.applied_at),
+             updated_at = now()`,
+          <Knex.Value[]>[
+            pairs.map((p) => p.userId),
+            pairs.map((p) => p.eventId),
+            pairs.map((p) => p.score),
+            pairs.map((p) => p.count),
+            pairs.map((p) => iso(p.lastAt)),
+            pairs.map((p) => p.decayed),
+            pairs.map((p) => iso(p.positiveAt)),
+            pairs.map((p) => iso(p.dismissedAt)),
+            pairs.map((p) => iso(p.appliedAt)),
+          ],
+        );
+      }
+      if (affinities.length > 0) {
+        await trx.raw(
+          `insert into user_feature_affinities as a (user_id, feature, value)
+           select * from unnest(?::text[], ?::text[], ?::float8[])
+           on conflict (user_id, feature) do update set value = a.value + excluded.value`,
+          [affinities.map((a) => a.userId), affinities.map((a) => a.feature), affinities.map((a) => a.value)],
+        );
+      }
+      if (cooccurrence.length > 0) {
+        await trx.raw(
+          `insert into event_cooccurrence as c (event_id, other_event_id, value)
+           select * from unnest(?::uuid[], ?::uuid[], ?::float8[])
+           on conflict (event_id, other_event_id) do update set value = c.value + excluded.value`,
+          [cooccurrence.map((c) => c.eventId), cooccurrence.map((c) => c.otherEventId), cooccurrence.map((c) => c.value)],
+        );
+      }
+      // Last: the rows of popular events are the ones other transactions wait for, so hold them briefly.
+      if (popularity.length > 0) {
+        await trx.raw(
+          `insert into event_popularity as p (event_id, value, engaged)
+           select * from unnest(?::uuid[], ?::float8[], ?::float8[])
+           on conflict (event_id) do update set value = p.value + excluded.value, engaged = p.engaged + excluded.engaged`,
+          [popularity.map((p) => p.eventId), popularity.map((p) => p.value), popularity.map((p) => p.engaged)],
+        );
+      }
     },
   };
 }
@@ -129,7 +147,7 @@ export async function countInteractions(trx: Knex.Transaction): Promise<number> 
 }
 
 /** Every interaction in the order the workers persisted them, a page at a time. */
-export async function* interactionsInPersistOrder(trx: Knex.Transaction, pageSize = 2000): AsyncGenerator<ModelInteraction[]> {
+export async function* interactionsInPersistOrder(trx: Knex.Transaction, pageSize = 5000): AsyncGenerator<ModelInteraction[]> {
   let after: { persistedAt: string; id: string } | undefined;
   for (;;) {
     const { rows } = await trx.raw<{ rows: (ModelInteraction & { id: string; persistedAt: string })[] }>(

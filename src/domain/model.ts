@@ -65,67 +65,148 @@ export interface ModelInteraction {
   createdAt: Date;
 }
 
-/** Where the model's state lives: PostgreSQL for the service, memory for offline evaluation. */
-export interface ModelStore {
-  /** The pair's first positive interaction so far, if any. */
-  firstPositiveAt(userId: string, eventId: string): Promise<Date | null>;
-  /** The user's latest events with a positive interaction, newest first, other than `exceptEventId`. */
-  recentPositiveEvents(userId: string, limit: number, exceptEventId: string): Promise<string[]>;
-  eventFeatures(eventId: string): Promise<EventFeatures | undefined>;
-  addToPair(change: PairChange): Promise<void>;
-  addToAffinities(userId: string, deltas: Map<string, number>): Promise<void>;
-  /** Adds to the event's popularity and, on a user's first engagement with it, to its count of engaged users. */
-  addToPopularity(eventId: string, delta: number, engagedDelta: number): Promise<void>;
-  /** Adds `delta` to both (a, b) and (b, a) for each other event. */
-  addToCooccurrence(eventId: string, others: string[], delta: number): Promise<void>;
+/** A positive event of a user, and when it first became positive. */
+export interface PositiveEvent {
+  eventId: string;
+  at: Date;
 }
 
-export interface PairChange {
+/** What a batch of interactions adds to the model: every change summed per row of the derived tables. */
+export interface ModelDelta {
+  pairs: PairDelta[];
+  affinities: { userId: string; feature: string; value: number }[];
+  popularity: { eventId: string; value: number; engaged: number }[];
+  cooccurrence: { eventId: string; otherEventId: string; value: number }[];
+}
+
+/** Additions to one (user, event) row; the `…At` columns keep the first (positive, applied) or the latest (dismissed). */
+export interface PairDelta {
   userId: string;
   eventId: string;
-  weight: number;
-  scaledWeight: number;
-  at: Date;
-  positive: boolean;
-  dismissed: boolean;
-  applied: boolean;
+  score: number;
+  count: number;
+  lastAt: Date;
+  decayed: number;
+  positiveAt: Date | null;
+  dismissedAt: Date | null;
+  appliedAt: Date | null;
 }
 
+/** Where the model's state lives: PostgreSQL for the service, memory for offline evaluation. */
+export interface ModelStore {
+  /** Which of these (user, event) pairs already have a positive interaction, as `pairKey`s. */
+  positivePairs(pairs: { userId: string; eventId: string }[]): Promise<Set<string>>;
+  /** Each user's latest positive events, at most `limit`, newest first (ties: by event id). */
+  recentPositives(userIds: string[], limit: number): Promise<Map<string, PositiveEvent[]>>;
+  eventFeatures(eventIds: string[]): Promise<Map<string, EventFeatures>>;
+  /** Adds the delta to the stored state. Rows are given in key order, so concurrent writers lock in one order. */
+  add(delta: ModelDelta): Promise<void>;
+}
+
+/** Map key of a (user, event) pair. User ids never contain NUL (refused at the API). */
+export const pairKey = (userId: string, eventId: string) => `${userId}\u0000${eventId}`;
+
 /**
- * Folds one interaction into the model. The workers and the rebuild run this same code, so a
- * rebuild replaying the rows in the order they were persisted yields the incremental state.
- * Cost is bounded whatever the user's history: a fixed number of statements, at most
- * COOCCURRENCE_FANOUT pairs.
+ * Folds a batch of interactions, in the order given, into the model. The workers and the rebuild
+ * run this same code, so a rebuild replaying the rows in the order they were persisted yields the
+ * incremental state (up to the last bits of sums added in another order).
+ * Set-based: a fixed number of statements per batch, whatever its size or the users' histories;
+ * each interaction touches at most COOCCURRENCE_FANOUT pairs of events.
  */
-export async function applyInteraction(store: ModelStore, settings: ModelSettings, interaction: ModelInteraction): Promise<void> {
-  const { userId, eventId, action, createdAt } = interaction;
-  const weight = settings.weights[action];
-  const scaled = weight * epochScale(settings, createdAt);
-  const positive = POSITIVE_ACTIONS.includes(action);
-  const firstPositive = positive && (await store.firstPositiveAt(userId, eventId)) === null;
+export async function applyInteractions(store: ModelStore, settings: ModelSettings, interactions: ModelInteraction[]): Promise<void> {
+  if (interactions.length === 0) return;
+  const positives = interactions.filter((i) => POSITIVE_ACTIONS.includes(i.action));
+  const positiveUsers = [...new Set(positives.map((i) => i.userId))];
+  const known = await store.positivePairs(uniqueBy(positives, (i) => pairKey(i.userId, i.eventId)));
+  const recent = await store.recentPositives(positiveUsers, COOCCURRENCE_FANOUT);
+  const features = await store.eventFeatures([...new Set(interactions.map((i) => i.eventId))]);
 
-  await store.addToPair({
-    userId,
-    eventId,
-    weight,
-    scaledWeight: scaled,
-    at: createdAt,
-    positive,
-    dismissed: action === 'DISMISS',
-    applied: action === 'APPLY',
+  const pairs = new Map<string, PairDelta>();
+  const affinities = new Map<string, number>();
+  const popularity = new Map<string, { value: number; engaged: number }>();
+  const cooccurrence = new Map<string, number>();
+  const featureKeys = new Map<string, string[]>();
+  const addTo = (map: Map<string, number>, key: string, value: number) => map.set(key, (map.get(key) ?? 0) + value);
+
+  for (const { userId, eventId, action, createdAt } of interactions) {
+    const weight = settings.weights[action];
+    const scale = epochScale(settings, createdAt);
+    const scaled = weight * scale;
+    const key = pairKey(userId, eventId);
+    // Counted once per user and event: the first positive interaction with it.
+    const firstPositive = POSITIVE_ACTIONS.includes(action) && !known.has(key);
+    if (firstPositive) known.add(key);
+
+    const pair = pairs.get(key) ?? {
+      userId,
+      eventId,
+      score: 0,
+      count: 0,
+      lastAt: createdAt,
+      decayed: 0,
+      positiveAt: null,
+      dismissedAt: null,
+      appliedAt: null,
+    };
+    pair.score += weight;
+    pair.count += 1;
+    pair.decayed += scaled;
+    if (createdAt > pair.lastAt) pair.lastAt = createdAt;
+    if (firstPositive) pair.positiveAt = createdAt;
+    if (action === 'DISMISS' && (!pair.dismissedAt || createdAt > pair.dismissedAt)) pair.dismissedAt = createdAt;
+    if (action === 'APPLY' && !pair.appliedAt) pair.appliedAt = createdAt;
+    pairs.set(key, pair);
+
+    const event = features.get(eventId);
+    if (event) {
+      if (!featureKeys.has(eventId)) featureKeys.set(eventId, featuresOf(event));
+      const delta = action === 'DISMISS' ? scaled * DISMISS_FEATURE_FACTOR : scaled;
+      for (const feature of featureKeys.get(eventId)!) addTo(affinities, pairKey(userId, feature), delta);
+    }
+
+    if (weight > 0) {
+      const p = popularity.get(eventId) ?? { value: 0, engaged: 0 };
+      p.value += scaled;
+      if (firstPositive) p.engaged += scale;
+      popularity.set(eventId, p);
+    }
+
+    // Paired with the user's latest positive events, counted when the second of the two becomes positive.
+    if (firstPositive) {
+      const latest = recent.get(userId) ?? [];
+      for (const other of latest) {
+        addTo(cooccurrence, pairKey(eventId, other.eventId), scale);
+        addTo(cooccurrence, pairKey(other.eventId, eventId), scale);
+      }
+      recent.set(userId, withPositive(latest, { eventId, at: createdAt }));
+    }
+  }
+
+  const byKey = <T>(map: Map<string, T>) => [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const split = (key: string) => key.split('\u0000') as [string, string];
+  await store.add({
+    pairs: byKey(pairs).map(([, pair]) => pair),
+    affinities: byKey(affinities).map(([key, value]) => {
+      const [userId, feature] = split(key);
+      return { userId, feature, value };
+    }),
+    popularity: byKey(popularity).map(([eventId, p]) => ({ eventId, ...p })),
+    cooccurrence: byKey(cooccurrence).map(([key, value]) => {
+      const [eventId, otherEventId] = split(key);
+      return { eventId, otherEventId, value };
+    }),
   });
+}
 
-  const event = await store.eventFeatures(eventId);
-  if (event) {
-    const delta = action === 'DISMISS' ? scaled * DISMISS_FEATURE_FACTOR : scaled;
-    await store.addToAffinities(userId, new Map(featuresOf(event).map((feature) => [feature, delta])));
-  }
-  const scale = epochScale(settings, createdAt);
-  if (weight > 0) await store.addToPopularity(eventId, scaled, firstPositive ? scale : 0);
+/** The user's latest positives with one more, still newest first and at most COOCCURRENCE_FANOUT long. */
+function withPositive(latest: PositiveEvent[], added: PositiveEvent): PositiveEvent[] {
+  const newer = (a: PositiveEvent, b: PositiveEvent) => a.at > b.at || (a.at.getTime() === b.at.getTime() && a.eventId < b.eventId);
+  const index = latest.findIndex((e) => newer(added, e));
+  const next = [...latest];
+  next.splice(index === -1 ? next.length : index, 0, added);
+  return next.slice(0, COOCCURRENCE_FANOUT);
+}
 
-  // Counted once per user and pair of events: when the second of the two becomes positive.
-  if (firstPositive) {
-    const others = await store.recentPositiveEvents(userId, COOCCURRENCE_FANOUT, eventId);
-    if (others.length > 0) await store.addToCooccurrence(eventId, others, scale);
-  }
+function uniqueBy<T>(items: T[], key: (item: T) => string): T[] {
+  return [...new Map(items.map((item) => [key(item), item])).values()];
 }

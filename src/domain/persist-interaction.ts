@@ -1,37 +1,27 @@
 import type { Db } from '../data/db';
-import { insertInteraction } from '../data/interactions';
-import { lockForInteraction, sqlModelStore } from '../data/model-store';
+import { insertInteractions } from '../data/interactions';
+import { lockForInteractions, sqlModelStore } from '../data/model-store';
 import type { RecordInteractionPayload } from '../jobs/definitions';
-import { applyInteraction, type ModelSettings } from './model';
+import { applyInteractions, type ModelSettings } from './model';
 
 /**
- * Writes an accepted interaction and folds it into the recommendation model, in one transaction.
- * Safe to run any number of times for the same payload: only the call that inserts the row
- * touches the model, so a redelivered job changes nothing.
+ * Writes accepted interactions and folds them into the recommendation model, in one transaction.
+ * Safe to run any number of times for the same payloads: only rows this call inserts touch the
+ * model, so a redelivered job changes nothing. Returns the ids of the rows this call inserted.
  */
-export async function persistInteraction(
-  db: Db,
-  settings: ModelSettings,
-  payload: RecordInteractionPayload,
-): Promise<{ inserted: boolean }> {
+export async function persistInteractions(db: Db, settings: ModelSettings, payloads: RecordInteractionPayload[]): Promise<Set<string>> {
+  // The same interaction twice in one batch (a client retry that joined the same job) is one row.
+  const unique = [...new Map(payloads.map((p) => [p.id, p])).values()];
   return db.transaction(async (trx) => {
-    await lockForInteraction(trx, payload.userId);
-    const inserted = await insertInteraction(trx, {
-      id: payload.id,
-      userId: payload.userId,
-      eventId: payload.eventId,
-      action: payload.action,
-      source: payload.source,
-      createdAt: payload.acceptedAt,
-    });
-    if (inserted) {
-      await applyInteraction(sqlModelStore(trx), settings, {
-        userId: payload.userId,
-        eventId: payload.eventId,
-        action: payload.action,
-        createdAt: new Date(payload.acceptedAt),
-      });
-    }
-    return { inserted };
+    await lockForInteractions(
+      trx,
+      unique.map((p) => p.userId),
+    );
+    const inserted = await insertInteractions(
+      trx,
+      unique.map((p) => ({ id: p.id, userId: p.userId, eventId: p.eventId, action: p.action, source: p.source, createdAt: p.acceptedAt })),
+    );
+    await applyInteractions(sqlModelStore(trx), settings, inserted);
+    return new Set(inserted.map((row) => row.id));
   });
 }

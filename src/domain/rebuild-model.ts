@@ -9,14 +9,13 @@ import {
   sqlModelStore,
   writeModelSettings,
 } from '../data/model-store';
-import type { EventFeatures, ModelSettings } from './model';
-import { applyInteraction } from './model';
+import { applyInteractions, type ModelSettings } from './model';
 import { JOBS } from '../jobs/definitions';
 import type { Producer } from '../jobs/producer';
 
 /**
  * Recomputes every derived table from the interactions, in the order the workers persisted them,
- * through the same `applyInteraction` the workers run. One transaction: readers see the old model
+ * through the same `applyInteractions` the workers run, a page at a time. One transaction: readers see the old model
  * until it commits, and interaction jobs wait (they take the rebuild lock shared) rather than
  * interleave with the replay.
  */
@@ -29,11 +28,11 @@ export async function rebuildModel(
     await lockForRebuild(trx);
     await resetModel(trx);
     const total = await countInteractions(trx);
-    const store = sqlModelStore(trx, new Map<string, EventFeatures | undefined>());
+    const store = sqlModelStore(trx);
     let done = 0;
     onProgress?.(0, total);
     for await (const page of interactionsInPersistOrder(trx)) {
-      for (const interaction of page) await applyInteraction(store, settings, interaction);
+      await applyInteractions(store, settings, page);
       done += page.length;
       onProgress?.(done, total);
     }
@@ -56,9 +55,16 @@ function normalise(settings: ModelSettings): ModelSettings {
 /**
  * Queues a rebuild when the configured settings differ from those the model was built with
  * (changed weights or half-life). Several workers starting together queue one rebuild.
+ * Returns whether it queued one.
  */
 export async function scheduleRebuildIfStale(db: Db, producer: Pick<Producer, 'enqueue'>, settings: ModelSettings): Promise<boolean> {
   if (!(await modelIsStale(db, settings))) return false;
+  // A new database has nothing to replay: record the settings now rather than queue a rebuild
+  // that would hold up the first interactions.
+  if (!(await db('interactions').first('id'))) {
+    await rebuildModel(db, settings);
+    return false;
+  }
   const digest = createHash('sha256')
     .update(JSON.stringify(normalise(settings)))
     .digest('hex')

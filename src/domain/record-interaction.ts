@@ -12,7 +12,7 @@ import type { Action } from './weights';
 
 export interface RecordInteractionDeps {
   eventExists(eventId: string): Promise<boolean>;
-  producer: Pick<Producer, 'enqueue'>;
+  producer: Pick<Producer, 'enqueueInteraction'>;
   feed: Pick<FeedStore, 'hide'>;
   logger: Pick<Logger, 'warn'>;
 }
@@ -51,7 +51,7 @@ export async function recordInteraction(deps: RecordInteractionDeps, input: Inte
     throw new NotFoundError('Event not found', { code: 'event_not_found' });
   }
   const payload = stamp(input, input.idempotencyKey ? uuidv5(`${input.userId}\n${input.idempotencyKey}`, IDEMPOTENT_IDS) : uuidv7());
-  await deps.producer.enqueue(JOBS.recordInteraction, payload, { jobId: payload.id, withdrawOnFailure: !input.idempotencyKey });
+  await deps.producer.enqueueInteraction(payload);
   if (HIDING_ACTIONS.includes(payload.action)) await hideFromFeed(deps, payload.userId, payload.eventId);
   return payload;
 }

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { applyInteraction, featuresOf, type EventFeatures, type ModelSettings } from '../domain/model';
+import { applyInteractions, featuresOf, type EventFeatures, type ModelSettings } from '../domain/model';
 import { FEED_LIMITS, rankCandidates, type Candidate } from '../domain/ranking';
 import { ACTIONS, type Action } from '../domain/weights';
 import { parseCsv, parseTimestamp, splitCsvLine } from './csv';
@@ -122,7 +122,7 @@ export function timeSpan(data: EvalData): { first: Date; last: Date } {
 /**
  * Leave-last-out evaluation, replayed in time order. Each user's last interaction other than a
  * DISMISS is held out; every other interaction is folded into the model in time order through the
- * workers' own `applyInteraction`. When the replay reaches a held-out interaction, the held-out
+ * workers' own `applyInteractions`. When the replay reaches a held-out interaction, the held-out
  * event is ranked with the feed's `rankCandidates`, at that instant and with only what was known
  * by then, among `negatives` events the user never touched. Reports HR@k and NDCG@k for popularity
  * alone (the feed of a stranger) and for the full model.
@@ -160,12 +160,9 @@ export async function evaluate(
 
   for (const interaction of ordered) {
     if (!heldOutSet.has(interaction)) {
-      await applyInteraction(store, settings, {
-        userId: interaction.userId,
-        eventId: interaction.eventId,
-        action: interaction.action,
-        createdAt: interaction.at,
-      });
+      await applyInteractions(store, settings, [
+        { userId: interaction.userId, eventId: interaction.eventId, action: interaction.action, createdAt: interaction.at },
+      ]);
       continue;
     }
     const mine = touched.get(interaction.userId)!;

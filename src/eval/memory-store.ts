@@ -1,4 +1,4 @@
-import type { EventFeatures, ModelStore, PairChange } from '../domain/model';
+import { pairKey, type EventFeatures, type ModelDelta, type ModelStore, type PositiveEvent } from '../domain/model';
 
 interface Pair {
   decayed: number;
@@ -7,7 +7,7 @@ interface Pair {
 }
 
 /**
- * The model's state in memory, for offline evaluation: the same `applyInteraction` writes into it
+ * The model's state in memory, for offline evaluation: the same `applyInteractions` writes into it
  * as into PostgreSQL. Event ids are interned to numbers to keep large co-occurrence tables small.
  */
 export class MemoryModelStore implements ModelStore {
@@ -32,48 +32,49 @@ export class MemoryModelStore implements ModelStore {
     return id;
   }
 
-  async firstPositiveAt(userId: string, eventId: string) {
-    return this.pairs.get(userId)?.get(eventId)?.positiveAt ?? null;
+  async positivePairs(pairs: { userId: string; eventId: string }[]) {
+    return new Set(pairs.filter((p) => this.pairs.get(p.userId)?.get(p.eventId)?.positiveAt).map((p) => pairKey(p.userId, p.eventId)));
   }
 
-  async recentPositiveEvents(userId: string, limit: number, exceptEventId: string) {
-    return [...(this.pairs.get(userId) ?? new Map<string, Pair>())]
-      .filter(([eventId, pair]) => pair.positiveAt !== null && eventId !== exceptEventId)
-      .sort(([a, pa], [b, pb]) => pb.positiveAt!.getTime() - pa.positiveAt!.getTime() || (a < b ? -1 : 1))
-      .slice(0, limit)
-      .map(([eventId]) => eventId);
+  async recentPositives(userIds: string[], limit: number) {
+    const latest = new Map<string, PositiveEvent[]>();
+    for (const userId of userIds) {
+      const positives = [...(this.pairs.get(userId) ?? new Map<string, Pair>())]
+        .filter(([, pair]) => pair.positiveAt !== null)
+        .sort(([a, pa], [b, pb]) => pb.positiveAt!.getTime() - pa.positiveAt!.getTime() || (a < b ? -1 : 1))
+        .slice(0, limit)
+        .map(([eventId, pair]) => ({ eventId, at: pair.positiveAt! }));
+      latest.set(userId, positives);
+    }
+    return latest;
   }
 
-  async eventFeatures(eventId: string) {
-    return this.events.get(eventId);
+  async eventFeatures(eventIds: string[]) {
+    return new Map(eventIds.filter((id) => this.events.has(id)).map((id) => [id, this.events.get(id)!]));
   }
 
-  async addToPair(change: PairChange) {
-    const byEvent = this.pairs.get(change.userId) ?? new Map<string, Pair>();
-    this.pairs.set(change.userId, byEvent);
-    const pair = byEvent.get(change.eventId) ?? { decayed: 0, positiveAt: null, excluded: false };
-    pair.decayed += change.scaledWeight;
-    if (change.positive && pair.positiveAt === null) pair.positiveAt = change.at;
-    pair.excluded ||= change.dismissed || change.applied;
-    byEvent.set(change.eventId, pair);
-  }
-
-  async addToAffinities(userId: string, deltas: Map<string, number>) {
-    const features = this.affinities.get(userId) ?? new Map<string, number>();
-    this.affinities.set(userId, features);
-    for (const [feature, delta] of deltas) features.set(feature, (features.get(feature) ?? 0) + delta);
-  }
-
-  async addToPopularity(eventId: string, delta: number, engagedDelta: number) {
-    this.popularity.set(eventId, (this.popularity.get(eventId) ?? 0) + delta);
-    if (engagedDelta) this.engaged.set(eventId, (this.engaged.get(eventId) ?? 0) + engagedDelta);
-  }
-
-  async addToCooccurrence(eventId: string, others: string[], delta: number) {
-    const a = this.intern(eventId);
-    for (const other of others) {
-      const b = this.intern(other);
-      for (const key of [a * 2 ** 26 + b, b * 2 ** 26 + a]) this.cooccurrence.set(key, (this.cooccurrence.get(key) ?? 0) + delta);
+  async add(delta: ModelDelta) {
+    for (const change of delta.pairs) {
+      const byEvent = this.pairs.get(change.userId) ?? new Map<string, Pair>();
+      this.pairs.set(change.userId, byEvent);
+      const pair = byEvent.get(change.eventId) ?? { decayed: 0, positiveAt: null, excluded: false };
+      pair.decayed += change.decayed;
+      pair.positiveAt ??= change.positiveAt;
+      pair.excluded ||= change.dismissedAt !== null || change.appliedAt !== null;
+      byEvent.set(change.eventId, pair);
+    }
+    for (const { userId, feature, value } of delta.affinities) {
+      const features = this.affinities.get(userId) ?? new Map<string, number>();
+      this.affinities.set(userId, features);
+      features.set(feature, (features.get(feature) ?? 0) + value);
+    }
+    for (const { eventId, value, engaged } of delta.popularity) {
+      this.popularity.set(eventId, (this.popularity.get(eventId) ?? 0) + value);
+      if (engaged) this.engaged.set(eventId, (this.engaged.get(eventId) ?? 0) + engaged);
+    }
+    for (const { eventId, otherEventId, value } of delta.cooccurrence) {
+      const key = this.intern(eventId) * 2 ** 26 + this.intern(otherEventId);
+      this.cooccurrence.set(key, (this.cooccurrence.get(key) ?? 0) + value);
     }
   }
 

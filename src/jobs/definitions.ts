@@ -12,20 +12,28 @@ export const SOURCES = ['api', 'collection', 'gig_application'] as const;
 /** Job names, each paired with the schema of its payload. Stable: jobs outlive deployments. */
 export const JOBS = {
   recordInteraction: 'interaction.record',
+  /** Interactions accepted together by one API process (group commit): one job, one transaction. */
+  recordInteractions: 'interaction.batch',
   rebuildModel: 'model.rebuild',
 } as const;
 
+const recordInteractionPayload = z.object({
+  /** UUIDv7 (or v5 of an Idempotency-Key) made by the API: the row's primary key. */
+  id: z.uuid(),
+  userId: z.string().min(1).max(255),
+  eventId: z.string().refine(isUuid, 'must be a UUID'),
+  action: z.enum(ACTIONS),
+  source: z.enum(SOURCES),
+  /** When the API accepted the interaction (becomes interactions.created_at). */
+  acceptedAt: z.iso.datetime({ precision: 6 }),
+});
+
+/** Most interactions one job carries. */
+export const MAX_INTERACTIONS_PER_JOB = 500;
+
 export const jobPayloads = {
-  [JOBS.recordInteraction]: z.object({
-    /** UUIDv7 made by the producer: the job id and the row's primary key. */
-    id: z.uuid(),
-    userId: z.string().min(1).max(255),
-    eventId: z.string().refine(isUuid, 'must be a UUID'),
-    action: z.enum(ACTIONS),
-    source: z.enum(SOURCES),
-    /** When the API accepted the interaction (becomes interactions.created_at). */
-    acceptedAt: z.iso.datetime({ precision: 6 }),
-  }),
+  [JOBS.recordInteraction]: recordInteractionPayload,
+  [JOBS.recordInteractions]: z.object({ interactions: z.array(recordInteractionPayload).min(1).max(MAX_INTERACTIONS_PER_JOB) }),
   [JOBS.rebuildModel]: z.object({
     /** Why the rebuild was asked for, for the dashboard. */
     reason: z.string().max(500),

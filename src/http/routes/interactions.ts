@@ -1,6 +1,5 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { eventExists } from '../../data/events';
 import { recordInteraction } from '../../domain/record-interaction';
 import { ACTIONS } from '../../domain/weights';
 import type { AppDeps } from '../../app';
@@ -22,14 +21,14 @@ const idempotencyKey = z
   .regex(/^[\x21-\x7e]{1,200}$/, 'Idempotency-Key must be 1 to 200 visible ASCII characters')
   .optional();
 
-export function interactionsRouter({ db, producer, feedStore, logger }: AppDeps): Router {
+export function interactionsRouter({ eventExists, producer, feedStore, logger }: AppDeps): Router {
   const router = Router();
 
   router.post('/interactions', ...jsonBody, async (req, res) => {
     const body = parseInput(interactionBody, req.body);
     const key = parseInput(idempotencyKey, req.get('idempotency-key'));
     const accepted = await recordInteraction(
-      { eventExists: (id) => eventExists(db, id), producer, feed: feedStore, logger: req.log ?? logger },
+      { eventExists, producer, feed: feedStore, logger: req.log ?? logger },
       { userId: currentUser(req).id, eventId: body.eventId, action: body.action, source: 'api', idempotencyKey: key },
     );
     res.status(202).json({ id: accepted.id, eventId: accepted.eventId, action: accepted.action, status: 'queued' });
