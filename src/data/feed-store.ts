@@ -23,8 +23,11 @@ export interface FeedStore {
 
 /** Snapshots in Redis, expiring after `ttlSeconds` (a cursor older than that is refused). */
 export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 60): FeedStore {
-  const key = (id: string) => `${prefix}:feed:${id}`;
-  const hiddenKey = (userId: string) => `${prefix}:hidden:${createHash('sha256').update(userId).digest('base64url')}`;
+  // Without the queue prefix's hash tag: on a Redis Cluster the queue's keys must share one slot
+  // ("{interactions}"), but the feed's keys should spread over all of them.
+  const base = prefix.replace(/[{}]/g, '');
+  const key = (id: string) => `${base}:feed:${id}`;
+  const hiddenKey = (userId: string) => `${base}:hidden:${createHash('sha256').update(userId).digest('base64url')}`;
   return {
     async save(snapshot) {
       const id = randomBytes(12).toString('base64url');
