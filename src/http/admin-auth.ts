@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { expressjwt } from 'express-jwt';
+import { verifyBearerToken } from './auth';
 import type { Config } from '../config';
 import { AppError, ForbiddenError, NotFoundError } from '../errors';
 
@@ -18,12 +18,7 @@ const needCredentials = (message: string) =>
  * state-changing request from another site is refused (CSRF).
  */
 export function requireAdmin(config: Pick<Config, 'admin' | 'jwt'>): RequestHandler {
-  const verifyJwt = expressjwt({
-    secret: config.jwt.secret,
-    algorithms: ['HS256'],
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-  });
+  const verifyJwt = verifyBearerToken(config);
   const admin = config.admin;
   const digest = (value: string) => createHash('sha256').update(value).digest();
 
