@@ -35,7 +35,7 @@ const schema = z.object({
   ACTION_WEIGHTS: weightsOverride.optional(),
   SCORE_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(30),
   SCORE_EPOCH: z.iso.datetime({ offset: true }).default('2026-01-01T00:00:00Z'),
-  WORKER_CONCURRENCY: positiveInt(16),
+  WORKER_CONCURRENCY: positiveInt(64),
   WORKER_TRANSACTIONS: positiveInt(2).pipe(z.number().max(64)),
   JOB_ATTEMPTS: positiveInt(15),
   JOB_BACKOFF_MS: positiveInt(1000),

@@ -147,7 +147,7 @@ export async function countInteractions(trx: Knex.Transaction): Promise<number> 
 }
 
 /** Every interaction in the order the workers persisted them, a page at a time. */
-export async function* interactionsInPersistOrder(trx: Knex.Transaction, pageSize = 5000): AsyncGenerator<ModelInteraction[]> {
+export async function* interactionsInPersistOrder(trx: Knex.Transaction, pageSize = 50_000): AsyncGenerator<ModelInteraction[]> {
   let after: { persistedAt: string; id: string } | undefined;
   for (;;) {
     const { rows } = await trx.raw<{ rows: (ModelInteraction & { id: string; persistedAt: string })[] }>(

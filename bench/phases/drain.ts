@@ -1,0 +1,151 @@
+// Phase 3: the service's worker on the ingest backlog, and the naive one-job-one-transaction
+// baseline on a backlog of the same distribution, each timed until every row is in PostgreSQL.
+import type { Pool } from 'pg';
+import type { Context } from '../context';
+import { countRows, createDeployment, dropDeployment, QueueProbe, REDIS_URL } from '../infra';
+import { enqueueNaiveJobs } from '../naive-worker';
+import { sleep, startNode } from '../processes';
+import type { DrainMeasure, DrainResult, NaiveResult } from '../results';
+import { seedEvents } from '../seed';
+import { baseEnv, type Stack } from '../stack';
+import { naiveJob, Workload } from '../workload';
+
+export interface DrainWatch {
+  pool: Pool;
+  queue: QueueProbe;
+  /** New rows expected beyond `baseline`. */
+  expected: number;
+  baseline: number;
+  /** Optional filter of the rows counted (the cost phase counts one user's). */
+  where?: { sql: string; params: unknown[] };
+  startedAt: number;
+  capS: number;
+  pollMs: number;
+  /** False once the worker died: no point waiting for the cap then. */
+  alive: () => boolean;
+}
+
+/**
+ * Polls the row count (and the queue) until the expected rows are all there and no job is left,
+ * the queue runs dry short of them, the worker dies, or the cap passes. The rate is taken between
+ * the first poll that saw a new row and the last one, so it excludes start-up.
+ */
+export async function waitDrained(watch: DrainWatch): Promise<DrainMeasure> {
+  const goal = watch.baseline + watch.expected;
+  let first: { at: number; rows: number } | undefined;
+  let drySince: number | undefined;
+  let rows = watch.baseline;
+  let failedJobs = 0;
+  let note: string | undefined;
+  let completed = false;
+  let at = performance.now();
+  for (;;) {
+    at = performance.now();
+    rows = await countRows(watch.pool, watch.where ? `where ${watch.where.sql}` : '', watch.where?.params);
+    if (!first && rows > watch.baseline) first = { at, rows };
+    const queue = await watch.queue.counts();
+    failedJobs = queue.failed;
+    if (queue.pending === 0 && rows >= goal) {
+      completed = true;
+      break;
+    }
+    if (queue.pending === 0) {
+      drySince ??= at;
+      // A last transaction may still be committing after its job was marked done: give it time.
+      if (at - drySince > 3000) {
+        note = `queue empty but ${goal - rows} rows missing (${failedJobs} failed jobs)`;
+        break;
+      }
+    } else {
+      drySince = undefined;
+    }
+    if (!watch.alive()) {
+      note = 'the worker exited';
+      break;
+    }
+    if (at - watch.startedAt > watch.capS * 1000) {
+      note = `stopped at the ${watch.capS} s cap`;
+      break;
+    }
+    await sleep(Math.max(0, at + watch.pollMs - performance.now()));
+  }
+  const secondsFromStart = (at - watch.startedAt) / 1000;
+  const ratePerSFromStart = (rows - watch.baseline) / Math.max(secondsFromStart, 1e-3);
+  const seconds = first ? (at - first.at) / 1000 : 0;
+  // When everything landed before the second poll there is no window to measure within.
+  const ratePerS = first && rows > first.rows && seconds > 0 ? (rows - first.rows) / seconds : ratePerSFromStart;
+  return {
+    expected: watch.expected,
+    rows: rows - watch.baseline,
+    completed,
+    note,
+    seconds,
+    ratePerS,
+    secondsFromStart,
+    ratePerSFromStart,
+    failedJobs,
+  };
+}
+
+export async function runDrain(ctx: Context, stack: Stack, accepted: number): Promise<DrainResult> {
+  const baseline = await countRows(stack.pool);
+  const { spawnedAt, ready } = stack.startWorker();
+  const worker = stack.worker!;
+  let workerReadyS: number | undefined;
+  ready.then(
+    (at) => (workerReadyS = (at - spawnedAt) / 1000),
+    (error: unknown) => ctx.log(`  worker never became ready: ${(error as Error).message}`),
+  );
+  const measure = await waitDrained({
+    pool: stack.pool,
+    queue: stack.queue,
+    expected: accepted,
+    baseline,
+    startedAt: spawnedAt,
+    capS: ctx.settings.capsS.drain,
+    pollMs: 100,
+    alive: () => worker.child.exitCode === null,
+  });
+  return { ...measure, workerReadyS };
+}
+
+export async function runNaive(ctx: Context): Promise<NaiveResult> {
+  const { interactions, concurrency, poolMax } = ctx.settings.naive;
+  const deployment = await createDeployment('naive', baseEnv());
+  const queue = new QueueProbe(deployment.queuePrefix);
+  try {
+    // The same events count, users, seed and distribution as the ingest phase.
+    const eventIds = await seedEvents(deployment.pool, ctx.settings.ingest.events);
+    const workload = new Workload(eventIds, ctx.settings.ingest.users);
+    ctx.log(`  enqueueing ${interactions} naive jobs (untimed)`);
+    await enqueueNaiveJobs(
+      REDIS_URL,
+      deployment.queuePrefix,
+      Array.from({ length: interactions }, () => naiveJob(workload.next())),
+    );
+    const worker = startNode('naive-worker', ['--require', 'tsx/cjs', 'bench/naive-worker.ts'], {
+      DATABASE_URL: deployment.databaseUrl,
+      REDIS_URL,
+      QUEUE_PREFIX: deployment.queuePrefix,
+      CONCURRENCY: String(concurrency),
+      POOL_MAX: String(poolMax),
+    });
+    ctx.rss.track('naive-worker', worker.pid);
+    const measure = await waitDrained({
+      pool: deployment.pool,
+      queue,
+      expected: interactions,
+      baseline: 0,
+      startedAt: worker.startedAt,
+      capS: ctx.settings.capsS.naive,
+      pollMs: 100,
+      alive: () => worker.child.exitCode === null,
+    });
+    ctx.rss.untrack('naive-worker');
+    await worker.stop();
+    return { ...measure, concurrency, poolMax };
+  } finally {
+    await queue.close().catch(() => undefined);
+    await dropDeployment(deployment);
+  }
+}

@@ -1,0 +1,133 @@
+// The shape of bench/results/latest.json, phase by phase.
+import type { ClosedLoopResult, Distribution } from './load';
+import type { RebuildResult } from './seed';
+
+export interface CeilingResult {
+  connections: number;
+  warmupS: number;
+  measured: ClosedLoopResult;
+}
+
+export interface IngestResult {
+  connections: number;
+  warmupS: number;
+  users: number;
+  events: number;
+  measured: ClosedLoopResult;
+  /** 202s of the warm-up, the timed window and the untimed top-up: the drain's backlog. */
+  accepted: { warmup: number; timed: number; topUp: number; total: number };
+  topUpStatusCounts: Record<string, number>;
+  /** Jobs waiting in the queue once the load stopped (the worker was not running). */
+  queuedJobs: number;
+  vsCeiling?: { throughputRatio: number; p99Ratio: number };
+}
+
+export interface DrainMeasure {
+  /** Rows expected (202s, or jobs enqueued) and rows found at the end. */
+  expected: number;
+  rows: number;
+  completed: boolean;
+  /** Why it stopped short, when it did. */
+  note?: string;
+  /** From the first row seen to the last, and the rate over that window. */
+  seconds: number;
+  ratePerS: number;
+  /** From the worker's start, start-up included. */
+  secondsFromStart: number;
+  ratePerSFromStart: number;
+  failedJobs: number;
+}
+
+export interface DrainResult extends DrainMeasure {
+  workerReadyS?: number;
+  vsNaive?: number;
+}
+
+export interface NaiveResult extends DrainMeasure {
+  concurrency: number;
+  poolMax: number;
+}
+
+export interface FreshnessResult {
+  targetRate: number;
+  warmupS: number;
+  durationS: number;
+  sent: number;
+  achievedRate: number;
+  statusCounts: Record<string, number>;
+  /** From the scheduled send time to the 202. */
+  acceptMs?: Distribution;
+  /** From the 202's arrival to the row (and its score) being visible in PostgreSQL. */
+  visibleMs?: Distribution;
+  sampleEvery: number;
+  sampled: number;
+  notVisible: number;
+  pollMs: number;
+}
+
+export interface FeedResult {
+  events: number;
+  users: number;
+  interactions: number;
+  seedS: number;
+  rebuild: RebuildResult;
+  connections: number;
+  warmupS: number;
+  measured: ClosedLoopResult;
+}
+
+export interface CostClass {
+  priorInteractions: number;
+  accepted: number;
+  measure: DrainMeasure;
+  msPerInteraction: number;
+}
+
+export interface CostResult {
+  perClass: number;
+  events: number;
+  background: { users: number; interactions: number };
+  seedS: number;
+  rebuild: RebuildResult;
+  classes: CostClass[];
+  skipped?: string;
+  ratioMaxMin?: number;
+}
+
+export interface PhaseResults {
+  ceiling?: CeilingResult;
+  ingest?: IngestResult;
+  drain?: DrainResult;
+  naive?: NaiveResult;
+  freshness?: FreshnessResult;
+  feed?: FeedResult;
+  cost?: CostResult;
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGb: number;
+  node: string;
+  postgres: string;
+  redis: string;
+  os: string;
+  loadAverageAtStart: number[];
+  loadAverageAtEnd?: number[];
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt?: string;
+  durationS?: number;
+  scale: number;
+  phases: string[];
+  logLevel: string;
+  service: { commit: string; uncommittedFiles: number };
+  machine: Machine;
+  settings: unknown;
+  results: PhaseResults;
+  /** Peak VmRSS in MB, per phase, per process. */
+  rssPeakMb: Record<string, Record<string, number>>;
+  errors: Record<string, string>;
+}

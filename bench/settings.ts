@@ -1,0 +1,91 @@
+// Command line and every size of the run, derived from one --scale factor.
+
+// In run order: freshness reuses the processes and drained backlog of ingest and drain, and the
+// naive baseline runs once that deployment is gone, so nothing of it competes for the CPU.
+export const PHASES = ['ceiling', 'ingest', 'drain', 'freshness', 'naive', 'feed', 'cost'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface Settings {
+  scale: number;
+  phases: Phase[];
+  /** Closed-loop HTTP load of the ceiling and ingest phases. */
+  ingest: { connections: number; warmupS: number; durationS: number; users: number; events: number; backlog: number };
+  naive: { interactions: number; concurrency: number; poolMax: number };
+  freshness: { rate: number; warmupS: number; durationS: number; sampleEvery: number; pollMs: number };
+  feed: { events: number; users: number; interactions: number; connections: number; warmupS: number; durationS: number };
+  cost: { priors: number[]; perClass: number; events: number; backgroundUsers: number; backgroundInteractions: number };
+  /**
+   * Caps on the waits whose length depends on the service's speed, so that a slow build still ends
+   * in about 12 minutes at scale 1; a capped step reports what it got through and is marked so.
+   */
+  capsS: { drain: number; naive: number; feedRebuild: number; costRebuild: number; costDrain: number; visibility: number };
+}
+
+export function parseArgs(argv: string[]): Settings {
+  let scale = 1;
+  let phases: Phase[] = [...PHASES];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes('=') ? arg.split('=', 2) : [arg, undefined];
+    const value = () => inline ?? argv[++i] ?? fail(`${flag} needs a value`);
+    if (flag === '--scale') {
+      scale = Number(value());
+      if (!(scale > 0 && scale <= 10)) fail('--scale must be a number in (0, 10]');
+    } else if (flag === '--only') {
+      const names = value()
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean);
+      const unknown = names.filter((name) => !(PHASES as readonly string[]).includes(name));
+      if (unknown.length > 0 || names.length === 0) fail(`--only takes a comma-separated list of: ${PHASES.join(', ')}`);
+      // Run in the canonical order whatever order they were given in: later phases reuse earlier state.
+      phases = PHASES.filter((phase) => names.includes(phase));
+    } else if (flag === '--help' || flag === '-h') {
+      console.log(`Usage: npm run bench -- [--scale <factor>] [--only <${PHASES.join(',')}>]`);
+      process.exit(0);
+    } else {
+      fail(`unknown argument ${arg}`);
+    }
+  }
+  return sizesFor(scale, phases);
+}
+
+function sizesFor(scale: number, phases: Phase[]): Settings {
+  const n = (base: number, min: number) => Math.max(min, Math.round(base * scale));
+  return {
+    scale,
+    phases,
+    ingest: {
+      connections: 64,
+      warmupS: n(3, 1),
+      durationS: n(15, 3),
+      users: n(20_000, 500),
+      events: n(10_000, 500),
+      backlog: n(100_000, 1000),
+    },
+    naive: { interactions: n(30_000, 1000), concurrency: 16, poolMax: 10 },
+    // The rate is the target being checked, so it does not shrink; only the window does.
+    freshness: { rate: 1000, warmupS: n(3, 1), durationS: n(20, 5), sampleEvery: 5, pollMs: 5 },
+    feed: {
+      events: n(10_000, 500),
+      users: n(50_000, 1000),
+      interactions: n(1_000_000, 10_000),
+      connections: 16,
+      warmupS: n(3, 1),
+      durationS: n(15, 3),
+    },
+    cost: {
+      priors: [10, n(1000, 10), n(100_000, 100)],
+      perClass: n(2000, 500),
+      events: n(10_000, 500),
+      backgroundUsers: n(5000, 100),
+      backgroundInteractions: n(50_000, 1000),
+    },
+    capsS: { drain: 120, naive: 60, feedRebuild: 420, costRebuild: 200, costDrain: 45, visibility: 30 },
+  };
+}
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
