@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
+import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config';
 import { createDb, type Db } from './data/db';
@@ -80,6 +81,12 @@ export function createApp(deps: AppDeps): Express {
       customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
     }),
   );
+
+  // Security headers on every response. The dashboard and the docs are HTML pages whose bundled
+  // scripts and styles need a looser content policy than helmet's default, which the API keeps.
+  const headers = helmet();
+  const pageHeaders = helmet({ contentSecurityPolicy: false });
+  app.use((req, res, next) => (/^\/(admin\/queues|docs)(\/|$)/.test(req.path) ? pageHeaders : headers)(req, res, next));
 
   app.use(deps.metrics.httpMiddleware());
   // While the process drains after SIGTERM, clients are told not to reuse their connection, so none

@@ -1,6 +1,7 @@
 import { openApiDocument } from '../src/http/openapi';
 import { buildEvent } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';
+import { waitFor } from './helpers/wait';
 
 const ADMIN = { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'correct horse battery' };
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -125,6 +126,34 @@ describe('the API description', () => {
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     const bundle = await fetch(`${stack.baseUrl}/docs/assets/swagger-ui-bundle.js`);
     expect(bundle.status).toBe(200);
+  });
+});
+
+describe('security headers', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ worker: false });
+  });
+  afterAll(() => stack.stop());
+
+  test('are on every response: API answers, errors, probes, docs; the API also gets a strict content policy', async () => {
+    await waitFor('readiness', async () => (await stack.request('GET', '/readyz', { token: null })).status === 200);
+    const answers = await Promise.all([
+      stack.request('GET', '/recommendations'),
+      stack.request('POST', '/interactions', { body: { eventId: 'nope', action: 'VIEW' } }),
+      stack.request('GET', '/recommendations', { token: null }),
+      stack.request('GET', '/no-such-path'),
+      stack.request('GET', '/healthz', { token: null }),
+      stack.request('GET', '/docs', { token: null }),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([200, 404, 401, 404, 200, 200]);
+    for (const answer of answers) {
+      expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(answer.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(answer.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
+      expect(answer.headers.get('x-powered-by')).toBeNull();
+    }
+    expect(answers[0]!.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
   });
 });
 
