@@ -8,6 +8,7 @@ import { cachedEventExists } from './data/events';
 import { redisFeedStore, type FeedStore } from './data/feed-store';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
+import { limitWrites } from './http/rate-limit';
 import { queueDashboard } from './http/dashboard';
 import { docsRouter } from './http/openapi';
 import { probesRouter } from './health';
@@ -106,6 +107,7 @@ export function createApp(deps: AppDeps): Express {
 
   // Everything below requires a valid token, so unknown paths do not reveal what exists.
   app.use(authenticate(deps.config));
+  app.use(limitWrites(deps.producer.connection, deps.config.queuePrefix, deps.config.writesPerMinute));
   app.use(interactionsRouter(deps));
   app.use(eventsRouter(deps));
   app.use(recommendationsRouter(deps));

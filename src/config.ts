@@ -43,6 +43,8 @@ const schema = z.object({
   ENQUEUE_TIMEOUT_MS: positiveInt(1500).pipe(z.number().max(1900)),
   // How long an event seen to exist is taken to exist without asking the database (0: always ask).
   EVENT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+  // Writes (POST, DELETE) one user may send per minute, across all API processes (0: no limit).
+  RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(0).default(600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ADMIN_USERNAME: z.string().min(1).max(100).optional(),
   ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(200).optional(),
@@ -73,6 +75,7 @@ export interface Config {
   /** Longest an API request waits for Redis to store a job before answering 503. */
   readonly enqueueTimeoutMs: number;
   readonly eventCacheTtlMs: number;
+  readonly writesPerMinute: number;
   readonly logLevel: string;
   /** HTTP Basic credentials of the ops dashboard and /metrics; unset, the dashboard is not served. */
   readonly admin?: { readonly username: string; readonly password: string };
@@ -135,6 +138,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     eventCacheTtlMs: e.EVENT_CACHE_TTL_MS,
+    writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE,
     logLevel: e.LOG_LEVEL,
     admin: e.ADMIN_USERNAME && e.ADMIN_PASSWORD ? { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD } : undefined,
     workerPort: e.WORKER_PORT,

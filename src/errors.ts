@@ -59,6 +59,18 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
+/** A user sent more writes than the limit allows; they may try again after Retry-After seconds. */
+export class TooManyRequestsError extends AppError {
+  constructor(retryAfterSeconds: number) {
+    super({
+      code: 'rate_limited',
+      status: 429,
+      message: 'Too many writes; retry after the time in Retry-After',
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+  }
+}
+
 /**
  * For `.catch` after an insert: a unique violation becomes a ConflictError with this code; any
  * other error passes through.

@@ -18,6 +18,8 @@ export default async function globalSetup(): Promise<void> {
   process.env.QUEUE_PREFIX = `test-${run}`;
   process.env.JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256';
   process.env.LOG_LEVEL ??= 'silent';
+  // Tests send many writes as one user; the limit has a test of its own.
+  process.env.RATE_LIMIT_WRITES_PER_MINUTE = '0';
 
   const problems = (await Promise.all([checkPostgres(base.databaseUrl), checkRedis(base.redisUrl)])).filter(Boolean);
   if (problems.length > 0) throw new Error(`The tests need PostgreSQL and Redis:\n${problems.join('\n')}`);

@@ -27,6 +27,7 @@ describe('the web and worker processes', () => {
       REDIS_URL: base.redisUrl,
       QUEUE_PREFIX: `${base.queuePrefix}-proc-${randomBytes(3).toString('hex')}`,
       JWT_SECRET: `secret-${randomBytes(8).toString('hex')}`,
+      RATE_LIMIT_WRITES_PER_MINUTE: '0', // one user sends hundreds of writes here
       ADMIN_USERNAME: 'ops',
       ADMIN_PASSWORD,
       LOG_LEVEL: 'debug',

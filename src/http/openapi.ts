@@ -15,7 +15,8 @@ const common = {
   400: error('Invalid input'),
   503: error('PostgreSQL or Redis unavailable; see Retry-After'),
 };
-const withBody = { 413: error('Body too large'), 415: error('Not JSON') };
+const write = { 429: error('Too many writes by this user (RATE_LIMIT_WRITES_PER_MINUTE); see Retry-After') };
+const withBody = { 413: error('Body too large'), 415: error('Not JSON'), ...write };
 const open = { security: [] };
 const admin = { security: [{ basicAuth: [] }, { bearerAuth: [] }] };
 
@@ -234,7 +235,7 @@ export const openApiDocument = {
       delete: {
         summary: 'Remove an event from a collection (the SAVE stays)',
         parameters: [pathParam('id', 'Collection id'), pathParam('eventId', 'Event id')],
-        responses: { 204: { description: 'Removed' }, 401: common[401], 404: error('No such collection of the caller') },
+        responses: { 204: { description: 'Removed' }, 401: common[401], 404: error('No such collection of the caller'), ...write },
       },
     },
     '/gigs/{eventId}/applications': {

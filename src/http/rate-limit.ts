@@ -1,0 +1,35 @@
+import { createHash } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Redis } from 'ioredis';
+import { TooManyRequestsError } from '../errors';
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const WINDOW_MS = 60_000;
+
+/**
+ * A per-user limit on writes: a fixed one-minute window counted in Redis, so every API process
+ * shares it. 0 turns it off. When Redis does not answer, the request goes through: the limit
+ * protects the service from one user, and must not refuse writes that do not need Redis (the
+ * outbox keeps collections and gig applications working while Redis is away).
+ */
+export function limitWrites(redis: Redis, prefix: string, perMinute: number): RequestHandler {
+  const base = prefix.replace(/[{}]/g, ''); // spread over a Redis Cluster's slots, like the feed's keys
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    if (perMinute === 0 || READS.has(req.method) || !req.user) return next();
+    const window = Math.floor(Date.now() / WINDOW_MS);
+    const key = `${base}:rate:${createHash('sha256').update(req.user.id).digest('base64url')}:${window}`;
+    const count = await redis
+      .multi()
+      .incr(key)
+      .pexpire(key, WINDOW_MS + 1000)
+      .exec()
+      .then(
+        (results) => Number(results?.[0]?.[1]),
+        () => 0,
+      );
+    if (count > perMinute) {
+      return next(new TooManyRequestsError(Math.max(1, Math.ceil(((window + 1) * WINDOW_MS - Date.now()) / 1000))));
+    }
+    next();
+  };
+}
