@@ -44,6 +44,14 @@ describe('authentication', () => {
     ['a sub with a NUL byte (could never be stored)', () => `Bearer ${stack.token({ sub: 'nul\u0000user' })}`],
     ['a sub with a lone surrogate', () => `Bearer ${stack.token({ sub: 'sur\ud800x' })}`],
     ['a sub longer than 255 characters', () => `Bearer ${stack.token({ sub: 'u'.repeat(256) })}`],
+    ['a validly signed token of 8 kB', () => `Bearer ${stack.token({ sub: 'u1', padding: 'x'.repeat(8000) })}`],
+    [
+      'an HS256 token whose secret is an RSA public key (key confusion)',
+      () => {
+        const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+        return `Bearer ${hs256({ sub: 'u1', exp: now() + 60 }, publicKey.export({ type: 'spki', format: 'pem' }) as string)}`;
+      },
+    ],
     [
       'an RS256 token (algorithm confusion)',
       () => {

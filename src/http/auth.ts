@@ -16,9 +16,12 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/** Longest Authorization header accepted: real tokens are a few hundred bytes; a huge one is refused before it is decoded. */
+export const MAX_AUTHORIZATION_LENGTH = 4096;
+
 /** express-jwt's check of the bearer token (HS256 only; `exp`, and `iss`/`aud` when configured), claims in `req.auth`. */
 export function verifyBearerToken(config: Pick<Config, 'jwt'>): RequestHandler {
-  return expressjwt({
+  const verify = expressjwt({
     // A KeyObject, not the string: given a string, jsonwebtoken first tries to read it as a public
     // key and throws, on every request; that cost a third of the API's CPU.
     secret: createSecretKey(Buffer.from(config.jwt.secret, 'utf8')),
@@ -26,6 +29,10 @@ export function verifyBearerToken(config: Pick<Config, 'jwt'>): RequestHandler {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
   });
+  return (req, res, next) => {
+    if ((req.get('authorization')?.length ?? 0) > MAX_AUTHORIZATION_LENGTH) return next(new UnauthorizedError('The token is too long'));
+    return verify(req, res, next);
+  };
 }
 
 /**
