@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { loadConfig } from '../src/config';
@@ -184,6 +186,23 @@ describe('the web and worker processes', () => {
     const [score] = await db('userEventScores').where({ userId, eventId: event.id });
     expect(score).toMatchObject({ score: 3 * accepted.length, interactionCount: accepted.length });
   }, 90_000);
+
+  test('a client that drips its headers (slow loris) is cut off with a 408 after 10 s, not left holding the connection', async () => {
+    await start('src/server.ts');
+    const socket = connect(Number(env.PORT), '127.0.0.1');
+    socket.on('error', () => undefined);
+    await once(socket, 'connect');
+    const started = Date.now();
+    socket.write('POST /interactions HTTP/1.1\r\nHost: localhost\r\n');
+    const drip = setInterval(() => socket.writable && socket.write('X-Slow: a\r\n'), 500);
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk));
+    await once(socket, 'close');
+    clearInterval(drip);
+
+    expect(received).toMatch(/^HTTP\/1\.1 408/);
+    expect(Date.now() - started).toBeLessThan(14_000); // Node's own check would allow up to 40 s
+  }, 30_000);
 
   test('SIGTERM with Redis gone: the worker does not wait for it, and exits 0', async () => {
     const redis = await TestRedis.start();
