@@ -7,12 +7,15 @@ export default async function globalTeardown(): Promise<void> {
   if (process.env.KEEP_TEST_DB !== '1') await dropDatabase(config.databaseUrl);
   const redis = new Redis(config.redisUrl);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.queuePrefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    // Also the hash-tagged prefixes ("{test-…}") of the Redis Cluster test.
+    for (const pattern of [`${config.queuePrefix}*`, `{${config.queuePrefix}*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        if (keys.length > 0) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    }
   } finally {
     redis.disconnect();
   }

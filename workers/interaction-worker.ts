@@ -133,6 +133,9 @@ export function createInteractionWorker(baseDeps: WorkerDeps): Worker {
     },
     prefix: deps.config.queuePrefix,
     concurrency: deps.config.worker.concurrency,
+    // A job whose worker died (SIGKILL, lost host) is redelivered; BullMQ's default fails it the
+    // second time, which would drop accepted interactions. Jobs are idempotent: redeliver freely.
+    maxStalledCount: 50,
   });
   worker.on('failed', (job, error) => {
     const final = !job || error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
