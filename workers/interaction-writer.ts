@@ -39,7 +39,9 @@ export class InteractionWriter {
     const byLane = new Map<number, RecordInteractionPayload[]>();
     for (const payload of payloads) {
       const lane = laneOf(payload.userId, this.queues.length);
-      byLane.set(lane, [...(byLane.get(lane) ?? []), payload]);
+      const laneload = byLane.get(lane) ?? [];
+      laneload.push(payload);
+      byLane.set(lane, laneload);
     }
     const parts = [...byLane].map(
       ([lane, laneload]) =>

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RankedItem } from '../domain/ranking';
 import { ServiceUnavailableError } from '../errors';
+import { stateKeyBase, userStateKey } from './redis';
 
 /** A ranked feed frozen for paging: later pages come from it, so moving scores never repeat or skip an event. */
 export interface FeedSnapshot {
@@ -23,11 +24,8 @@ export interface FeedStore {
 
 /** Snapshots in Redis, expiring after `ttlSeconds` (a cursor older than that is refused). */
 export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 60): FeedStore {
-  // Without the queue prefix's hash tag: on a Redis Cluster the queue's keys must share one slot
-  // ("{interactions}"), but the feed's keys should spread over all of them.
-  const base = prefix.replace(/[{}]/g, '');
-  const key = (id: string) => `${base}:feed:${id}`;
-  const hiddenKey = (userId: string) => `${base}:hidden:${createHash('sha256').update(userId).digest('base64url')}`;
+  const key = (id: string) => `${stateKeyBase(prefix)}:feed:${id}`;
+  const hiddenKey = (userId: string) => userStateKey(prefix, 'hidden', userId);
   return {
     async save(snapshot) {
       const id = randomBytes(12).toString('base64url');

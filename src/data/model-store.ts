@@ -61,7 +61,11 @@ export function sqlModelStore(trx: Knex.Transaction): ModelStore {
           order by u.user_id, s.positive_at desc, s.event_id`,
         [userIds, limit],
       );
-      for (const { userId, eventId, at } of rows) latest.set(userId, [...(latest.get(userId) ?? []), { eventId, at }]);
+      for (const { userId, eventId, at } of rows) {
+        const mine = latest.get(userId) ?? [];
+        mine.push({ eventId, at });
+        latest.set(userId, mine);
+      }
       return latest;
     },
 

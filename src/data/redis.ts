@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger';
 
@@ -25,3 +26,16 @@ export function createFailFastRedis(url: string, options: { commandTimeoutMs: nu
   });
   return redis;
 }
+
+/**
+ * A key of the service's own per-user state (feed, rate limit), outside the queue: named after the
+ * queue prefix without its hash tag, so that on a Redis Cluster these keys spread over every slot
+ * while the queue's keys share one ("{interactions}"). The user id is hashed: any string is a
+ * safe, bounded key part.
+ */
+export function userStateKey(prefix: string, kind: string, userId: string): string {
+  return `${stateKeyBase(prefix)}:${kind}:${createHash('sha256').update(userId).digest('base64url')}`;
+}
+
+/** The queue prefix without its hash tag (see userStateKey). */
+export const stateKeyBase = (prefix: string) => prefix.replace(/[{}]/g, '');

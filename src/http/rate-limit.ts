@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
+import { userStateKey } from '../data/redis';
 import { TooManyRequestsError } from '../errors';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -13,11 +13,10 @@ const WINDOW_MS = 60_000;
  * outbox keeps collections and gig applications working while Redis is away).
  */
 export function limitWrites(redis: Redis, prefix: string, perMinute: number): RequestHandler {
-  const base = prefix.replace(/[{}]/g, ''); // spread over a Redis Cluster's slots, like the feed's keys
   return async (req: Request, _res: Response, next: NextFunction) => {
     if (perMinute === 0 || READS.has(req.method) || !req.user) return next();
     const window = Math.floor(Date.now() / WINDOW_MS);
-    const key = `${base}:rate:${createHash('sha256').update(req.user.id).digest('base64url')}:${window}`;
+    const key = `${userStateKey(prefix, 'rate', req.user.id)}:${window}`;
     const count = await redis
       .multi()
       .incr(key)
