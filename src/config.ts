@@ -37,6 +37,7 @@ const schema = z.object({
   SCORE_EPOCH: z.iso.datetime({ offset: true }).default('2026-01-01T00:00:00Z'),
   WORKER_CONCURRENCY: positiveInt(64),
   WORKER_TRANSACTIONS: positiveInt(2).pipe(z.number().max(64)),
+  WORKER_LOCK_MS: positiveInt(30_000).pipe(z.number().min(1000, 'must be at least 1000')),
   JOB_ATTEMPTS: positiveInt(15),
   JOB_BACKOFF_MS: positiveInt(1000),
   // Capped so that a request with Redis away is answered (503) within two seconds.
@@ -69,8 +70,12 @@ export interface Config {
   readonly weights: ActionWeights;
   /** The recommendation model's settings; the derived tables are rebuilt when they change. */
   readonly model: ModelSettings;
-  /** Jobs in hand at once, and database transactions they are written in at once (each for its own users). */
-  readonly worker: { readonly concurrency: number; readonly transactions: number };
+  /**
+   * Jobs in hand at once, database transactions they are written in at once (each for its own
+   * users), and how long a job stays claimed by a worker that stopped renewing its claim (a crashed
+   * worker's jobs go back to the queue within about twice this).
+   */
+  readonly worker: { readonly concurrency: number; readonly transactions: number; readonly lockMs: number };
   readonly jobs: { readonly attempts: number; readonly backoffMs: number };
   /** Longest an API request waits for Redis to store a job before answering 503. */
   readonly enqueueTimeoutMs: number;
@@ -134,7 +139,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
     weights,
     model: { weights, halfLifeDays: e.SCORE_HALF_LIFE_DAYS, epoch: new Date(e.SCORE_EPOCH).toISOString() },
-    worker: { concurrency: e.WORKER_CONCURRENCY, transactions: e.WORKER_TRANSACTIONS },
+    worker: { concurrency: e.WORKER_CONCURRENCY, transactions: e.WORKER_TRANSACTIONS, lockMs: e.WORKER_LOCK_MS },
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     eventCacheTtlMs: e.EVENT_CACHE_TTL_MS,

@@ -48,17 +48,38 @@ export function probesRouter(deps: { db: Db; producer: Pick<Producer, 'ping'> },
 }
 
 /**
- * Warns when Redis may drop queue keys under memory pressure: the queue holds the only copy of an
- * accepted interaction until a worker writes it, so anything but `noeviction` can lose data.
+ * Warns when Redis settings can lose queued jobs: the queue holds the only copy of an accepted
+ * interaction until a worker writes it. An eviction policy other than `noeviction` drops keys under
+ * memory pressure; without AOF a Redis restart forgets the queue; with `appendfsync` other than
+ * `always` a power cut forgets what was acknowledged since the last fsync (about a second of it).
  */
 export async function warnAboutRedisPolicy(producer: Pick<Producer, 'connection'>, logger: Logger): Promise<void> {
+  const setting = async (name: string) => ((await producer.connection.config('GET', name)) as string[])[1];
   try {
-    const [, policy] = (await producer.connection.config('GET', 'maxmemory-policy')) as [string, string];
+    const [policy, appendonly, appendfsync] = await Promise.all([
+      setting('maxmemory-policy'),
+      setting('appendonly'),
+      setting('appendfsync'),
+    ]);
     if (policy && policy !== 'noeviction') {
       logger.error({ policy }, `Redis maxmemory-policy is "${policy}": queued interactions may be evicted and lost; set it to noeviction`);
     }
+    if (appendonly === 'no') {
+      logger.warn(
+        { appendonly },
+        'Redis appendonly is off: a Redis restart loses the interactions still queued; set appendonly yes and appendfsync always',
+      );
+    } else if (appendfsync && appendfsync !== 'always') {
+      logger.warn(
+        { appendfsync },
+        `Redis appendfsync is "${appendfsync}": a power cut loses the interactions accepted since Redis last synced its file (about a second); set appendfsync always`,
+      );
+    }
   } catch (error) {
     // Managed Redis services often refuse CONFIG; say so rather than guess.
-    logger.warn({ err: (error as Error).message }, 'could not read Redis maxmemory-policy; make sure it is noeviction');
+    logger.warn(
+      { err: (error as Error).message },
+      'could not read the Redis settings; make sure maxmemory-policy is noeviction and appendfsync always',
+    );
   }
 }

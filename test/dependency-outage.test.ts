@@ -121,20 +121,29 @@ describe('when PostgreSQL is unreachable', () => {
 });
 
 describe('Redis settings that endanger the queue', () => {
-  test('an eviction policy other than noeviction is reported at start-up', async () => {
+  test('are reported at start-up: an eviction policy other than noeviction, no AOF, an AOF not synced on every write', async () => {
     const redis = await TestRedis.start(['--maxmemory-policy', 'allkeys-lru']);
     const producer = createProducer(loadConfig({ ...process.env, REDIS_URL: redis.url }), createLogger({ level: 'silent', name: 'test' }));
     try {
       await producer.queue.waitUntilReady();
       const logged: unknown[][] = [];
       const logger = { error: (...args: unknown[]) => logged.push(args), warn: (...args: unknown[]) => logged.push(args) };
-      await warnAboutRedisPolicy(producer, logger as never);
-      expect(logged).toEqual([[{ policy: 'allkeys-lru' }, expect.stringMatching(/may be evicted and lost; set it to noeviction/)]]);
+      const warnings = async () => {
+        logged.length = 0;
+        await warnAboutRedisPolicy(producer, logger as never);
+        return logged;
+      };
+      expect(await warnings()).toEqual([
+        [{ policy: 'allkeys-lru' }, expect.stringMatching(/may be evicted and lost; set it to noeviction/)],
+        [{ appendonly: 'no' }, expect.stringMatching(/restart loses the interactions still queued/)],
+      ]);
 
       await producer.connection.config('SET', 'maxmemory-policy', 'noeviction');
-      logged.length = 0;
-      await warnAboutRedisPolicy(producer, logger as never);
-      expect(logged).toEqual([]);
+      await producer.connection.config('SET', 'appendonly', 'yes');
+      expect(await warnings()).toEqual([[{ appendfsync: 'everysec' }, expect.stringMatching(/power cut loses the interactions accepted/)]]);
+
+      await producer.connection.config('SET', 'appendfsync', 'always');
+      expect(await warnings()).toEqual([]);
     } finally {
       await producer.close();
       await redis.stop();

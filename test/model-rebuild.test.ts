@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import type { Config } from '../src/config';
-import type { Db } from '../src/data/db';
 import { readModelSettings } from '../src/data/model-store';
 import { InteractionModel, type EventModel } from '../src/data/models';
 import { rebuildModel, scheduleRebuildIfStale } from '../src/domain/rebuild-model';
@@ -9,37 +8,9 @@ import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
 import { createInteractionWorker } from '../workers/interaction-worker';
 import { buildEvent } from './helpers/factories';
+import { expectSameModel, modelState } from './helpers/model';
 import { startStack, type Stack } from './helpers/stack';
 import { waitFor } from './helpers/wait';
-
-/** Every derived table, in a stable order, for comparison. */
-async function modelState(db: Db) {
-  const [pairs, affinities, popularity, cooccurrence] = await Promise.all([
-    db.raw(`select user_id, event_id, score, interaction_count, last_interaction_at, decayed, positive_at, dismissed_at, applied_at
-              from user_event_scores order by user_id, event_id`),
-    db.raw('select user_id, feature, value from user_feature_affinities order by user_id, feature'),
-    db.raw('select event_id, value from event_popularity order by event_id'),
-    db.raw('select event_id, other_event_id, value from event_cooccurrence order by event_id, other_event_id'),
-  ]);
-  return { pairs: pairs.rows, affinities: affinities.rows, popularity: popularity.rows, cooccurrence: cooccurrence.rows } as Record<
-    string,
-    Record<string, unknown>[]
-  >;
-}
-
-/** Equal, but for the last bits of sums added up in another order across users. */
-function expectSameModel(actual: Record<string, Record<string, unknown>[]>, expected: Record<string, Record<string, unknown>[]>) {
-  for (const table of Object.keys(expected)) {
-    expect({ table, rows: actual[table]!.length }).toEqual({ table, rows: expected[table]!.length });
-    expected[table]!.forEach((row, i) => {
-      for (const [column, value] of Object.entries(row)) {
-        const got = actual[table]![i]![column];
-        if (typeof value === 'number') expect(Math.abs((got as number) - value)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(value)));
-        else expect({ table, column, value: got }).toEqual({ table, column, value });
-      }
-    });
-  }
-}
 
 describe('rebuilding the model from the interactions', () => {
   let stack: Stack;

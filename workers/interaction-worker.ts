@@ -133,8 +133,11 @@ export function createInteractionWorker(baseDeps: WorkerDeps): Worker {
     },
     prefix: deps.config.queuePrefix,
     concurrency: deps.config.worker.concurrency,
-    // A job whose worker died (SIGKILL, lost host) is redelivered; BullMQ's default fails it the
-    // second time, which would drop accepted interactions. Jobs are idempotent: redeliver freely.
+    // A job whose worker died (SIGKILL, lost host) is redelivered once its claim lapses; BullMQ's
+    // default fails it the second time, which would drop accepted interactions. Jobs are
+    // idempotent: redeliver freely.
+    lockDuration: deps.config.worker.lockMs,
+    stalledInterval: deps.config.worker.lockMs,
     maxStalledCount: 50,
   });
   worker.on('failed', (job, error) => {

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,16 +29,22 @@ export class TestRedis {
   private constructor(
     readonly port: number,
     private readonly extraArgs: string[] = [],
+    private readonly recordSyncs = false,
   ) {}
 
-  static async start(extraArgs: string[] = []): Promise<TestRedis> {
-    return TestRedis.startOn(await sparePort(), extraArgs);
+  /** `recordSyncs`: log what reached the disk, so that `powerCut` can be simulated (needs cc). */
+  static async start(extraArgs: string[] = [], options: { recordSyncs?: boolean } = {}): Promise<TestRedis> {
+    return TestRedis.startOn(await sparePort(), extraArgs, options);
   }
 
-  static async startOn(port: number, extraArgs: string[] = []): Promise<TestRedis> {
-    const redis = new TestRedis(port, extraArgs);
+  static async startOn(port: number, extraArgs: string[] = [], options: { recordSyncs?: boolean } = {}): Promise<TestRedis> {
+    const redis = new TestRedis(port, extraArgs, options.recordSyncs);
     await redis.restart();
     return redis;
+  }
+
+  private get syncLog(): string {
+    return path.join(this.dir, 'syncs.log');
   }
 
   get url(): string {
@@ -51,6 +57,7 @@ export class TestRedis {
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.extraArgs],
       {
         stdio: 'ignore',
+        env: this.recordSyncs ? { ...process.env, LD_PRELOAD: buildSyncLog(this.dir), SYNC_LOG: this.syncLog } : process.env,
       },
     );
     await waitFor('the test redis-server to answer', async () => {
@@ -77,13 +84,51 @@ export class TestRedis {
     this.process?.kill('SIGCONT');
   }
 
+  /** SIGTERM: Redis writes what it holds (the AOF, fsynced) and exits, as in a planned restart. */
+  shutdown(): Promise<void> {
+    return this.endWith('SIGTERM');
+  }
+
+  /**
+   * The machine loses power: the server dies, and of its append-only files only what an fsync
+   * covered is left (each file is cut back to its size at its last fsync). Returns the bytes lost.
+   */
+  async powerCut(): Promise<number> {
+    if (!this.recordSyncs) throw new Error('powerCut needs a server started with recordSyncs');
+    await this.kill();
+    const synced = new Map<string, number>();
+    if (existsSync(this.syncLog)) {
+      for (const line of readFileSync(this.syncLog, 'utf8').split('\n')) {
+        const match = /^(\d+) (.+)$/.exec(line);
+        if (match) synced.set(match[2]!, Number(match[1]));
+      }
+    }
+    const aofDir = path.join(this.dir, 'appendonlydir');
+    let lost = 0;
+    for (const name of existsSync(aofDir) ? readdirSync(aofDir) : []) {
+      if (!name.endsWith('.incr.aof')) continue; // base files and the manifest are fsynced before use
+      const file = path.join(aofDir, name);
+      const keep = synced.get(file) ?? 0;
+      const size = statSync(file).size;
+      if (size > keep) {
+        truncateSync(file, keep);
+        lost += size - keep;
+      }
+    }
+    return lost;
+  }
+
   /** SIGKILL: the server vanishes without a goodbye, as in a crash. */
-  async kill(): Promise<void> {
+  kill(): Promise<void> {
+    return this.endWith('SIGKILL');
+  }
+
+  private async endWith(signal: NodeJS.Signals): Promise<void> {
     const child = this.process;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise((resolve) => {
       child.once('exit', resolve);
-      child.kill('SIGKILL');
+      child.kill(signal);
     });
   }
 
@@ -91,4 +136,16 @@ export class TestRedis {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Builds test/helpers/native/sync-log.c into `dir` (once). */
+function buildSyncLog(dir: string): string {
+  const out = path.join(dir, 'sync-log.so');
+  if (existsSync(out)) return out;
+  try {
+    execFileSync('cc', ['-shared', '-fPIC', '-O2', '-o', out, path.join(__dirname, 'native', 'sync-log.c'), '-ldl'], { stdio: 'pipe' });
+  } catch (error) {
+    throw new Error(`Simulating a power cut needs a C compiler (cc) to build test/helpers/native/sync-log.c: ${String(error)}`);
+  }
+  return out;
 }

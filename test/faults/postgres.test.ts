@@ -1,0 +1,59 @@
+import { loadConfig } from '../../src/config';
+import { buildEvent } from '../helpers/factories';
+import { makeUsers } from '../helpers/load';
+import { expectModelToEqualRebuild } from '../helpers/model';
+import { TestPostgres } from '../helpers/postgres-server';
+import { expectRowsToBe, startService, waitUntilDrained, type Service } from '../helpers/service';
+import { sleep, waitFor } from '../helpers/wait';
+
+const OUTAGE_MS = 15_000;
+
+describe('PostgreSQL stopped for 15 s under load', () => {
+  let pg: TestPostgres;
+  let service: Service;
+  beforeAll(async () => {
+    pg = await TestPostgres.start();
+    service = await startService({ databaseUrl: pg.url, env: { WORKER_LOCK_MS: '2000' } });
+    await service.start('web');
+    await service.start('worker');
+  }, 120_000);
+  afterAll(async () => {
+    await service?.stop();
+    await pg?.destroy();
+  });
+
+  test('the API answers 202 (events cached) or 503, never 500; jobs back off and all land once it is back, none failed', async () => {
+    const events = await Promise.all(Array.from({ length: 10 }, () => buildEvent(service.db)));
+    const load = service.load({ users: makeUsers(50, service.token), eventIds: events.map((e) => e.id), clients: 16 });
+    const more = async (what: string) => {
+      const before = load.accepted.size;
+      await waitFor(`the API to accept ${what}`, async () => load.accepted.size >= before + 800, 60_000);
+    };
+
+    await more('interactions');
+    await pg.stopServer();
+    const down = Date.now();
+    await sleep(OUTAGE_MS);
+    const up = Date.now();
+    await pg.startServer();
+    await more('again with PostgreSQL back');
+    await load.stop();
+
+    const { '202': ok, '503': unavailable, ...others } = load.attempts;
+    expect(others).toEqual({});
+    expect(unavailable).toBeGreaterThan(0); // once the cached events expired
+    expect([...load.accepted.values()].filter(({ at }) => at > down && at < up).length).toBeGreaterThan(0); // before they did
+    expect(ok).toBe(load.accepted.size);
+    expect(load.abandoned).toBe(0);
+
+    await waitUntilDrained(service, 120_000);
+    expect(await service.queue.getFailedCount()).toBe(0);
+    const retried = (await service.queue.getCompleted(0, -1)).filter((job) => job.attemptsMade > 1);
+    expect(retried.length).toBeGreaterThan(0);
+    await expectRowsToBe(service, load.accepted.keys());
+    await expectModelToEqualRebuild(service.db, loadConfig(service.env).model);
+    console.info(
+      `PostgreSQL down 15 s: ${load.accepted.size} accepted, attempts ${JSON.stringify(load.attempts)}; ${retried.length} jobs retried; 0 failed, 0 lost`,
+    );
+  }, 300_000);
+});

@@ -1,0 +1,69 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
+import { sparePort } from './redis-server';
+
+/** The newest PostgreSQL server binaries on the machine (Debian keeps them per major version). */
+function binDir(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = readdirSync(root)
+    .map(Number)
+    .filter(Number.isFinite)
+    .sort((a, b) => b - a);
+  if (versions.length === 0) throw new Error(`No PostgreSQL server binaries under ${root}`);
+  return path.join(root, String(versions[0]), 'bin');
+}
+
+/**
+ * A private PostgreSQL cluster (initdb in a temp dir, a spare port) for tests that stop the
+ * database on purpose; the machine's shared cluster is never touched. PostgreSQL refuses to run as
+ * root, so as root the cluster belongs to the `postgres` user.
+ */
+export class TestPostgres {
+  private readonly dir = mkdtempSync(path.join(tmpdir(), 'test-postgres-'));
+  private readonly bin = binDir();
+  private readonly owner =
+    userInfo().uid === 0
+      ? { uid: Number(execFileSync('id', ['-u', 'postgres'])), gid: Number(execFileSync('id', ['-g', 'postgres'])) }
+      : undefined;
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<TestPostgres> {
+    const pg = new TestPostgres(await sparePort());
+    if (pg.owner) chownSync(pg.dir, pg.owner.uid, pg.owner.gid);
+    await pg.run('initdb', ['-D', pg.data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+    await pg.startServer();
+    return pg;
+  }
+
+  get url(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  private get data(): string {
+    return path.join(this.dir, 'data');
+  }
+
+  private async run(tool: string, args: string[]): Promise<void> {
+    await promisify(execFile)(path.join(this.bin, tool), args, { uid: this.owner?.uid, gid: this.owner?.gid, cwd: this.dir });
+  }
+
+  /** Starts the server and waits until it accepts connections. */
+  async startServer(): Promise<void> {
+    const options = `-p ${this.port} -c listen_addresses=127.0.0.1 -k ${this.dir} -c fsync=off -c max_connections=100`;
+    await this.run('pg_ctl', ['-D', this.data, '-o', options, '-l', path.join(this.dir, 'log'), '-w', 'start']);
+  }
+
+  /** A fast shutdown: sessions are cut, in-flight transactions roll back, nothing answers. */
+  async stopServer(): Promise<void> {
+    await this.run('pg_ctl', ['-D', this.data, '-m', 'fast', '-w', 'stop']);
+  }
+
+  async destroy(): Promise<void> {
+    await this.run('pg_ctl', ['-D', this.data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined); // may be stopped already
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
