@@ -22,3 +22,30 @@ export function cleanup(): Promise<void> {
   })();
   return running;
 }
+
+/**
+ * Runs a script's main function; whatever happens (an error, Ctrl-C, SIGTERM), what it created is
+ * undone before the process exits.
+ */
+export function runMain(main: () => Promise<void>): void {
+  let interrupted = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (interrupted) return;
+      interrupted = true;
+      console.log(`${signal}: stopping children, dropping databases, deleting queue keys`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  main()
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    })
+    .finally(async () => {
+      if (interrupted) return;
+      await cleanup();
+      // Stray handles (a keep-alive socket, a BullMQ connection) must not keep the run alive.
+      process.exit(process.exitCode ?? 0);
+    });
+}

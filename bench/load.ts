@@ -4,7 +4,7 @@ import http from 'node:http';
 import autocannon from 'autocannon';
 
 export interface LoadRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   path: string;
   headers: Record<string, string>;
   body?: string;

@@ -44,7 +44,8 @@ export class RssSampler {
   }
 }
 
-function readRssMb(pid: number): number | undefined {
+/** VmRSS of a process in MB, or undefined once it has exited. */
+export function readRssMb(pid: number): number | undefined {
   try {
     const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Math.round((Number(match[1]) / 1024) * 10) / 10 : undefined;

@@ -1,22 +1,19 @@
 // `npm run bench -- [--scale <factor>] [--only <phase,...>]`: builds, then measures the real web
 // and worker processes (from dist/) phase by phase, and writes bench/results/latest.{json,md,svg}.
-import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
-import { Redis } from 'ioredis';
-import { Client } from 'pg';
-import { cleanup } from './cleanup';
+import { runMain } from './cleanup';
 import type { Context } from './context';
-import { PG_BASE, REDIS_URL } from './infra';
 import type { LoadRequest } from './load';
 import { runCost } from './phases/cost';
 import { runDrain, runNaive } from './phases/drain';
 import { runFeed } from './phases/feed';
 import { runFreshness } from './phases/freshness';
 import { fillBacklog, ingestRequests, runCeiling, runIngest } from './phases/throughput';
-import { LOG_DIR, ROOT, snapshotBuild } from './processes';
+import { machine, serviceVersion } from './machine';
+import { LOG_DIR, snapshotBuild } from './processes';
 import { writeReport } from './report';
-import type { BenchResults, Machine } from './results';
+import type { BenchResults } from './results';
 import { RssSampler } from './rss';
 import { parseArgs, type Phase } from './settings';
 import { Stack } from './stack';
@@ -136,56 +133,4 @@ async function main(): Promise<void> {
   log(`results in bench/results/latest.{json,md,svg}`);
 }
 
-async function machine(): Promise<Machine> {
-  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
-  const pg = new Client({ connectionString: `${PG_BASE}/postgres` });
-  await pg.connect();
-  const postgres = (await pg.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]!.v;
-  await pg.end();
-  const redis = new Redis(REDIS_URL);
-  const info = await redis.info('server');
-  redis.disconnect();
-  return {
-    cpu,
-    cores: os.cpus().length,
-    memoryGb: os.totalmem() / 2 ** 30,
-    node: process.version,
-    postgres: `PostgreSQL ${postgres}`,
-    redis: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
-    os: `${os.type()} ${os.release()}`,
-    loadAverageAtStart: os.loadavg(),
-  };
-}
-
-/** Which service code was measured: the build is of the working tree, which may be ahead of HEAD. */
-function serviceVersion(): { commit: string; uncommittedFiles: number } {
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
-    const changed = git('status', '--porcelain', '--', 'src', 'workers', 'migrations', 'scripts');
-    return { commit: git('rev-parse', 'HEAD').trim(), uncommittedFiles: changed.split('\n').filter(Boolean).length };
-  } catch {
-    return { commit: 'unknown', uncommittedFiles: 0 };
-  }
-}
-
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    log(`${signal}: stopping children, dropping databases, deleting queue keys`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-main()
-  .catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    if (interrupted) return;
-    await cleanup();
-    // Stray handles (a keep-alive socket, a BullMQ connection) must not keep the run alive.
-    process.exit(process.exitCode ?? 0);
-  });
+runMain(main);

@@ -1,13 +1,11 @@
 import { connect } from 'node:net';
 import { once } from 'node:events';
-import { randomBytes, randomUUID } from 'node:crypto';
-import jwt from 'jsonwebtoken';
-import { loadConfig } from '../src/config';
-import { createDb, type Db } from '../src/data/db';
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../src/data/db';
 import { InteractionModel } from '../src/data/models';
 import { buildEvent } from './helpers/factories';
-import { runEntry, type RunningProcess } from './helpers/processes';
-import { sparePort, TestRedis } from './helpers/redis-server';
+import { TestRedis } from './helpers/redis-server';
+import { startService, type Service } from './helpers/service';
 import { sleep, waitFor } from './helpers/wait';
 
 const ADMIN_PASSWORD = 'process-test-admin-password';
@@ -15,61 +13,29 @@ const basic = `Basic ${Buffer.from(`ops:${ADMIN_PASSWORD}`).toString('base64')}`
 
 /** The web and worker entry points as separate processes, as in production. */
 describe('the web and worker processes', () => {
-  const base = loadConfig();
-  let env: NodeJS.ProcessEnv;
+  let service: Service;
+  let env: Record<string, string>;
   let db: Db;
-  let running: RunningProcess[] = [];
 
   beforeEach(async () => {
-    env = {
-      NODE_ENV: 'production',
-      PORT: String(await sparePort()),
-      WORKER_PORT: String(await sparePort()),
-      DATABASE_URL: base.databaseUrl,
-      REDIS_URL: base.redisUrl,
-      QUEUE_PREFIX: `${base.queuePrefix}-proc-${randomBytes(3).toString('hex')}`,
-      JWT_SECRET: `secret-${randomBytes(8).toString('hex')}`,
-      RATE_LIMIT_WRITES_PER_MINUTE: '0', // one user sends hundreds of writes here
-      ADMIN_USERNAME: 'ops',
-      ADMIN_PASSWORD,
-      LOG_LEVEL: 'debug',
-      SHUTDOWN_TIMEOUT_MS: '20000',
-    };
-    db = createDb(base);
+    service = await startService({
+      env: { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD, LOG_LEVEL: 'debug', SHUTDOWN_TIMEOUT_MS: '20000' },
+    });
+    ({ env, db } = service);
   });
-  afterEach(async () => {
-    running.forEach((p) => p.child.exitCode === null && p.child.kill('SIGKILL'));
-    running = [];
-    await db.destroy();
-  });
+  afterEach(() => service.stop());
 
-  const start = async (entry: 'src/server.ts' | 'workers/index.ts', extraEnv: Record<string, string> = {}) => {
-    const proc = runEntry(entry, { ...env, ...extraEnv });
-    running.push(proc);
-    const port = entry === 'src/server.ts' ? env.PORT : env.WORKER_PORT;
-    await waitFor(
-      `${entry} to be ready`,
-      () =>
-        fetch(`http://127.0.0.1:${port}/readyz`).then(
-          (r) => r.ok,
-          () => false,
-        ),
-      30_000,
-    );
-    return proc;
-  };
-  const tokenFor = (sub: string) => jwt.sign({ sub }, env.JWT_SECRET!, { expiresIn: '5m' });
   const post = (token: string, body: unknown) =>
-    fetch(`http://127.0.0.1:${env.PORT}/interactions`, {
+    fetch(`${service.webUrl}/interactions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
 
   test('the worker serves health and metrics on its own port, and logs every job line with its job id and no secret', async () => {
-    const [web, worker] = [await start('src/server.ts'), await start('workers/index.ts')];
+    const [web, worker] = [await service.start('web'), await service.start('worker')];
     const event = await buildEvent(db);
-    const token = tokenFor(`user-${randomUUID()}`);
+    const token = service.token(`user-${randomUUID()}`);
     const { id } = (await (await post(token, { eventId: event.id, action: 'SAVE' })).json()) as { id: string };
     await waitFor('the row', async () => InteractionModel.query(db).findById(id));
 
@@ -108,10 +74,10 @@ describe('the web and worker processes', () => {
   }, 60_000);
 
   test('SIGTERM under load: the web process finishes what it accepted, resets nothing, exits 0, and every 202 lands', async () => {
-    const [web] = [await start('src/server.ts'), await start('workers/index.ts')];
+    const [web] = [await service.start('web'), await service.start('worker')];
     const event = await buildEvent(db);
     const userId = `user-${randomUUID()}`;
-    const token = tokenFor(userId);
+    const token = service.token(userId);
     const accepted: string[] = [];
     const outcomes = { accepted: 0, cutOff: 0, other: [] as string[] };
     let stopAt = Date.now() + 20_000;
@@ -159,10 +125,10 @@ describe('the web and worker processes', () => {
   }, 90_000);
 
   test('SIGTERM under load: the worker finishes the jobs in hand, exits 0, and a new worker carries on with nothing lost or doubled', async () => {
-    await start('src/server.ts');
+    await service.start('web');
     const event = await buildEvent(db);
     const userId = `user-${randomUUID()}`;
-    const token = tokenFor(userId);
+    const token = service.token(userId);
     const accepted: string[] = [];
     // One at a time, so each is a job of its own; the worker takes one job at a time, so that it is
     // stopped part-way through the backlog however fast it writes.
@@ -171,14 +137,14 @@ describe('the web and worker processes', () => {
       accepted.push(((await res.json()) as { id: string }).id);
     }
 
-    const worker = await start('workers/index.ts', { WORKER_CONCURRENCY: '1' });
+    const worker = await service.start('worker', { WORKER_CONCURRENCY: '1' });
     await waitFor('the worker to be busy', async () => (await InteractionModel.query(db).where({ userId })).length > 50);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
     const afterStop = (await InteractionModel.query(db).where({ userId })).length;
     expect(afterStop).toBeLessThan(accepted.length); // it stopped mid-way, for the test to mean something
 
-    await start('workers/index.ts');
+    await service.start('worker');
     await waitFor('every row', async () => (await InteractionModel.query(db).where({ userId })).length >= accepted.length, 30_000);
     await sleep(300);
     const rows = await InteractionModel.query(db).where({ userId });
@@ -188,7 +154,7 @@ describe('the web and worker processes', () => {
   }, 90_000);
 
   test('a client that drips its headers (slow loris) is cut off with a 408 after 10 s, not left holding the connection', async () => {
-    await start('src/server.ts');
+    await service.start('web');
     const socket = connect(Number(env.PORT), '127.0.0.1');
     socket.on('error', () => undefined);
     await once(socket, 'connect');
@@ -207,8 +173,7 @@ describe('the web and worker processes', () => {
   test('SIGTERM with Redis gone: the worker does not wait for it, and exits 0', async () => {
     const redis = await TestRedis.start();
     try {
-      env.REDIS_URL = redis.url;
-      const worker = await start('workers/index.ts');
+      const worker = await service.start('worker', { REDIS_URL: redis.url });
       await redis.kill();
       await sleep(300);
       const asked = Date.now();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
+import { userStateKey } from '../src/data/redis';
 import { JOBS } from '../src/jobs/definitions';
 import { InteractionModel } from '../src/data/models';
 import type { Action } from '../src/domain/weights';
@@ -243,6 +244,41 @@ describe('GET /recommendations', () => {
     expect(new Set(all).size).toBe(all.length);
     const total = await stack.db('events').where('startsAt', '>', new Date()).count<{ count: string }[]>('* as count');
     expect(all).toHaveLength(Number(total[0]!.count));
+  });
+
+  test('a later page carries the items, scores and reasons of the ranking it was cut from', async () => {
+    const userId = newUser();
+    const liked = await buildEvent(stack.db, { category: 'frozen', city: 'Köln: Süd', tags: ['a:b'] });
+    for (let i = 0; i < 5; i += 1) await buildEvent(stack.db, { category: 'frozen', city: 'Köln: Süd', tags: ['a:b'] });
+    await interact(newUser(), [liked.id, 'SAVE']);
+    await interact(userId, [liked.id, 'SAVE']);
+
+    const first = await feed(userId, '?limit=2');
+    const rest = await feed(userId, `?limit=100&cursor=${first.nextCursor}`);
+    const fresh = await feed(userId, '?limit=100');
+
+    const strip = (items: typeof first.items) => items.map(({ eventId, score, reasons }) => ({ eventId, score, reasons }));
+    expect(strip(rest.items)).toEqual(strip(fresh.items).slice(2, 2 + rest.items.length));
+    expect(rest.items.flatMap((i) => i.reasons)).toContainEqual({
+      code: 'matches_interest',
+      text: 'matches your interest in events in Köln: Süd',
+      feature: { type: 'city', value: 'Köln: Süd' },
+    });
+  });
+
+  test("a new first page replaces the user's frozen ranking: Redis holds one per user, and the older cursor is refused", async () => {
+    for (let i = 0; i < 3; i += 1) await buildEvent(stack.db);
+    const userId = newUser();
+    const rankings = async () => (await stack.producer.connection.keys(`${stack.config.queuePrefix}:feed:*`)).length;
+    const before = await rankings();
+    const older = await feed(userId, '?limit=1');
+    const newer = await feed(userId, '?limit=1');
+    expect(await rankings()).toBe(before + 1);
+
+    const res = await stack.request('GET', `/recommendations?cursor=${older.nextCursor}`, { token: stack.token({ sub: userId }) });
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'invalid_cursor' } } });
+    expect((await feed(userId, `?limit=1&cursor=${newer.nextCursor}`)).items).toHaveLength(1);
+    expect(await stack.producer.connection.get(userStateKey(stack.config.queuePrefix, 'feed', userId))).toContain(newer.items[0]!.eventId);
   });
 
   test.each([

@@ -1,19 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { RankedItem } from '../domain/ranking';
+import type { FeatureType } from '../domain/model';
+import { reasonOf, type RankedItem, type Reason } from '../domain/ranking';
 import { ServiceUnavailableError } from '../errors';
-import { stateKeyBase, userStateKey } from './redis';
+import { userStateKey } from './redis';
 
-/** A ranked feed frozen for paging: later pages come from it, so moving scores never repeat or skip an event. */
-export interface FeedSnapshot {
-  userId: string;
-  items: RankedItem[];
-}
-
-/** The feed's short-lived state in Redis: frozen rankings for paging, and events to hide at once. */
+/**
+ * The feed's short-lived state in Redis: each user's frozen ranking for paging (later pages come
+ * from it, so moving scores never repeat or skip an event), and events to hide at once.
+ */
 export interface FeedStore {
-  save(snapshot: FeedSnapshot): Promise<string>;
-  load(id: string): Promise<FeedSnapshot | undefined>;
+  /**
+   * Freezes the user's ranking and returns its id. It replaces the user's previous one: what Redis
+   * holds grows with the users who page, not with the requests they make.
+   */
+  save(userId: string, items: RankedItem[]): Promise<string>;
+  /** The user's frozen ranking of that id; undefined once it expired or a newer one replaced it. */
+  load(userId: string, id: string): Promise<RankedItem[] | undefined>;
   /**
    * Hides an event from the user's feed from now on (a DISMISS or an APPLY accepted), without
    * waiting for the worker, however far behind it is. Kept a day: by then the model knows.
@@ -22,19 +25,21 @@ export interface FeedStore {
   hidden(userId: string): Promise<Set<string>>;
 }
 
-/** Snapshots in Redis, expiring after `ttlSeconds` (a cursor older than that is refused). */
+/** Rankings in Redis, expiring after `ttlSeconds` (a cursor older than that is refused). */
 export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 60): FeedStore {
-  const key = (id: string) => `${stateKeyBase(prefix)}:feed:${id}`;
+  const rankingKey = (userId: string) => userStateKey(prefix, 'feed', userId);
   const hiddenKey = (userId: string) => userStateKey(prefix, 'hidden', userId);
   return {
-    async save(snapshot) {
+    async save(userId, items) {
       const id = randomBytes(12).toString('base64url');
-      await redis.set(key(id), JSON.stringify(snapshot), 'EX', ttlSeconds).catch(unavailable);
+      const stored: StoredRanking = { id, items: items.map(compact) };
+      await redis.set(rankingKey(userId), JSON.stringify(stored), 'EX', ttlSeconds).catch(unavailable);
       return id;
     },
-    async load(id) {
-      const text = await redis.get(key(id)).catch(unavailable);
-      return text ? (JSON.parse(text) as FeedSnapshot) : undefined;
+    async load(userId, id) {
+      const text = await redis.get(rankingKey(userId)).catch(unavailable);
+      const stored = text ? (JSON.parse(text) as StoredRanking) : undefined;
+      return stored?.id === id ? stored.items.map(expand) : undefined;
     },
     async hide(userId, eventId) {
       await redis
@@ -47,6 +52,36 @@ export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 6
     async hidden(userId) {
       return new Set(await redis.smembers(hiddenKey(userId)).catch(unavailable));
     },
+  };
+}
+
+/**
+ * A ranking as stored: an item is `[eventId, score, ...reasons]`, a reason its code, or
+ * `matches_interest:<type>:<value>`; the texts are put back on the way out. A quarter of the size of
+ * the items as JSON.
+ */
+interface StoredRanking {
+  id: string;
+  items: [string, number, ...string[]][];
+}
+
+function compact(item: RankedItem): StoredRanking['items'][number] {
+  return [
+    item.eventId,
+    item.score,
+    ...item.reasons.map((r) => (r.code === 'matches_interest' ? `${r.code}:${r.feature.type}:${r.feature.value}` : r.code)),
+  ];
+}
+
+function expand([eventId, score, ...reasons]: StoredRanking['items'][number]): RankedItem {
+  return {
+    eventId,
+    score,
+    reasons: reasons.map((code): Reason => {
+      if (!code.startsWith('matches_interest:')) return reasonOf(code as Exclude<Reason['code'], 'matches_interest'>);
+      const [, type, ...value] = code.split(':');
+      return reasonOf('matches_interest', { type: type as FeatureType, value: value.join(':') });
+    }),
   };
 }
 

@@ -1,129 +1,104 @@
 import type { Db } from './db';
 import { FEED_LIMITS, type Candidate, type UserProfile } from '../domain/ranking';
-import { featuresOf, type EventFeatures } from '../domain/model';
+import { featuresOf } from '../domain/model';
 
-interface EventRow extends EventFeatures {
-  id: string;
-  startsAt: Date;
-  popularity: number;
-}
+/** A candidate as the query returns it: id, start (ms), features, popularity, the user's own interest, co-occurrence. */
+type CandidateRow = [string, number, string | null, string[], string | null, string, string, number, number, number];
 
 /**
- * Everything the ranking needs for one user, read with indexed, bounded queries: the user's
- * strongest pairs and features, the neighbours of their latest positive events, popular and soon
- * upcoming events. Dismissed and applied-to events, and events that have started, are left out.
+ * Every candidate event of one user with all the ranking needs of it, in one statement: the
+ * user's strongest pairs, events matching their strongest features, neighbours of their latest
+ * positive events, popular and soonest events; each source indexed and bounded, so the cost does
+ * not grow with a user's history or the number of events. Dismissed and applied-to events, and
+ * events that have started, are left out. Rows come back as one JSON document: parsing a thousand
+ * typed rows one by one cost the API more CPU than PostgreSQL spent finding them.
  */
+const CANDIDATES_SQL = `
+with direct as (
+  select event_id from user_event_scores
+   where user_id = :userId and dismissed_at is null and applied_at is null
+   order by decayed desc limit :direct
+), top_features as (
+  select feature, value from user_feature_affinities
+   where user_id = :userId and value > 0 order by value desc limit :topFeatures
+), collaborative as (
+  -- "People who engaged with your latest events also engaged with": co-occurrence normalised by
+  -- both events' engaged users (cosine), so that it does not merely repeat popularity.
+  select n.other_event_id as event_id, sum(n.value / sqrt(greatest(pr.engaged, 1e-300) * greatest(pc.engaged, 1e-300))) as value
+    from (select event_id from user_event_scores where user_id = :userId and positive_at is not null
+           order by positive_at desc limit :recentPositives) r
+    join event_popularity pr on pr.event_id = r.event_id
+    cross join lateral (select other_event_id, value from event_cooccurrence where event_id = r.event_id
+                         order by value desc limit :neighboursPerEvent) n
+    join event_popularity pc on pc.event_id = n.other_event_id
+   group by n.other_event_id order by value desc limit :collaborative
+), wanted as (
+  select coalesce(array_agg(substr(feature, 10)) filter (where feature like 'category:%'), '{}') as categories,
+         coalesce(array_agg(substr(feature, 5)) filter (where feature like 'tag:%'), '{}') as tags,
+         coalesce(array_agg(substr(feature, 6)) filter (where feature like 'city:%'), '{}') as cities,
+         coalesce(array_agg(substr(feature, 11)) filter (where feature like 'organizer:%'), '{}') as organizers
+    from top_features
+), matching as (
+  -- Walks the popularity index and stops at the limit, so its cost does not grow with the number
+  -- of events that match. The test is a subquery per row (and the wanted features sub-selects), not
+  -- a join: a join lets the planner sort every matching event instead.
+  select p.event_id as id from event_popularity p
+   where (select e.starts_at > :now
+                 and (lower(e.category) = any((select categories from wanted)::text[]) or e.tags && (select tags from wanted)
+                      or lower(e.city) = any((select cities from wanted)::text[])
+                      or e.organizer_id = any((select organizers from wanted)::text[]))
+            from events e where e.id = p.event_id)
+   order by p.value desc limit :byFeature
+), matching_fresh as (
+  -- Events no one has engaged with yet (not in that index) fill what is left, soonest first.
+  select e.id from events e cross join wanted w
+   where not exists (select 1 from event_popularity p where p.event_id = e.id) and e.starts_at > :now
+     and (lower(e.category) = any(w.categories) or e.tags && w.tags or lower(e.city) = any(w.cities) or e.organizer_id = any(w.organizers))
+   order by e.starts_at limit greatest(:byFeature - (select count(*) from matching), 0)
+), popular as (
+  select e.id from event_popularity p join events e on e.id = p.event_id
+   where e.starts_at > :now order by p.value desc limit :popular
+), soonest as (
+  select e.id from events e where e.starts_at > :now order by e.starts_at limit :soonest
+), candidate as (
+  select event_id as id from direct union select event_id from collaborative union select id from matching
+  union select id from matching_fresh union select id from popular union select id from soonest
+)
+select (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts_at) * 1000), e.category, e.tags, e.city,
+                                         e.organizer_id, e.kind, coalesce(p.value, 0), coalesce(s.decayed, 0), coalesce(c.value, 0)))
+          from candidate i
+          join events e on e.id = i.id and e.starts_at > :now
+          left join event_popularity p on p.event_id = e.id
+          left join user_event_scores s on s.user_id = :userId and s.event_id = e.id
+          left join collaborative c on c.event_id = e.id
+         where s.dismissed_at is null and s.applied_at is null) as candidates,
+       (select json_agg(json_build_array(feature, value)) from top_features) as "topFeatures"`;
+
+/** Everything the ranking needs for one user: the candidates, and the user's affinities for their features. */
 export async function loadFeedCandidates(db: Db, userId: string, now: Date): Promise<{ profile: UserProfile; candidates: Candidate[] }> {
-  const [direct, topFeatures, collaborative] = await Promise.all([
-    rows<{ eventId: string }>(
-      db,
-      `select event_id as "eventId" from user_event_scores
-        where user_id = ? and dismissed_at is null and applied_at is null
-        order by decayed desc limit ?`,
-      [userId, FEED_LIMITS.direct],
-    ),
-    rows<{ feature: string; value: number }>(
-      db,
-      'select feature, value from user_feature_affinities where user_id = ? and value > 0 order by value desc limit ?',
-      [userId, FEED_LIMITS.topFeatures],
-    ),
-    // "People who engaged with your latest events also engaged with": co-occurrence normalised by
-    // both events' engaged users (cosine), so that it does not merely repeat popularity.
-    rows<{ eventId: string; value: number }>(
-      db,
-      `select n.other_event_id as "eventId", sum(n.value / sqrt(greatest(pr.engaged, 1e-300) * greatest(pc.engaged, 1e-300))) as value
-         from (select event_id from user_event_scores where user_id = ? and positive_at is not null
-                order by positive_at desc limit ?) r
-         join event_popularity pr on pr.event_id = r.event_id
-         cross join lateral (select other_event_id, value from event_cooccurrence where event_id = r.event_id
-                              order by value desc limit ?) n
-         join event_popularity pc on pc.event_id = n.other_event_id
-        group by n.other_event_id order by value desc limit ?`,
-      [userId, FEED_LIMITS.recentPositives, FEED_LIMITS.neighboursPerEvent, FEED_LIMITS.collaborative],
-    ),
-  ]);
-
-  const wanted = (prefix: string) => topFeatures.filter((f) => f.feature.startsWith(prefix)).map((f) => f.feature.slice(prefix.length));
-  const eventColumns = `e.id, e.starts_at as "startsAt", e.category, e.tags, e.city, e.organizer_id as "organizerId", e.kind, coalesce(p.value, 0) as popularity`;
-  const ids = [...new Set([...direct.map((d) => d.eventId), ...collaborative.map((c) => c.eventId)])];
-  const [byId, byFeature, popular, soonest] = await Promise.all([
-    rows<EventRow>(
-      db,
-      `select ${eventColumns} from events e left join event_popularity p on p.event_id = e.id where e.id = any(?::uuid[]) and e.starts_at > ?`,
-      [ids, now],
-    ),
-    eventsWithFeatures(db, eventColumns, now, [wanted('category:'), wanted('tag:'), wanted('city:'), wanted('organizer:')]),
-    rows<EventRow>(
-      db,
-      `select ${eventColumns} from event_popularity p join events e on e.id = p.event_id
-        where e.starts_at > ? order by p.value desc limit ?`,
-      [now, FEED_LIMITS.popular],
-    ),
-    rows<EventRow>(
-      db,
-      `select ${eventColumns} from events e left join event_popularity p on p.event_id = e.id where e.starts_at > ? order by e.starts_at limit ?`,
-      [now, FEED_LIMITS.soonest],
-    ),
-  ]);
-
-  const events = new Map<string, EventRow>();
-  for (const row of [...byId, ...byFeature, ...popular, ...soonest]) events.set(row.id, row);
-  const candidateIds = [...events.keys()];
-
-  const [pairs, affinities] = await Promise.all([
-    rows<{ eventId: string; decayed: number; excluded: boolean }>(
-      db,
-      `select event_id as "eventId", decayed, (dismissed_at is not null or applied_at is not null) as excluded
-         from user_event_scores where user_id = ? and event_id = any(?::uuid[])`,
-      [userId, candidateIds],
-    ),
-    rows<{ feature: string; value: number }>(
-      db,
-      'select feature, value from user_feature_affinities where user_id = ? and feature = any(?)',
-      [userId, [...new Set([...events.values()].flatMap((e) => featuresOf(e)))]],
-    ),
-  ]);
-
-  const pairByEvent = new Map(pairs.map((p) => [p.eventId, p]));
-  const collaborativeByEvent = new Map(collaborative.map((c) => [c.eventId, Number(c.value)]));
-  const candidates: Candidate[] = [];
-  for (const event of events.values()) {
-    const pair = pairByEvent.get(event.id);
-    if (pair?.excluded) continue;
-    candidates.push({
-      eventId: event.id,
-      features: { category: event.category, tags: event.tags, city: event.city, organizerId: event.organizerId, kind: event.kind },
-      direct: pair?.decayed ?? 0,
-      collaborative: collaborativeByEvent.get(event.id) ?? 0,
-      popularity: Number(event.popularity),
-      startsAt: event.startsAt,
-    });
-  }
-  const profile = { affinities: new Map([...topFeatures, ...affinities].map((a) => [a.feature, Number(a.value)])) };
+  const [found] = await rows<{ candidates: CandidateRow[] | null; topFeatures: [string, number][] | null }>(db, CANDIDATES_SQL, {
+    userId,
+    now,
+    ...FEED_LIMITS,
+  });
+  const candidates = (found!.candidates ?? []).map(
+    ([eventId, startsAt, category, tags, city, organizerId, kind, popularity, direct, collaborative]): Candidate => ({
+      eventId,
+      features: { category, tags, city, organizerId, kind },
+      direct,
+      collaborative,
+      popularity,
+      startsAt: new Date(startsAt),
+    }),
+  );
+  const topFeatures = found!.topFeatures ?? [];
+  const affinities = await rows<{ feature: string; value: number }>(
+    db,
+    'select feature, value from user_feature_affinities where user_id = ? and feature = any(?)',
+    [userId, [...new Set(candidates.flatMap((c) => featuresOf(c.features)))]],
+  );
+  const profile = { affinities: new Map([...topFeatures, ...affinities.map((a): [string, number] => [a.feature, a.value])]) };
   return { profile, candidates };
-}
-
-/**
- * Upcoming events with any of the user's strongest features, most popular first. Walks the
- * popularity index and stops at the limit, so its cost does not grow with the number of events
- * that match; events no one has engaged with yet (not in that index) fill what is left, soonest first.
- */
-async function eventsWithFeatures(db: Db, columns: string, now: Date, features: string[][]): Promise<EventRow[]> {
-  const matches = '(lower(e.category) = any(?) or e.tags && ?::text[] or lower(e.city) = any(?) or e.organizer_id = any(?))';
-  const popular = await rows<EventRow>(
-    db,
-    `select ${columns} from event_popularity p join events e on e.id = p.event_id
-      where e.starts_at > ? and ${matches} order by p.value desc limit ?`,
-    [now, ...features, FEED_LIMITS.byFeature],
-  );
-  if (popular.length === FEED_LIMITS.byFeature) return popular;
-  const fresh = await rows<EventRow>(
-    db,
-    `select ${columns} from events e left join event_popularity p on p.event_id = e.id
-      where p.event_id is null and e.starts_at > ? and ${matches} order by e.starts_at limit ?`,
-    [now, ...features, FEED_LIMITS.byFeature - popular.length],
-  );
-  return [...popular, ...fresh];
 }
 
 export interface FeedEvent {
@@ -149,7 +124,7 @@ export async function loadShowableEvents(db: Db, userId: string, ids: string[], 
   return new Map(found.map((e) => [e.id, e]));
 }
 
-async function rows<T>(db: Db, sql: string, bindings: unknown[]): Promise<T[]> {
+async function rows<T>(db: Db, sql: string, bindings: unknown[] | Record<string, unknown>): Promise<T[]> {
   const result = await db.raw<{ rows: T[] }>(sql, bindings as never);
   return result.rows;
 }

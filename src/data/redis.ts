@@ -38,4 +38,4 @@ export function userStateKey(prefix: string, kind: string, userId: string): stri
 }
 
 /** The queue prefix without its hash tag (see userStateKey). */
-export const stateKeyBase = (prefix: string) => prefix.replace(/[{}]/g, '');
+const stateKeyBase = (prefix: string) => prefix.replace(/[{}]/g, '');

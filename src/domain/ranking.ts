@@ -42,6 +42,25 @@ export type Reason =
   | { code: 'liked_by_similar_users'; text: string }
   | { code: 'popular_near_you' | 'popular'; text: string };
 
+type PlainReasonCode = Exclude<Reason['code'], 'matches_interest'>;
+
+const REASON_TEXTS: Record<PlainReasonCode, string> = {
+  interacted: 'you showed interest in this event',
+  liked_by_similar_users: 'people who liked what you liked also liked this',
+  popular_near_you: 'popular near you',
+  popular: 'popular right now',
+};
+
+/** A reason with its text; the texts are written here only, so a stored ranking keeps just the codes. */
+export function reasonOf(code: PlainReasonCode): Reason;
+export function reasonOf(code: 'matches_interest', feature: { type: FeatureType; value: string }): Reason;
+export function reasonOf(code: Reason['code'], feature?: { type: FeatureType; value: string }): Reason {
+  if (code !== 'matches_interest') return { code, text: REASON_TEXTS[code] } as Reason;
+  const { type, value } = feature!;
+  const text = type === 'city' ? `matches your interest in events in ${value}` : `matches your interest in ${value}`;
+  return { code, text, feature: { type, value } };
+}
+
 export interface RankedItem {
   eventId: string;
   score: number;
@@ -71,7 +90,7 @@ export function rankCandidates(settings: ModelSettings, now: Date, profile: User
     if (direct > 0) {
       parts.push({
         value: COMPONENT_WEIGHTS.direct * Math.log1p(direct),
-        reason: { code: 'interacted', text: 'you showed interest in this event' },
+        reason: reasonOf('interacted'),
       });
     }
 
@@ -96,14 +115,14 @@ export function rankCandidates(settings: ModelSettings, now: Date, profile: User
       parts.push({
         value: COMPONENT_WEIGHTS.collaborative * (candidate.collaborative / maxCollaborative),
         // On an event the user already engaged with, the co-occurrence is partly their own doing.
-        reason: direct > 0 ? undefined : { code: 'liked_by_similar_users', text: 'people who liked what you liked also liked this' },
+        reason: direct > 0 ? undefined : reasonOf('liked_by_similar_users'),
       });
     }
     if (maxPopularity > 0 && candidate.popularity > 0) {
       const near = topCity !== undefined && candidate.features.city?.trim().toLowerCase() === topCity;
       parts.push({
         value: COMPONENT_WEIGHTS.popularity * (candidate.popularity / maxPopularity),
-        reason: near ? { code: 'popular_near_you', text: 'popular near you' } : { code: 'popular', text: 'popular right now' },
+        reason: reasonOf(near ? 'popular_near_you' : 'popular'),
       });
     }
 
@@ -123,9 +142,7 @@ export function rankCandidates(settings: ModelSettings, now: Date, profile: User
 
 function interestReason(type: FeatureType, feature: string, event: EventFeatures): Reason {
   const raw = feature.slice(feature.indexOf(':') + 1);
-  const value = type === 'city' ? (event.city ?? raw) : raw;
-  const text = type === 'city' ? `matches your interest in events in ${value}` : `matches your interest in ${value}`;
-  return { code: 'matches_interest', text, feature: { type, value } };
+  return reasonOf('matches_interest', { type, value: type === 'city' ? (event.city ?? raw) : raw });
 }
 
 function strongest(affinities: Map<string, number>, type: FeatureType): string | undefined {

@@ -37,13 +37,16 @@ export async function getRecommendations(
   let hidden: Set<string>;
   if (request.cursor) {
     const cursor = decodeCursor(request.cursor);
-    const snapshot = await deps.store.load(cursor.snapshot);
-    if (!snapshot || snapshot.userId !== userId) {
-      throw new ValidationError('The cursor has expired or belongs to another feed; fetch the first page again', {
-        code: 'invalid_cursor',
-      });
+    const frozen = await deps.store.load(userId, cursor.snapshot);
+    if (!frozen) {
+      throw new ValidationError(
+        'The cursor has expired, was replaced by a newer first page, or belongs to another feed; fetch the first page again',
+        {
+          code: 'invalid_cursor',
+        },
+      );
     }
-    ({ items } = snapshot);
+    items = frozen;
     snapshotId = cursor.snapshot;
     position = Math.min(cursor.offset, items.length);
     hidden = await deps.store.hidden(userId);
@@ -56,7 +59,7 @@ export async function getRecommendations(
       loaded.profile,
       loaded.candidates.filter((c) => !hidden.has(c.eventId)),
     ).slice(0, SNAPSHOT_SIZE);
-    if (items.length > request.limit) snapshotId = await deps.store.save({ userId, items });
+    if (items.length > request.limit) snapshotId = await deps.store.save(userId, items);
   }
 
   const page: FeedPage['items'] = [];

@@ -1,10 +1,27 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { waitFor } from './wait';
+
+/**
+ * Whether a Redis server on the port answers PING (a raw socket: an ioredis client would leave a
+ * disconnect timer running after the test).
+ */
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => done(chunk.toString().startsWith('+PONG')));
+  });
+}
 
 /** A port nothing listens on right now. */
 export async function sparePort(): Promise<number> {
@@ -60,19 +77,7 @@ export class TestRedis {
         env: this.recordSyncs ? { ...process.env, LD_PRELOAD: buildSyncLog(this.dir), SYNC_LOG: this.syncLog } : process.env,
       },
     );
-    await waitFor('the test redis-server to answer', async () => {
-      const client = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      client.on('error', () => undefined);
-      const ok = await client
-        .connect()
-        .then(() => client.ping())
-        .then(
-          () => true,
-          () => false,
-        );
-      client.disconnect();
-      return ok;
-    });
+    await waitFor('the test redis-server to answer', () => answersPing(this.port));
   }
 
   /** SIGSTOP / SIGCONT: a server that stalls (swapping, a long fork) and then carries on. */
