@@ -101,27 +101,42 @@ interface Window {
   queueFailed: number;
 }
 
-/** CPU seconds a process has used so far (user + system), from /proc; 0 once it has exited. */
-function cpuSeconds(pid: number | string): number {
+/** A process's /proc stat fields after its name: [state, ppid, ...]; undefined once it has exited. */
+function procStat(pid: number | string): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0;
+    return undefined;
   }
 }
 
-/** CPU seconds of every PostgreSQL process (the server and its backends). */
+/** CPU seconds a process has used so far (user + system; USER_HZ = 100); 0 once it has exited. */
+function cpuSeconds(pid: number | string): number {
+  const fields = procStat(pid);
+  return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : 0;
+}
+
+/**
+ * CPU seconds of PostgreSQL: every live server process, and the backends that have exited (the
+ * postmaster accounts for its reaped children), so that the figure never goes backwards.
+ */
 function postgresCpuSeconds(): number {
-  let total = 0;
+  const postgres = new Map<string, string[]>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(pid);
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
     } catch {
-      // exited meanwhile
+      continue; // exited meanwhile
     }
+    const fields = procStat(pid);
+    if (fields) postgres.set(pid, fields);
+  }
+  let total = 0;
+  for (const fields of postgres.values()) {
+    total += (Number(fields[11]) + Number(fields[12])) / 100;
+    if (!postgres.has(fields[1]!)) total += (Number(fields[13]) + Number(fields[14])) / 100; // the postmaster
   }
   return total;
 }

@@ -60,18 +60,28 @@ with direct as (
    where e.starts_at > :now order by p.value desc limit :popular
 ), soonest as (
   select e.id from events e where e.starts_at > :now order by e.starts_at limit :soonest
-), candidate as (
-  select event_id as id from direct union select event_id from collaborative union select id from matching
-  union select id from matching_fresh union select id from popular union select id from soonest
+), candidate as materialized (
+  -- Each candidate once, with its co-occurrence value when it has one.
+  select id, max(collaborative) as collaborative
+    from (select event_id as id, null::float8 as collaborative from direct
+          union all select event_id, value from collaborative
+          union all select id, null from matching
+          union all select id, null from matching_fresh
+          union all select id, null from popular
+          union all select id, null from soonest) sources
+   group by id
 )
+-- Lookups per candidate, a few hundred by primary key ("offset 0" keeps the planner from turning
+-- them into joins: misjudging how many rows survive, it looped over, or hashed, every event).
 select (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts_at) * 1000), e.category, e.tags, e.city,
-                                         e.organizer_id, e.kind, coalesce(p.value, 0), coalesce(s.decayed, 0), coalesce(c.value, 0)))
+                                         e.organizer_id, e.kind,
+                                         coalesce((select p.value from event_popularity p where p.event_id = e.id), 0),
+                                         coalesce((select s.decayed from user_event_scores s where s.user_id = :userId and s.event_id = e.id), 0),
+                                         coalesce(i.collaborative, 0)))
           from candidate i
-          join events e on e.id = i.id and e.starts_at > :now
-          left join event_popularity p on p.event_id = e.id
-          left join user_event_scores s on s.user_id = :userId and s.event_id = e.id
-          left join collaborative c on c.event_id = e.id
-         where s.dismissed_at is null and s.applied_at is null) as candidates,
+          cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now offset 0) e
+         where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id
+                             and (x.dismissed_at is not null or x.applied_at is not null))) as candidates,
        (select json_agg(json_build_array(feature, value)) from top_features) as "topFeatures"`;
 
 /** Everything the ranking needs for one user: the candidates, and the user's affinities for their features. */
