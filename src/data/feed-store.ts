@@ -11,11 +11,12 @@ import { userStateKey } from './redis';
  */
 export interface FeedStore {
   /**
-   * Freezes the user's ranking and returns its id. It replaces the user's previous one: what Redis
-   * holds grows with the users who page, not with the requests they make.
+   * Freezes the user's ranking and returns its id. A user keeps their two latest (a second tab or
+   * device may still be paging through the older): what Redis holds grows with the users who page,
+   * not with the requests they make.
    */
   save(userId: string, items: RankedItem[]): Promise<string>;
-  /** The user's frozen ranking of that id; undefined once it expired or a newer one replaced it. */
+  /** The user's frozen ranking of that id; undefined once it expired or two newer ones replaced it. */
   load(userId: string, id: string): Promise<RankedItem[] | undefined>;
   /**
    * Hides an event from the user's feed from now on (a DISMISS or an APPLY accepted), without
@@ -25,6 +26,13 @@ export interface FeedStore {
   hidden(userId: string): Promise<Set<string>>;
 }
 
+/** Moves the user's current ranking to `previous` (dropping the one there) and stores the new one, in one step. */
+const SAVE_RANKING = `
+local current = redis.call('HGET', KEYS[1], 'current')
+if current then redis.call('HSET', KEYS[1], 'previous', current) end
+redis.call('HSET', KEYS[1], 'current', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])`;
+
 /** Rankings in Redis, expiring after `ttlSeconds` (a cursor older than that is refused). */
 export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 60): FeedStore {
   const rankingKey = (userId: string) => userStateKey(prefix, 'feed', userId);
@@ -33,13 +41,14 @@ export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 6
     async save(userId, items) {
       const id = randomBytes(12).toString('base64url');
       const stored: StoredRanking = { id, items: items.map(compact) };
-      await redis.set(rankingKey(userId), JSON.stringify(stored), 'EX', ttlSeconds).catch(unavailable);
+      await redis.eval(SAVE_RANKING, 1, rankingKey(userId), JSON.stringify(stored), ttlSeconds).catch(unavailable);
       return id;
     },
     async load(userId, id) {
-      const text = await redis.get(rankingKey(userId)).catch(unavailable);
-      const stored = text ? (JSON.parse(text) as StoredRanking) : undefined;
-      return stored?.id === id ? stored.items.map(expand) : undefined;
+      const texts = await redis.hmget(rankingKey(userId), 'current', 'previous').catch(unavailable);
+      // The id leads the stored text: only the ranking asked for is parsed.
+      const text = texts.find((t) => t?.startsWith(`{"id":"${id}"`));
+      return text ? (JSON.parse(text) as StoredRanking).items.map(expand) : undefined;
     },
     async hide(userId, eventId) {
       await redis
