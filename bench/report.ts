@@ -264,7 +264,8 @@ export async function writeReport(bench: BenchResults): Promise<string> {
 }
 
 /** In the repository's Prettier style, so that `prettier --check bench` holds after a run. */
-async function pretty(name: string, text: string): Promise<string> {
+/** Formatted as the repository's Prettier settings want it, so that results pass the format check. */
+export async function pretty(name: string, text: string): Promise<string> {
   const filepath = path.join(RESULTS_DIR, name);
   return prettier.format(text, { ...(await prettier.resolveConfig(filepath)), filepath });
 }

@@ -7,14 +7,13 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import * as prettier from 'prettier';
 import { runMain } from './cleanup';
 import type { Context } from './context';
 import { countRows, REDIS_URL } from './infra';
 import { distribution, keepAliveAgent, send, type LoadRequest } from './load';
 import { machine, serviceVersion } from './machine';
 import { snapshotBuild, sleep } from './processes';
-import { RESULTS_DIR } from './report';
+import { pretty, RESULTS_DIR } from './report';
 import { readRssMb, RssSampler } from './rss';
 import { parseArgs as parseBenchArgs } from './settings';
 import { Stack } from './stack';
@@ -452,8 +451,8 @@ async function writeSoakReport(result: SoakResult): Promise<string> {
     '',
   ].join('\n');
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(path.join(RESULTS_DIR, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
-  const formatted = await prettier.format(md, { parser: 'markdown', printWidth: 140 });
+  writeFileSync(path.join(RESULTS_DIR, 'soak.json'), await pretty('soak.json', JSON.stringify(result)));
+  const formatted = await pretty('soak.md', md);
   writeFileSync(path.join(RESULTS_DIR, 'soak.md'), formatted);
   writeFileSync(path.join(RESULTS_DIR, 'soak.svg'), chart(result));
   return formatted;
