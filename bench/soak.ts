@@ -17,7 +17,7 @@ import { pretty, RESULTS_DIR } from './report';
 import { readRssMb, RssSampler } from './rss';
 import { parseArgs as parseBenchArgs } from './settings';
 import { Stack } from './stack';
-import { Workload, type Interaction } from './workload';
+import { rng, Workload, type Interaction } from './workload';
 
 interface SoakSettings {
   minutes: number;
@@ -165,8 +165,8 @@ async function main(): Promise<void> {
   const workload = new Workload(stack.eventIds, settings.users, 7);
   const users = new Map<string, UserState>();
   const stateOf = (userId: string) => users.get(userId) ?? (users.set(userId, { collected: [] }), users.get(userId)!);
-  let random = 0x9e3779b9;
-  const uniform = () => ((random = Math.imul(random ^ (random >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32;
+  // Seeded, as the workload is, so that two runs send the same requests.
+  const uniform = rng(11);
   const pickKind = (): Kind => {
     let u = uniform() * 100;
     for (const [kind, weight] of MIX) if ((u -= weight) < 0) return kind;
