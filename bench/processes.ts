@@ -48,6 +48,11 @@ export interface Child {
 
 let counter = 0;
 
+/** `env` with the run's NODE_OPTIONS, for the processes being measured (not for scripts such as the rebuild). */
+export function measuredEnv(settings: { nodeOptions: string }, env: Record<string, string>): Record<string, string> {
+  return settings.nodeOptions ? { ...env, NODE_OPTIONS: settings.nodeOptions } : env;
+}
+
 /**
  * Starts `node <args>` directly (no shell or npm in between), so that signals reach the process
  * itself and /proc/<pid> is the process being measured.

@@ -82,6 +82,9 @@ export function buildRows(bench: BenchResults): Row[] {
       `${num(m.reqPerS)} req/s, p50 ${ms(m.p50Ms)}, non-2xx ${num(m.non2xx)}`,
     );
     target('Feed p99', ms(m.p99Ms), '≤ 15 ms', r.completed && m.non2xx === 0 ? m.p99Ms <= 15 : false);
+    // Without queueing behind 15 others: what one feed costs to make.
+    const s = feed.single;
+    info('Feed, one request at a time: p50 / p99', `${ms(s.p50Ms)} / ${ms(s.p99Ms)} (${num(s.reqPerS)} req/s, non-2xx ${num(s.non2xx)})`);
   }
   if (cost) {
     if (cost.skipped) info('Cost growth', `skipped: ${cost.skipped}`);
@@ -120,7 +123,7 @@ export function markdown(bench: BenchResults, rows: Row[]): string {
   const lines = [
     `# Benchmark: ${bench.startedAt}`,
     '',
-    `Scale ${bench.scale}, phases ${bench.phases.join(', ')}; ${num(bench.durationS ?? 0)} s. LOG_LEVEL=${bench.logLevel}.`,
+    `Scale ${bench.scale}, phases ${bench.phases.join(', ')}; ${num(bench.durationS ?? 0)} s. LOG_LEVEL=${bench.logLevel}${bench.nodeOptions ? `, NODE_OPTIONS=${bench.nodeOptions}` : ''}.`,
     `Machine: ${m.cpu}, ${m.cores} cores, ${num(m.memoryGb, 1)} GB; Node ${m.node}; ${m.postgres}; Redis ${m.redis}; load average at start ${m.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}.`,
     `Service: ${bench.service.commit.slice(0, 12)}${bench.service.uncommittedFiles ? ` + ${bench.service.uncommittedFiles} uncommitted files` : ''}.`,
     '',

@@ -74,6 +74,8 @@ export interface FeedResult {
   connections: number;
   warmupS: number;
   measured: ClosedLoopResult;
+  /** One request at a time: the time one feed takes to make, without waiting behind others. */
+  single: ClosedLoopResult;
 }
 
 export interface CostClass {
@@ -123,6 +125,8 @@ export interface BenchResults {
   scale: number;
   phases: string[];
   logLevel: string;
+  /** NODE_OPTIONS of the measured processes; empty: Node's defaults. */
+  nodeOptions: string;
   service: { commit: string; uncommittedFiles: number };
   machine: Machine;
   settings: unknown;

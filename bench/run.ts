@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     scale: settings.scale,
     phases: settings.phases,
     logLevel: 'warn',
+    nodeOptions: settings.nodeOptions,
     service: serviceVersion(),
     machine: await machine(),
     settings,

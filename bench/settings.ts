@@ -8,6 +8,8 @@ export type Phase = (typeof PHASES)[number];
 export interface Settings {
   scale: number;
   phases: Phase[];
+  /** NODE_OPTIONS of the measured processes (web, worker, ceiling, naive worker; not the scripts); empty: Node's defaults. */
+  nodeOptions: string;
   /** Closed-loop HTTP load of the ceiling and ingest phases. */
   ingest: { connections: number; warmupS: number; durationS: number; users: number; events: number; backlog: number };
   naive: { interactions: number; concurrency: number; poolMax: number };
@@ -24,9 +26,10 @@ export interface Settings {
 export function parseArgs(argv: string[]): Settings {
   let scale = 1;
   let phases: Phase[] = [...PHASES];
+  let nodeOptions = '';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const [flag, inline] = arg.includes('=') ? arg.split('=', 2) : [arg, undefined];
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     const value = () => inline ?? argv[++i] ?? fail(`${flag} needs a value`);
     if (flag === '--scale') {
       scale = Number(value());
@@ -40,17 +43,19 @@ export function parseArgs(argv: string[]): Settings {
       if (unknown.length > 0 || names.length === 0) fail(`--only takes a comma-separated list of: ${PHASES.join(', ')}`);
       // Run in the canonical order whatever order they were given in: later phases reuse earlier state.
       phases = PHASES.filter((phase) => names.includes(phase));
+    } else if (flag === '--node-options') {
+      nodeOptions = value().trim();
     } else if (flag === '--help' || flag === '-h') {
-      console.log(`Usage: npm run bench -- [--scale <factor>] [--only <${PHASES.join(',')}>]`);
+      console.log(`Usage: npm run bench -- [--scale <factor>] [--only <${PHASES.join(',')}>] [--node-options=<flags>]`);
       process.exit(0);
     } else {
       fail(`unknown argument ${arg}`);
     }
   }
-  return sizesFor(scale, phases);
+  return { ...sizesFor(scale, phases), nodeOptions };
 }
 
-function sizesFor(scale: number, phases: Phase[]): Settings {
+function sizesFor(scale: number, phases: Phase[]): Omit<Settings, 'nodeOptions'> {
   const n = (base: number, min: number) => Math.max(min, Math.round(base * scale));
   return {
     scale,

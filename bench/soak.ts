@@ -37,7 +37,9 @@ function parseArgs(argv: string[]): SoakSettings {
     '--window': 'windowS',
   };
   for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.includes('=') ? argv[i]!.split('=', 2) : [argv[i]!, undefined];
+    const [flag, inline] = argv[i]!.includes('=')
+      ? [argv[i]!.slice(0, argv[i]!.indexOf('=')), argv[i]!.slice(argv[i]!.indexOf('=') + 1)]
+      : [argv[i]!, undefined];
     if (flag === '--help' || flag === '-h') {
       console.log('Usage: npm run soak -- [--minutes 10] [--warmup-minutes 2] [--rate 200] [--window 30]');
       process.exit(0);

@@ -2,7 +2,7 @@
 // worker processes from dist/, started and stopped as the phase needs them.
 import type { Context } from './context';
 import { createDeployment, dropDeployment, QueueProbe, REDIS_URL, type Deployment } from './infra';
-import { build, sparePort, startNode, waitReady, type Child } from './processes';
+import { build, measuredEnv, sparePort, startNode, waitReady, type Child } from './processes';
 import { rebuildModel, seedEvents } from './seed';
 import { JWT_SECRET } from './workload';
 
@@ -53,7 +53,7 @@ export class Stack {
 
   async startWeb(): Promise<void> {
     if (this.web) return;
-    this.web = startNode('web', [build('src/server.js')], this.env());
+    this.web = startNode('web', [build('src/server.js')], measuredEnv(this.ctx.settings, this.env()));
     this.ctx.rss.track('web', this.web.pid);
     await waitReady(`${this.baseUrl.origin}/readyz`, this.web);
   }
@@ -61,7 +61,7 @@ export class Stack {
   /** Starts the worker; `ready` resolves (with performance.now()) when its /readyz answers 200. */
   startWorker(): { spawnedAt: number; ready: Promise<number> } {
     if (this.worker) throw new Error('the worker is already running');
-    const worker = startNode('worker', [build('workers/index.js')], this.env());
+    const worker = startNode('worker', [build('workers/index.js')], measuredEnv(this.ctx.settings, this.env()));
     this.worker = worker;
     this.ctx.rss.track('worker', worker.pid);
     const ready = waitReady(`http://127.0.0.1:${this.workerPort}/readyz`, worker);

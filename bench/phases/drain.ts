@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import type { Context } from '../context';
 import { countRows, createDeployment, dropDeployment, QueueProbe, REDIS_URL } from '../infra';
 import { enqueueNaiveJobs } from '../naive-worker';
-import { sleep, startNode } from '../processes';
+import { measuredEnv, sleep, startNode } from '../processes';
 import type { DrainMeasure, DrainResult, NaiveResult } from '../results';
 import { seedEvents } from '../seed';
 import { baseEnv, type Stack } from '../stack';
@@ -123,13 +123,17 @@ export async function runNaive(ctx: Context): Promise<NaiveResult> {
       deployment.queuePrefix,
       Array.from({ length: interactions }, () => naiveJob(workload.next())),
     );
-    const worker = startNode('naive-worker', ['--require', 'tsx/cjs', 'bench/naive-worker.ts'], {
-      DATABASE_URL: deployment.databaseUrl,
-      REDIS_URL,
-      QUEUE_PREFIX: deployment.queuePrefix,
-      CONCURRENCY: String(concurrency),
-      POOL_MAX: String(poolMax),
-    });
+    const worker = startNode(
+      'naive-worker',
+      ['--require', 'tsx/cjs', 'bench/naive-worker.ts'],
+      measuredEnv(ctx.settings, {
+        DATABASE_URL: deployment.databaseUrl,
+        REDIS_URL,
+        QUEUE_PREFIX: deployment.queuePrefix,
+        CONCURRENCY: String(concurrency),
+        POOL_MAX: String(poolMax),
+      }),
+    );
     ctx.rss.track('naive-worker', worker.pid);
     const measure = await waitDrained({
       pool: deployment.pool,

@@ -34,7 +34,8 @@ export async function runFeed(ctx: Context): Promise<FeedResult> {
     const url = stack.baseUrl.origin;
     await closedLoop({ url, connections, durationS: warmupS, next });
     const measured = await closedLoop({ url, connections, durationS, next });
-    return { events, users, interactions, seedS, rebuild, connections, warmupS, measured };
+    const single = await closedLoop({ url, connections: 1, durationS, next });
+    return { events, users, interactions, seedS, rebuild, connections, warmupS, measured, single };
   } finally {
     await stack.destroy();
   }

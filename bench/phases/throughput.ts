@@ -1,7 +1,7 @@
 // Phases 1 and 2: the bare-Express ceiling and POST /interactions, loaded identically.
 import type { Context } from '../context';
 import { closedLoop, sendMany, type LoadRequest } from '../load';
-import { sparePort, startNode, waitReady } from '../processes';
+import { measuredEnv, sparePort, startNode, waitReady } from '../processes';
 import type { CeilingResult, IngestResult } from '../results';
 import type { Stack } from '../stack';
 import { interactionRequest, Workload } from '../workload';
@@ -23,7 +23,11 @@ export async function runCeiling(ctx: Context, requests: LoadRequest[]): Promise
   const { connections, warmupS, durationS } = ctx.settings.ingest;
   const port = await sparePort();
   // tsx only transpiles at load; the server then runs as plain JavaScript, like the service's build.
-  const ceiling = startNode('ceiling', ['--require', 'tsx/cjs', 'bench/ceiling.ts'], { NODE_ENV: 'production', PORT: String(port) });
+  const ceiling = startNode(
+    'ceiling',
+    ['--require', 'tsx/cjs', 'bench/ceiling.ts'],
+    measuredEnv(ctx.settings, { NODE_ENV: 'production', PORT: String(port) }),
+  );
   ctx.rss.track('ceiling', ceiling.pid);
   try {
     const url = `http://127.0.0.1:${port}`;
