@@ -41,8 +41,8 @@ export interface AppDeps {
 export function connectAppDeps(config: Config, logger: Logger): AppDeps & { close(): Promise<void> } {
   const db = createDb(config, logger);
   const producer = createProducer(config, logger);
-  const outboxRelay = new OutboxRelay(db, producer, logger);
   const metrics = new Metrics('web');
+  const outboxRelay = new OutboxRelay(db, producer, logger, { onFailure: () => metrics.outboxRelayFailures.inc() });
   metrics.trackQueue(producer.queue);
   metrics.trackOutbox(db);
   return {

@@ -30,6 +30,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly outboxRelayFailures = new client.Counter({
+    name: 'outbox_relay_failures_total',
+    help: 'Outbox relay attempts that failed (their rows stay in the outbox and are retried)',
+    registers: [this.registry],
+  });
+
   readonly persistLag = new client.Histogram({
     name: 'interaction_persist_lag_seconds',
     help: 'Time from the API accepting an interaction to its row being committed',

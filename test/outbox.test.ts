@@ -25,6 +25,11 @@ describe('the outbox: nothing lost, nothing doubled', () => {
       const res = await stack.request('POST', `/collections/${collection.id}/events`, { token, body: { eventId: event.id } });
       expect(res.status).toBe(201);
       expect(await outboxRows(stack, userId)).toHaveLength(1);
+      // Ops see the relay failing, not only the rows piling up.
+      await waitFor(
+        'the relay to count its failure',
+        async () => ((await stack.metrics.outboxRelayFailures.get()).values[0]?.value ?? 0) > 0,
+      );
 
       await redis.restart();
       const [row] = await waitForInteractions(stack.db, userId, 1);

@@ -19,7 +19,7 @@ metrics.trackOutbox(db);
 const worker = createInteractionWorker({ config, db, logger, metrics });
 // The web process relays its own commits at once; this one drains whatever is left (a web process
 // that died between a commit and the relay, or Redis that was down at the time).
-const outboxRelay = new OutboxRelay(db, producer, logger);
+const outboxRelay = new OutboxRelay(db, producer, logger, { onFailure: () => metrics.outboxRelayFailures.inc() });
 outboxRelay.start();
 const healthServer = startHealthServer({ config, db, producer, metrics, logger });
 producer.connection.once('ready', () => void warnAboutRedisPolicy(producer, logger));

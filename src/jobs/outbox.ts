@@ -31,7 +31,8 @@ export class OutboxRelay {
     private readonly db: Db,
     private readonly producer: Pick<Producer, 'enqueue'>,
     private readonly logger: Logger,
-    private readonly options: { intervalMs?: number; batchSize?: number } = {},
+    /** `onFailure`: a relay attempt failed (Redis away, say); its rows stay for the next. */
+    private readonly options: { intervalMs?: number; batchSize?: number; onFailure?: () => void } = {},
   ) {}
 
   /** Relays now and then every `intervalMs`, until `stop`. */
@@ -72,6 +73,7 @@ export class OutboxRelay {
       while ((await this.relayOnce()) > 0 && !this.stopped);
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'outbox relay failed; will retry');
+      this.options.onFailure?.();
     }
   }
 

@@ -100,7 +100,8 @@ describe('processes killed with SIGKILL', () => {
     // Persistent, as in production: what the relay queued survives the Redis crash below.
     const redis = await TestRedis.start(['--appendonly', 'yes', '--appendfsync', 'always']);
     try {
-      service = await startService({ redisUrl: redis.url, env: FAST_REDELIVERY });
+      const admin = { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'fault-test-password' };
+      service = await startService({ redisUrl: redis.url, env: { ...FAST_REDELIVERY, ...admin } });
       await service.start('web');
       const [eventId] = await someEvents(service, 1);
       const gig = await buildEvent(service.db, { kind: 'gig' });
@@ -121,8 +122,11 @@ describe('processes killed with SIGKILL', () => {
       await service.start('web');
       await redis.kill();
       expect((await post(`/collections/${collection.id}/events`, { eventId })).status).toBe(201);
-      const web = service.running('web')!;
-      await waitFor('the relay to try', async () => web.output().includes('outbox relay failed'));
+      const basic = `Basic ${Buffer.from(`${admin.ADMIN_USERNAME}:${admin.ADMIN_PASSWORD}`).toString('base64')}`;
+      await waitFor('the relay to try and fail', async () => {
+        const metrics = await (await fetch(`${service!.webUrl}/metrics`, { headers: { authorization: basic } })).text();
+        return /^outbox_relay_failures_total\{[^}]*\} [1-9]/m.test(metrics);
+      });
       await service.crash('web');
       await redis.restart();
 

@@ -10,12 +10,14 @@ import { createDb, dropDatabase, ensureDatabase, migrateLatest, type Db } from '
 import type { OutboxRelay } from '../../src/jobs/outbox';
 import type { Producer } from '../../src/jobs/producer';
 import { createLogger } from '../../src/logger';
+import type { Metrics } from '../../src/metrics';
 import { createInteractionWorker } from '../../workers/interaction-worker';
 
 export interface Stack {
   config: Config;
   app: Express;
   outboxRelay: OutboxRelay;
+  metrics: Metrics;
   db: Db;
   producer: Producer;
   baseUrl: string;
@@ -83,6 +85,7 @@ export async function startStack(
     db,
     producer,
     outboxRelay: deps.outboxRelay,
+    metrics: deps.metrics,
     baseUrl,
     async startWorker() {
       if (!worker) {
@@ -117,7 +120,8 @@ export async function startStack(
       return { status: res.status, headers: res.headers, body: parsed };
     },
     async stop() {
-      await worker?.close();
+      // With Redis away (a test that failed before restarting it), waiting for the worker would never end.
+      await worker?.close(producer.connection.status !== 'ready');
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await deps.close();
