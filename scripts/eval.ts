@@ -1,7 +1,8 @@
-// `npm run eval -- --interactions FILE --events FILE [--negatives 100] [--k 10] [--seed 42] [--half-life-days N] [--json]`
+// `npm run eval -- --interactions FILE --events FILE [--negatives 100] [--k 10] [--seed 42] [--half-life-days N] [--candidate-scale 1] [--json]`
 // Offline evaluation of the recommendation model (see src/eval/evaluate.ts).
 import { parseArgs } from 'node:util';
-import { evaluate, readEvalFiles, timeSpan } from '../src/eval/evaluate';
+import { FEED_LIMITS } from '../src/domain/ranking';
+import { evaluate, readEvalFiles, timeSpan, type FeedLimits } from '../src/eval/evaluate';
 import { loadConfigOrExit } from '../src/lifecycle';
 
 process.env.NODE_ENV ??= 'development';
@@ -15,12 +16,13 @@ async function main(): Promise<void> {
       k: { type: 'string', default: '10' },
       seed: { type: 'string', default: '42' },
       'half-life-days': { type: 'string' },
+      'candidate-scale': { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
     },
   });
   if (!values.interactions || !values.events) {
     throw new Error(
-      'usage: npm run eval -- --interactions FILE --events FILE [--negatives 100] [--k 10] [--seed 42] [--half-life-days N] [--json]',
+      'usage: npm run eval -- --interactions FILE --events FILE [--negatives 100] [--k 10] [--seed 42] [--half-life-days N] [--candidate-scale 1] [--json]',
     );
   }
   const config = loadConfigOrExit();
@@ -37,11 +39,19 @@ async function main(): Promise<void> {
       `--half-life-days ${halfLifeDays} is too short for data spanning ${((last.getTime() - first.getTime()) / 86_400_000).toFixed(0)} days`,
     );
   }
+  // Scales the feed's candidate sources (not the depth of a user's history it reads): what a cheaper
+  // feed would lose.
+  const scale = Number(values['candidate-scale']);
+  if (!(scale > 0 && scale <= 10)) throw new Error('--candidate-scale must be a number in (0, 10]');
+  const feedLimits: FeedLimits = { ...FEED_LIMITS };
+  for (const source of ['direct', 'collaborative', 'byFeature', 'popular', 'soonest'] as const) {
+    feedLimits[source] = Math.max(1, Math.round(FEED_LIMITS[source] * scale));
+  }
   const started = Date.now();
   const result = await evaluate(
     data,
     { ...config.model, epoch, halfLifeDays },
-    { negatives: Number(values.negatives), k: Number(values.k), seed: Number(values.seed) },
+    { negatives: Number(values.negatives), k: Number(values.k), seed: Number(values.seed), feedLimits },
   );
 
   if (values.json) {
@@ -56,6 +66,11 @@ async function main(): Promise<void> {
   );
   console.log(`model         HR@${result.k}    NDCG@${result.k}`);
   for (const model of result.models) console.log(`${model.name.padEnd(12)}  ${model.hitRate.toFixed(4)}   ${model.ndcg.toFixed(4)}`);
+  const { feed } = result;
+  console.log(`${'feed'.padEnd(12)}  ${feed.hitRate.toFixed(4)}   ${feed.ndcg.toFixed(4)}`);
+  console.log(
+    `(feed: the held-out event against the whole feed, ${feed.meanCandidates.toFixed(0)} candidates on average; among them ${(feed.recall * 100).toFixed(1)} % of the time)`,
+  );
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 

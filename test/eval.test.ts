@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { FEED_LIMITS } from '../src/domain/ranking';
 import { loadConfig } from '../src/config';
 import { parseTimestamp } from '../src/eval/csv';
-import { evaluate, parseEvalData, readEvalFiles } from '../src/eval/evaluate';
+import { evaluate, parseEvalData, readEvalFiles, type FeedLimits } from '../src/eval/evaluate';
 import { generateEvalData } from '../src/eval/generate';
 
 const settings = { ...loadConfig({ NODE_ENV: 'test' }).model, epoch: '2026-01-01T00:00:00.000Z' };
@@ -69,6 +70,22 @@ describe('offline evaluation', () => {
     expect(full!.ndcg).toBeGreaterThan(popularity!.ndcg + 0.1);
   });
 
+  test('against the whole feed: the held-out event is mostly among the candidates, and fewer candidates find it less often', async () => {
+    const generated = generateEvalData({ users: 400, events: 500, seed: 11 });
+    const data = parseEvalData(generated.interactionsCsv, generated.eventsCsv);
+    const quarter: FeedLimits = { ...FEED_LIMITS };
+    for (const source of ['direct', 'collaborative', 'byFeature', 'popular', 'soonest'] as const) quarter[source] = FEED_LIMITS[source] / 4;
+
+    const full = (await evaluate(data, settings)).feed;
+    const small = (await evaluate(data, settings, { feedLimits: quarter })).feed;
+
+    expect(full.limits).toEqual(FEED_LIMITS);
+    expect(full.recall).toBeGreaterThan(0.6);
+    expect(full.hitRate).toBeGreaterThan(0.2); // in the top 10 of a few hundred candidates
+    expect(small.meanCandidates).toBeLessThan(full.meanCandidates * 0.6);
+    expect(small.recall).toBeLessThan(full.recall);
+  });
+
   test('npm run eval prints HR@10 and NDCG@10 for both models', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'eval-'));
     try {
@@ -84,6 +101,8 @@ describe('offline evaluation', () => {
       expect(stdout).toMatch(/model\s+HR@10\s+NDCG@10/);
       expect(stdout).toMatch(/^popularity\s+0\.\d{4}\s+0\.\d{4}$/m);
       expect(stdout).toMatch(/^full\s+0\.\d{4}\s+0\.\d{4}$/m);
+      expect(stdout).toMatch(/^feed\s+0\.\d{4}\s+0\.\d{4}$/m);
+      expect(stdout).toMatch(/\d+ candidates on average; among them \d+\.\d %/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -94,7 +94,15 @@ export interface EvalResult {
   k: number;
   negatives: number;
   models: { name: 'popularity' | 'full'; hitRate: number; ndcg: number }[];
+  /**
+   * The held-out event against the user's whole feed, as the feed builds it (its candidate sources,
+   * bounded by `limits`), instead of against sampled negatives: `recall` is how often it is among
+   * the candidates at all, `hitRate` and `ndcg` how often (and how high) it is in the feed's top k.
+   */
+  feed: { recall: number; hitRate: number; ndcg: number; meanCandidates: number; limits: FeedLimits };
 }
+
+export type FeedLimits = { -readonly [K in keyof typeof FEED_LIMITS]: number };
 
 /** A small seeded generator (mulberry32), so negatives are sampled the same way every run. */
 export function seededRandom(seed: number): () => number {
@@ -130,9 +138,9 @@ export function timeSpan(data: EvalData): { first: Date; last: Date } {
 export async function evaluate(
   data: EvalData,
   settings: ModelSettings,
-  options: { negatives?: number; k?: number; seed?: number } = {},
+  options: { negatives?: number; k?: number; seed?: number; feedLimits?: FeedLimits } = {},
 ): Promise<EvalResult> {
-  const { negatives = 100, k = 10, seed = 42 } = options;
+  const { negatives = 100, k = 10, seed = 42, feedLimits = { ...FEED_LIMITS } } = options;
   const ordered = data.interactions
     .map((interaction, index) => ({ interaction, index }))
     .sort((a, b) => a.interaction.at.getTime() - b.interaction.at.getTime() || a.index - b.index)
@@ -156,6 +164,7 @@ export async function evaluate(
   const store = new MemoryModelStore(data.events);
   const random = seededRandom(seed);
   const totals = { popularity: { hits: 0, ndcg: 0 }, full: { hits: 0, ndcg: 0 } };
+  const feed = { found: 0, hits: 0, ndcg: 0, candidates: 0 };
   let users = 0;
 
   for (const interaction of ordered) {
@@ -174,6 +183,14 @@ export async function evaluate(
     }
     const candidateIds = [interaction.eventId, ...sampled];
     users += 1;
+    const feedRanking = rankFeed(store, settings, interaction.userId, interaction.at, feedLimits);
+    feed.candidates += feedRanking.length;
+    const feedRank = feedRanking.indexOf(interaction.eventId);
+    if (feedRank !== -1) feed.found += 1;
+    if (feedRank !== -1 && feedRank < k) {
+      feed.hits += 1;
+      feed.ndcg += 1 / Math.log2(feedRank + 2);
+    }
     for (const name of ['popularity', 'full'] as const) {
       const scores = scoresFor(store, settings, name === 'full' ? interaction.userId : undefined, candidateIds, interaction.at);
       // Ties are broken at random (seeded): a stranger's many equal scores must not favour the held-out event.
@@ -197,8 +214,73 @@ export async function evaluate(
       hitRate: users ? totals[name].hits / users : 0,
       ndcg: users ? totals[name].ndcg / users : 0,
     })),
+    feed: {
+      recall: users ? feed.found / users : 0,
+      hitRate: users ? feed.hits / users : 0,
+      ndcg: users ? feed.ndcg / users : 0,
+      meanCandidates: users ? feed.candidates / users : 0,
+      limits: feedLimits,
+    },
   };
 }
+
+/**
+ * The user's feed at `now`, event ids best first, built as `loadFeedCandidates` builds it: the
+ * user's strongest pairs, neighbours of their latest positive events, events matching their
+ * strongest features (engaged-with ones by popularity, then the rest), the most popular events;
+ * dismissed and applied-to events left out. The data has no start times, so nothing is dropped as
+ * started and there is no "soonest" source.
+ */
+function rankFeed(store: MemoryModelStore, settings: ModelSettings, userId: string, now: Date, limits: FeedLimits): string[] {
+  const pairs = store.pairs.get(userId) ?? new Map<string, { decayed: number; positiveAt: Date | null; excluded: boolean }>();
+  const userAffinities = store.affinities.get(userId) ?? new Map<string, number>();
+  const byDesc = <T>(entries: [T, number][]) => entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+
+  const direct = byDesc([...pairs].filter(([, p]) => !p.excluded).map(([id, p]): [string, number] => [id, p.decayed]))
+    .slice(0, limits.direct)
+    .map(([id]) => id);
+  const topFeatures = byDesc([...userAffinities].filter(([, v]) => v > 0)).slice(0, limits.topFeatures);
+  const recent = [...pairs]
+    .filter(([, p]) => p.positiveAt !== null)
+    .sort(([a, pa], [b, pb]) => pb.positiveAt!.getTime() - pa.positiveAt!.getTime() || (a < b ? -1 : 1))
+    .slice(0, limits.recentPositives)
+    .map(([id]) => id);
+  const collaborative = new Map<string, number>();
+  for (const event of recent) {
+    for (const other of store.neighbours(event, limits.neighboursPerEvent)) {
+      collaborative.set(other, (collaborative.get(other) ?? 0) + store.similarity(event, other));
+    }
+  }
+  const collaborativeTop = new Map(byDesc([...collaborative]).slice(0, limits.collaborative));
+  const wanted = new Set(topFeatures.map(([feature]) => feature).filter((f) => !f.startsWith('kind:')));
+  const matches = (id: string) => featuresOf(store.events.get(id) ?? NO_FEATURES).some((f) => wanted.has(f));
+  const byPopularity = byDesc([...store.popularity]).map(([id]) => id);
+  const matching = byPopularity.filter(matches).slice(0, limits.byFeature);
+  const fresh = [...store.events.keys()]
+    .filter((id) => !store.popularity.has(id) && matches(id))
+    .sort()
+    .slice(0, Math.max(limits.byFeature - matching.length, 0));
+  const popular = byPopularity.slice(0, limits.popular);
+
+  const ids = new Set([...direct, ...collaborativeTop.keys(), ...matching, ...fresh, ...popular]);
+  const candidates: Candidate[] = [];
+  const affinities = new Map(topFeatures);
+  for (const eventId of ids) {
+    if (pairs.get(eventId)?.excluded) continue;
+    const features = store.events.get(eventId) ?? NO_FEATURES;
+    for (const feature of featuresOf(features)) if (userAffinities.has(feature)) affinities.set(feature, userAffinities.get(feature)!);
+    candidates.push({
+      eventId,
+      features,
+      direct: pairs.get(eventId)?.decayed ?? 0,
+      collaborative: collaborativeTop.get(eventId) ?? 0,
+      popularity: store.popularity.get(eventId) ?? 0,
+    });
+  }
+  return rankCandidates(settings, now, { affinities }, candidates).map((item) => item.eventId);
+}
+
+const NO_FEATURES: EventFeatures = { category: null, tags: [], city: null, organizerId: '', kind: '' };
 
 /**
  * The feed's scores of these candidates for the user (or for a stranger: popularity alone), from

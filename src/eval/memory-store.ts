@@ -17,8 +17,8 @@ export class MemoryModelStore implements ModelStore {
   readonly engaged = new Map<string, number>();
   private readonly ids = new Map<string, number>();
   private readonly names: string[] = [];
-  /** key: a * 2^26 + b (room for 67M events) → value */
-  private readonly cooccurrence = new Map<number, number>();
+  /** event → other event → value, by interned ids */
+  private readonly cooccurrence = new Map<number, Map<number, number>>();
 
   constructor(readonly events: Map<string, EventFeatures>) {}
 
@@ -73,9 +73,23 @@ export class MemoryModelStore implements ModelStore {
       if (engaged) this.engaged.set(eventId, (this.engaged.get(eventId) ?? 0) + engaged);
     }
     for (const { eventId, otherEventId, value } of delta.cooccurrence) {
-      const key = this.intern(eventId) * 2 ** 26 + this.intern(otherEventId);
-      this.cooccurrence.set(key, (this.cooccurrence.get(key) ?? 0) + value);
+      const id = this.intern(eventId);
+      const other = this.intern(otherEventId);
+      const row = this.cooccurrence.get(id) ?? new Map<number, number>();
+      this.cooccurrence.set(id, row);
+      row.set(other, (row.get(other) ?? 0) + value);
     }
+  }
+
+  /** The event's `limit` strongest co-occurring events by raw value, as the feed's index reads them. */
+  neighbours(eventId: string, limit: number): string[] {
+    const id = this.ids.get(eventId);
+    const row = id === undefined ? undefined : this.cooccurrence.get(id);
+    if (!row) return [];
+    return [...row]
+      .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+      .slice(0, limit)
+      .map(([other]) => this.names[other]!);
   }
 
   /** The co-occurrence of two events, normalised by their engaged users (as the feed reads it). */
@@ -83,7 +97,7 @@ export class MemoryModelStore implements ModelStore {
     const x = this.ids.get(a);
     const y = this.ids.get(b);
     if (x === undefined || y === undefined) return 0;
-    const value = this.cooccurrence.get(x * 2 ** 26 + y) ?? 0;
+    const value = this.cooccurrence.get(x)?.get(y) ?? 0;
     return value ? value / Math.sqrt((this.engaged.get(a) ?? 1e-300) * (this.engaged.get(b) ?? 1e-300)) : 0;
   }
 }
