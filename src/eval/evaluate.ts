@@ -253,13 +253,19 @@ function rankFeed(store: MemoryModelStore, settings: ModelSettings, userId: stri
   }
   const collaborativeTop = new Map(byDesc([...collaborative]).slice(0, limits.collaborative));
   const wanted = new Set(topFeatures.map(([feature]) => feature).filter((f) => !f.startsWith('kind:')));
-  const matches = (id: string) => featuresOf(store.events.get(id) ?? NO_FEATURES).some((f) => wanted.has(f));
+  const matches = (id: string) => featureKeys(store, id).some((f) => wanted.has(f));
+  // Like the SQL, each walk stops at its limit: testing every event for every user is what is slow.
+  const firstMatching = (ids: Iterable<string>, limit: number) => {
+    const found: string[] = [];
+    for (const id of ids) if (found.length < limit && matches(id)) found.push(id);
+    return found;
+  };
   const byPopularity = byDesc([...store.popularity]).map(([id]) => id);
-  const matching = byPopularity.filter(matches).slice(0, limits.byFeature);
-  const fresh = [...store.events.keys()]
-    .filter((id) => !store.popularity.has(id) && matches(id))
-    .sort()
-    .slice(0, Math.max(limits.byFeature - matching.length, 0));
+  const matching = firstMatching(byPopularity, limits.byFeature);
+  const fresh =
+    matching.length < limits.byFeature
+      ? firstMatching([...store.events.keys()].filter((id) => !store.popularity.has(id)).sort(), limits.byFeature - matching.length)
+      : [];
   const popular = byPopularity.slice(0, limits.popular);
 
   const ids = new Set([...direct, ...collaborativeTop.keys(), ...matching, ...fresh, ...popular]);
@@ -268,7 +274,8 @@ function rankFeed(store: MemoryModelStore, settings: ModelSettings, userId: stri
   for (const eventId of ids) {
     if (pairs.get(eventId)?.excluded) continue;
     const features = store.events.get(eventId) ?? NO_FEATURES;
-    for (const feature of featuresOf(features)) if (userAffinities.has(feature)) affinities.set(feature, userAffinities.get(feature)!);
+    for (const feature of featureKeys(store, eventId))
+      if (userAffinities.has(feature)) affinities.set(feature, userAffinities.get(feature)!);
     candidates.push({
       eventId,
       features,
@@ -281,6 +288,16 @@ function rankFeed(store: MemoryModelStore, settings: ModelSettings, userId: stri
 }
 
 const NO_FEATURES: EventFeatures = { category: null, tags: [], city: null, organizerId: '', kind: '' };
+
+/** `featuresOf` each event, worked out once per store: events do not change during a replay. */
+const featureKeyCache = new WeakMap<MemoryModelStore, Map<string, string[]>>();
+function featureKeys(store: MemoryModelStore, eventId: string): string[] {
+  let keys = featureKeyCache.get(store);
+  if (!keys) featureKeyCache.set(store, (keys = new Map()));
+  let found = keys.get(eventId);
+  if (!found) keys.set(eventId, (found = featuresOf(store.events.get(eventId) ?? NO_FEATURES)));
+  return found;
+}
 
 /**
  * The feed's scores of these candidates for the user (or for a stranger: popularity alone), from

@@ -86,10 +86,17 @@ export class MemoryModelStore implements ModelStore {
     const id = this.ids.get(eventId);
     const row = id === undefined ? undefined : this.cooccurrence.get(id);
     if (!row) return [];
-    return [...row]
-      .sort((a, b) => b[1] - a[1] || a[0] - b[0])
-      .slice(0, limit)
-      .map(([other]) => this.names[other]!);
+    // The strongest `limit` in one pass (rows of popular events run to thousands): kept sorted, best first.
+    const best: [number, number][] = [];
+    const before = (a: [number, number], b: [number, number]) => a[1] > b[1] || (a[1] === b[1] && a[0] < b[0]);
+    for (const entry of row) {
+      if (best.length === limit && !before(entry, best[limit - 1]!)) continue;
+      let i = best.length;
+      while (i > 0 && before(entry, best[i - 1]!)) i -= 1;
+      best.splice(i, 0, entry);
+      if (best.length > limit) best.pop();
+    }
+    return best.map(([other]) => this.names[other]!);
   }
 
   /** The co-occurrence of two events, normalised by their engaged users (as the feed reads it). */
