@@ -257,7 +257,10 @@ function rankFeed(store: MemoryModelStore, settings: ModelSettings, userId: stri
   // Like the SQL, each walk stops at its limit: testing every event for every user is what is slow.
   const firstMatching = (ids: Iterable<string>, limit: number) => {
     const found: string[] = [];
-    for (const id of ids) if (found.length < limit && matches(id)) found.push(id);
+    for (const id of ids) {
+      if (found.length >= limit) break;
+      if (matches(id)) found.push(id);
+    }
     return found;
   };
   const byPopularity = byDesc([...store.popularity]).map(([id]) => id);
