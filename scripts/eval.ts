@@ -1,8 +1,7 @@
 // `npm run eval -- --interactions FILE --events FILE [--negatives 100] [--k 10] [--seed 42] [--half-life-days N] [--candidate-scale 1] [--json]`
 // Offline evaluation of the recommendation model (see src/eval/evaluate.ts).
 import { parseArgs } from 'node:util';
-import { FEED_LIMITS } from '../src/domain/ranking';
-import { evaluate, readEvalFiles, timeSpan, type FeedLimits } from '../src/eval/evaluate';
+import { evaluate, readEvalFiles, scaledFeedLimits, timeSpan } from '../src/eval/evaluate';
 import { loadConfigOrExit } from '../src/lifecycle';
 
 process.env.NODE_ENV ??= 'development';
@@ -39,14 +38,9 @@ async function main(): Promise<void> {
       `--half-life-days ${halfLifeDays} is too short for data spanning ${((last.getTime() - first.getTime()) / 86_400_000).toFixed(0)} days`,
     );
   }
-  // Scales the feed's candidate sources (not the depth of a user's history it reads): what a cheaper
-  // feed would lose.
   const scale = Number(values['candidate-scale']);
   if (!(scale > 0 && scale <= 10)) throw new Error('--candidate-scale must be a number in (0, 10]');
-  const feedLimits: FeedLimits = { ...FEED_LIMITS };
-  for (const source of ['direct', 'collaborative', 'byFeature', 'popular', 'soonest'] as const) {
-    feedLimits[source] = Math.max(1, Math.round(FEED_LIMITS[source] * scale));
-  }
+  const feedLimits = scaledFeedLimits(scale);
   const started = Date.now();
   const result = await evaluate(
     data,

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { FEED_LIMITS } from '../src/domain/ranking';
 import { loadConfig } from '../src/config';
 import { parseTimestamp } from '../src/eval/csv';
-import { evaluate, parseEvalData, readEvalFiles, type FeedLimits } from '../src/eval/evaluate';
+import { evaluate, parseEvalData, readEvalFiles, scaledFeedLimits } from '../src/eval/evaluate';
 import { generateEvalData } from '../src/eval/generate';
 
 const settings = { ...loadConfig({ NODE_ENV: 'test' }).model, epoch: '2026-01-01T00:00:00.000Z' };
@@ -73,8 +73,7 @@ describe('offline evaluation', () => {
   test('against the whole feed: the held-out event is mostly among the candidates, and fewer candidates find it less often', async () => {
     const generated = generateEvalData({ users: 400, events: 500, seed: 11 });
     const data = parseEvalData(generated.interactionsCsv, generated.eventsCsv);
-    const quarter: FeedLimits = { ...FEED_LIMITS };
-    for (const source of ['direct', 'collaborative', 'byFeature', 'popular', 'soonest'] as const) quarter[source] = FEED_LIMITS[source] / 4;
+    const quarter = scaledFeedLimits(0.25);
 
     const full = (await evaluate(data, settings)).feed;
     const small = (await evaluate(data, settings, { feedLimits: quarter })).feed;

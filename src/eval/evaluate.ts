@@ -4,7 +4,7 @@ import { applyInteractions, featuresOf, type EventFeatures, type ModelSettings }
 import { FEED_LIMITS, rankCandidates, type Candidate } from '../domain/ranking';
 import { ACTIONS, type Action } from '../domain/weights';
 import { parseCsv, parseTimestamp, splitCsvLine } from './csv';
-import { MemoryModelStore } from './memory-store';
+import { MemoryModelStore, type Pair } from './memory-store';
 
 export interface EvalInteraction {
   userId: string;
@@ -103,6 +103,18 @@ export interface EvalResult {
 }
 
 export type FeedLimits = { -readonly [K in keyof typeof FEED_LIMITS]: number };
+
+/**
+ * The feed's limits with its five candidate sources scaled (not the depth of a user's history it
+ * reads): what a cheaper, or a richer, feed would find.
+ */
+export function scaledFeedLimits(scale: number): FeedLimits {
+  const limits: FeedLimits = { ...FEED_LIMITS };
+  for (const source of ['direct', 'collaborative', 'byFeature', 'popular', 'soonest'] as const) {
+    limits[source] = Math.max(1, Math.round(FEED_LIMITS[source] * scale));
+  }
+  return limits;
+}
 
 /** A small seeded generator (mulberry32), so negatives are sampled the same way every run. */
 export function seededRandom(seed: number): () => number {
@@ -232,26 +244,24 @@ export async function evaluate(
  * started and there is no "soonest" source.
  */
 function rankFeed(store: MemoryModelStore, settings: ModelSettings, userId: string, now: Date, limits: FeedLimits): string[] {
-  const pairs = store.pairs.get(userId) ?? new Map<string, { decayed: number; positiveAt: Date | null; excluded: boolean }>();
+  const pairs = store.pairs.get(userId) ?? new Map<string, Pair>();
   const userAffinities = store.affinities.get(userId) ?? new Map<string, number>();
-  const byDesc = <T>(entries: [T, number][]) => entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
 
-  const direct = byDesc([...pairs].filter(([, p]) => !p.excluded).map(([id, p]): [string, number] => [id, p.decayed]))
-    .slice(0, limits.direct)
-    .map(([id]) => id);
-  const topFeatures = byDesc([...userAffinities].filter(([, v]) => v > 0)).slice(0, limits.topFeatures);
-  const recent = [...pairs]
-    .filter(([, p]) => p.positiveAt !== null)
-    .sort(([a, pa], [b, pb]) => pb.positiveAt!.getTime() - pa.positiveAt!.getTime() || (a < b ? -1 : 1))
-    .slice(0, limits.recentPositives)
-    .map(([id]) => id);
+  const direct = strongest(
+    [...pairs].filter(([, p]) => !p.excluded).map(([id, p]): [string, number] => [id, p.decayed]),
+    limits.direct,
+  ).map(([id]) => id);
+  const topFeatures = strongest(
+    [...userAffinities].filter(([, v]) => v > 0),
+    limits.topFeatures,
+  );
   const collaborative = new Map<string, number>();
-  for (const event of recent) {
+  for (const event of latestPositives(pairs, limits.recentPositives)) {
     for (const other of store.neighbours(event, limits.neighboursPerEvent)) {
       collaborative.set(other, (collaborative.get(other) ?? 0) + store.similarity(event, other));
     }
   }
-  const collaborativeTop = new Map(byDesc([...collaborative]).slice(0, limits.collaborative));
+  const collaborativeTop = new Map(strongest([...collaborative], limits.collaborative));
   const wanted = new Set(topFeatures.map(([feature]) => feature).filter((f) => !f.startsWith('kind:')));
   const matches = (id: string) => featureKeys(store, id).some((f) => wanted.has(f));
   // Like the SQL, each walk stops at its limit: testing every event for every user is what is slow.
@@ -263,7 +273,7 @@ function rankFeed(store: MemoryModelStore, settings: ModelSettings, userId: stri
     }
     return found;
   };
-  const byPopularity = byDesc([...store.popularity]).map(([id]) => id);
+  const byPopularity = strongest([...store.popularity], Infinity).map(([id]) => id);
   const matching = firstMatching(byPopularity, limits.byFeature);
   const fresh =
     matching.length < limits.byFeature
@@ -292,6 +302,20 @@ function rankFeed(store: MemoryModelStore, settings: ModelSettings, userId: stri
 
 const NO_FEATURES: EventFeatures = { category: null, tags: [], city: null, organizerId: '', kind: '' };
 
+/** The `limit` entries of highest value, best first (ties by key), as the feed's `order by ... limit` reads them. */
+function strongest(entries: [string, number][], limit: number): [string, number][] {
+  return entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit);
+}
+
+/** The user's latest positive events, newest first (ties by id), at most `limit`. */
+function latestPositives(pairs: Map<string, Pair> | undefined, limit: number): string[] {
+  return [...(pairs ?? [])]
+    .filter(([, p]) => p.positiveAt !== null)
+    .sort(([a, pa], [b, pb]) => pb.positiveAt!.getTime() - pa.positiveAt!.getTime() || (a < b ? -1 : 1))
+    .slice(0, limit)
+    .map(([eventId]) => eventId);
+}
+
 /** `featuresOf` each event, worked out once per store: events do not change during a replay. */
 const featureKeyCache = new WeakMap<MemoryModelStore, Map<string, string[]>>();
 function featureKeys(store: MemoryModelStore, eventId: string): string[] {
@@ -315,19 +339,14 @@ function scoresFor(
   now: Date,
 ): Map<string, number> {
   const pairs = userId ? store.pairs.get(userId) : undefined;
-  const recent = userId
-    ? [...(pairs ?? [])]
-        .filter(([, p]) => p.positiveAt !== null)
-        .sort(([a, pa], [b, pb]) => pb.positiveAt!.getTime() - pa.positiveAt!.getTime() || (a < b ? -1 : 1))
-        .slice(0, FEED_LIMITS.recentPositives)
-        .map(([eventId]) => eventId)
-    : [];
+  const recent = latestPositives(pairs, FEED_LIMITS.recentPositives);
   const userAffinities = (userId && store.affinities.get(userId)) || new Map<string, number>();
-  const top = [...userAffinities]
-    .filter(([, v]) => v > 0)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, FEED_LIMITS.topFeatures);
-  const affinities = new Map(top);
+  const affinities = new Map(
+    strongest(
+      [...userAffinities].filter(([, v]) => v > 0),
+      FEED_LIMITS.topFeatures,
+    ),
+  );
   const candidates: Candidate[] = [];
   const scores = new Map<string, number>();
   for (const eventId of candidateIds) {

@@ -1,6 +1,6 @@
 import { pairKey, type EventFeatures, type ModelDelta, type ModelStore, type PositiveEvent } from '../domain/model';
 
-interface Pair {
+export interface Pair {
   decayed: number;
   positiveAt: Date | null;
   excluded: boolean;
