@@ -76,6 +76,8 @@ export interface FeedResult {
   measured: ClosedLoopResult;
   /** One request at a time: the time one feed takes to make, without waiting behind others. */
   single: ClosedLoopResult;
+  /** First pages of users whose previous one, moments before, left their ranking ready (absent from older runs). */
+  ahead?: { users: number; measured: ClosedLoopResult; single: ClosedLoopResult };
 }
 
 export interface CostClass {

@@ -5,6 +5,7 @@ import { pinoHttp } from 'pino-http';
 import type { Config } from './config';
 import { createDb, type Db } from './data/db';
 import { cachedEventExists } from './data/events';
+import { cachedFeedEvents, type FeedEvent } from './data/feed';
 import { redisFeedStore, type FeedStore } from './data/feed-store';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
@@ -31,6 +32,8 @@ export interface AppDeps {
   /** Whether an event exists (cached for EVENT_CACHE_TTL_MS). */
   eventExists(id: string): Promise<boolean>;
   feedStore: FeedStore;
+  /** What feed pages show of their events (cached for EVENT_CACHE_TTL_MS). */
+  feedEvents(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
   /** Relays interactions recorded inside transactions (collections, gig applications). */
   outboxRelay: OutboxRelay;
   metrics: Metrics;
@@ -52,6 +55,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
     eventExists: cachedEventExists(db, config.eventCacheTtlMs),
     // The producer's connection is fail-fast too: a feed request with Redis away gets a 503 at once.
     feedStore: redisFeedStore(producer.connection, config.queuePrefix),
+    feedEvents: cachedFeedEvents(db, config.eventCacheTtlMs),
     outboxRelay,
     metrics,
     logger,

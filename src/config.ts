@@ -44,6 +44,8 @@ const schema = z.object({
   ENQUEUE_TIMEOUT_MS: positiveInt(1500).pipe(z.number().max(1900)),
   // How long an event seen to exist is taken to exist without asking the database (0: always ask).
   EVENT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+  // How old a ranking made ahead may be and still serve a first page (0: rank every first page afresh).
+  FEED_RANKING_MAX_AGE_S: z.coerce.number().int().min(0).max(3600).default(300),
   // Writes (POST, DELETE) one user may send per minute, across all API processes (0: no limit).
   RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(0).default(600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -80,6 +82,11 @@ export interface Config {
   /** Longest an API request waits for Redis to store a job before answering 503. */
   readonly enqueueTimeoutMs: number;
   readonly eventCacheTtlMs: number;
+  /**
+   * Feed rankings made ahead (after a user's interactions, or by their previous first page) serve
+   * first pages for at most this long: events created since, and popularity moved since, wait that long.
+   */
+  readonly feedRankingMaxAgeMs: number;
   readonly writesPerMinute: number;
   readonly logLevel: string;
   /** HTTP Basic credentials of the ops dashboard and /metrics; unset, the dashboard is not served. */
@@ -143,6 +150,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     eventCacheTtlMs: e.EVENT_CACHE_TTL_MS,
+    feedRankingMaxAgeMs: e.FEED_RANKING_MAX_AGE_S * 1000,
     writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE,
     logLevel: e.LOG_LEVEL,
     admin: e.ADMIN_USERNAME && e.ADMIN_PASSWORD ? { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD } : undefined,

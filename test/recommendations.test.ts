@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { JOBS } from '../src/jobs/definitions';
+import { cachedFeedEvents } from '../src/data/feed';
+import { redisFeedStore } from '../src/data/feed-store';
 import { InteractionModel } from '../src/data/models';
+import { getRecommendations } from '../src/domain/recommendations';
 import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
 import { processJob } from '../workers/interaction-worker';
@@ -120,8 +123,9 @@ describe('GET /recommendations', () => {
     expect(res.status).toBe(202);
 
     await waitFor('the dismissed event to leave the feed', async () => !(await wholeFeed(userId)).includes(seen.id), 5000);
-    const similarAfter = (await feed(userId, '?limit=100')).items.find((i) => i.eventId === similar.id)!.score;
-    expect(similarAfter).toBeLessThan(similarBefore);
+    // The event is hidden at once; similar events drop once the worker has stored the DISMISS.
+    const similarScore = async () => (await feed(userId, '?limit=100')).items.find((i) => i.eventId === similar.id)!.score;
+    await waitFor('similar events to drop', async () => (await similarScore()) < similarBefore, 5000);
   });
 
   test('a DISMISS hides the event at once, even while the worker is away (the model catches up later)', async () => {
@@ -266,12 +270,15 @@ describe('GET /recommendations', () => {
   });
 
   test('a user keeps their two latest frozen rankings, in one Redis entry; a cursor of an older one is refused', async () => {
-    for (let i = 0; i < 3; i += 1) await buildEvent(stack.db);
+    const events = [await buildEvent(stack.db), await buildEvent(stack.db), await buildEvent(stack.db)];
     const userId = newUser();
     const rankings = async () => (await stack.producer.connection.keys(`${stack.config.queuePrefix}:feed:*`)).length;
     const before = await rankings();
+    // Each interaction makes the ranking of the page before it stale: the next first page is another ranking.
     const oldest = await feed(userId, '?limit=1');
+    await interact(userId, [events[0]!.id, 'VIEW']);
     const older = await feed(userId, '?limit=1'); // another tab or device
+    await interact(userId, [events[1]!.id, 'VIEW']);
     const newest = await feed(userId, '?limit=1');
     expect(await rankings()).toBe(before + 1);
 
@@ -303,5 +310,109 @@ describe('GET /recommendations', () => {
 
   test('needs a token', async () => {
     expect((await stack.request('GET', '/recommendations', { token: null })).status).toBe(401);
+  });
+});
+
+describe('GET /recommendations, ranked ahead', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true });
+    for (let i = 0; i < 6; i += 1) await buildEvent(stack.db, { category: i % 2 ? 'ahead-a' : 'ahead-b' });
+  });
+  afterAll(() => stack.stop());
+
+  const newUser = () => `user-${randomUUID()}`;
+  const store = () => redisFeedStore(stack.producer.connection, stack.config.queuePrefix);
+
+  async function feed(userId: string, query = '?limit=3') {
+    const res = await stack.request('GET', `/recommendations${query}`, { token: stack.token({ sub: userId }) });
+    expect(res.status).toBe(200);
+    return res.body as { items: { eventId: string; score: number }[]; nextCursor: string | null };
+  }
+
+  async function interact(userId: string, eventId: string, action: Action) {
+    const res = await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId, action } });
+    expect(res.status).toBe(202);
+    await waitFor('the row', async () => (await InteractionModel.query(stack.db).findById(res.body.id)) !== undefined);
+  }
+
+  const counted = async (counter: 'feedFirstPages' | 'feedRefreshes', label: string) =>
+    (await stack.metrics[counter].get()).values.find((v) => Object.values(v.labels).includes(label))?.value ?? 0;
+
+  test("a first page comes from the previous one's ranking while nothing changed", async () => {
+    const userId = newUser();
+    const [afresh, ahead] = [await counted('feedFirstPages', 'afresh'), await counted('feedFirstPages', 'ahead')];
+
+    const first = await feed(userId);
+    const again = await feed(userId);
+
+    expect(again).toEqual(first);
+    expect(await counted('feedFirstPages', 'afresh')).toBe(afresh + 1);
+    expect(await counted('feedFirstPages', 'ahead')).toBe(ahead + 1);
+  });
+
+  test('after a user interacts, the worker ranks their feed ahead, and the next first page shows it without ranking', async () => {
+    const userId = newUser();
+    await feed(userId);
+    const event = await buildEvent(stack.db, { category: 'ahead-saved' });
+    const stored = await counted('feedRefreshes', 'stored');
+
+    await interact(userId, event.id, 'SAVE');
+    await waitFor('the feed ranked ahead', async () => (await counted('feedRefreshes', 'stored')) > stored);
+    const ahead = await counted('feedFirstPages', 'ahead');
+    const page = await feed(userId, '?limit=100');
+
+    expect(await counted('feedFirstPages', 'ahead')).toBe(ahead + 1);
+    expect(page.items[0]).toMatchObject({ eventId: event.id });
+  });
+
+  test('once an interaction is in the table, no first page comes from a ranking made without it', async () => {
+    const userId = newUser();
+    const event = await buildEvent(stack.db, { category: 'ahead-c' });
+    const before = (await feed(userId, '?limit=100')).items.find((i) => i.eventId === event.id)!.score;
+
+    await interact(userId, event.id, 'SAVE');
+    const after = (await feed(userId, '?limit=100')).items.find((i) => i.eventId === event.id)!.score;
+
+    expect(after).toBeGreaterThan(before);
+  });
+
+  test('a cursor keeps working while the worker ranks the feed again behind it', async () => {
+    const userId = newUser();
+    const [a, b] = await stack.db('events').select('id').limit(2);
+    const first = await feed(userId, '?limit=1');
+    const seen = [first.items[0]!.eventId];
+    let cursor = first.nextCursor;
+    const stored = await counted('feedRefreshes', 'stored');
+    await interact(userId, a.id, 'VIEW');
+    await interact(userId, b.id, 'VIEW');
+    await waitFor('the feed ranked ahead', async () => (await counted('feedRefreshes', 'stored')) > stored);
+
+    while (cursor) {
+      const page = await feed(userId, `?limit=1&cursor=${cursor}`);
+      seen.push(...page.items.map((i) => i.eventId));
+      cursor = page.nextCursor;
+    }
+    const total = await stack.db('events').where('startsAt', '>', new Date()).count<{ count: string }[]>('* as count');
+    expect(seen).toHaveLength(Number(total[0]!.count));
+  });
+
+  test('a write bumps the generation of users who read their feed lately only, and a ranking of an older one is refused', async () => {
+    const [reader, other] = [newUser(), newUser()];
+    await feed(reader);
+    const generation = (await store().generation(reader))!;
+
+    expect(await store().invalidate([reader, other])).toEqual([reader]);
+    expect(await store().generation(other)).toBeUndefined();
+    expect(await store().offer(reader, [], generation)).toBe(false);
+    expect(await store().offer(reader, [], (await store().generation(reader))!)).toBe(true);
+  });
+
+  test('FEED_RANKING_MAX_AGE_S=0 ranks every first page afresh', async () => {
+    const deps = { db: stack.db, store: store(), events: cachedFeedEvents(stack.db, 0), settings: stack.config.model, rankingMaxAgeMs: 0 };
+    const userId = newUser();
+    expect((await getRecommendations(deps, userId, { limit: 3 })).ranked).toBe(true);
+    expect((await getRecommendations(deps, userId, { limit: 3 })).ranked).toBe(true);
+    expect((await getRecommendations({ ...deps, rankingMaxAgeMs: 60_000 }, userId, { limit: 3 })).ranked).toBe(false);
   });
 });

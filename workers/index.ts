@@ -1,4 +1,5 @@
 import { createDb } from '../src/data/db';
+import { redisFeedStore } from '../src/data/feed-store';
 import { scheduleRebuildIfStale } from '../src/domain/rebuild-model';
 import { warnAboutRedisPolicy } from '../src/health';
 import { OutboxRelay } from '../src/jobs/outbox';
@@ -6,6 +7,7 @@ import { createProducer } from '../src/jobs/producer';
 import { loadConfigOrExit, onShutdown } from '../src/lifecycle';
 import { createLogger } from '../src/logger';
 import { Metrics } from '../src/metrics';
+import { FeedRefresher } from './feed-refresher';
 import { startHealthServer } from './health-server';
 import { createInteractionWorker } from './interaction-worker';
 
@@ -16,7 +18,14 @@ const producer = createProducer(config, logger);
 const metrics = new Metrics('worker');
 metrics.trackQueue(producer.queue);
 metrics.trackOutbox(db);
-const worker = createInteractionWorker({ config, db, logger, metrics });
+const feeds = new FeedRefresher({
+  db,
+  store: redisFeedStore(producer.connection, config.queuePrefix),
+  settings: config.model,
+  logger,
+  metrics,
+});
+const worker = createInteractionWorker({ config, db, logger, metrics, feeds });
 // The web process relays its own commits at once; this one drains whatever is left (a web process
 // that died between a commit and the relay, or Redis that was down at the time).
 const outboxRelay = new OutboxRelay(db, producer, logger, { onFailure: () => metrics.outboxRelayFailures.inc() });
@@ -44,6 +53,7 @@ onShutdown(
     // for a reconnect; jobs in hand become stalled and are redelivered, and their writes are idempotent.
     await outboxRelay.stop();
     await worker.close(producer.connection.status !== 'ready');
+    await feeds.stop();
     healthServer.close();
     await producer.close();
     await db.destroy();

@@ -7,6 +7,7 @@ import { rebuildModel } from '../src/domain/rebuild-model';
 import { JOBS, jobPayloads, QUEUES, type JobName, type RecordInteractionPayload } from '../src/jobs/definitions';
 import type { Logger } from '../src/logger';
 import type { Metrics } from '../src/metrics';
+import type { FeedRefresher } from './feed-refresher';
 import { counts, InteractionWriter, type WriteResult } from './interaction-writer';
 
 export interface WorkerDeps {
@@ -16,6 +17,19 @@ export interface WorkerDeps {
   metrics?: Metrics;
   /** Shares transactions between the jobs in hand; without it, each job is its own transaction. */
   writer?: InteractionWriter;
+  /** Keeps the feeds of the users written to current (see FeedRefresher). */
+  feeds?: FeedRefresher;
+}
+
+/** Stores interactions and returns the ids of the rows it inserted; with `feeds`, around it. */
+function store(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Promise<Set<string>> {
+  const write = () => persistInteractions(deps.db, deps.config.model, payloads);
+  return deps.feeds
+    ? deps.feeds.around(
+        payloads.map((p) => p.userId),
+        write,
+      )
+    : write();
 }
 
 /** Handles one job: validates its payload again, then calls the domain. Safe to run twice for one job. */
@@ -49,7 +63,7 @@ export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' 
 async function persist(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Promise<WriteResult> {
   const write = deps.writer
     ? (p: RecordInteractionPayload[]) => deps.writer!.write(p)
-    : async (p: RecordInteractionPayload[]) => counts(p, await persistInteractions(deps.db, deps.config.model, p));
+    : async (p: RecordInteractionPayload[]) => counts(p, await store(deps, p));
   const result = await write(payloads).catch(async (error: unknown) => {
     if (!isDataError(error)) throw error; // connection lost, deadlock, timeout: retried with backoff
     if (payloads.length === 1) throw new UnrecoverableError(`Cannot be stored ${dataErrorMessage(error)}`);
@@ -70,7 +84,7 @@ async function persistOneByOne(deps: WorkerDeps, payloads: RecordInteractionPayl
   const refused: string[] = [];
   for (const payload of payloads) {
     try {
-      const one = counts([payload], await persistInteractions(deps.db, deps.config.model, [payload]));
+      const one = counts([payload], await store(deps, [payload]));
       total.inserted += one.inserted;
       total.duplicates += one.duplicates;
     } catch (error) {
@@ -108,10 +122,7 @@ function parse<N extends JobName>(job: Pick<Job, 'data'>, name: N): z.infer<(typ
 export function createInteractionWorker(baseDeps: WorkerDeps): Worker {
   const deps: WorkerDeps = {
     ...baseDeps,
-    writer: new InteractionWriter(
-      (payloads) => persistInteractions(baseDeps.db, baseDeps.config.model, payloads),
-      baseDeps.config.worker.transactions,
-    ),
+    writer: new InteractionWriter((payloads) => store(baseDeps, payloads), baseDeps.config.worker.transactions),
   };
   const timed = async (job: Job) => {
     const stop = deps.metrics?.jobDuration.startTimer({ job_name: job.name });

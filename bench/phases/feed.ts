@@ -1,7 +1,8 @@
 // Phase 5: GET /recommendations on a realistic model: many upcoming events, 50k users, 1M
-// interactions loaded by SQL, the model built by the service's rebuild script.
+// interactions loaded by SQL, the model built by the service's rebuild script. First pages of users
+// who had none lately (ranked on request), then of users who had one moments ago (ranked ahead).
 import type { Context } from '../context';
-import { closedLoop } from '../load';
+import { closedLoop, sendMany } from '../load';
 import type { FeedResult } from '../results';
 import { rebuildModel, seedInteractions } from '../seed';
 import { Stack } from '../stack';
@@ -24,18 +25,28 @@ export async function runFeed(ctx: Context): Promise<FeedResult> {
     // Fresh statistics for the planner, as autovacuum would have gathered by the time users come.
     await stack.pool.query('analyze');
 
-    // Random users, heavy and light alike; tokens signed up front so the client only sends.
+    // Random users, heavy and light alike, each asked once: a user's first page of a session, ranked
+    // on request. Tokens are signed up front so that the client only sends.
     const random = rng(7);
-    const tokens = Array.from({ length: Math.min(users, 5000) }, () => signToken(userId(Math.floor(random() * users))));
-    const next = cycle(
-      tokens.map((token) => ({ method: 'GET' as const, path: '/recommendations?limit=20', headers: { authorization: `Bearer ${token}` } })),
-    );
+    const asRequests = (tokens: string[]) =>
+      tokens.map((token) => ({ method: 'GET' as const, path: '/recommendations?limit=20', headers: { authorization: `Bearer ${token}` } }));
+    const firstVisits = Array.from({ length: Math.min(users, 20_000) }, () => signToken(userId(Math.floor(random() * users))));
+    const next = cycle(asRequests(firstVisits));
     await stack.startWeb();
     const url = stack.baseUrl.origin;
     await closedLoop({ url, connections, durationS: warmupS, next });
     const measured = await closedLoop({ url, connections, durationS, next });
     const single = await closedLoop({ url, connections: 1, durationS, next });
-    return { events, users, interactions, seedS, rebuild, connections, warmupS, measured, single };
+
+    // Returning users: their previous first page, moments ago, left the ranking for this one.
+    const returning = asRequests(Array.from({ length: Math.min(users, 2000) }, () => signToken(userId(Math.floor(random() * users)))));
+    const again = cycle(returning);
+    await sendMany(stack.baseUrl, returning.length, 4, again);
+    await closedLoop({ url, connections, durationS: warmupS, next: again });
+    const aheadMeasured = await closedLoop({ url, connections, durationS, next: again });
+    const aheadSingle = await closedLoop({ url, connections: 1, durationS, next: again });
+    const ahead = { users: returning.length, measured: aheadMeasured, single: aheadSingle };
+    return { events, users, interactions, seedS, rebuild, connections, warmupS, measured, single, ahead };
   } finally {
     await stack.destroy();
   }

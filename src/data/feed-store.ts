@@ -6,18 +6,37 @@ import { ServiceUnavailableError } from '../errors';
 import { userStateKey } from './redis';
 
 /**
- * The feed's short-lived state in Redis: each user's frozen ranking for paging (later pages come
- * from it, so moving scores never repeat or skip an event), and events to hide at once.
+ * The feed's short-lived state in Redis, one hash per user: the ranking ready for their next first
+ * page, their two latest frozen rankings for paging (later pages come from them, so moving scores
+ * never repeat or skip an event), and events to hide at once.
+ *
+ * A ranking is ready only for the model it was made from. The hash holds a generation, bumped by
+ * the worker before and after every write of the user's interactions; a ranking made under one
+ * generation is stored as ready only if it is still current, and served only while it is. So once
+ * an interaction is in the table, no first page is served from a ranking made without it.
  */
 export interface FeedStore {
   /**
-   * Freezes the user's ranking and returns its id. A user keeps their two latest (a second tab or
-   * device may still be paging through the older): what Redis holds grows with the users who page,
-   * not with the requests they make.
+   * The ranking ready for the user's next first page, if one was made under the current generation
+   * within `maxAgeMs`; it becomes their latest frozen ranking, for paging. Without one, returns the
+   * generation to hand to `save` (and starts the user's hash, so that a write from now on bumps it).
    */
-  save(userId: string, items: RankedItem[]): Promise<string>;
+  takeReady(userId: string, maxAgeMs: number): Promise<{ ready?: Ranking; generation: string }>;
+  /**
+   * Freezes a ranking made under `generation` for paging and returns its id; it is also ready for
+   * the next first page if the generation is still current. A user keeps their two latest frozen
+   * rankings (a second tab or device may still be paging through the older): what Redis holds
+   * grows with the users who read their feed, not with the requests they make.
+   */
+  save(userId: string, items: RankedItem[], generation: string): Promise<string>;
   /** The user's frozen ranking of that id; undefined once it expired or two newer ones replaced it. */
-  load(userId: string, id: string): Promise<RankedItem[] | undefined>;
+  load(userId: string, id: string): Promise<RankingItems | undefined>;
+  /** The user's generation; undefined when they have not read their feed lately (nothing to keep ready). */
+  generation(userId: string): Promise<string | undefined>;
+  /** Stores a ranking made ahead of a request as ready, if the generation is still current. */
+  offer(userId: string, items: RankedItem[], generation: string): Promise<boolean>;
+  /** Bumps the generation of those users who read their feed lately, and returns them. */
+  invalidate(userIds: string[]): Promise<string[]>;
   /**
    * Hides an event from the user's feed from now on (a DISMISS or an APPLY accepted), without
    * waiting for the worker, however far behind it is. Kept a day: by then the model knows.
@@ -26,29 +45,112 @@ export interface FeedStore {
   hidden(userId: string): Promise<Set<string>>;
 }
 
-/** Moves the user's current ranking to `previous` (dropping the one there) and stores the new one, in one step. */
-const SAVE_RANKING = `
+export interface Ranking {
+  id: string;
+  items: RankingItems;
+}
+
+/** A ranking's items as paging reads them: a stored ranking is expanded only as far as a page needs. */
+export type RankingItems = Pick<readonly RankedItem[], 'length' | 'slice'>;
+
+/** Serves the ready ranking (ARGV: oldest acceptable readyAt, TTL) or returns the generation. */
+const TAKE_READY = `
+local f = redis.call('HMGET', KEYS[1], 'gen', 'ready', 'readyGen', 'readyAt', 'readyId', 'currentId')
+local gen = f[1] or '0'
+if f[2] and f[3] == gen and tonumber(f[4]) >= tonumber(ARGV[1]) then
+  if f[6] ~= f[5] then
+    local current = redis.call('HGET', KEYS[1], 'current')
+    if current then redis.call('HSET', KEYS[1], 'previous', current) end
+    redis.call('HSET', KEYS[1], 'current', f[2], 'currentId', f[5])
+  end
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return {gen, f[2]}
+end
+redis.call('HSETNX', KEYS[1], 'gen', gen)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return {gen}`;
+
+/** Moves the current frozen ranking to previous, stores the new one, and makes it ready if its generation is current. */
+const SAVE = `
 local current = redis.call('HGET', KEYS[1], 'current')
 if current then redis.call('HSET', KEYS[1], 'previous', current) end
-redis.call('HSET', KEYS[1], 'current', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])`;
+redis.call('HSET', KEYS[1], 'current', ARGV[1], 'currentId', ARGV[2])
+if (redis.call('HGET', KEYS[1], 'gen') or '0') == ARGV[3] then
+  redis.call('HSET', KEYS[1], 'ready', ARGV[1], 'readyId', ARGV[2], 'readyGen', ARGV[3], 'readyAt', ARGV[4])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])`;
 
-/** Rankings in Redis, expiring after `ttlSeconds` (a cursor older than that is refused). */
+/** Stores a ranking made ahead as ready: only for a user whose hash lives on, under the current generation. */
+const OFFER = `
+if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], 'ready', ARGV[1], 'readyId', ARGV[2], 'readyGen', ARGV[3], 'readyAt', ARGV[4])
+return 1`;
+
+const BUMP = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'gen', 1)
+return 1`;
+
+type ScriptedRedis = Redis & {
+  feedTakeReady(key: string, minReadyAt: number, ttl: number): Promise<[string, string?]>;
+  feedSave(key: string, text: string, id: string, generation: string, now: number, ttl: number): Promise<unknown>;
+  feedOffer(key: string, text: string, id: string, generation: string, now: number): Promise<number>;
+};
+
+/** Feed state in Redis; a user's hash expires `ttlSeconds` after their last first page (a cursor older than that is refused). */
 export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 60): FeedStore {
+  const scripted = redis as ScriptedRedis;
+  // Sent once per connection, then by hash (EVALSHA).
+  if (!('feedTakeReady' in redis)) {
+    redis.defineCommand('feedTakeReady', { numberOfKeys: 1, lua: TAKE_READY });
+    redis.defineCommand('feedSave', { numberOfKeys: 1, lua: SAVE });
+    redis.defineCommand('feedOffer', { numberOfKeys: 1, lua: OFFER });
+    redis.defineCommand('feedBump', { numberOfKeys: 1, lua: BUMP });
+  }
   const rankingKey = (userId: string) => userStateKey(prefix, 'feed', userId);
   const hiddenKey = (userId: string) => userStateKey(prefix, 'hidden', userId);
+  const stored = (items: RankedItem[]) => {
+    const id = randomBytes(12).toString('base64url');
+    const ranking: StoredRanking = { id, items: items.map(compact) };
+    return { id, text: JSON.stringify(ranking) };
+  };
   return {
-    async save(userId, items) {
-      const id = randomBytes(12).toString('base64url');
-      const stored: StoredRanking = { id, items: items.map(compact) };
-      await redis.eval(SAVE_RANKING, 1, rankingKey(userId), JSON.stringify(stored), ttlSeconds).catch(unavailable);
+    async takeReady(userId, maxAgeMs) {
+      const [generation, text] = await scripted.feedTakeReady(rankingKey(userId), Date.now() - maxAgeMs, ttlSeconds).catch(unavailable);
+      if (!text) return { generation };
+      const ranking = JSON.parse(text) as StoredRanking;
+      return { generation, ready: { id: ranking.id, items: lazy(ranking.items) } };
+    },
+    async save(userId, items, generation) {
+      const { id, text } = stored(items);
+      await scripted.feedSave(rankingKey(userId), text, id, generation, Date.now(), ttlSeconds).catch(unavailable);
       return id;
     },
     async load(userId, id) {
       const texts = await redis.hmget(rankingKey(userId), 'current', 'previous').catch(unavailable);
       // The id leads the stored text: only the ranking asked for is parsed.
       const text = texts.find((t) => t?.startsWith(`{"id":"${id}"`));
-      return text ? (JSON.parse(text) as StoredRanking).items.map(expand) : undefined;
+      return text ? lazy((JSON.parse(text) as StoredRanking).items) : undefined;
+    },
+    async generation(userId) {
+      return (await redis.hget(rankingKey(userId), 'gen')) ?? undefined;
+    },
+    async offer(userId, items, generation) {
+      const { id, text } = stored(items);
+      return (await scripted.feedOffer(rankingKey(userId), text, id, generation, Date.now())) === 1;
+    },
+    async invalidate(userIds) {
+      const users = [...new Set(userIds)];
+      if (users.length === 0) return [];
+      const pipeline = redis.pipeline();
+      for (const userId of users) (pipeline as unknown as { feedBump(key: string): void }).feedBump(rankingKey(userId));
+      const results = (await pipeline.exec()) ?? [];
+      const live: string[] = [];
+      results.forEach(([error, bumped], i) => {
+        if (error) throw error;
+        if (bumped === 1) live.push(users[i]!);
+      });
+      return live;
     },
     async hide(userId, eventId) {
       await redis
@@ -80,6 +182,10 @@ function compact(item: RankedItem): StoredRanking['items'][number] {
     item.score,
     ...item.reasons.map((r) => (r.code === 'matches_interest' ? `${r.code}:${r.feature.type}:${r.feature.value}` : r.code)),
   ];
+}
+
+function lazy(items: StoredRanking['items']): RankingItems {
+  return { length: items.length, slice: (start, end) => items.slice(start, end).map(expand) };
 }
 
 function expand([eventId, score, ...reasons]: StoredRanking['items'][number]): RankedItem {

@@ -121,17 +121,54 @@ export interface FeedEvent {
   city: string | null;
 }
 
-/** The events of one page that may still be shown: not started, not dismissed or applied to since the snapshot. */
-export async function loadShowableEvents(db: Db, userId: string, ids: string[], now: Date): Promise<Map<string, FeedEvent>> {
-  const found = await rows<FeedEvent>(
+/**
+ * The facts a feed page shows of its events, for the events that have not started; each event's
+ * kept `ttlMs` (EVENT_CACHE_TTL_MS), so that most pages are served without asking the database. An
+ * event edited or removed shows so for at most that long; one not found is asked for again each time.
+ */
+export function cachedFeedEvents(
+  db: Db,
+  ttlMs: number,
+  maxEntries = 100_000,
+): (ids: string[], now: Date) => Promise<Map<string, FeedEvent>> {
+  const cache = new Map<string, { event: FeedEvent; expires: number }>(); // oldest first
+  return async (ids, now) => {
+    const found = new Map<string, FeedEvent>();
+    const missing: string[] = [];
+    const at = Date.now();
+    for (const id of ids) {
+      const hit = cache.get(id);
+      if (hit && hit.expires > at) found.set(id, hit.event);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      const loaded = await rows<FeedEvent>(
+        db,
+        'select id, title, starts_at as "startsAt", kind, category, tags, city from events where id = any(?::uuid[])',
+        [missing],
+      );
+      for (const event of loaded) {
+        found.set(event.id, event);
+        cache.delete(event.id);
+        if (ttlMs === 0) continue;
+        cache.set(event.id, { event, expires: at + ttlMs });
+        if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
+      }
+    }
+    for (const [id, event] of found) if (event.startsAt <= now) found.delete(id);
+    return found;
+  };
+}
+
+/** Those of `ids` the user dismissed or applied to, as stored by the worker. */
+export async function loadSettledEvents(db: Db, userId: string, ids: string[]): Promise<Set<string>> {
+  const found = await rows<{ event_id: string }>(
     db,
-    `select e.id, e.title, e.starts_at as "startsAt", e.kind, e.category, e.tags, e.city from events e
-      where e.id = any(?::uuid[]) and e.starts_at > ?
-        and not exists (select 1 from user_event_scores s where s.user_id = ? and s.event_id = e.id
-                         and (s.dismissed_at is not null or s.applied_at is not null))`,
-    [ids, now, userId],
+    `select event_id from user_event_scores where user_id = ? and event_id = any(?::uuid[])
+        and (dismissed_at is not null or applied_at is not null)`,
+    [userId, ids],
   );
-  return new Map(found.map((e) => [e.id, e]));
+  return new Set(found.map((r) => r.event_id));
 }
 
 async function rows<T>(db: Db, sql: string, bindings: unknown[] | Record<string, unknown>): Promise<T[]> {

@@ -1,9 +1,11 @@
 import type { Db } from '../data/db';
-import { loadFeedCandidates, loadShowableEvents, type FeedEvent } from '../data/feed';
-import type { FeedStore } from '../data/feed-store';
+import { loadFeedCandidates, loadSettledEvents, type FeedEvent } from '../data/feed';
+import type { FeedStore, RankingItems } from '../data/feed-store';
 import { ValidationError } from '../errors';
 import type { ModelSettings } from './model';
 import { rankCandidates, type RankedItem } from './ranking';
+
+const NONE: ReadonlySet<string> = new Set();
 
 /** How deep one can page into a feed before it has to be fetched afresh. */
 const SNAPSHOT_SIZE = 500;
@@ -12,6 +14,10 @@ export interface FeedDeps {
   db: Db;
   store: FeedStore;
   settings: ModelSettings;
+  /** The facts a page shows of its events, for those that have not started (cachedFeedEvents). */
+  events(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
+  /** How old a ranking made ahead may be and still serve a first page (0: rank every first page afresh). */
+  rankingMaxAgeMs: number;
 }
 
 export interface FeedPage {
@@ -20,19 +26,22 @@ export interface FeedPage {
 }
 
 /**
- * One page of the user's feed. The first page ranks afresh and freezes the ranking; a cursor pages
- * through that frozen ranking, dropping events that started or that the user dismissed or applied
- * to since, so paging never repeats or skips an event while scores move.
+ * One page of the user's feed. A first page comes from the ranking made ahead for it (by the worker
+ * after the user's latest interactions, or by their previous first page) while that ranking is
+ * current, and is ranked afresh otherwise; either way the ranking is frozen, and a cursor pages
+ * through it, dropping events that started or that the user dismissed or applied to since, so
+ * paging never repeats or skips an event while scores move.
  */
 export async function getRecommendations(
   deps: FeedDeps,
   userId: string,
   request: { limit: number; cursor?: string },
   now = new Date(),
-): Promise<FeedPage> {
-  let items: RankedItem[];
-  let snapshotId: string | undefined;
+): Promise<FeedPage & { ranked: boolean }> {
+  let items: RankingItems;
+  let snapshotId: string;
   let position = 0;
+  let ranked = false;
   // Events the user dismissed or applied to since the ranking (or the snapshot) was made.
   let hidden: Set<string>;
   if (request.cursor) {
@@ -51,34 +60,43 @@ export async function getRecommendations(
     position = Math.min(cursor.offset, items.length);
     hidden = await deps.store.hidden(userId);
   } else {
-    const [loaded, hiddenNow] = await Promise.all([loadFeedCandidates(deps.db, userId, now), deps.store.hidden(userId)]);
+    const [{ ready, generation }, hiddenNow] = await Promise.all([
+      deps.store.takeReady(userId, deps.rankingMaxAgeMs),
+      deps.store.hidden(userId),
+    ]);
     hidden = hiddenNow;
-    items = rankCandidates(
-      deps.settings,
-      now,
-      loaded.profile,
-      loaded.candidates.filter((c) => !hidden.has(c.eventId)),
-    ).slice(0, SNAPSHOT_SIZE);
-    if (items.length > request.limit) snapshotId = await deps.store.save(userId, items);
+    if (ready) {
+      ({ items, id: snapshotId } = ready);
+    } else {
+      const ranking = await rankFeed(deps, userId, hidden, now);
+      snapshotId = await deps.store.save(userId, ranking, generation);
+      items = ranking;
+      ranked = true;
+    }
   }
 
   const page: FeedPage['items'] = [];
   while (page.length < request.limit && position < items.length) {
     const slice = items.slice(position, position + request.limit - page.length);
     position += slice.length;
-    const showable = await loadShowableEvents(
-      deps.db,
-      userId,
-      slice.map((item) => item.eventId),
-      now,
-    );
+    const ids = slice.map((item) => item.eventId);
+    // A first page's ranking reflects every stored DISMISS and APPLY (see FeedStore); an older
+    // frozen one, paged through, may not.
+    const [events, settled] = await Promise.all([deps.events(ids, now), request.cursor ? loadSettledEvents(deps.db, userId, ids) : NONE]);
     for (const item of slice) {
-      const event = showable.get(item.eventId);
-      if (event && !hidden.has(item.eventId)) page.push({ ...item, event });
+      const event = events.get(item.eventId);
+      if (event && !hidden.has(item.eventId) && !settled.has(item.eventId)) page.push({ ...item, event });
     }
   }
-  const nextCursor = snapshotId && position < items.length ? encodeCursor({ snapshot: snapshotId, offset: position }) : null;
-  return { items: page, nextCursor };
+  const nextCursor = position < items.length ? encodeCursor({ snapshot: snapshotId, offset: position }) : null;
+  return { items: page, nextCursor, ranked };
+}
+
+/** The user's whole feed, ranked from the model as it stands, without the events in `hidden`. */
+export async function rankFeed(deps: Pick<FeedDeps, 'db' | 'settings'>, userId: string, hidden: Set<string>, now = new Date()) {
+  const loaded = await loadFeedCandidates(deps.db, userId, now);
+  const candidates = loaded.candidates.filter((c) => !hidden.has(c.eventId));
+  return rankCandidates(deps.settings, now, loaded.profile, candidates).slice(0, SNAPSHOT_SIZE);
 }
 
 interface Cursor {

@@ -11,6 +11,7 @@ import type { OutboxRelay } from '../../src/jobs/outbox';
 import type { Producer } from '../../src/jobs/producer';
 import { createLogger } from '../../src/logger';
 import type { Metrics } from '../../src/metrics';
+import { FeedRefresher } from '../../workers/feed-refresher';
 import { createInteractionWorker } from '../../workers/interaction-worker';
 
 export interface Stack {
@@ -78,6 +79,7 @@ export async function startStack(
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let worker: Worker | undefined;
+  let feeds: FeedRefresher | undefined;
 
   const stack: Stack = {
     config,
@@ -89,7 +91,8 @@ export async function startStack(
     baseUrl,
     async startWorker() {
       if (!worker) {
-        worker = createInteractionWorker({ config, db, logger });
+        feeds = new FeedRefresher({ db, store: deps.feedStore, settings: config.model, logger, metrics: deps.metrics });
+        worker = createInteractionWorker({ config, db, logger, feeds });
         await worker.waitUntilReady();
       }
       return worker;
@@ -122,6 +125,7 @@ export async function startStack(
     async stop() {
       // With Redis away (a test that failed before restarting it), waiting for the worker would never end.
       await worker?.close(producer.connection.status !== 'ready');
+      await feeds?.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await deps.close();

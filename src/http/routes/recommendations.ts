@@ -15,12 +15,14 @@ const feedQuery = z.object({
   cursor: z.string({ error: 'must be a single string' }).min(1).max(200, 'is not valid').optional(),
 });
 
-export function recommendationsRouter({ db, config, feedStore }: AppDeps): Router {
+export function recommendationsRouter({ db, config, feedStore, feedEvents, metrics }: AppDeps): Router {
   const router = Router();
 
   router.get('/recommendations', async (req, res) => {
     const query = parseInput(feedQuery, req.query);
-    const page = await getRecommendations({ db, store: feedStore, settings: config.model }, currentUser(req).id, query);
+    const deps = { db, store: feedStore, events: feedEvents, settings: config.model, rankingMaxAgeMs: config.feedRankingMaxAgeMs };
+    const page = await getRecommendations(deps, currentUser(req).id, query);
+    if (!query.cursor) metrics.feedFirstPages.inc({ ranking: page.ranked ? 'afresh' : 'ahead' });
     res.json({
       items: page.items.map(({ eventId, score, reasons, event }) => ({
         eventId,

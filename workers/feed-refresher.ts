@@ -1,0 +1,92 @@
+import type { Db } from '../src/data/db';
+import type { FeedStore } from '../src/data/feed-store';
+import type { ModelSettings } from '../src/domain/model';
+import { rankFeed } from '../src/domain/recommendations';
+import type { Logger } from '../src/logger';
+import type { Metrics } from '../src/metrics';
+
+export interface FeedRefresherDeps {
+  db: Db;
+  store: FeedStore;
+  settings: ModelSettings;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+/**
+ * Keeps the feeds of users who read them lately ranked ahead of their next request. Around each
+ * write of interactions it bumps those users' feed generation (before, so that no ranking made
+ * meanwhile is served; after, so that none made from the model without the write is), then ranks
+ * their feeds again a moment later. A burst of one user's interactions makes one ranking, and at
+ * most `concurrency` rankings run at once, so the writes keep the worker's time.
+ * Nothing here is owed to anyone: a ranking lost to a crash only means the next first page is
+ * ranked on request.
+ */
+export class FeedRefresher {
+  /** Users whose feed is to be ranked, with when; in the order they became due. */
+  private readonly due = new Map<string, number>();
+  private readonly running = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: FeedRefresherDeps,
+    private readonly options: { delayMs: number; concurrency: number } = { delayMs: 250, concurrency: 2 },
+  ) {}
+
+  /** Runs `write` (which stores these users' interactions) so that no feed served after it was ranked without it. */
+  async around<T>(userIds: string[], write: () => Promise<T>): Promise<T> {
+    await this.deps.store.invalidate(userIds);
+    const result = await write();
+    this.schedule(await this.deps.store.invalidate(userIds));
+    return result;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.due.clear();
+    await Promise.all(this.running);
+  }
+
+  private schedule(userIds: string[]): void {
+    if (this.stopped) return;
+    const at = Date.now() + this.options.delayMs;
+    for (const userId of userIds) if (!this.due.has(userId)) this.due.set(userId, at);
+    this.pump();
+  }
+
+  private pump(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const [userId, at] of this.due) {
+      if (this.running.size >= this.options.concurrency) return; // a finishing ranking pumps again
+      const wait = at - Date.now();
+      if (wait > 0) {
+        this.timer = setTimeout(() => this.pump(), wait);
+        return;
+      }
+      this.due.delete(userId);
+      const run = this.refresh(userId).finally(() => {
+        this.running.delete(run);
+        if (!this.stopped) this.pump();
+      });
+      this.running.add(run);
+    }
+  }
+
+  private async refresh(userId: string): Promise<void> {
+    const { store, metrics } = this.deps;
+    try {
+      // Read before the model: a write after this bumps it, and the ranking below is then refused.
+      const generation = await store.generation(userId);
+      if (generation === undefined) return;
+      const items = await rankFeed(this.deps, userId, await store.hidden(userId));
+      const stored = await store.offer(userId, items, generation);
+      metrics?.feedRefreshes.inc({ outcome: stored ? 'stored' : 'superseded' });
+    } catch (error) {
+      metrics?.feedRefreshes.inc({ outcome: 'failed' });
+      this.deps.logger.warn({ err: error }, 'could not rank a feed ahead; its next first page is ranked on request');
+    }
+  }
+}
