@@ -15,8 +15,8 @@ export interface FeedRefresherDeps {
 
 /**
  * Keeps the feeds of users who read them lately ranked ahead of their next request. Around each
- * write of interactions it bumps those users' feed generation (before, so that no ranking made
- * meanwhile is served; after, so that none made from the model without the write is), then ranks
+ * write of interactions it bumps those users' feed generation (before the commit, so that no
+ * ranking made meanwhile is served; after, so that none made from the model without it is), then ranks
  * their feeds again a moment later. A burst of one user's interactions makes one ranking, and at
  * most `concurrency` rankings run at once, so the writes keep the worker's time.
  * Nothing here is owed to anyone: a ranking lost to a crash only means the next first page is
@@ -34,10 +34,15 @@ export class FeedRefresher {
     private readonly options: { delayMs: number; concurrency: number } = { delayMs: 250, concurrency: 2 },
   ) {}
 
-  /** Runs `write` (which stores these users' interactions) so that no feed served after it was ranked without it. */
-  async around<T>(userIds: string[], write: () => Promise<T>): Promise<T> {
-    await this.deps.store.invalidate(userIds);
-    const result = await write();
+  /**
+   * Runs `write` (which stores these users' interactions, and awaits `beforeCommit` before it
+   * commits) so that no feed served after the commit was ranked without it. The first bump runs
+   * while the transaction does, so the writes wait for Redis only once.
+   */
+  async around<T>(userIds: string[], write: (beforeCommit: Promise<unknown>) => Promise<T>): Promise<T> {
+    const bumped = this.deps.store.invalidate(userIds);
+    bumped.catch(() => undefined); // a write that fails first never awaits it
+    const result = await write(bumped);
     this.schedule(await this.deps.store.invalidate(userIds));
     return result;
   }

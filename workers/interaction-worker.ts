@@ -23,7 +23,7 @@ export interface WorkerDeps {
 
 /** Stores interactions and returns the ids of the rows it inserted; with `feeds`, around it. */
 function store(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Promise<Set<string>> {
-  const write = () => persistInteractions(deps.db, deps.config.model, payloads);
+  const write = (beforeCommit?: Promise<unknown>) => persistInteractions(deps.db, deps.config.model, payloads, beforeCommit);
   return deps.feeds
     ? deps.feeds.around(
         payloads.map((p) => p.userId),
