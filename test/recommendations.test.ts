@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { JOBS } from '../src/jobs/definitions';
 import { cachedFeedEvents } from '../src/data/feed';
 import { redisFeedStore } from '../src/data/feed-store';
+import { userStateKey } from '../src/data/redis';
 import { InteractionModel } from '../src/data/models';
 import { getRecommendations } from '../src/domain/recommendations';
 import type { Action } from '../src/domain/weights';
@@ -395,6 +396,16 @@ describe('GET /recommendations, ranked ahead', () => {
     }
     const total = await stack.db('events').where('startsAt', '>', new Date()).count<{ count: string }[]>('* as count');
     expect(seen).toHaveLength(Number(total[0]!.count));
+  });
+
+  test('a ranking that is both ready and being paged through is stored once', async () => {
+    const userId = newUser();
+    await feed(userId);
+    await feed(userId);
+    const hash = await stack.producer.connection.hgetall(userStateKey(stack.config.queuePrefix, 'feed', userId));
+    expect(hash).toMatchObject({ ready: expect.any(String), currentId: hash.readyId });
+    expect(hash.current).toBeUndefined();
+    expect(hash.previous).toBeUndefined();
   });
 
   test('a write bumps the generation of users who read their feed lately only, and a ranking of an older one is refused', async () => {

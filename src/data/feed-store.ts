@@ -53,15 +53,21 @@ export interface Ranking {
 /** A ranking's items as paging reads them: a stored ranking is expanded only as far as a page needs. */
 export type RankingItems = Pick<readonly RankedItem[], 'length' | 'slice'>;
 
+/*
+ * The hash's fields: gen; the ready ranking (ready, readyId, readyGen, readyAt); the frozen ones
+ * (currentId, current, previous). A ranking is stored once: while the current ranking is the ready
+ * one (currentId = readyId), `current` is absent and its text is `ready`'s.
+ */
+
 /** Serves the ready ranking (ARGV: oldest acceptable readyAt, TTL) or returns the generation. */
 const TAKE_READY = `
-local f = redis.call('HMGET', KEYS[1], 'gen', 'ready', 'readyGen', 'readyAt', 'readyId', 'currentId')
+local f = redis.call('HMGET', KEYS[1], 'gen', 'ready', 'readyGen', 'readyAt', 'readyId', 'currentId', 'current')
 local gen = f[1] or '0'
 if f[2] and f[3] == gen and tonumber(f[4]) >= tonumber(ARGV[1]) then
   if f[6] ~= f[5] then
-    local current = redis.call('HGET', KEYS[1], 'current')
-    if current then redis.call('HSET', KEYS[1], 'previous', current) end
-    redis.call('HSET', KEYS[1], 'current', f[2], 'currentId', f[5])
+    if f[7] then redis.call('HSET', KEYS[1], 'previous', f[7]) end
+    redis.call('HDEL', KEYS[1], 'current')
+    redis.call('HSET', KEYS[1], 'currentId', f[5])
   end
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   return {gen, f[2]}
@@ -70,21 +76,42 @@ redis.call('HSETNX', KEYS[1], 'gen', gen)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return {gen}`;
 
-/** Moves the current frozen ranking to previous, stores the new one, and makes it ready if its generation is current. */
+/**
+ * Moves the current frozen ranking to previous and stores the new one (ARGV: text, id, generation,
+ * now, TTL), ready too if its generation is current; a ready one of an older generation can never
+ * be served again, and goes.
+ */
 const SAVE = `
-local current = redis.call('HGET', KEYS[1], 'current')
+local f = redis.call('HMGET', KEYS[1], 'current', 'currentId', 'readyId', 'ready', 'gen')
+local current = f[1]
+if f[2] and f[2] == f[3] then current = f[4] end
 if current then redis.call('HSET', KEYS[1], 'previous', current) end
-redis.call('HSET', KEYS[1], 'current', ARGV[1], 'currentId', ARGV[2])
-if (redis.call('HGET', KEYS[1], 'gen') or '0') == ARGV[3] then
-  redis.call('HSET', KEYS[1], 'ready', ARGV[1], 'readyId', ARGV[2], 'readyGen', ARGV[3], 'readyAt', ARGV[4])
+if (f[5] or '0') == ARGV[3] then
+  redis.call('HSET', KEYS[1], 'ready', ARGV[1], 'readyId', ARGV[2], 'readyGen', ARGV[3], 'readyAt', ARGV[4], 'currentId', ARGV[2])
+  redis.call('HDEL', KEYS[1], 'current')
+else
+  redis.call('HSET', KEYS[1], 'current', ARGV[1], 'currentId', ARGV[2])
+  redis.call('HDEL', KEYS[1], 'ready', 'readyId', 'readyGen', 'readyAt')
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])`;
 
 /** Stores a ranking made ahead as ready: only for a user whose hash lives on, under the current generation. */
 const OFFER = `
-if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[3] then return 0 end
+local f = redis.call('HMGET', KEYS[1], 'gen', 'currentId', 'readyId', 'ready')
+if f[1] ~= ARGV[3] then return 0 end
+if f[2] and f[2] == f[3] then redis.call('HSET', KEYS[1], 'current', f[4]) end
 redis.call('HSET', KEYS[1], 'ready', ARGV[1], 'readyId', ARGV[2], 'readyGen', ARGV[3], 'readyAt', ARGV[4])
 return 1`;
+
+/** The frozen ranking of that id (ARGV), current or previous, or nothing. */
+const LOAD = `
+local f = redis.call('HMGET', KEYS[1], 'current', 'previous', 'currentId', 'readyId', 'ready')
+local current = f[1]
+if f[3] and f[3] == f[4] then current = f[5] end
+local prefix = '{"id":"' .. ARGV[1] .. '"'
+if current and string.sub(current, 1, #prefix) == prefix then return current end
+if f[2] and string.sub(f[2], 1, #prefix) == prefix then return f[2] end
+return false`;
 
 /** Bumps the generation of each key's user who has a hash; returns the positions (1-based) of those. */
 const BUMP = `
@@ -102,6 +129,7 @@ type ScriptedRedis = Redis & {
   feedSave(key: string, text: string, id: string, generation: string, now: number, ttl: number): Promise<unknown>;
   feedOffer(key: string, text: string, id: string, generation: string, now: number): Promise<number>;
   feedBump(keyCount: number, ...keys: string[]): Promise<number[]>;
+  feedLoad(key: string, id: string): Promise<string | null>;
 };
 
 /** Feed state in Redis; a user's hash expires `ttlSeconds` after their last first page (a cursor older than that is refused). */
@@ -113,6 +141,7 @@ export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 6
     redis.defineCommand('feedSave', { numberOfKeys: 1, lua: SAVE });
     redis.defineCommand('feedOffer', { numberOfKeys: 1, lua: OFFER });
     redis.defineCommand('feedBump', { lua: BUMP });
+    redis.defineCommand('feedLoad', { numberOfKeys: 1, lua: LOAD });
   }
   const rankingKey = (userId: string) => userStateKey(prefix, 'feed', userId);
   const hiddenKey = (userId: string) => userStateKey(prefix, 'hidden', userId);
@@ -123,7 +152,9 @@ export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 6
   };
   return {
     async takeReady(userId, maxAgeMs) {
-      const [generation, text] = await scripted.feedTakeReady(rankingKey(userId), Date.now() - maxAgeMs, ttlSeconds).catch(unavailable);
+      // 0: no ranking is young enough.
+      const minReadyAt = maxAgeMs > 0 ? Date.now() - maxAgeMs : Number.MAX_SAFE_INTEGER;
+      const [generation, text] = await scripted.feedTakeReady(rankingKey(userId), minReadyAt, ttlSeconds).catch(unavailable);
       if (!text) return { generation };
       const ranking = JSON.parse(text) as StoredRanking;
       return { generation, ready: { id: ranking.id, items: lazy(ranking.items) } };
@@ -134,9 +165,7 @@ export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 6
       return id;
     },
     async load(userId, id) {
-      const texts = await redis.hmget(rankingKey(userId), 'current', 'previous').catch(unavailable);
-      // The id leads the stored text: only the ranking asked for is parsed.
-      const text = texts.find((t) => t?.startsWith(`{"id":"${id}"`));
+      const text = await scripted.feedLoad(rankingKey(userId), id).catch(unavailable);
       return text ? lazy((JSON.parse(text) as StoredRanking).items) : undefined;
     },
     async generation(userId) {
