@@ -6,12 +6,13 @@ import { redisFeedStore } from '../src/data/feed-store';
 import { userStateKey } from '../src/data/redis';
 import { InteractionModel } from '../src/data/models';
 import { getRecommendations } from '../src/domain/recommendations';
+import type { RankedItem } from '../src/domain/ranking';
 import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
 import { processJob } from '../workers/interaction-worker';
 import { buildEvent } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';
-import { waitFor } from './helpers/wait';
+import { jobCarrying, waitFor } from './helpers/wait';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -275,11 +276,17 @@ describe('GET /recommendations', () => {
     const userId = newUser();
     const rankings = async () => (await stack.producer.connection.keys(`${stack.config.queuePrefix}:feed:*`)).length;
     const before = await rankings();
-    // Each interaction makes the ranking of the page before it stale: the next first page is another ranking.
+    // After each interaction the worker ranks the feed again: the next first page is another ranking.
+    const readyId = () => stack.producer.connection.hget(userStateKey(stack.config.queuePrefix, 'feed', userId), 'readyId');
+    const interactAndWait = async (eventId: string) => {
+      const before = await readyId();
+      await interact(userId, [eventId, 'VIEW']);
+      await waitFor('the feed ranked again', async () => (await readyId()) !== before);
+    };
     const oldest = await feed(userId, '?limit=1');
-    await interact(userId, [events[0]!.id, 'VIEW']);
+    await interactAndWait(events[0]!.id);
     const older = await feed(userId, '?limit=1'); // another tab or device
-    await interact(userId, [events[1]!.id, 'VIEW']);
+    await interactAndWait(events[1]!.id);
     const newest = await feed(userId, '?limit=1');
     expect(await rankings()).toBe(before + 1);
 
@@ -331,11 +338,19 @@ describe('GET /recommendations, ranked ahead', () => {
     return res.body as { items: { eventId: string; score: number }[]; nextCursor: string | null };
   }
 
+  /** Through the API and the real worker; resolves once the worker has finished the job. */
   async function interact(userId: string, eventId: string, action: Action) {
     const res = await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId, action } });
     expect(res.status).toBe(202);
-    await waitFor('the row', async () => (await InteractionModel.query(stack.db).findById(res.body.id)) !== undefined);
+    await waitFor(
+      'the job to complete',
+      async () => (await (await jobCarrying(stack.producer.queue, res.body.id))?.getState()) === 'completed',
+    );
   }
+
+  const feedKey = (userId: string) => userStateKey(stack.config.queuePrefix, 'feed', userId);
+  const readyId = (userId: string) => stack.producer.connection.hget(feedKey(userId), 'readyId');
+  const ranking = (): RankedItem[] => [{ eventId: randomUUID(), score: 1, reasons: [] }];
 
   const counted = async (counter: 'feedFirstPages' | 'feedRefreshes', label: string) =>
     (await stack.metrics[counter].get()).values.find((v) => Object.values(v.labels).includes(label))?.value ?? 0;
@@ -356,10 +371,10 @@ describe('GET /recommendations, ranked ahead', () => {
     const userId = newUser();
     await feed(userId);
     const event = await buildEvent(stack.db, { category: 'ahead-saved' });
-    const stored = await counted('feedRefreshes', 'stored');
+    const before = await readyId(userId);
 
     await interact(userId, event.id, 'SAVE');
-    await waitFor('the feed ranked ahead', async () => (await counted('feedRefreshes', 'stored')) > stored);
+    await waitFor('the feed ranked ahead', async () => (await readyId(userId)) !== before);
     const ahead = await counted('feedFirstPages', 'ahead');
     const page = await feed(userId, '?limit=100');
 
@@ -367,7 +382,7 @@ describe('GET /recommendations, ranked ahead', () => {
     expect(page.items[0]).toMatchObject({ eventId: event.id });
   });
 
-  test('once an interaction is in the table, no first page comes from a ranking made without it', async () => {
+  test('once the worker has stored an interaction, no first page comes from a ranking made without it', async () => {
     const userId = newUser();
     const event = await buildEvent(stack.db, { category: 'ahead-c' });
     const before = (await feed(userId, '?limit=100')).items.find((i) => i.eventId === event.id)!.score;
@@ -384,10 +399,10 @@ describe('GET /recommendations, ranked ahead', () => {
     const first = await feed(userId, '?limit=1');
     const seen = [first.items[0]!.eventId];
     let cursor = first.nextCursor;
-    const stored = await counted('feedRefreshes', 'stored');
+    const before = await readyId(userId);
     await interact(userId, a.id, 'VIEW');
     await interact(userId, b.id, 'VIEW');
-    await waitFor('the feed ranked ahead', async () => (await counted('feedRefreshes', 'stored')) > stored);
+    await waitFor('the feed ranked ahead', async () => (await readyId(userId)) !== before);
 
     while (cursor) {
       const page = await feed(userId, `?limit=1&cursor=${cursor}`);
@@ -411,12 +426,39 @@ describe('GET /recommendations, ranked ahead', () => {
   test('a write bumps the generation of users who read their feed lately only, and a ranking of an older one is refused', async () => {
     const [reader, other] = [newUser(), newUser()];
     await feed(reader);
-    const generation = (await store().generation(reader))!;
+    expect(await store().generation(reader)).toBeUndefined(); // ranked under it already
 
     expect(await store().invalidate([reader, other])).toEqual([reader]);
-    expect(await store().generation(other)).toBeUndefined();
-    expect(await store().offer(reader, [], generation)).toBe(false);
-    expect(await store().offer(reader, [], (await store().generation(reader))!)).toBe(true);
+    const stale = (await store().generation(reader))!;
+    await store().invalidate([reader]);
+
+    expect(await store().offer(reader, ranking(), stale)).toBe(false);
+    expect(await store().offer(reader, ranking(), (await store().generation(reader))!)).toBe(true);
+    expect(await stack.producer.connection.exists(feedKey(other))).toBe(0);
+  });
+
+  test('a ranking made on request under an older generation is kept for paging, and leaves a newer ready one in place', async () => {
+    const userId = newUser();
+    const { generation: old } = await store().takeReady(userId, 60_000);
+    await store().invalidate([userId]);
+    const offered = ranking();
+    expect(await store().offer(userId, offered, (await store().generation(userId))!)).toBe(true);
+
+    const saved = await store().save(userId, ranking(), old);
+
+    expect((await store().takeReady(userId, 60_000)).ready?.items.slice(0)).toEqual(offered);
+    expect(await store().load(userId, saved)).toBeDefined();
+  });
+
+  test('a hash lost while a ranking was made never takes that ranking as ready', async () => {
+    const userId = newUser();
+    const { generation } = await store().takeReady(userId, 60_000);
+    await stack.producer.connection.del(feedKey(userId)); // expired, evicted, or lost in a failover
+    await store().takeReady(userId, 60_000);
+
+    await store().save(userId, ranking(), generation);
+
+    expect((await store().takeReady(userId, 60_000)).ready).toBeUndefined();
   });
 
   test('FEED_RANKING_MAX_AGE_S=0 ranks every first page afresh', async () => {

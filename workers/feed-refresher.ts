@@ -36,8 +36,10 @@ export class FeedRefresher {
 
   /**
    * Runs `write` (which stores these users' interactions, and awaits `beforeCommit` before it
-   * commits) so that no feed served after the commit was ranked without it. The first bump runs
-   * while the transaction does, so the writes wait for Redis only once.
+   * commits) so that no feed served once it returns was ranked without it. Between the commit and
+   * the second bump (one Redis call; if this process dies in between, until the job is redelivered)
+   * a ranking made during the transaction may still be served. The first bump runs while the
+   * transaction does, so the writes wait for Redis only once.
    */
   async around<T>(userIds: string[], write: (beforeCommit: Promise<unknown>) => Promise<T>): Promise<T> {
     const bumped = this.deps.store.invalidate(userIds);
@@ -84,6 +86,7 @@ export class FeedRefresher {
     const { store, metrics } = this.deps;
     try {
       // Read before the model: a write after this bumps it, and the ranking below is then refused.
+      // Nothing to do if the user's own first page has ranked under it since the write.
       const generation = await store.generation(userId);
       if (generation === undefined) return;
       const items = await rankFeed(this.deps, userId, await store.hidden(userId));

@@ -13,7 +13,9 @@ import { userStateKey } from './redis';
  * A ranking is ready only for the model it was made from. The hash holds a generation, bumped by
  * the worker before and after every write of the user's interactions; a ranking made under one
  * generation is stored as ready only if it is still current, and served only while it is. So once
- * an interaction is in the table, no first page is served from a ranking made without it.
+ * the worker has stored an interaction (and bumped after the commit: a Redis call; if the worker
+ * dies in between, once the job is redelivered), no first page is served from a ranking made
+ * without it.
  */
 export interface FeedStore {
   /**
@@ -31,7 +33,10 @@ export interface FeedStore {
   save(userId: string, items: RankedItem[], generation: string): Promise<string>;
   /** The user's frozen ranking of that id; undefined once it expired or two newer ones replaced it. */
   load(userId: string, id: string): Promise<RankingItems | undefined>;
-  /** The user's generation; undefined when they have not read their feed lately (nothing to keep ready). */
+  /**
+   * The user's generation, to rank their feed ahead under; undefined when there is nothing to do:
+   * they have not read their feed lately, or a ranking is ready under it already.
+   */
   generation(userId: string): Promise<string | undefined>;
   /** Stores a ranking made ahead of a request as ready, if the generation is still current. */
   offer(userId: string, items: RankedItem[], generation: string): Promise<boolean>;
@@ -59,11 +64,25 @@ export type RankingItems = Pick<readonly RankedItem[], 'length' | 'slice'>;
  * one (currentId = readyId), `current` is absent and its text is `ready`'s.
  */
 
-/** Serves the ready ranking (ARGV: oldest acceptable readyAt, TTL) or returns the generation. */
-const TAKE_READY = `
+/** Redis's clock in ms: one clock for every process that stamps or checks a ranking's age. */
+const NOW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * Serves the ready ranking (ARGV: its greatest age in ms, TTL) or returns the generation. A new
+ * hash (or one lost to expiry or a failover) starts at a generation no ranking can have read: the
+ * time in microseconds.
+ */
+const TAKE_READY = `${NOW}
 local f = redis.call('HMGET', KEYS[1], 'gen', 'ready', 'readyGen', 'readyAt', 'readyId', 'currentId', 'current')
-local gen = f[1] or '0'
-if f[2] and f[3] == gen and tonumber(f[4]) >= tonumber(ARGV[1]) then
+local gen = f[1]
+if not gen then
+  local t = redis.call('TIME')
+  gen = t[1] .. string.format('%06d', tonumber(t[2]))
+  redis.call('HSET', KEYS[1], 'gen', gen)
+end
+if f[2] and f[3] == gen and now - tonumber(f[4]) < tonumber(ARGV[1]) then
   if f[6] ~= f[5] then
     if f[7] then redis.call('HSET', KEYS[1], 'previous', f[7]) end
     redis.call('HDEL', KEYS[1], 'current')
@@ -72,35 +91,35 @@ if f[2] and f[3] == gen and tonumber(f[4]) >= tonumber(ARGV[1]) then
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   return {gen, f[2]}
 end
-redis.call('HSETNX', KEYS[1], 'gen', gen)
+if f[2] and f[6] ~= f[5] then redis.call('HDEL', KEYS[1], 'ready', 'readyId', 'readyGen', 'readyAt') end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return {gen}`;
 
 /**
  * Moves the current frozen ranking to previous and stores the new one (ARGV: text, id, generation,
- * now, TTL), ready too if its generation is current; a ready one of an older generation can never
- * be served again, and goes.
+ * TTL), ready too if its generation is current. A ready one of an older generation can never be
+ * served again, and goes.
  */
-const SAVE = `
-local f = redis.call('HMGET', KEYS[1], 'current', 'currentId', 'readyId', 'ready', 'gen')
+const SAVE = `${NOW}
+local f = redis.call('HMGET', KEYS[1], 'current', 'currentId', 'readyId', 'ready', 'gen', 'readyGen')
 local current = f[1]
 if f[2] and f[2] == f[3] then current = f[4] end
 if current then redis.call('HSET', KEYS[1], 'previous', current) end
-if (f[5] or '0') == ARGV[3] then
-  redis.call('HSET', KEYS[1], 'ready', ARGV[1], 'readyId', ARGV[2], 'readyGen', ARGV[3], 'readyAt', ARGV[4], 'currentId', ARGV[2])
+if f[5] and f[5] == ARGV[3] then
+  redis.call('HSET', KEYS[1], 'ready', ARGV[1], 'readyId', ARGV[2], 'readyGen', ARGV[3], 'readyAt', now, 'currentId', ARGV[2])
   redis.call('HDEL', KEYS[1], 'current')
 else
   redis.call('HSET', KEYS[1], 'current', ARGV[1], 'currentId', ARGV[2])
-  redis.call('HDEL', KEYS[1], 'ready', 'readyId', 'readyGen', 'readyAt')
+  if f[3] and f[6] ~= f[5] then redis.call('HDEL', KEYS[1], 'ready', 'readyId', 'readyGen', 'readyAt') end
 end
-redis.call('EXPIRE', KEYS[1], ARGV[5])`;
+redis.call('EXPIRE', KEYS[1], ARGV[4])`;
 
-/** Stores a ranking made ahead as ready: only for a user whose hash lives on, under the current generation. */
-const OFFER = `
+/** Stores a ranking made ahead as ready (ARGV: text, id, generation): only in a live hash, under the current generation. */
+const OFFER = `${NOW}
 local f = redis.call('HMGET', KEYS[1], 'gen', 'currentId', 'readyId', 'ready')
 if f[1] ~= ARGV[3] then return 0 end
 if f[2] and f[2] == f[3] then redis.call('HSET', KEYS[1], 'current', f[4]) end
-redis.call('HSET', KEYS[1], 'ready', ARGV[1], 'readyId', ARGV[2], 'readyGen', ARGV[3], 'readyAt', ARGV[4])
+redis.call('HSET', KEYS[1], 'ready', ARGV[1], 'readyId', ARGV[2], 'readyGen', ARGV[3], 'readyAt', now)
 return 1`;
 
 /** The frozen ranking of that id (ARGV), current or previous, or nothing. */
@@ -125,9 +144,9 @@ end
 return live`;
 
 type ScriptedRedis = Redis & {
-  feedTakeReady(key: string, minReadyAt: number, ttl: number): Promise<[string, string?]>;
-  feedSave(key: string, text: string, id: string, generation: string, now: number, ttl: number): Promise<unknown>;
-  feedOffer(key: string, text: string, id: string, generation: string, now: number): Promise<number>;
+  feedTakeReady(key: string, maxAgeMs: number, ttl: number): Promise<[string, string?]>;
+  feedSave(key: string, text: string, id: string, generation: string, ttl: number): Promise<unknown>;
+  feedOffer(key: string, text: string, id: string, generation: string): Promise<number>;
   feedBump(keyCount: number, ...keys: string[]): Promise<number[]>;
   feedLoad(key: string, id: string): Promise<string | null>;
 };
@@ -152,16 +171,14 @@ export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 6
   };
   return {
     async takeReady(userId, maxAgeMs) {
-      // 0: no ranking is young enough.
-      const minReadyAt = maxAgeMs > 0 ? Date.now() - maxAgeMs : Number.MAX_SAFE_INTEGER;
-      const [generation, text] = await scripted.feedTakeReady(rankingKey(userId), minReadyAt, ttlSeconds).catch(unavailable);
+      const [generation, text] = await scripted.feedTakeReady(rankingKey(userId), maxAgeMs, ttlSeconds).catch(unavailable);
       if (!text) return { generation };
       const ranking = JSON.parse(text) as StoredRanking;
       return { generation, ready: { id: ranking.id, items: lazy(ranking.items) } };
     },
     async save(userId, items, generation) {
       const { id, text } = stored(items);
-      await scripted.feedSave(rankingKey(userId), text, id, generation, Date.now(), ttlSeconds).catch(unavailable);
+      await scripted.feedSave(rankingKey(userId), text, id, generation, ttlSeconds).catch(unavailable);
       return id;
     },
     async load(userId, id) {
@@ -169,17 +186,18 @@ export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 6
       return text ? lazy((JSON.parse(text) as StoredRanking).items) : undefined;
     },
     async generation(userId) {
-      return (await redis.hget(rankingKey(userId), 'gen')) ?? undefined;
+      const [generation, readyGeneration] = await redis.hmget(rankingKey(userId), 'gen', 'readyGen');
+      return generation && generation !== readyGeneration ? generation : undefined;
     },
     async offer(userId, items, generation) {
       const { id, text } = stored(items);
-      return (await scripted.feedOffer(rankingKey(userId), text, id, generation, Date.now())) === 1;
+      return (await scripted.feedOffer(rankingKey(userId), text, id, generation)) === 1;
     },
     async invalidate(userIds) {
       const users = [...new Set(userIds)];
       if (users.length === 0) return [];
       // One command for all of them: a transaction's users cost Redis one script call, not one each.
-      // (On a Redis Cluster this becomes one call per slot.)
+      // (On a Redis Cluster it would have to be one call per slot.)
       const live = await scripted.feedBump(users.length, ...users.map(rankingKey));
       return live.map((position) => users[position - 1]!);
     },
