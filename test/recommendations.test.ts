@@ -428,19 +428,29 @@ describe('GET /recommendations, ranked ahead', () => {
     await feed(reader);
     expect(await store().generation(reader)).toBeUndefined(); // ranked under it already
 
-    expect(await store().invalidate([reader, other])).toEqual([reader]);
+    expect(await store().invalidate([reader, other], true)).toEqual([reader]);
     const stale = (await store().generation(reader))!;
-    await store().invalidate([reader]);
+    await store().invalidate([reader], false);
 
     expect(await store().offer(reader, ranking(), stale)).toBe(false);
     expect(await store().offer(reader, ranking(), (await store().generation(reader))!)).toBe(true);
     expect(await stack.producer.connection.exists(feedKey(other))).toBe(0);
   });
 
+  test('a user who writes more often than they read costs at most one ranking ahead per read', async () => {
+    const userId = newUser();
+    await feed(userId);
+
+    expect(await store().invalidate([userId], true)).toEqual([userId]);
+    expect(await store().invalidate([userId], true)).toEqual([]);
+    await feed(userId); // ranked on request: the writes made the ready one stale
+    expect(await store().invalidate([userId], true)).toEqual([userId]);
+  });
+
   test('a ranking made on request under an older generation is kept for paging, and leaves a newer ready one in place', async () => {
     const userId = newUser();
     const { generation: old } = await store().takeReady(userId, 60_000);
-    await store().invalidate([userId]);
+    await store().invalidate([userId], false);
     const offered = ranking();
     expect(await store().offer(userId, offered, (await store().generation(userId))!)).toBe(true);
 

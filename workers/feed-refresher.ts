@@ -16,8 +16,10 @@ export interface FeedRefresherDeps {
 /**
  * Keeps the feeds of users who read them lately ranked ahead of their next request. Around each
  * write of interactions it bumps those users' feed generation (before the commit, so that no
- * ranking made meanwhile is served; after, so that none made from the model without it is), then ranks
- * their feeds again a moment later. A burst of one user's interactions makes one ranking, and at
+ * ranking made meanwhile is served; after, so that none made from the model without it is), then
+ * ranks again a moment later the feeds of those who read a first page since their last ranking
+ * ahead: a user who interacts more often than they look costs one ranking per look, no more than
+ * ranking on request would. A burst of one user's interactions makes one ranking, and at
  * most `concurrency` rankings run at once, so the writes keep the worker's time.
  * Nothing here is owed to anyone: a ranking lost to a crash only means the next first page is
  * ranked on request.
@@ -42,10 +44,10 @@ export class FeedRefresher {
    * transaction does, so the writes wait for Redis only once.
    */
   async around<T>(userIds: string[], write: (beforeCommit: Promise<unknown>) => Promise<T>): Promise<T> {
-    const bumped = this.deps.store.invalidate(userIds);
+    const bumped = this.deps.store.invalidate(userIds, false);
     bumped.catch(() => undefined); // a write that fails first never awaits it
     const result = await write(bumped);
-    this.schedule(await this.deps.store.invalidate(userIds));
+    this.schedule(await this.deps.store.invalidate(userIds, true));
     return result;
   }
 

@@ -40,8 +40,12 @@ export interface FeedStore {
   generation(userId: string): Promise<string | undefined>;
   /** Stores a ranking made ahead of a request as ready, if the generation is still current. */
   offer(userId: string, items: RankedItem[], generation: string): Promise<boolean>;
-  /** Bumps the generation of those users who read their feed lately, and returns them. */
-  invalidate(userIds: string[]): Promise<string[]>;
+  /**
+   * Bumps the generation of those users who read their feed lately. `afterCommit`: returns those
+   * of them who read a first page since their feed was last returned here, to be ranked ahead; so
+   * a user who writes more often than they read costs at most one ranking per read.
+   */
+  invalidate(userIds: string[], afterCommit: boolean): Promise<string[]>;
   /**
    * Hides an event from the user's feed from now on (a DISMISS or an APPLY accepted), without
    * waiting for the worker, however far behind it is. Kept a day: by then the model knows.
@@ -60,7 +64,7 @@ export type RankingItems = Pick<readonly RankedItem[], 'length' | 'slice'>;
 
 /*
  * The hash's fields: gen; the ready ranking (ready, readyId, readyGen, readyAt); the frozen ones
- * (currentId, current, previous). A ranking is stored once: while the current ranking is the ready
+ * (currentId, current, previous); read, set by a first page and claimed by the worker's bump. A ranking is stored once: while the current ranking is the ready
  * one (currentId = readyId), `current` is absent and its text is `ready`'s.
  */
 
@@ -88,6 +92,7 @@ if f[2] and f[3] == gen and now - tonumber(f[4]) < tonumber(ARGV[1]) then
     redis.call('HDEL', KEYS[1], 'current')
     redis.call('HSET', KEYS[1], 'currentId', f[5])
   end
+  redis.call('HSET', KEYS[1], 'read', 1)
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   return {gen, f[2]}
 end
@@ -112,6 +117,7 @@ else
   redis.call('HSET', KEYS[1], 'current', ARGV[1], 'currentId', ARGV[2])
   if f[3] and f[6] ~= f[5] then redis.call('HDEL', KEYS[1], 'ready', 'readyId', 'readyGen', 'readyAt') end
 end
+redis.call('HSET', KEYS[1], 'read', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[4])`;
 
 /** Stores a ranking made ahead as ready (ARGV: text, id, generation): only in a live hash, under the current generation. */
@@ -132,13 +138,17 @@ if current and string.sub(current, 1, #prefix) == prefix then return current end
 if f[2] and string.sub(f[2], 1, #prefix) == prefix then return f[2] end
 return false`;
 
-/** Bumps the generation of each key's user who has a hash; returns the positions (1-based) of those. */
+/**
+ * Bumps the generation of each key's user who has a hash. After a commit (ARGV[1] = '1') it also
+ * returns the positions (1-based) of those who read a first page since their feed was last claimed
+ * for ranking ahead, and claims it: at most one ranking ahead per first page read.
+ */
 const BUMP = `
 local live = {}
 for i, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then
     redis.call('HINCRBY', key, 'gen', 1)
-    live[#live + 1] = i
+    if ARGV[1] == '1' and redis.call('HDEL', key, 'read') == 1 then live[#live + 1] = i end
   end
 end
 return live`;
@@ -147,7 +157,7 @@ type ScriptedRedis = Redis & {
   feedTakeReady(key: string, maxAgeMs: number, ttl: number): Promise<[string, string?]>;
   feedSave(key: string, text: string, id: string, generation: string, ttl: number): Promise<unknown>;
   feedOffer(key: string, text: string, id: string, generation: string): Promise<number>;
-  feedBump(keyCount: number, ...keys: string[]): Promise<number[]>;
+  feedBump(keyCount: number, ...keysThenAfterCommit: string[]): Promise<number[]>;
   feedLoad(key: string, id: string): Promise<string | null>;
 };
 
@@ -193,12 +203,12 @@ export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 6
       const { id, text } = stored(items);
       return (await scripted.feedOffer(rankingKey(userId), text, id, generation)) === 1;
     },
-    async invalidate(userIds) {
+    async invalidate(userIds, afterCommit) {
       const users = [...new Set(userIds)];
       if (users.length === 0) return [];
       // One command for all of them: a transaction's users cost Redis one script call, not one each.
       // (On a Redis Cluster it would have to be one call per slot.)
-      const live = await scripted.feedBump(users.length, ...users.map(rankingKey));
+      const live = await scripted.feedBump(users.length, ...users.map(rankingKey), afterCommit ? '1' : '0');
       return live.map((position) => users[position - 1]!);
     },
     async hide(userId, eventId) {
