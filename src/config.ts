@@ -46,6 +46,8 @@ const schema = z.object({
   EVENT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
   // How old a ranking made ahead may be and still serve a first page (0: rank every first page afresh).
   FEED_RANKING_MAX_AGE_S: z.coerce.number().int().min(0).max(3600).default(300),
+  // After a write, the worker ranks again the feed of a user who read it since its last ranking.
+  FEED_RANK_AFTER_WRITES: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   // Writes (POST, DELETE) one user may send per minute, across all API processes (0: no limit).
   RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(0).default(600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -87,6 +89,12 @@ export interface Config {
    * first pages for at most this long: events created since, and popularity moved since, wait that long.
    */
   readonly feedRankingMaxAgeMs: number;
+  /**
+   * Whether the worker ranks a user's feed again after their writes (at most once per first page
+   * read), so that the next first page is ready. Off by default: where users interact more often
+   * than they reload their feed, it adds more work than it saves (see the README's soak).
+   */
+  readonly feedRankAfterWrites: boolean;
   readonly writesPerMinute: number;
   readonly logLevel: string;
   /** HTTP Basic credentials of the ops dashboard and /metrics; unset, the dashboard is not served. */
@@ -151,6 +159,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     eventCacheTtlMs: e.EVENT_CACHE_TTL_MS,
     feedRankingMaxAgeMs: e.FEED_RANKING_MAX_AGE_S * 1000,
+    feedRankAfterWrites: e.FEED_RANK_AFTER_WRITES === 'true',
     writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE,
     logLevel: e.LOG_LEVEL,
     admin: e.ADMIN_USERNAME && e.ADMIN_PASSWORD ? { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD } : undefined,

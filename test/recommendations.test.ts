@@ -12,7 +12,7 @@ import { createLogger } from '../src/logger';
 import { processJob } from '../workers/interaction-worker';
 import { buildEvent } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';
-import { jobCarrying, waitFor } from './helpers/wait';
+import { jobCarrying, sleep, waitFor } from './helpers/wait';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -276,12 +276,13 @@ describe('GET /recommendations', () => {
     const userId = newUser();
     const rankings = async () => (await stack.producer.connection.keys(`${stack.config.queuePrefix}:feed:*`)).length;
     const before = await rankings();
-    // After each interaction the worker ranks the feed again: the next first page is another ranking.
-    const readyId = () => stack.producer.connection.hget(userStateKey(stack.config.queuePrefix, 'feed', userId), 'readyId');
+    // Once the worker has finished an interaction's job, the next first page is another ranking.
     const interactAndWait = async (eventId: string) => {
-      const before = await readyId();
-      await interact(userId, [eventId, 'VIEW']);
-      await waitFor('the feed ranked again', async () => (await readyId()) !== before);
+      const res = await stack.request('POST', '/interactions', {
+        token: stack.token({ sub: userId }),
+        body: { eventId, action: 'VIEW' },
+      });
+      await waitFor('the job', async () => (await (await jobCarrying(stack.producer.queue, res.body.id))?.getState()) === 'completed');
     };
     const oldest = await feed(userId, '?limit=1');
     await interactAndWait(events[0]!.id);
@@ -309,6 +310,24 @@ describe('GET /recommendations', () => {
     expect(res).toMatchObject({ status: 400, body: { error: { code } } });
   });
 
+  test('by default the worker does not rank a feed ahead after a write: the next first page is ranked on request, with it', async () => {
+    const userId = newUser();
+    const event = await buildEvent(stack.db, { category: 'not-ahead' });
+    await feed(userId);
+    const res = await stack.request('POST', '/interactions', {
+      token: stack.token({ sub: userId }),
+      body: { eventId: event.id, action: 'SAVE' },
+    });
+    await waitFor('the job', async () => (await (await jobCarrying(stack.producer.queue, res.body.id))?.getState()) === 'completed');
+    await sleep(500); // longer than a ranking ahead would wait
+
+    const afresh = async () => (await stack.metrics.feedFirstPages.get()).values.find((v) => v.labels.ranking === 'afresh')?.value ?? 0;
+    const before = await afresh();
+
+    expect((await feed(userId, '?limit=1')).items[0]!.eventId).toBe(event.id);
+    expect(await afresh()).toBe(before + 1);
+  });
+
   test("another user's cursor is refused", async () => {
     for (let i = 0; i < 3; i += 1) await buildEvent(stack.db);
     const page = await feed(newUser(), '?limit=1');
@@ -321,10 +340,10 @@ describe('GET /recommendations', () => {
   });
 });
 
-describe('GET /recommendations, ranked ahead', () => {
+describe('GET /recommendations, ranked ahead after writes (FEED_RANK_AFTER_WRITES=true)', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ ownDatabase: true });
+    stack = await startStack({ ownDatabase: true, env: { FEED_RANK_AFTER_WRITES: 'true' } });
     for (let i = 0; i < 6; i += 1) await buildEvent(stack.db, { category: i % 2 ? 'ahead-a' : 'ahead-b' });
   });
   afterAll(() => stack.stop());

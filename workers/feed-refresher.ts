@@ -14,13 +14,14 @@ export interface FeedRefresherDeps {
 }
 
 /**
- * Keeps the feeds of users who read them lately ranked ahead of their next request. Around each
- * write of interactions it bumps those users' feed generation (before the commit, so that no
- * ranking made meanwhile is served; after, so that none made from the model without it is), then
- * ranks again a moment later the feeds of those who read a first page since their last ranking
- * ahead: a user who interacts more often than they look costs one ranking per look, no more than
- * ranking on request would. A burst of one user's interactions makes one ranking, and at
- * most `concurrency` rankings run at once, so the writes keep the worker's time.
+ * Keeps the feed rankings in Redis true to the model. Around each write of interactions it bumps
+ * those users' feed generation (before the commit, so that no ranking made meanwhile is served;
+ * after, so that none made from the model without it is). With `rankAfterWrites`, it then ranks
+ * again, a moment later, the feeds of those who read a first page since their last ranking ahead,
+ * so that their next first page is ready: one ranking per first page read at most. A burst of one
+ * user's interactions makes one ranking, and at most `concurrency` rankings run at once, so the
+ * writes keep the worker's time. Off by default: where users interact more often than they reload
+ * their feed, a ranking made ahead is mostly overtaken by the next write before anyone reads it.
  * Nothing here is owed to anyone: a ranking lost to a crash only means the next first page is
  * ranked on request.
  */
@@ -33,7 +34,7 @@ export class FeedRefresher {
 
   constructor(
     private readonly deps: FeedRefresherDeps,
-    private readonly options: { delayMs: number; concurrency: number } = { delayMs: 250, concurrency: 2 },
+    private readonly options: { rankAfterWrites: boolean; delayMs?: number; concurrency?: number },
   ) {}
 
   /**
@@ -47,7 +48,8 @@ export class FeedRefresher {
     const bumped = this.deps.store.invalidate(userIds, false);
     bumped.catch(() => undefined); // a write that fails first never awaits it
     const result = await write(bumped);
-    this.schedule(await this.deps.store.invalidate(userIds, true));
+    const toRank = await this.deps.store.invalidate(userIds, this.options.rankAfterWrites);
+    if (this.options.rankAfterWrites) this.schedule(toRank);
     return result;
   }
 
@@ -60,7 +62,7 @@ export class FeedRefresher {
 
   private schedule(userIds: string[]): void {
     if (this.stopped) return;
-    const at = Date.now() + this.options.delayMs;
+    const at = Date.now() + (this.options.delayMs ?? 250);
     for (const userId of userIds) if (!this.due.has(userId)) this.due.set(userId, at);
     this.pump();
   }
@@ -69,7 +71,7 @@ export class FeedRefresher {
     clearTimeout(this.timer);
     this.timer = undefined;
     for (const [userId, at] of this.due) {
-      if (this.running.size >= this.options.concurrency) return; // a finishing ranking pumps again
+      if (this.running.size >= (this.options.concurrency ?? 2)) return; // a finishing ranking pumps again
       const wait = at - Date.now();
       if (wait > 0) {
         this.timer = setTimeout(() => this.pump(), wait);

@@ -18,13 +18,16 @@ const producer = createProducer(config, logger);
 const metrics = new Metrics('worker');
 metrics.trackQueue(producer.queue);
 metrics.trackOutbox(db);
-const feeds = new FeedRefresher({
-  db,
-  store: redisFeedStore(producer.connection, config.queuePrefix),
-  settings: config.model,
-  logger,
-  metrics,
-});
+const feeds = new FeedRefresher(
+  {
+    db,
+    store: redisFeedStore(producer.connection, config.queuePrefix),
+    settings: config.model,
+    logger,
+    metrics,
+  },
+  { rankAfterWrites: config.feedRankAfterWrites },
+);
 const worker = createInteractionWorker({ config, db, logger, metrics, feeds });
 // The web process relays its own commits at once; this one drains whatever is left (a web process
 // that died between a commit and the relay, or Redis that was down at the time).

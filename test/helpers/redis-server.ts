@@ -139,7 +139,8 @@ export class TestRedis {
 
   async stop(): Promise<void> {
     await this.kill();
-    rmSync(this.dir, { recursive: true, force: true });
+    // A background save the server forked may outlive it for a moment, still writing here.
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 

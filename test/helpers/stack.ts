@@ -91,7 +91,10 @@ export async function startStack(
     baseUrl,
     async startWorker() {
       if (!worker) {
-        feeds = new FeedRefresher({ db, store: deps.feedStore, settings: config.model, logger, metrics: deps.metrics });
+        feeds = new FeedRefresher(
+          { db, store: deps.feedStore, settings: config.model, logger, metrics: deps.metrics },
+          { rankAfterWrites: config.feedRankAfterWrites },
+        );
         worker = createInteractionWorker({ config, db, logger, feeds });
         await worker.waitUntilReady();
       }
