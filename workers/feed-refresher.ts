@@ -48,8 +48,8 @@ export class FeedRefresher {
     const bumped = this.deps.store.invalidate(userIds, false);
     bumped.catch(() => undefined); // a write that fails first never awaits it
     const result = await write(bumped);
-    const toRank = await this.deps.store.invalidate(userIds, this.options.rankAfterWrites);
-    if (this.options.rankAfterWrites) this.schedule(toRank);
+    const claimed = await this.deps.store.invalidate(userIds, this.options.rankAfterWrites);
+    this.schedule(claimed);
     return result;
   }
 

@@ -41,11 +41,11 @@ export interface FeedStore {
   /** Stores a ranking made ahead of a request as ready, if the generation is still current. */
   offer(userId: string, items: RankedItem[], generation: string): Promise<boolean>;
   /**
-   * Bumps the generation of those users who read their feed lately. `afterCommit`: returns those
-   * of them who read a first page since their feed was last returned here, to be ranked ahead; so
-   * a user who writes more often than they read costs at most one ranking per read.
+   * Bumps the generation of those users who read their feed lately. `claim`: also returns those of
+   * them who read a first page since their feed was last claimed here, to be ranked ahead; so a
+   * user who writes more often than they read costs at most one ranking per read.
    */
-  invalidate(userIds: string[], afterCommit: boolean): Promise<string[]>;
+  invalidate(userIds: string[], claim: boolean): Promise<string[]>;
   /**
    * Hides an event from the user's feed from now on (a DISMISS or an APPLY accepted), without
    * waiting for the worker, however far behind it is. Kept a day: by then the model knows.
@@ -139,7 +139,7 @@ if f[2] and string.sub(f[2], 1, #prefix) == prefix then return f[2] end
 return false`;
 
 /**
- * Bumps the generation of each key's user who has a hash. After a commit (ARGV[1] = '1') it also
+ * Bumps the generation of each key's user who has a hash. Claiming (ARGV[1] = '1'), it also
  * returns the positions (1-based) of those who read a first page since their feed was last claimed
  * for ranking ahead, and claims it: at most one ranking ahead per first page read.
  */
@@ -157,7 +157,7 @@ type ScriptedRedis = Redis & {
   feedTakeReady(key: string, maxAgeMs: number, ttl: number): Promise<[string, string?]>;
   feedSave(key: string, text: string, id: string, generation: string, ttl: number): Promise<unknown>;
   feedOffer(key: string, text: string, id: string, generation: string): Promise<number>;
-  feedBump(keyCount: number, ...keysThenAfterCommit: string[]): Promise<number[]>;
+  feedBump(keyCount: number, ...keysThenClaim: string[]): Promise<number[]>;
   feedLoad(key: string, id: string): Promise<string | null>;
 };
 
@@ -203,12 +203,12 @@ export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 6
       const { id, text } = stored(items);
       return (await scripted.feedOffer(rankingKey(userId), text, id, generation)) === 1;
     },
-    async invalidate(userIds, afterCommit) {
+    async invalidate(userIds, claim) {
       const users = [...new Set(userIds)];
       if (users.length === 0) return [];
       // One command for all of them: a transaction's users cost Redis one script call, not one each.
       // (On a Redis Cluster it would have to be one call per slot.)
-      const live = await scripted.feedBump(users.length, ...users.map(rankingKey), afterCommit ? '1' : '0');
+      const live = await scripted.feedBump(users.length, ...users.map(rankingKey), claim ? '1' : '0');
       return live.map((position) => users[position - 1]!);
     },
     async hide(userId, eventId) {
