@@ -1,18 +1,26 @@
 // `npm run scores:rebuild`: recomputes the recommendation model from the interactions table.
+import { Redis } from 'ioredis';
 import { createDb } from '../src/data/db';
 import { rebuildModel } from '../src/domain/rebuild-model';
 import { loadConfigOrExit } from '../src/lifecycle';
+import { createLogger } from '../src/logger';
+import { createFeedRefresher } from '../workers/feed-refresher';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const db = createDb(config);
+  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  redis.on('error', () => undefined); // reported by afterRebuild
   const started = Date.now();
   try {
     const { interactions } = await rebuildModel(db, config.model, progressBar());
     const seconds = (Date.now() - started) / 1000;
     process.stderr.write('\n');
     console.log(`Rebuilt the model from ${interactions} interactions in ${seconds.toFixed(1)} s.`);
+    // Feeds ranked from the model before the rebuild are not served any more.
+    await createFeedRefresher(config, { db, redis, logger: createLogger({ level: config.logLevel, name: 'rebuild' }) }).afterRebuild();
   } finally {
+    redis.disconnect();
     await db.destroy();
   }
 }

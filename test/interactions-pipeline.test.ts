@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { JOBS } from '../src/jobs/definitions';
 import { processJob } from '../workers/interaction-worker';
+import { FeedRefresher } from '../workers/feed-refresher';
+import { redisFeedStore, type FeedStore } from '../src/data/feed-store';
 import { createLogger } from '../src/logger';
 import { buildEvent } from './helpers/factories';
 import { interactionsOf, scoreOf, waitForInteractions } from './helpers/db';
@@ -130,6 +132,36 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
 
     expect(await interactionsOf(stack.db, userId)).toHaveLength(1);
     expect(await scoreOf(stack.db, userId, event.id)).toMatchObject({ score: 3, interactionCount: 1 });
+  });
+
+  test("when the users' feeds cannot be marked stale before the commit, nothing is committed and the job fails, to be retried", async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const data = {
+      id: uuidv7(),
+      userId,
+      eventId: event.id,
+      action: 'SAVE',
+      source: 'api',
+      acceptedAt: new Date().toISOString().replace('Z', '000Z'),
+    };
+    const logger = createLogger({ level: 'silent', name: 'test' });
+    const store = redisFeedStore(stack.producer.connection, stack.config.queuePrefix);
+    // Redis fails the first bump (during the transaction) and would answer the second (after the commit).
+    let bumps = 0;
+    const flaky: FeedStore = {
+      ...store,
+      invalidate: (...args) => (++bumps === 1 ? Promise.reject(new Error('Redis went away')) : store.invalidate(...args)),
+    };
+    const feeds = new FeedRefresher({ db: stack.db, store: flaky, settings: stack.config.model, logger }, { rankAfterWrites: false });
+    const deps = { config: stack.config, db: stack.db, logger, feeds };
+
+    await expect(processJob(deps, { id: 'direct', name: JOBS.recordInteraction, data })).rejects.toThrow('Redis went away');
+    expect(await interactionsOf(stack.db, userId)).toHaveLength(0);
+    expect(await scoreOf(stack.db, userId, event.id)).toBeUndefined();
+
+    expect(await processJob(deps, { id: 'direct', name: JOBS.recordInteraction, data })).toEqual({ inserted: true });
+    expect(await interactionsOf(stack.db, userId)).toHaveLength(1);
   });
 
   test('a malformed payload fails at once, without retries, with the reason kept on the job', async () => {

@@ -8,6 +8,7 @@ import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
 import { createInteractionWorker } from '../workers/interaction-worker';
 import { buildEvent } from './helpers/factories';
+import { runEntry } from './helpers/processes';
 import { expectSameModel, modelState } from './helpers/model';
 import { startStack, type Stack } from './helpers/stack';
 import { waitFor } from './helpers/wait';
@@ -61,6 +62,43 @@ describe('rebuilding the model from the interactions', () => {
     expect(result.interactions).toBe(ids.length);
     expect(progress.at(-1)).toBe(ids.length);
     expectSameModel(await modelState(stack.db), incremental);
+  });
+});
+
+describe('npm run scores:rebuild', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true });
+  });
+  afterAll(() => stack.stop());
+
+  test('rebuilds the model, then invalidates the feed rankings made before it', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const res = await stack.request('POST', '/interactions', {
+      token: stack.token({ sub: userId }),
+      body: { eventId: event.id, action: 'SAVE' },
+    });
+    await waitFor('the row', async () => (await InteractionModel.query(stack.db).findById(res.body.id)) !== undefined);
+    const firstPage = () => stack.request('GET', '/recommendations', { token: stack.token({ sub: userId }) });
+    const firstPages = (ranking: string) => stack.counted('feedFirstPages', ranking);
+    expect((await firstPage()).status).toBe(200); // ranked now, and ready for the next first page
+    await stack.db('userEventScores').delete(); // what the rebuild must restore
+
+    const script = runEntry('scripts/rebuild-scores.ts', {
+      DATABASE_URL: stack.config.databaseUrl,
+      REDIS_URL: stack.config.redisUrl,
+      QUEUE_PREFIX: stack.config.queuePrefix,
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'warn',
+    });
+    if ((await script.exited) !== 0) throw new Error(`the rebuild failed:\n${script.output()}`);
+    expect(script.output()).toMatch(/Rebuilt the model from 1 interactions/);
+    expect(await stack.db('userEventScores').where({ userId })).toHaveLength(1);
+
+    const afresh = await firstPages('afresh');
+    expect((await firstPage()).status).toBe(200);
+    expect(await firstPages('afresh')).toBe(afresh + 1);
   });
 });
 

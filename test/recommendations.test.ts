@@ -321,11 +321,29 @@ describe('GET /recommendations', () => {
     await waitFor('the job', async () => (await (await jobCarrying(stack.producer.queue, res.body.id))?.getState()) === 'completed');
     await sleep(500); // longer than a ranking ahead would wait
 
-    const afresh = async () => (await stack.metrics.feedFirstPages.get()).values.find((v) => v.labels.ranking === 'afresh')?.value ?? 0;
+    const afresh = () => stack.counted('feedFirstPages', 'afresh');
     const before = await afresh();
 
     expect((await feed(userId, '?limit=1')).items[0]!.eventId).toBe(event.id);
     expect(await afresh()).toBe(before + 1);
+  });
+
+  test('a rebuild of the model invalidates every ranking made before it: the next first page is ranked again', async () => {
+    for (let i = 0; i < 2; i += 1) await buildEvent(stack.db);
+    const userId = newUser();
+    const firstPages = (ranking: string) => stack.counted('feedFirstPages', ranking);
+    await feed(userId);
+    const ahead = await firstPages('ahead');
+    await feed(userId);
+    expect(await firstPages('ahead')).toBe(ahead + 1); // reused while the model stays as it was
+
+    const jobId = `rebuild-${randomUUID()}`;
+    await stack.producer.enqueue(JOBS.rebuildModel, { reason: 'test' }, { jobId });
+    await waitFor('the rebuild', async () => (await (await stack.producer.queue.getJob(jobId))?.getState()) === 'completed');
+
+    const afresh = await firstPages('afresh');
+    await feed(userId);
+    expect(await firstPages('afresh')).toBe(afresh + 1);
   });
 
   test("another user's cursor is refused", async () => {
@@ -371,8 +389,7 @@ describe('GET /recommendations, ranked ahead after writes (FEED_RANK_AFTER_WRITE
   const readyId = (userId: string) => stack.producer.connection.hget(feedKey(userId), 'readyId');
   const ranking = (): RankedItem[] => [{ eventId: randomUUID(), score: 1, reasons: [] }];
 
-  const counted = async (counter: 'feedFirstPages' | 'feedRefreshes', label: string) =>
-    (await stack.metrics[counter].get()).values.find((v) => Object.values(v.labels).includes(label))?.value ?? 0;
+  const counted = (counter: 'feedFirstPages' | 'feedRefreshes', label: string) => stack.counted(counter, label);
 
   test("a first page comes from the previous one's ranking while nothing changed", async () => {
     const userId = newUser();

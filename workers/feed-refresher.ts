@@ -1,9 +1,23 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../src/config';
 import type { Db } from '../src/data/db';
-import type { FeedStore } from '../src/data/feed-store';
+import { redisFeedStore, type FeedStore } from '../src/data/feed-store';
 import type { ModelSettings } from '../src/domain/model';
 import { rankFeed } from '../src/domain/recommendations';
 import type { Logger } from '../src/logger';
 import type { Metrics } from '../src/metrics';
+
+/** A refresher as the configuration asks for, its feed store on `redis`. */
+export function createFeedRefresher(
+  config: Pick<Config, 'queuePrefix' | 'model' | 'feedRankAfterWrites'>,
+  deps: { db: Db; redis: Redis; logger: Logger; metrics?: Metrics },
+): FeedRefresher {
+  const { db, redis, logger, metrics } = deps;
+  return new FeedRefresher(
+    { db, store: redisFeedStore(redis, config.queuePrefix), settings: config.model, logger, metrics },
+    { rankAfterWrites: config.feedRankAfterWrites },
+  );
+}
 
 export interface FeedRefresherDeps {
   db: Db;
@@ -51,6 +65,21 @@ export class FeedRefresher {
     const claimed = await this.deps.store.invalidate(userIds, this.options.rankAfterWrites);
     this.schedule(claimed);
     return result;
+  }
+
+  /**
+   * Once a rebuild has committed: no ranking made from the model before it is served. A failure is
+   * only logged (redoing a rebuild of minutes for it would cost more): rankings from before it
+   * then age out within FEED_RANKING_MAX_AGE_S.
+   */
+  async afterRebuild(): Promise<void> {
+    const feeds = await this.deps.store.invalidateAll().catch((error: unknown) => {
+      this.deps.logger.warn(
+        { err: error },
+        'could not invalidate the feed rankings made before the rebuild; they age out within FEED_RANKING_MAX_AGE_S',
+      );
+    });
+    if (feeds !== undefined) this.deps.logger.info({ feeds }, 'feed rankings made before the rebuild invalidated');
   }
 
   async stop(): Promise<void> {

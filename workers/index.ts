@@ -1,5 +1,4 @@
 import { createDb } from '../src/data/db';
-import { redisFeedStore } from '../src/data/feed-store';
 import { scheduleRebuildIfStale } from '../src/domain/rebuild-model';
 import { warnAboutRedisPolicy } from '../src/health';
 import { OutboxRelay } from '../src/jobs/outbox';
@@ -7,7 +6,7 @@ import { createProducer } from '../src/jobs/producer';
 import { loadConfigOrExit, onShutdown } from '../src/lifecycle';
 import { createLogger } from '../src/logger';
 import { Metrics } from '../src/metrics';
-import { FeedRefresher } from './feed-refresher';
+import { createFeedRefresher } from './feed-refresher';
 import { startHealthServer } from './health-server';
 import { createInteractionWorker } from './interaction-worker';
 
@@ -18,16 +17,7 @@ const producer = createProducer(config, logger);
 const metrics = new Metrics('worker');
 metrics.trackQueue(producer.queue);
 metrics.trackOutbox(db);
-const feeds = new FeedRefresher(
-  {
-    db,
-    store: redisFeedStore(producer.connection, config.queuePrefix),
-    settings: config.model,
-    logger,
-    metrics,
-  },
-  { rankAfterWrites: config.feedRankAfterWrites },
-);
+const feeds = createFeedRefresher(config, { db, redis: producer.connection, logger, metrics });
 const worker = createInteractionWorker({ config, db, logger, metrics, feeds });
 // The web process relays its own commits at once; this one drains whatever is left (a web process
 // that died between a commit and the relay, or Redis that was down at the time).

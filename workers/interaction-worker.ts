@@ -53,6 +53,7 @@ export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' 
       log.info({ reason }, 'rebuilding the recommendation model');
       const result = await rebuildModel(deps.db, deps.config.model);
       log.info(result, 'recommendation model rebuilt');
+      await deps.feeds?.afterRebuild();
       return result;
     }
     default:

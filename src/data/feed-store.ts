@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { FeatureType } from '../domain/model';
 import { reasonOf, type RankedItem, type Reason } from '../domain/ranking';
 import { ServiceUnavailableError } from '../errors';
-import { userStateKey } from './redis';
+import { userStateKey, userStateKeyPattern } from './redis';
 
 /**
  * The feed's short-lived state in Redis, one hash per user: the ranking ready for their next first
@@ -46,6 +46,11 @@ export interface FeedStore {
    * user who writes more often than they read costs at most one ranking per read.
    */
   invalidate(userIds: string[], claim: boolean): Promise<string[]>;
+  /**
+   * Bumps every user's generation: once a rebuild has committed, no ranking made from the model
+   * before it is served. Returns how many feeds there were.
+   */
+  invalidateAll(): Promise<number>;
   /**
    * Hides an event from the user's feed from now on (a DISMISS or an APPLY accepted), without
    * waiting for the worker, however far behind it is. Kept a day: by then the model knows.
@@ -210,6 +215,17 @@ export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 6
       // (On a Redis Cluster it would have to be one call per slot.)
       const live = await scripted.feedBump(users.length, ...users.map(rankingKey), claim ? '1' : '0');
       return live.map((position) => users[position - 1]!);
+    },
+    async invalidateAll() {
+      let feeds = 0;
+      // SCAN returns every key that exists from its start to its end; a hash started meanwhile has
+      // a generation no ranking from before can have read.
+      for await (const keys of redis.scanStream({ match: userStateKeyPattern(prefix, 'feed'), count: 1000 }) as AsyncIterable<string[]>) {
+        if (keys.length === 0) continue;
+        await scripted.feedBump(keys.length, ...keys, '0');
+        feeds += keys.length;
+      }
+      return feeds;
     },
     async hide(userId, eventId) {
       await redis

@@ -37,5 +37,10 @@ export function userStateKey(prefix: string, kind: string, userId: string): stri
   return `${stateKeyBase(prefix)}:${kind}:${createHash('sha256').update(userId).digest('base64url')}`;
 }
 
+/** A SCAN pattern matching every user's key of that kind (the prefix admits no glob characters). */
+export function userStateKeyPattern(prefix: string, kind: string): string {
+  return `${stateKeyBase(prefix)}:${kind}:*`;
+}
+
 /** The queue prefix without its hash tag (see userStateKey). */
 const stateKeyBase = (prefix: string) => prefix.replace(/[{}]/g, '');

@@ -11,7 +11,7 @@ import type { OutboxRelay } from '../../src/jobs/outbox';
 import type { Producer } from '../../src/jobs/producer';
 import { createLogger } from '../../src/logger';
 import type { Metrics } from '../../src/metrics';
-import { FeedRefresher } from '../../workers/feed-refresher';
+import { createFeedRefresher, type FeedRefresher } from '../../workers/feed-refresher';
 import { createInteractionWorker } from '../../workers/interaction-worker';
 
 export interface Stack {
@@ -27,6 +27,8 @@ export interface Stack {
   /** A token signed with this stack's secret; `sub` defaults to a fresh user id, `exp` to an hour. */
   token(claims?: Record<string, unknown>, options?: jwt.SignOptions): string;
   request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
+  /** The value of one of this stack's feed counters for a label (`ahead`, `afresh`, `stored`, ...). */
+  counted(counter: 'feedFirstPages' | 'feedRefreshes', label: string): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -91,10 +93,7 @@ export async function startStack(
     baseUrl,
     async startWorker() {
       if (!worker) {
-        feeds = new FeedRefresher(
-          { db, store: deps.feedStore, settings: config.model, logger, metrics: deps.metrics },
-          { rankAfterWrites: config.feedRankAfterWrites },
-        );
+        feeds = createFeedRefresher(config, { db, redis: producer.connection, logger, metrics: deps.metrics });
         worker = createInteractionWorker({ config, db, logger, feeds });
         await worker.waitUntilReady();
       }
@@ -124,6 +123,9 @@ export async function startStack(
         // not JSON: keep the text, so an assertion shows what came back
       }
       return { status: res.status, headers: res.headers, body: parsed };
+    },
+    async counted(counter, label) {
+      return (await deps.metrics[counter].get()).values.find((v) => Object.values(v.labels).includes(label))?.value ?? 0;
     },
     async stop() {
       // With Redis away (a test that failed before restarting it), waiting for the worker would never end.
