@@ -1,4 +1,4 @@
-// Peak resident memory of each child, per phase, read from /proc every 500 ms.
+// What /proc says of a child: peak resident memory per phase (sampled every 500 ms), CPU used.
 import { readFileSync } from 'node:fs';
 
 export class RssSampler {
@@ -52,4 +52,20 @@ export function readRssMb(pid: number): number | undefined {
   } catch {
     return undefined; // exited between two samples
   }
+}
+
+/** A process's /proc stat fields after its name: [state, ppid, ...]; undefined once it has exited. */
+export function procStat(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds a process has used so far (user + system; USER_HZ = 100); 0 once it has exited. */
+export function cpuSeconds(pid: number | string): number {
+  const fields = procStat(pid);
+  return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : 0;
 }

@@ -14,7 +14,7 @@ import { distribution, keepAliveAgent, send, type LoadRequest } from './load';
 import { machine, serviceVersion } from './machine';
 import { snapshotBuild, sleep } from './processes';
 import { pretty, RESULTS_DIR } from './report';
-import { readRssMb, RssSampler } from './rss';
+import { cpuSeconds, procStat, readRssMb, RssSampler } from './rss';
 import { parseArgs as parseBenchArgs } from './settings';
 import { Stack } from './stack';
 import { rng, Workload, type Interaction } from './workload';
@@ -100,22 +100,6 @@ interface Window {
   redisMb: number;
   queuePending: number;
   queueFailed: number;
-}
-
-/** A process's /proc stat fields after its name: [state, ppid, ...]; undefined once it has exited. */
-function procStat(pid: number | string): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU seconds a process has used so far (user + system; USER_HZ = 100); 0 once it has exited. */
-function cpuSeconds(pid: number | string): number {
-  const fields = procStat(pid);
-  return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : 0;
 }
 
 /**
