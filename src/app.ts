@@ -28,6 +28,8 @@ import type { Logger } from './logger';
 export interface AppDeps {
   config: Config;
   db: Db;
+  /** Where the feed reads the model and its events: the replica of DATABASE_READ_URL, or `db`. */
+  feedDb: Db;
   producer: Producer;
   /** Whether an event exists (cached for EVENT_CACHE_TTL_MS). */
   eventExists(id: string): Promise<boolean>;
@@ -43,6 +45,7 @@ export interface AppDeps {
 /** Connects what the API needs; `close` releases it all (shutdown, tests). */
 export function connectAppDeps(config: Config, logger: Logger): AppDeps & { close(): Promise<void> } {
   const db = createDb(config, logger);
+  const feedDb = config.databaseReadUrl ? createDb({ ...config, databaseUrl: config.databaseReadUrl }, logger) : db;
   const producer = createProducer(config, logger);
   const metrics = new Metrics('web');
   const outboxRelay = new OutboxRelay(db, producer, logger, { onFailure: () => metrics.outboxRelayFailures.inc() });
@@ -51,11 +54,12 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
   return {
     config,
     db,
+    feedDb,
     producer,
     eventExists: cachedEventExists(db, config.eventCacheTtlMs),
     // The producer's connection is fail-fast too: a feed request with Redis away gets a 503 at once.
     feedStore: redisFeedStore(producer.connection, config.queuePrefix),
-    feedEvents: cachedFeedEvents(db, config.eventCacheTtlMs),
+    feedEvents: cachedFeedEvents(feedDb, config.eventCacheTtlMs),
     outboxRelay,
     metrics,
     logger,
@@ -63,6 +67,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
       await outboxRelay.stop();
       await producer.close();
       await db.destroy();
+      if (feedDb !== db) await feedDb.destroy();
     },
   };
 }

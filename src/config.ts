@@ -24,6 +24,7 @@ const schema = z.object({
   PORT: port(3000),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/interactions'),
   DATABASE_POOL_MAX: positiveInt(10),
+  DATABASE_READ_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   QUEUE_PREFIX: z
     .string()
@@ -66,6 +67,8 @@ export interface Config {
   readonly port: number;
   readonly databaseUrl: string;
   readonly databasePoolMax: number;
+  /** A streaming replica of that database for the feed's reads; unset: the feed reads the primary. */
+  readonly databaseReadUrl?: string;
   readonly redisUrl: string;
   /** BullMQ key prefix; give each deployment (and each test run) its own. */
   readonly queuePrefix: string;
@@ -149,6 +152,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
+    databaseReadUrl: e.DATABASE_READ_URL,
     redisUrl: e.REDIS_URL,
     queuePrefix: e.QUEUE_PREFIX,
     jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },

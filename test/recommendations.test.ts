@@ -508,7 +508,14 @@ describe('GET /recommendations, ranked ahead after writes (FEED_RANK_AFTER_WRITE
   });
 
   test('FEED_RANKING_MAX_AGE_S=0 ranks every first page afresh', async () => {
-    const deps = { db: stack.db, store: store(), events: cachedFeedEvents(stack.db, 0), settings: stack.config.model, rankingMaxAgeMs: 0 };
+    const deps = {
+      db: stack.db,
+      store: store(),
+      events: cachedFeedEvents(stack.db, 0),
+      settings: stack.config.model,
+      rankingMaxAgeMs: 0,
+      readsPrimary: true,
+    };
     const userId = newUser();
     expect((await getRecommendations(deps, userId, { limit: 3 })).ranked).toBe(true);
     expect((await getRecommendations(deps, userId, { limit: 3 })).ranked).toBe(true);

@@ -26,11 +26,12 @@ export interface FeedStore {
   takeReady(userId: string, maxAgeMs: number): Promise<{ ready?: Ranking; generation: string }>;
   /**
    * Freezes a ranking made under `generation` for paging and returns its id; it is also ready for
-   * the next first page if the generation is still current. A user keeps their two latest frozen
+   * the next first page if the generation is still current (never without one: a ranking that may
+   * miss stored interactions). A user keeps their two latest frozen
    * rankings (a second tab or device may still be paging through the older): what Redis holds
    * grows with the users who read their feed, not with the requests they make.
    */
-  save(userId: string, items: RankedItem[], generation: string): Promise<string>;
+  save(userId: string, items: RankedItem[], generation: string | undefined): Promise<string>;
   /** The user's frozen ranking of that id; undefined once it expired or two newer ones replaced it. */
   load(userId: string, id: string): Promise<RankingItems | undefined>;
   /**
@@ -193,7 +194,8 @@ export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 6
     },
     async save(userId, items, generation) {
       const { id, text } = stored(items);
-      await scripted.feedSave(rankingKey(userId), text, id, generation, ttlSeconds).catch(unavailable);
+      // No generation is empty, so '' is never current.
+      await scripted.feedSave(rankingKey(userId), text, id, generation ?? '', ttlSeconds).catch(unavailable);
       return id;
     },
     async load(userId, id) {

@@ -18,6 +18,11 @@ export interface FeedDeps {
   events(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
   /** How old a ranking made ahead may be and still serve a first page (0: rank every first page afresh). */
   rankingMaxAgeMs: number;
+  /**
+   * Whether `db` is the primary. A ranking read from a replica is kept for paging but never made
+   * ready for the next first page: the replica may lag behind writes the generation already counts.
+   */
+  readsPrimary: boolean;
 }
 
 export interface FeedPage {
@@ -69,7 +74,7 @@ export async function getRecommendations(
       ({ items, id: snapshotId } = ready);
     } else {
       const ranking = await rankFeed(deps, userId, hidden, now);
-      snapshotId = await deps.store.save(userId, ranking, generation);
+      snapshotId = await deps.store.save(userId, ranking, deps.readsPrimary ? generation : undefined);
       items = ranking;
       ranked = true;
     }

@@ -39,6 +39,29 @@ export class TestPostgres {
     return pg;
   }
 
+  /**
+   * A streaming replica of this cluster on a spare port of its own (pg_basebackup -R): initdb's
+   * defaults (wal_level replica, replication trusted from 127.0.0.1) are all the primary needs.
+   */
+  async startReplica(): Promise<TestPostgres> {
+    const replica = new TestPostgres(await sparePort());
+    if (replica.owner) chownSync(replica.dir, replica.owner.uid, replica.owner.gid);
+    await replica.run('pg_basebackup', [
+      '-D',
+      replica.data,
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(this.port),
+      '-U',
+      'postgres',
+      '-R',
+      '--no-sync',
+    ]);
+    await replica.startServer();
+    return replica;
+  }
+
   get url(): string {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
   }
