@@ -42,7 +42,7 @@ async function persist(pool: Pool, job: NaiveJob): Promise<void> {
     await client.query('begin');
     const inserted = await client.query(
       `insert into interactions (id, user_id, event_id, action, source, created_at)
-       values ($1, $2, $3, $4, 'api', $5) on conflict (id) do nothing`,
+       values ($1, $2, $3, $4, 'api', $5) on conflict (id, created_at) do nothing`,
       [job.id, job.userId, job.eventId, job.action, job.acceptedAt],
     );
     // Only a new row moves the score, so a redelivered job changes nothing (as in the service).

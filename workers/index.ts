@@ -1,4 +1,5 @@
 import { createDb } from '../src/data/db';
+import { ensurePartitions } from '../src/data/partitioning';
 import { scheduleRebuildIfStale } from '../src/domain/rebuild-model';
 import { warnAboutRedisPolicy } from '../src/health';
 import { OutboxRelay } from '../src/jobs/outbox';
@@ -26,6 +27,14 @@ outboxRelay.start();
 const healthServer = startHealthServer({ config, db, producer, metrics, logger });
 producer.connection.once('ready', () => void warnAboutRedisPolicy(producer, logger));
 
+// The coming months' partitions of interactions, when it is partitioned (npm run db:partition).
+const keepPartitions = () =>
+  ensurePartitions(db).catch((error: unknown) =>
+    logger.warn({ err: error }, 'could not create the coming partitions of interactions; will try again'),
+  );
+const partitionTimer = setInterval(() => void keepPartitions(), 12 * 60 * 60 * 1000).unref();
+void keepPartitions();
+
 worker.once('ready', () => {
   logger.info({ queuePrefix: config.queuePrefix, concurrency: config.worker.concurrency }, 'worker ready');
   // Changed weights or half-life take effect through a rebuild job, run by whichever worker takes it.
@@ -44,6 +53,7 @@ onShutdown(
     // close() lets the jobs in hand finish; anything not finished is picked up again after a restart.
     // With Redis away no job can be finished (or even marked done): close at once rather than wait
     // for a reconnect; jobs in hand become stalled and are redelivered, and their writes are idempotent.
+    clearInterval(partitionTimer);
     await outboxRelay.stop();
     await worker.close(producer.connection.status !== 'ready');
     await feeds.stop();

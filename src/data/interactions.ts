@@ -14,9 +14,14 @@ export interface InteractionRow {
 }
 
 /**
- * Inserts the rows, skipping any whose id is already there (a redelivered job), in one statement.
- * Returns the rows this call inserted, in the order they were persisted: the order in which they
- * must be applied to the model, and in which a rebuild replays them.
+ * Inserts the rows, skipping any whose id is already there, in one statement. Returns the rows this
+ * call inserted, in the order they were persisted: the order in which they must be applied to the
+ * model, and in which a rebuild replays them.
+ *
+ * The key is (id, created_at), as partitions on created_at need. A redelivered job carries the same
+ * id and time, and conflicts. A client's retry with the same Idempotency-Key carries the same id
+ * (a UUIDv5, derived from the user and the key) with a later time, so those ids are looked up;
+ * the caller holds the users' locks, so two such retries cannot both miss each other.
  */
 export async function insertInteractions(trx: Knex.Transaction, rows: InteractionRow[]): Promise<(ModelInteraction & { id: string })[]> {
   if (rows.length === 0) return [];
@@ -28,8 +33,10 @@ export async function insertInteractions(trx: Knex.Transaction, rows: Interactio
        select id, user_id, event_id, action, source, created_at, clock_timestamp()
          from unnest(?::uuid[], ?::text[], ?::uuid[], ?::text[], ?::text[], ?::timestamptz[]) with ordinality
               as r(id, user_id, event_id, action, source, created_at, n)
+        -- The version digit: 5 for ids made from an Idempotency-Key.
+        where not (substr(r.id::text, 15, 1) = '5' and exists (select 1 from interactions i where i.id = r.id))
         order by n
-       on conflict (id) do nothing
+       on conflict (id, created_at) do nothing
        returning id, user_id, event_id, action, created_at, persisted_at
      )
      select id, user_id as "userId", event_id as "eventId", action, created_at as "createdAt"
