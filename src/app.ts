@@ -5,7 +5,7 @@ import { pinoHttp } from 'pino-http';
 import type { Config } from './config';
 import { createDb, type Db } from './data/db';
 import { cachedEventExists } from './data/events';
-import { cachedFeedEvents, type FeedEvent } from './data/feed';
+import { cachedFeedEvents, replicaCaughtUp, type FeedEvent } from './data/feed';
 import { redisFeedStore, type FeedStore } from './data/feed-store';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
@@ -30,6 +30,8 @@ export interface AppDeps {
   db: Db;
   /** Where the feed reads the model and its events: the replica of DATABASE_READ_URL, or `db`. */
   feedDb: Db;
+  /** Whether `feedDb` reads every interaction stored so far (see FeedDeps.upToDate). */
+  feedUpToDate(): Promise<boolean>;
   producer: Producer;
   /** Whether an event exists (cached for EVENT_CACHE_TTL_MS). */
   eventExists(id: string): Promise<boolean>;
@@ -55,6 +57,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
     config,
     db,
     feedDb,
+    feedUpToDate: feedDb === db ? async () => true : () => replicaCaughtUp(db, feedDb),
     producer,
     eventExists: cachedEventExists(db, config.eventCacheTtlMs),
     // The producer's connection is fail-fast too: a feed request with Redis away gets a 503 at once.

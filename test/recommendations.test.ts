@@ -514,7 +514,7 @@ describe('GET /recommendations, ranked ahead after writes (FEED_RANK_AFTER_WRITE
       events: cachedFeedEvents(stack.db, 0),
       settings: stack.config.model,
       rankingMaxAgeMs: 0,
-      readsPrimary: true,
+      upToDate: async () => true,
     };
     const userId = newUser();
     expect((await getRecommendations(deps, userId, { limit: 3 })).ranked).toBe(true);

@@ -175,3 +175,19 @@ async function rows<T>(db: Db, sql: string, bindings: unknown[] | Record<string,
   const result = await db.raw<{ rows: T[] }>(sql, bindings as never);
   return result.rows;
 }
+
+/**
+ * Whether the replica has replayed the primary's log up to now, so that what it reads from now on
+ * includes every commit made so far. Two small queries; false when either cannot answer.
+ */
+export async function replicaCaughtUp(primary: Db, replica: Db): Promise<boolean> {
+  try {
+    const { rows } = await primary.raw<{ rows: { lsn: string }[] }>('select pg_current_wal_lsn()::text as lsn');
+    const replayed = await replica.raw<{ rows: { ok: boolean | null }[] }>('select pg_last_wal_replay_lsn() >= ?::pg_lsn as ok', [
+      rows[0]!.lsn,
+    ]);
+    return replayed.rows[0]?.ok === true;
+  } catch {
+    return false;
+  }
+}

@@ -19,10 +19,12 @@ export interface FeedDeps {
   /** How old a ranking made ahead may be and still serve a first page (0: rank every first page afresh). */
   rankingMaxAgeMs: number;
   /**
-   * Whether `db` is the primary. A ranking read from a replica is kept for paging but never made
-   * ready for the next first page: the replica may lag behind writes the generation already counts.
+   * Whether what `db` reads from now on includes every interaction stored so far: always on the
+   * primary; on a replica, once it has replayed the primary's log up to now. A ranking read
+   * otherwise is kept for paging but never made ready for the next first page, since its generation
+   * may already count writes the replica has not replayed.
    */
-  readsPrimary: boolean;
+  upToDate(): Promise<boolean>;
 }
 
 export interface FeedPage {
@@ -73,8 +75,10 @@ export async function getRecommendations(
     if (ready) {
       ({ items, id: snapshotId } = ready);
     } else {
+      // Asked after the generation was read, so every write it counts is stored before this.
+      const complete = await deps.upToDate();
       const ranking = await rankFeed(deps, userId, hidden, now);
-      snapshotId = await deps.store.save(userId, ranking, deps.readsPrimary ? generation : undefined);
+      snapshotId = await deps.store.save(userId, ranking, complete ? generation : undefined);
       items = ranking;
       ranked = true;
     }

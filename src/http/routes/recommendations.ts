@@ -15,7 +15,7 @@ const feedQuery = z.object({
   cursor: z.string({ error: 'must be a single string' }).min(1).max(200, 'is not valid').optional(),
 });
 
-export function recommendationsRouter({ feedDb, config, feedStore, feedEvents, metrics }: AppDeps): Router {
+export function recommendationsRouter({ feedDb, feedUpToDate, config, feedStore, feedEvents, metrics }: AppDeps): Router {
   const router = Router();
 
   router.get('/recommendations', async (req, res) => {
@@ -26,8 +26,7 @@ export function recommendationsRouter({ feedDb, config, feedStore, feedEvents, m
       events: feedEvents,
       settings: config.model,
       rankingMaxAgeMs: config.feedRankingMaxAgeMs,
-      // A replica may not have replayed every interaction the generation promises (see FeedStore).
-      readsPrimary: !config.databaseReadUrl,
+      upToDate: feedUpToDate,
     };
     const page = await getRecommendations(deps, currentUser(req).id, query);
     if (!query.cursor) metrics.feedFirstPages.inc({ ranking: page.ranked ? 'afresh' : 'ahead' });
