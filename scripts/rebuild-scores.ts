@@ -1,6 +1,6 @@
 // `npm run scores:rebuild`: recomputes the recommendation model from the interactions table.
-import { Redis } from 'ioredis';
 import { createDb } from '../src/data/db';
+import { connectRedis } from '../src/data/redis';
 import { rebuildModel } from '../src/domain/rebuild-model';
 import { loadConfigOrExit } from '../src/lifecycle';
 import { createLogger } from '../src/logger';
@@ -9,7 +9,8 @@ import { createFeedRefresher } from '../workers/feed-refresher';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const db = createDb(config);
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  // A few tries, then its commands fail: afterRebuild reports it, and the rebuild stands.
+  const redis = connectRedis(config, { retryDelayMs: (attempt) => (attempt > 3 ? null : 500) });
   redis.on('error', () => undefined); // reported by afterRebuild
   const started = Date.now();
   try {

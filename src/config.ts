@@ -26,6 +26,13 @@ const schema = z.object({
   DATABASE_POOL_MAX: positiveInt(10),
   DATABASE_READ_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, 'must be host:port pairs separated by commas')
+    .transform((list) =>
+      list.split(',').map((node) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.slice(node.lastIndexOf(':') + 1)) })),
+    )
+    .optional(),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[\w{}:.-]+$/, 'letters, digits and _ - . : { } only')
@@ -70,6 +77,8 @@ export interface Config {
   /** A streaming replica of that database for the feed's reads; unset: the feed reads the primary. */
   readonly databaseReadUrl?: string;
   readonly redisUrl: string;
+  /** Seed nodes of a Redis Cluster; when set, REDIS_URL is not used. */
+  readonly redisClusterNodes?: readonly { readonly host: string; readonly port: number }[];
   /** BullMQ key prefix; give each deployment (and each test run) its own. */
   readonly queuePrefix: string;
   readonly jwt: { readonly secret: string; readonly issuer?: string; readonly audience?: string };
@@ -143,6 +152,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       );
     }
   }
+  // BullMQ runs each queue command as one script over the queue's keys: on a cluster they must share a slot.
+  if (env.REDIS_CLUSTER_NODES && !/\{[^{}]+\}/.test(env.QUEUE_PREFIX ?? '')) {
+    problems.push('QUEUE_PREFIX needs a hash tag on a Redis Cluster, e.g. {interactions}');
+  }
   if (!env.ADMIN_USERNAME !== !env.ADMIN_PASSWORD) problems.push('ADMIN_USERNAME and ADMIN_PASSWORD go together: set both or neither');
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
@@ -154,6 +167,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     databasePoolMax: e.DATABASE_POOL_MAX,
     databaseReadUrl: e.DATABASE_READ_URL,
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
     queuePrefix: e.QUEUE_PREFIX,
     jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
     weights,

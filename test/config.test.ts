@@ -54,6 +54,16 @@ describe('configuration', () => {
     );
   });
 
+  test('a Redis Cluster: host:port seed nodes, and a queue prefix with a hash tag', () => {
+    const cluster = { NODE_ENV: 'test', REDIS_CLUSTER_NODES: '10.0.0.1:7000,redis-b.internal:7001' };
+    expect(problemsOf(cluster).join()).toMatch(/QUEUE_PREFIX needs a hash tag/);
+    expect(problemsOf({ ...cluster, REDIS_CLUSTER_NODES: 'redis://10.0.0.1' }).join()).toMatch(/REDIS_CLUSTER_NODES/);
+    expect(loadConfig({ ...cluster, QUEUE_PREFIX: '{interactions}' }).redisClusterNodes).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-b.internal', port: 7001 },
+    ]);
+  });
+
   test('refuses an enqueue timeout that would break the two-second 503 promise', () => {
     expect(problemsOf({ NODE_ENV: 'test', ENQUEUE_TIMEOUT_MS: '5000' }).join()).toMatch(/ENQUEUE_TIMEOUT_MS/);
   });

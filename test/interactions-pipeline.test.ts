@@ -5,7 +5,7 @@ import { processJob } from '../workers/interaction-worker';
 import { FeedRefresher } from '../workers/feed-refresher';
 import { redisFeedStore, type FeedStore } from '../src/data/feed-store';
 import { createLogger } from '../src/logger';
-import { buildEvent } from './helpers/factories';
+import { buildEvent, interactionPayload } from './helpers/factories';
 import { interactionsOf, scoreOf, waitForInteractions } from './helpers/db';
 import { startStack, type Stack } from './helpers/stack';
 import { jobCarrying, sleep, waitFor } from './helpers/wait';
@@ -137,14 +137,7 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
   test("when the users' feeds cannot be marked stale before the commit, nothing is committed and the job fails, to be retried", async () => {
     const event = await buildEvent(stack.db);
     const userId = `user-${randomUUID()}`;
-    const data = {
-      id: uuidv7(),
-      userId,
-      eventId: event.id,
-      action: 'SAVE',
-      source: 'api',
-      acceptedAt: new Date().toISOString().replace('Z', '000Z'),
-    };
+    const data = interactionPayload(userId, event.id, 'SAVE');
     const logger = createLogger({ level: 'silent', name: 'test' });
     const store = redisFeedStore(stack.producer.connection, stack.config.queuePrefix);
     // Redis fails the first bump (during the transaction) and would answer the second (after the commit).

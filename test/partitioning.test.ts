@@ -7,7 +7,7 @@ import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
 import { processJob } from '../workers/interaction-worker';
 import { interactionsOf } from './helpers/db';
-import { buildEvent } from './helpers/factories';
+import { buildEvent, interactionPayload } from './helpers/factories';
 import { expectModelToEqualRebuild } from './helpers/model';
 import { startStack, type Stack } from './helpers/stack';
 import { waitFor } from './helpers/wait';
@@ -30,7 +30,7 @@ describe('interactions partitioned by month', () => {
   const logger = createLogger({ level: 'silent', name: 'test' });
   /** The worker's code path for an interaction accepted at `acceptedAt`; returns the job's data. */
   async function interactAt(userId: string, eventId: string, action: Action, acceptedAt: Date, id = uuidv7()) {
-    const data = { id, userId, eventId, action, source: 'api', acceptedAt: acceptedAt.toISOString().replace('Z', '000Z') };
+    const data = interactionPayload(userId, eventId, action, acceptedAt, id);
     await processJob({ config: stack.config, db: stack.db, logger }, { id, name: JOBS.recordInteraction, data });
     return data;
   }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
 import { JOBS } from '../src/jobs/definitions';
 import { cachedFeedEvents } from '../src/data/feed';
 import { redisFeedStore } from '../src/data/feed-store';
@@ -10,7 +9,7 @@ import type { RankedItem } from '../src/domain/ranking';
 import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
 import { processJob } from '../workers/interaction-worker';
-import { buildEvent } from './helpers/factories';
+import { buildEvent, interactionPayload } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';
 import { jobCarrying, sleep, waitFor } from './helpers/wait';
 
@@ -38,7 +37,7 @@ describe('GET /recommendations', () => {
 
   /** An interaction accepted in the past, through the worker's own code path. */
   async function interactAt(userId: string, eventId: string, action: Action, acceptedAt: Date) {
-    const data = { id: uuidv7(), userId, eventId, action, source: 'api', acceptedAt: acceptedAt.toISOString().replace('Z', '000Z') };
+    const data = interactionPayload(userId, eventId, action, acceptedAt);
     await processJob(
       { config: stack.config, db: stack.db, logger: createLogger({ level: 'silent', name: 'test' }) },
       { id: data.id, name: JOBS.recordInteraction, data },

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Config } from '../src/config';
 import type { Db } from '../src/data/db';
 import { redisFeedStore, type FeedStore } from '../src/data/feed-store';
+import type { RedisClient } from '../src/data/redis';
 import type { ModelSettings } from '../src/domain/model';
 import { rankFeed } from '../src/domain/recommendations';
 import type { Logger } from '../src/logger';
@@ -10,7 +10,7 @@ import type { Metrics } from '../src/metrics';
 /** A refresher as the configuration asks for, its feed store on `redis`. */
 export function createFeedRefresher(
   config: Pick<Config, 'queuePrefix' | 'model' | 'feedRankAfterWrites'>,
-  deps: { db: Db; redis: Redis; logger: Logger; metrics?: Metrics },
+  deps: { db: Db; redis: RedisClient; logger: Logger; metrics?: Metrics },
 ): FeedRefresher {
   const { db, redis, logger, metrics } = deps;
   return new FeedRefresher(

@@ -1,4 +1,6 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Cluster } from 'ioredis';
+import { connectRedis } from '../src/data/redis';
 import type { z } from 'zod';
 import type { Config } from '../src/config';
 import type { Db } from '../src/data/db';
@@ -136,13 +138,12 @@ export function createInteractionWorker(baseDeps: WorkerDeps): Worker {
       throw error;
     }
   };
+  // Reconnect within 5 s of Redis coming back (BullMQ's default backs off to 20 s).
+  const retryStrategy = (attempt: number) => Math.min(attempt * 500, 5000);
+  // A cluster client is made here and handed over; from options, BullMQ makes (and closes) its own.
+  const cluster = deps.config.redisClusterNodes && (connectRedis(deps.config, { retryDelayMs: retryStrategy }) as Cluster);
   const worker = new Worker(QUEUES.interactions, timed, {
-    // Reconnect within 5 s of Redis coming back (BullMQ's default backs off to 20 s).
-    connection: {
-      url: deps.config.redisUrl,
-      maxRetriesPerRequest: null,
-      retryStrategy: (attempt: number) => Math.min(attempt * 500, 5000),
-    },
+    connection: cluster || { url: deps.config.redisUrl, maxRetriesPerRequest: null, retryStrategy },
     prefix: deps.config.queuePrefix,
     concurrency: deps.config.worker.concurrency,
     // A job whose worker died (SIGKILL, lost host) is redelivered once its claim lapses; BullMQ's
@@ -164,5 +165,6 @@ export function createInteractionWorker(baseDeps: WorkerDeps): Worker {
       deps.logger.warn({ err: error.message }, 'worker error');
     }
   });
+  if (cluster) worker.once('closed', () => cluster.disconnect());
   return worker;
 }

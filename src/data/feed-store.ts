@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster } from 'ioredis';
 import type { FeatureType } from '../domain/model';
 import { reasonOf, type RankedItem, type Reason } from '../domain/ranking';
 import { ServiceUnavailableError } from '../errors';
-import { userStateKey, userStateKeyPattern } from './redis';
+import { keyServers, userStateKey, userStateKeyPattern, type RedisClient } from './redis';
 
 /**
  * The feed's short-lived state in Redis, one hash per user: the ranking ready for their next first
@@ -159,7 +160,7 @@ for i, key in ipairs(KEYS) do
 end
 return live`;
 
-type ScriptedRedis = Redis & {
+type ScriptedRedis = RedisClient & {
   feedTakeReady(key: string, maxAgeMs: number, ttl: number): Promise<[string, string?]>;
   feedSave(key: string, text: string, id: string, generation: string, ttl: number): Promise<unknown>;
   feedOffer(key: string, text: string, id: string, generation: string): Promise<number>;
@@ -168,7 +169,7 @@ type ScriptedRedis = Redis & {
 };
 
 /** Feed state in Redis; a user's hash expires `ttlSeconds` after their last first page (a cursor older than that is refused). */
-export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 60): FeedStore {
+export function redisFeedStore(redis: RedisClient, prefix: string, ttlSeconds = 30 * 60): FeedStore {
   const scripted = redis as ScriptedRedis;
   // Sent once per connection, then by hash (EVALSHA).
   if (!('feedTakeReady' in redis)) {
@@ -212,20 +213,27 @@ export function redisFeedStore(redis: Redis, prefix: string, ttlSeconds = 30 * 6
     },
     async invalidate(userIds, claim) {
       const users = [...new Set(userIds)];
-      if (users.length === 0) return [];
-      // One command for all of them: a transaction's users cost Redis one script call, not one each.
-      // (On a Redis Cluster it would have to be one call per slot.)
-      const live = await scripted.feedBump(users.length, ...users.map(rankingKey), claim ? '1' : '0');
-      return live.map((position) => users[position - 1]!);
+      // One command for all of them (a transaction's users cost Redis one script call, not one
+      // each); on a cluster, one per slot, as a script's keys must share one.
+      const claimed = await Promise.all(
+        bySlot(users, rankingKey, redis instanceof Cluster).map(async (group) => {
+          const live = await scripted.feedBump(group.length, ...group.map(rankingKey), claim ? '1' : '0');
+          return live.map((position) => group[position - 1]!);
+        }),
+      );
+      return claimed.flat();
     },
     async invalidateAll() {
       let feeds = 0;
       // SCAN returns every key that exists from its start to its end; a hash started meanwhile has
       // a generation no ranking from before can have read.
-      for await (const keys of redis.scanStream({ match: userStateKeyPattern(prefix, 'feed'), count: 1000 }) as AsyncIterable<string[]>) {
-        if (keys.length === 0) continue;
-        await scripted.feedBump(keys.length, ...keys, '0');
-        feeds += keys.length;
+      for (const server of keyServers(redis)) {
+        const scan = server.scanStream({ match: userStateKeyPattern(prefix, 'feed'), count: 1000 }) as AsyncIterable<string[]>;
+        for await (const keys of scan) {
+          // Keys of one server may still span slots: bumped a slot at a time, through the client.
+          for (const group of bySlot(keys, (key) => key, redis instanceof Cluster)) await scripted.feedBump(group.length, ...group, '0');
+          feeds += keys.length;
+        }
       }
       return feeds;
     },
@@ -275,6 +283,17 @@ function expand([eventId, score, ...reasons]: StoredRanking['items'][number]): R
       return reasonOf('matches_interest', { type: type as FeatureType, value: value.join(':') });
     }),
   };
+}
+
+/** `items` in groups whose keys share a Redis Cluster slot; one group when not on a cluster. */
+function bySlot<T>(items: T[], key: (item: T) => string, cluster: boolean): T[][] {
+  if (!cluster) return items.length > 0 ? [items] : [];
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const slot = calculateSlot(key(item));
+    groups.set(slot, [...(groups.get(slot) ?? []), item]);
+  }
+  return [...groups.values()];
 }
 
 function unavailable(cause: unknown): never {

@@ -1,30 +1,60 @@
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import type { Config } from '../config';
 import type { Logger } from '../logger';
 
+/** One Redis server or a Redis Cluster (REDIS_CLUSTER_NODES): the commands the service sends work on both. */
+export type RedisClient = Redis | Cluster;
+
+type RedisSettings = Pick<Config, 'redisUrl' | 'redisClusterNodes'>;
+
 /**
- * A Redis connection for request paths: no offline queue, no resend after a reconnect, and a
- * command timeout, so a request learns within its deadline that Redis is away instead of hanging.
- * It reconnects by itself when Redis is back.
+ * A connection to the configured Redis. `failFast`, for request paths: no offline queue, no resend
+ * after a reconnect, and a command timeout, so a request learns within its deadline that Redis is
+ * away instead of hanging; it reconnects by itself when Redis is back. Otherwise (the worker, whose
+ * BullMQ blocking commands must wait): commands wait for a reconnect, for as long as `retryDelayMs`
+ * gives a delay rather than null.
  */
-export function createFailFastRedis(url: string, options: { commandTimeoutMs: number; label: string }, logger: Logger): Redis {
-  const redis = new Redis(url, {
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: options.commandTimeoutMs,
-    connectTimeout: 1000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 1000),
-  });
+export function connectRedis(
+  config: RedisSettings,
+  options: { failFast?: { commandTimeoutMs: number }; retryDelayMs: (attempt: number) => number | null },
+): RedisClient {
+  const { failFast, retryDelayMs } = options;
+  const perNode = {
+    maxRetriesPerRequest: failFast ? 1 : null,
+    commandTimeout: failFast?.commandTimeoutMs,
+    autoResendUnfulfilledCommands: !failFast,
+    connectTimeout: failFast ? 1000 : 10_000,
+  };
+  if (config.redisClusterNodes) {
+    return new Cluster(
+      config.redisClusterNodes.map((node) => ({ ...node })),
+      { enableOfflineQueue: !failFast, clusterRetryStrategy: retryDelayMs, redisOptions: perNode },
+    );
+  }
+  return new Redis(config.redisUrl, { ...perNode, enableOfflineQueue: !failFast, retryStrategy: retryDelayMs });
+}
+
+/** A fail-fast connection (see connectRedis) that logs an outage once every 10 s, not on every reconnect. */
+export function createFailFastRedis(
+  config: RedisSettings,
+  options: { commandTimeoutMs: number; label: string },
+  logger: Logger,
+): RedisClient {
+  const redis = connectRedis(config, { failFast: options, retryDelayMs: (attempt) => Math.min(attempt * 200, 1000) });
   let lastErrorLog = 0;
-  redis.on('error', (error) => {
-    // ioredis reports every failed reconnect; one line every 10 s is enough to see an outage.
+  redis.on('error', (error: Error) => {
     if (Date.now() - lastErrorLog > 10_000) {
       lastErrorLog = Date.now();
       logger.warn({ err: error.message }, `redis connection error (${options.label})`);
     }
   });
   return redis;
+}
+
+/** The servers that hold keys: every master of a cluster, or the one server. */
+export function keyServers(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
 }
 
 /**

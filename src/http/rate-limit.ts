@@ -1,6 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Redis } from 'ioredis';
-import { userStateKey } from '../data/redis';
+import { userStateKey, type RedisClient } from '../data/redis';
 import { TooManyRequestsError } from '../errors';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -12,7 +11,7 @@ const WINDOW_MS = 60_000;
  * protects the service from one user, and must not refuse writes that do not need Redis (the
  * outbox keeps collections and gig applications working while Redis is away).
  */
-export function limitWrites(redis: Redis, prefix: string, perMinute: number): RequestHandler {
+export function limitWrites(redis: RedisClient, prefix: string, perMinute: number): RequestHandler {
   return async (req: Request, _res: Response, next: NextFunction) => {
     if (perMinute === 0 || READS.has(req.method) || !req.user) return next();
     const window = Math.floor(Date.now() / WINDOW_MS);

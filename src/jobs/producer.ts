@@ -1,7 +1,6 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config';
-import { createFailFastRedis } from '../data/redis';
+import { createFailFastRedis, type RedisClient } from '../data/redis';
 import { ServiceUnavailableError } from '../errors';
 import type { Logger } from '../logger';
 import { v7 as uuidv7 } from 'uuid';
@@ -37,14 +36,14 @@ export interface Producer {
   enqueueInteraction(payload: RecordInteractionPayload): Promise<void>;
   readonly queue: Queue;
   /** The producer's own Redis connection (fail-fast: no offline queue). */
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   /** Whether Redis answers (for readiness probes). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
 
 export function createProducer(config: Config, logger: Logger): Producer {
-  const connection = createFailFastRedis(config.redisUrl, { commandTimeoutMs: config.enqueueTimeoutMs, label: 'producer' }, logger);
+  const connection = createFailFastRedis(config, { commandTimeoutMs: config.enqueueTimeoutMs, label: 'producer' }, logger);
   const queue = new Queue(QUEUES.interactions, {
     connection,
     prefix: config.queuePrefix,

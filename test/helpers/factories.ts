@@ -1,6 +1,8 @@
 import { insertEvent, type NewEvent } from '../../src/data/events';
 import type { EventModel } from '../../src/data/models';
 import type { Db } from '../../src/data/db';
+import { v7 as uuidv7 } from 'uuid';
+import type { Action } from '../../src/domain/weights';
 
 let counter = 0;
 
@@ -17,4 +19,9 @@ export async function buildEvent(db: Db, overrides: Partial<NewEvent> = {}): Pro
     organizerId: 'organizer-1',
     ...overrides,
   });
+}
+
+/** The payload of an interaction as the API queues it (acceptance time with microseconds). */
+export function interactionPayload(userId: string, eventId: string, action: Action, acceptedAt = new Date(), id = uuidv7()) {
+  return { id, userId, eventId, action, source: 'api' as const, acceptedAt: acceptedAt.toISOString().replace('Z', '000Z') };
 }
