@@ -8,7 +8,7 @@ import { runMain } from './cleanup';
 import { openLoop, type LoadRequest } from './load';
 import { machine, serviceVersion } from './machine';
 import { snapshotBuild, sparePort, startNode, waitReady, type Child } from './processes';
-import { RESULTS_DIR } from './report';
+import { pretty, RESULTS_DIR } from './report';
 import { cpuSeconds, RssSampler } from './rss';
 import { parseArgs } from './settings';
 import { Stack } from './stack';
@@ -90,7 +90,7 @@ runMain(async () => {
     ),
     '',
   ].join('\n');
-  writeFileSync(path.join(RESULTS_DIR, 'cpu-per-request.md'), markdown);
+  writeFileSync(path.join(RESULTS_DIR, 'cpu-per-request.md'), await pretty('cpu-per-request.md', markdown));
   console.log(`\n${markdown}`);
   await stack.destroy();
 });

@@ -278,7 +278,6 @@ export async function writeReport(bench: BenchResults): Promise<string> {
   return md;
 }
 
-/** In the repository's Prettier style, so that `prettier --check bench` holds after a run. */
 /** Formatted as the repository's Prettier settings want it, so that results pass the format check. */
 export async function pretty(name: string, text: string): Promise<string> {
   const filepath = path.join(RESULTS_DIR, name);

@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { Config } from './config';
 import { createDb, type Db } from './data/db';
 import { cachedEventExists } from './data/events';
@@ -10,6 +8,7 @@ import { redisFeedStore, type FeedStore } from './data/feed-store';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
 import { limitWrites } from './http/rate-limit';
+import { requestLog } from './http/request-log';
 import { queueDashboard } from './http/dashboard';
 import { docsRouter } from './http/openapi';
 import { probesRouter } from './health';
@@ -75,25 +74,11 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
   };
 }
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
 
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      // Honour a caller's request id (when it is a sane token) so one id follows a request across services.
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-    }),
-  );
+  app.use(requestLog(deps.logger));
 
   // Security headers on every response. The dashboard and the docs are HTML pages whose bundled
   // scripts and styles need a looser content policy than helmet's default, which the API keeps.
