@@ -8,6 +8,7 @@ import { getRecommendations } from '../src/domain/recommendations';
 import type { RankedItem } from '../src/domain/ranking';
 import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
+import { FeedRefresher } from '../workers/feed-refresher';
 import { processJob } from '../workers/interaction-worker';
 import { buildEvent, interactionPayload } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';
@@ -470,6 +471,29 @@ describe('GET /recommendations, ranked ahead after writes (FEED_RANK_AFTER_WRITE
     expect(await store().offer(reader, ranking(), stale)).toBe(false);
     expect(await store().offer(reader, ranking(), (await store().generation(reader))!)).toBe(true);
     expect(await stack.producer.connection.exists(feedKey(other))).toBe(0);
+  });
+
+  test('a refresher that stops (the worker shutting down) drops the rankings it had scheduled', async () => {
+    const userId = newUser();
+    await feed(userId);
+    const settings = stack.config.model;
+    const logger = createLogger({ level: 'silent', name: 'test' });
+    const ahead = (refresher: FeedRefresher) => refresher.around([userId], (beforeCommit) => beforeCommit); // a write of theirs
+
+    // Running, it ranks the feed of a user who read it, a moment after their write.
+    const running = new FeedRefresher({ db: stack.db, store: store(), settings, logger }, { rankAfterWrites: true, delayMs: 50 });
+    const before = await readyId(userId);
+    await ahead(running);
+    await waitFor('the feed ranked ahead', async () => (await readyId(userId)) !== before);
+    await running.stop();
+
+    await feed(userId); // read again: the next write claims the feed again
+    const stopping = new FeedRefresher({ db: stack.db, store: store(), settings, logger }, { rankAfterWrites: true, delayMs: 50 });
+    const last = await readyId(userId);
+    await ahead(stopping);
+    await stopping.stop();
+    await sleep(300);
+    expect(await readyId(userId)).toBe(last);
   });
 
   test('a user who writes more often than they read costs at most one ranking ahead per read', async () => {
