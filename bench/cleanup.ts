@@ -37,6 +37,12 @@ export function runMain(main: () => Promise<void>): void {
       void cleanup().finally(() => process.exit(130));
     });
   }
+  // A promise left unawaited that fails would otherwise end the process before the cleanup.
+  process.on('unhandledRejection', (error) => {
+    console.error(error);
+    process.exitCode = 1;
+    void cleanup().finally(() => process.exit(1));
+  });
   main()
     .catch((error: unknown) => {
       console.error(error);

@@ -83,3 +83,18 @@ export async function warnAboutRedisPolicy(producer: Pick<Producer, 'connection'
     );
   }
 }
+
+/**
+ * Warns when DATABASE_READ_URL is not a streaming replica: the feed would read it, but never find
+ * it caught up (it replays nothing), so no ranking would be made ready for reuse.
+ */
+export async function warnIfNotReplica(feedDb: Db, logger: Logger): Promise<void> {
+  const { rows } = await feedDb
+    .raw<{ rows: { replica: boolean }[] }>('select pg_is_in_recovery() as replica')
+    .catch(() => ({ rows: [] as { replica: boolean }[] }));
+  if (rows[0]?.replica === false) {
+    logger.warn(
+      'DATABASE_READ_URL is not a streaming replica: every first page will be ranked on request; point it at a replica, or unset it',
+    );
+  }
+}

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { connectAppDeps, createApp } from './app';
-import { warnAboutRedisPolicy } from './health';
+import { warnAboutRedisPolicy, warnIfNotReplica } from './health';
 import { loadConfigOrExit, onShutdown } from './lifecycle';
 import { createLogger } from './logger';
 
@@ -10,6 +10,7 @@ const deps = connectAppDeps(config, logger);
 const app = createApp(deps);
 deps.outboxRelay.start();
 deps.producer.connection.once('ready', () => void warnAboutRedisPolicy(deps.producer, logger));
+if (config.databaseReadUrl) void warnIfNotReplica(deps.feedDb, logger);
 
 // Slow clients: a connection must deliver its headers within 10 s and its whole request within
 // 15 s; the server checks every second (Node's default, 30 s, would let a slow client linger).

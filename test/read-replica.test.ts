@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createDb, ensureDatabase, migrateLatest, type Db } from '../src/data/db';
 import { replicaCaughtUp } from '../src/data/feed';
+import { warnIfNotReplica } from '../src/health';
+import type { Logger } from '../src/logger';
 import { InteractionModel } from '../src/data/models';
 import { buildEvent } from './helpers/factories';
 import { TestPostgres } from './helpers/postgres-server';
@@ -94,6 +96,15 @@ describe('DATABASE_READ_URL: the feed reads from a replica', () => {
       await firstPage(userId);
       return (await counted())[1] === ahead + 1;
     });
+  });
+
+  test('the API warns at start when DATABASE_READ_URL is not a replica', async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (message: string) => warnings.push(message) } as unknown as Logger;
+    await warnIfNotReplica(replicaDb, logger);
+    expect(warnings).toEqual([]);
+    await warnIfNotReplica(stack.db, logger);
+    expect(warnings).toEqual([expect.stringMatching(/DATABASE_READ_URL is not a streaming replica/)]);
   });
 
   test('with the replica down, the feed answers 503 and interactions are still accepted', async () => {
