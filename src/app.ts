@@ -4,7 +4,7 @@ import type { Config } from './config';
 import { createDb, type Db } from './data/db';
 import { cachedEventExists } from './data/events';
 import { cachedFeedEvents, replicaCaughtUp, type FeedEvent } from './data/feed';
-import { redisFeedStore, type FeedStore } from './data/feed-store';
+import { redisFeedStore, writeMarkMs, type FeedStore } from './data/feed-store';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
 import { limitWrites } from './http/rate-limit';
@@ -60,7 +60,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
     producer,
     eventExists: cachedEventExists(db, config.eventCacheTtlMs),
     // The producer's connection is fail-fast too: a feed request with Redis away gets a 503 at once.
-    feedStore: redisFeedStore(producer.connection, config.queuePrefix),
+    feedStore: redisFeedStore(producer.connection, config.queuePrefix, { writeMarkMs: writeMarkMs(config) }),
     feedEvents: cachedFeedEvents(feedDb, config.eventCacheTtlMs),
     outboxRelay,
     metrics,

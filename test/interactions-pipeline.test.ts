@@ -141,10 +141,10 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
     const logger = createLogger({ level: 'silent', name: 'test' });
     const store = redisFeedStore(stack.producer.connection, stack.config.queuePrefix);
     // Redis fails the first bump (during the transaction) and would answer the second (after the commit).
-    let bumps = 0;
+    let begun = 0;
     const flaky: FeedStore = {
       ...store,
-      invalidate: (...args) => (++bumps === 1 ? Promise.reject(new Error('Redis went away')) : store.invalidate(...args)),
+      beginWrite: (...args) => (++begun === 1 ? Promise.reject(new Error('Redis went away')) : store.beginWrite(...args)),
     };
     const feeds = new FeedRefresher({ db: stack.db, store: flaky, settings: stack.config.model, logger }, { rankAfterWrites: false });
     const deps = { config: stack.config, db: stack.db, logger, feeds };

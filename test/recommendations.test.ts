@@ -473,6 +473,47 @@ describe('GET /recommendations, ranked ahead after writes (FEED_RANK_AFTER_WRITE
     expect(await stack.producer.connection.exists(feedKey(other))).toBe(0);
   });
 
+  const feedDeps = (feedStore = store()) => ({
+    db: stack.db,
+    store: feedStore,
+    events: cachedFeedEvents(stack.db, 0),
+    settings: stack.config.model,
+    rankingMaxAgeMs: 60_000,
+    upToDate: async () => true,
+  });
+  /** Whether each of `count` first pages was ranked for the request (true) or served from a ranking made before (false). */
+  const rankedFirstPages = async (deps: ReturnType<typeof feedDeps>, userId: string, count: number) => {
+    const ranked: boolean[] = [];
+    for (let i = 0; i < count; i += 1) ranked.push((await getRecommendations(deps, userId, { limit: 3 })).ranked);
+    return ranked;
+  };
+
+  test('while a write of theirs is in flight, no ranking of the user is served or made ready; once it is stored, it is', async () => {
+    const userId = newUser();
+    const deps = feedDeps();
+    expect(await rankedFirstPages(deps, userId, 2)).toEqual([true, false]);
+
+    await store().beginWrite([userId]); // the worker's bump before its commit
+    // Between the commit and the bump after it, a ranking made now could miss the write.
+    expect(await rankedFirstPages(deps, userId, 2)).toEqual([true, true]);
+
+    await store().invalidate([userId], false); // the bump after the commit
+    expect(await rankedFirstPages(deps, userId, 2)).toEqual([true, false]);
+  });
+
+  test('a write mark left by a worker that died lapses after its time', async () => {
+    const userId = newUser();
+    const deps = feedDeps(redisFeedStore(stack.producer.connection, stack.config.queuePrefix, { writeMarkMs: 300 }));
+    await rankedFirstPages(deps, userId, 1);
+    await deps.store.beginWrite([userId]); // and nothing after it
+    expect(await rankedFirstPages(deps, userId, 2)).toEqual([true, true]);
+    await sleep(400);
+    expect(await rankedFirstPages(deps, userId, 2)).toEqual([true, false]);
+    await deps.store.beginWrite([userId]); // a new write counts from scratch
+    await deps.store.invalidate([userId], false);
+    expect(await rankedFirstPages(deps, userId, 2)).toEqual([true, false]);
+  });
+
   test('a refresher that stops (the worker shutting down) drops the rankings it had scheduled', async () => {
     const userId = newUser();
     await feed(userId);

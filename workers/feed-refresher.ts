@@ -1,6 +1,6 @@
 import type { Config } from '../src/config';
 import type { Db } from '../src/data/db';
-import { redisFeedStore, type FeedStore } from '../src/data/feed-store';
+import { redisFeedStore, writeMarkMs, type FeedStore } from '../src/data/feed-store';
 import type { RedisClient } from '../src/data/redis';
 import type { ModelSettings } from '../src/domain/model';
 import { rankFeed } from '../src/domain/recommendations';
@@ -9,12 +9,12 @@ import type { Metrics } from '../src/metrics';
 
 /** A refresher as the configuration asks for, its feed store on `redis`. */
 export function createFeedRefresher(
-  config: Pick<Config, 'queuePrefix' | 'model' | 'feedRankAfterWrites'>,
+  config: Pick<Config, 'queuePrefix' | 'model' | 'feedRankAfterWrites' | 'worker'>,
   deps: { db: Db; redis: RedisClient; logger: Logger; metrics?: Metrics },
 ): FeedRefresher {
   const { db, redis, logger, metrics } = deps;
   return new FeedRefresher(
-    { db, store: redisFeedStore(redis, config.queuePrefix), settings: config.model, logger, metrics },
+    { db, store: redisFeedStore(redis, config.queuePrefix, { writeMarkMs: writeMarkMs(config) }), settings: config.model, logger, metrics },
     { rankAfterWrites: config.feedRankAfterWrites },
   );
 }
@@ -53,15 +53,19 @@ export class FeedRefresher {
 
   /**
    * Runs `write` (which stores these users' interactions, and awaits `beforeCommit` before it
-   * commits) so that no feed served once it returns was ranked without it. Between the commit and
-   * the second bump (one Redis call; if this process dies in between, until the job is redelivered)
-   * a ranking made during the transaction may still be served. The first bump runs while the
-   * transaction does, so the writes wait for Redis only once.
+   * commits) so that no feed served once it returns was ranked without it. The first bump marks
+   * the write in flight: until the second, after the commit, no ranking of these users is served
+   * or made ready (if this process dies in between, until the job is redelivered and run again, or
+   * the write mark's time has passed). The first bump runs while the transaction does, so the
+   * writes wait for Redis only once.
    */
   async around<T>(userIds: string[], write: (beforeCommit: Promise<unknown>) => Promise<T>): Promise<T> {
-    const bumped = this.deps.store.invalidate(userIds, false);
-    bumped.catch(() => undefined); // a write that fails first never awaits it
-    const result = await write(bumped);
+    const begun = this.deps.store.beginWrite(userIds);
+    begun.catch(() => undefined); // a write that fails first never awaits it
+    const result = await write(begun).catch(async (error: unknown) => {
+      await this.deps.store.invalidate(userIds, false).catch(() => undefined); // end the mark; it would lapse anyway
+      throw error;
+    });
     const claimed = await this.deps.store.invalidate(userIds, this.options.rankAfterWrites);
     this.schedule(claimed);
     return result;
