@@ -15,5 +15,12 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
+  const { rows } = await knex.raw<{ rows: { relkind: string }[] }>("select relkind from pg_class where oid = to_regclass('interactions')");
+  if (rows[0]?.relkind === 'p') {
+    // A partitioned table's key must include created_at; going back means undoing the partitions first.
+    throw new Error(
+      'interactions is partitioned (npm run db:partition): copy it back into an unpartitioned table before rolling this back',
+    );
+  }
   await knex.raw('alter table interactions drop constraint interactions_pkey, add constraint interactions_pkey primary key (id)');
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { createDb } from '../src/data/db';
-import { addMonthlyPartitions, ensurePartitions, partitionInteractions } from '../src/data/partitioning';
+import { addMonthlyPartitions, ensurePartitions, isPartitioned, partitionInteractions } from '../src/data/partitioning';
 import { JOBS } from '../src/jobs/definitions';
 import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
@@ -107,6 +107,13 @@ describe('interactions partitioned by month', () => {
     } finally {
       await unpartitioned.destroy();
     }
+  });
+
+  test('rolling back the partition-ready migration is refused with the reason, the table untouched', async () => {
+    await expect(stack.db.migrate.down({ name: '20261129000000_interactions_partition_ready' })).rejects.toThrow(
+      /interactions is partitioned/,
+    );
+    expect(await isPartitioned(stack.db)).toBe(true);
   });
 
   test('the model the worker built equals a rebuild from the partitioned rows', async () => {
