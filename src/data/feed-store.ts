@@ -105,7 +105,6 @@ const TAKE_READY = `${NOW}
 local f = redis.call('HMGET', KEYS[1], 'gen', 'ready', 'readyGen', 'readyAt', 'readyId', 'currentId', 'current', 'writing', 'writingAt')
 local gen = f[1]
 if not gen then
-  local t = redis.call('TIME')
   gen = t[1] .. string.format('%06d', tonumber(t[2]))
   redis.call('HSET', KEYS[1], 'gen', gen)
 end
@@ -264,7 +263,7 @@ export function redisFeedStore(
     },
     async beginWrite(userIds) {
       await Promise.all(
-        bySlot([...new Set(userIds)], rankingKey, redis instanceof Cluster).map((group) =>
+        bySlot(redis, [...new Set(userIds)], rankingKey).map((group) =>
           scripted.feedBegin(group.length, ...group.map(rankingKey), writeMarkMs),
         ),
       );
@@ -274,7 +273,7 @@ export function redisFeedStore(
       // One command for all of them (a transaction's users cost Redis one script call, not one
       // each); on a cluster, one per slot, as a script's keys must share one.
       const claimed = await Promise.all(
-        bySlot(users, rankingKey, redis instanceof Cluster).map(async (group) => {
+        bySlot(redis, users, rankingKey).map(async (group) => {
           const live = await scripted.feedBump(group.length, ...group.map(rankingKey), claim ? '1' : '0', '1');
           return live.map((position) => group[position - 1]!);
         }),
@@ -289,8 +288,7 @@ export function redisFeedStore(
         const scan = server.scanStream({ match: userStateKeyPattern(prefix, 'feed'), count: 1000 }) as AsyncIterable<string[]>;
         for await (const keys of scan) {
           // Keys of one server may still span slots: bumped a slot at a time, through the client.
-          for (const group of bySlot(keys, (key) => key, redis instanceof Cluster))
-            await scripted.feedBump(group.length, ...group, '0', '0');
+          await Promise.all(bySlot(redis, keys, (key) => key).map((group) => scripted.feedBump(group.length, ...group, '0', '0')));
           feeds += keys.length;
         }
       }
@@ -345,12 +343,14 @@ function expand([eventId, score, ...reasons]: StoredRanking['items'][number]): R
 }
 
 /** `items` in groups whose keys share a Redis Cluster slot; one group when not on a cluster. */
-function bySlot<T>(items: T[], key: (item: T) => string, cluster: boolean): T[][] {
-  if (!cluster) return items.length > 0 ? [items] : [];
+function bySlot<T>(redis: RedisClient, items: T[], key: (item: T) => string): T[][] {
+  if (!(redis instanceof Cluster)) return items.length > 0 ? [items] : [];
   const groups = new Map<number, T[]>();
   for (const item of items) {
     const slot = calculateSlot(key(item));
-    groups.set(slot, [...(groups.get(slot) ?? []), item]);
+    const group = groups.get(slot);
+    if (group) group.push(item);
+    else groups.set(slot, [item]);
   }
   return [...groups.values()];
 }
