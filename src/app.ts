@@ -7,7 +7,9 @@ import { cachedFeedEvents, replicaCaughtUp, type FeedEvent } from './data/feed';
 import { redisFeedStore, writeMarkMs, type FeedStore } from './data/feed-store';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
-import { limitWrites } from './http/rate-limit';
+import { rateLimit } from './http/rate-limit';
+import { startDeadline } from './http/deadline';
+import { createFailFastRedis, type RedisClient } from './data/redis';
 import { requestLog } from './http/request-log';
 import { queueDashboard } from './http/dashboard';
 import { docsRouter } from './http/openapi';
@@ -22,6 +24,7 @@ import { recommendationsRouter } from './http/routes/recommendations';
 import { OutboxRelay } from './jobs/outbox';
 import { createProducer, type Producer } from './jobs/producer';
 import type { Logger } from './logger';
+import { RankingGate } from './domain/ranking-gate';
 
 /** What the HTTP layer needs; built by server.ts (and by tests). */
 export interface AppDeps {
@@ -32,9 +35,16 @@ export interface AppDeps {
   /** Whether `feedDb` reads every interaction stored so far (see FeedDeps.upToDate). */
   feedUpToDate(): Promise<boolean>;
   producer: Producer;
+  /**
+   * The service's own state in Redis (rate limits, feed rankings), on a connection of its own so
+   * that it never waits behind the queue's commands; fail-fast like the producer's.
+   */
+  redis: RedisClient;
   /** Whether an event exists (cached for EVENT_CACHE_TTL_MS). */
   eventExists(id: string): Promise<boolean>;
   feedStore: FeedStore;
+  /** Bounds the feed ranking work of this process (FEED_RANKING_CONCURRENCY, FEED_RANKING_QUEUE). */
+  rankingGate: RankingGate;
   /** What feed pages show of their events (cached for EVENT_CACHE_TTL_MS). */
   feedEvents(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
   /** Relays interactions recorded inside transactions (collections, gig applications). */
@@ -48,6 +58,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
   const db = createDb(config, logger);
   const feedDb = config.databaseReadUrl ? createDb({ ...config, databaseUrl: config.databaseReadUrl }, logger) : db;
   const producer = createProducer(config, logger);
+  const redis = createFailFastRedis(config, { commandTimeoutMs: config.enqueueTimeoutMs, label: 'state' }, logger);
   const metrics = new Metrics('web');
   const outboxRelay = new OutboxRelay(db, producer, logger, { onFailure: () => metrics.outboxRelayFailures.inc() });
   metrics.trackQueue(producer.queue);
@@ -58,9 +69,11 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
     feedDb,
     feedUpToDate: feedDb === db ? async () => true : () => replicaCaughtUp(db, feedDb),
     producer,
+    redis,
     eventExists: cachedEventExists(db, config.eventCacheTtlMs),
-    // The producer's connection is fail-fast too: a feed request with Redis away gets a 503 at once.
-    feedStore: redisFeedStore(producer.connection, config.queuePrefix, { writeMarkMs: writeMarkMs(config) }),
+    // A fail-fast connection: a feed request with Redis away gets a 503 at once.
+    feedStore: redisFeedStore(redis, config.queuePrefix, { writeMarkMs: writeMarkMs(config) }),
+    rankingGate: new RankingGate(config.feedRanking, (outcome) => metrics.feedRankings.inc({ outcome })),
     feedEvents: cachedFeedEvents(feedDb, config.eventCacheTtlMs),
     outboxRelay,
     metrics,
@@ -68,6 +81,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
     async close() {
       await outboxRelay.stop();
       await producer.close();
+      redis.disconnect();
       await db.destroy();
       if (feedDb !== db) await feedDb.destroy();
     },
@@ -78,6 +92,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
 
+  app.use(startDeadline(deps.config.enqueueTimeoutMs));
   app.use(requestLog(deps.logger));
 
   // Security headers on every response. The dashboard and the docs are HTML pages whose bundled
@@ -104,7 +119,7 @@ export function createApp(deps: AppDeps): Express {
 
   // Everything below requires a valid token, so unknown paths do not reveal what exists.
   app.use(authenticate(deps.config));
-  app.use(limitWrites(deps.producer.connection, deps.config.queuePrefix, deps.config.writesPerMinute));
+  app.use(rateLimit(deps.redis, deps.config.queuePrefix, deps.config.rateLimits));
   app.use(interactionsRouter(deps));
   app.use(eventsRouter(deps));
   app.use(recommendationsRouter(deps));

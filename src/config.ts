@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import { z } from 'zod';
 import type { ModelSettings } from './domain/model';
 import { ACTIONS, DEFAULT_WEIGHTS, type ActionWeights } from './domain/weights';
@@ -40,6 +41,8 @@ const schema = z.object({
   JWT_SECRET: z.string().min(1).optional(),
   JWT_ISSUER: z.string().min(1).optional(),
   JWT_AUDIENCE: z.string().min(1).optional(),
+  // Signs queued jobs (the worker refuses any other); derived from JWT_SECRET when unset.
+  JOB_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ACTION_WEIGHTS: weightsOverride.optional(),
   SCORE_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(30),
   SCORE_EPOCH: z.iso.datetime({ offset: true }).default('2026-01-01T00:00:00Z'),
@@ -58,6 +61,14 @@ const schema = z.object({
   FEED_RANK_AFTER_WRITES: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   // Writes (POST, DELETE) one user may send per minute, across all API processes (0: no limit).
   RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(0).default(600),
+  // Reads (GET) one user may send per minute, across all API processes (0: no limit).
+  RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  // What one user may keep: collections, and events across all their collections.
+  COLLECTIONS_PER_USER_MAX: positiveInt(1000),
+  COLLECTION_EVENTS_PER_USER_MAX: positiveInt(10_000),
+  // Feeds one API process ranks at once, and first pages that may wait for one of those (more: 503).
+  FEED_RANKING_CONCURRENCY: positiveInt(4).pipe(z.number().max(64)),
+  FEED_RANKING_QUEUE: z.coerce.number().int().min(0).max(10_000).default(32),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ADMIN_USERNAME: z.string().min(1).max(100).optional(),
   ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(200).optional(),
@@ -82,6 +93,11 @@ export interface Config {
   /** BullMQ key prefix; give each deployment (and each test run) its own. */
   readonly queuePrefix: string;
   readonly jwt: { readonly secret: string; readonly issuer?: string; readonly audience?: string };
+  /**
+   * The key every job is signed with (JOB_SIGNING_SECRET, else derived from JWT_SECRET): the worker
+   * refuses jobs the service did not make. Changing it fails the jobs still queued, so drain first.
+   */
+  readonly jobSigningKey: Buffer;
   /** Score added to a (user, event) pair per action: the one weight table, with overrides applied. */
   readonly weights: ActionWeights;
   /** The recommendation model's settings; the derived tables are rebuilt when they change. */
@@ -93,7 +109,10 @@ export interface Config {
    */
   readonly worker: { readonly concurrency: number; readonly transactions: number; readonly lockMs: number };
   readonly jobs: { readonly attempts: number; readonly backoffMs: number };
-  /** Longest an API request waits for Redis to store a job before answering 503. */
+  /**
+   * A request's deadline for everything it waits on Redis (the rate limit, the enqueue, the feed's
+   * state), counted from its arrival: past it, the answer is a 503 with Retry-After.
+   */
   readonly enqueueTimeoutMs: number;
   readonly eventCacheTtlMs: number;
   /**
@@ -107,7 +126,15 @@ export interface Config {
    * than they reload their feed, it adds more work than it saves (see the README's soak).
    */
   readonly feedRankAfterWrites: boolean;
-  readonly writesPerMinute: number;
+  /** Per-user request limits per minute (0: none). */
+  readonly rateLimits: { readonly readsPerMinute: number; readonly writesPerMinute: number };
+  /** What one user may keep; beyond it, 409 limit_reached. */
+  readonly collectionLimits: { readonly collectionsPerUser: number; readonly eventsPerUser: number };
+  /**
+   * Feeds ranked at once by one API process (concurrent first pages of one user share one), and
+   * how many more first pages may wait for a slot; beyond that, or past their deadline, 503.
+   */
+  readonly feedRanking: { readonly concurrency: number; readonly queue: number };
   readonly logLevel: string;
   /** HTTP Basic credentials of the ops dashboard and /metrics; unset, the dashboard is not served. */
   readonly admin?: { readonly username: string; readonly password: string };
@@ -170,6 +197,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     redisClusterNodes: e.REDIS_CLUSTER_NODES,
     queuePrefix: e.QUEUE_PREFIX,
     jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    jobSigningKey: e.JOB_SIGNING_SECRET
+      ? Buffer.from(e.JOB_SIGNING_SECRET, 'utf8')
+      : Buffer.from(hkdfSync('sha256', e.JWT_SECRET ?? DEV_JWT_SECRET, '', 'interaction-tracking job signatures', 32)),
     weights,
     model: { weights, halfLifeDays: e.SCORE_HALF_LIFE_DAYS, epoch: new Date(e.SCORE_EPOCH).toISOString() },
     worker: { concurrency: e.WORKER_CONCURRENCY, transactions: e.WORKER_TRANSACTIONS, lockMs: e.WORKER_LOCK_MS },
@@ -178,7 +208,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     eventCacheTtlMs: e.EVENT_CACHE_TTL_MS,
     feedRankingMaxAgeMs: e.FEED_RANKING_MAX_AGE_S * 1000,
     feedRankAfterWrites: e.FEED_RANK_AFTER_WRITES === 'true',
-    writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE,
+    rateLimits: { readsPerMinute: e.RATE_LIMIT_READS_PER_MINUTE, writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE },
+    collectionLimits: { collectionsPerUser: e.COLLECTIONS_PER_USER_MAX, eventsPerUser: e.COLLECTION_EVENTS_PER_USER_MAX },
+    feedRanking: { concurrency: e.FEED_RANKING_CONCURRENCY, queue: e.FEED_RANKING_QUEUE },
     logLevel: e.LOG_LEVEL,
     admin: e.ADMIN_USERNAME && e.ADMIN_PASSWORD ? { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD } : undefined,
     workerPort: e.WORKER_PORT,
@@ -188,7 +220,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
 
 function deepFreeze<T extends object>(value: T): T {
   for (const inner of Object.values(value)) {
-    if (inner && typeof inner === 'object') deepFreeze(inner as object);
+    if (inner && typeof inner === 'object' && !Buffer.isBuffer(inner)) deepFreeze(inner as object);
   }
   return Object.freeze(value);
 }

@@ -59,13 +59,13 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
-/** A user sent more writes than the limit allows; they may try again after Retry-After seconds. */
+/** A user sent more requests than the limit allows; they may try again after Retry-After seconds. */
 export class TooManyRequestsError extends AppError {
-  constructor(retryAfterSeconds: number) {
+  constructor(retryAfterSeconds: number, what: 'reads' | 'writes' | 'requests' = 'requests') {
     super({
       code: 'rate_limited',
       status: 429,
-      message: 'Too many writes; retry after the time in Retry-After',
+      message: `Too many ${what}; retry after the time in Retry-After`,
       headers: { 'Retry-After': String(retryAfterSeconds) },
     });
   }

@@ -43,6 +43,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly feedRankings = new client.Counter({
+    name: 'feed_rankings_total',
+    help: 'First pages that needed a ranking made for them, by outcome: ranked, shared with one in progress, or refused (503, the process busy)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly feedRefreshes = new client.Counter({
     name: 'feed_refreshes_total',
     help: "Feeds ranked ahead by the worker after their users' interactions, by outcome (stored, superseded by a newer write, failed)",

@@ -27,8 +27,11 @@ describe('collections and gig applications record SAVE and APPLY', () => {
       expect(created.status).toBe(201);
       expect(created.body).toEqual({ id: expect.any(String), name: 'Summer', createdAt: expect.any(String) });
 
-      expect((await user.get('/collections')).body).toEqual({ items: [{ ...created.body, eventIds: [] }] });
-      expect((await user.get(`/collections/${created.body.id}`)).body).toEqual({ ...created.body, eventIds: [] });
+      expect((await user.get('/collections')).body).toEqual({
+        items: [{ ...created.body, eventCount: 0, eventIds: [] }],
+        nextCursor: null,
+      });
+      expect((await user.get(`/collections/${created.body.id}`)).body).toEqual({ ...created.body, eventCount: 0, eventIds: [] });
     });
 
     test('adding an event answers 201 and records one SAVE with source collection', async () => {
@@ -111,7 +114,11 @@ describe('collections and gig applications record SAVE and APPLY', () => {
         status: 404,
         body: { error: { code: 'collection_not_found' } },
       });
-      expect((await intruder.get('/collections')).body).toEqual({ items: [] });
+      expect((await intruder.get('/collections')).body).toEqual({ items: [], nextCursor: null });
+      expect(await intruder.get(`/collections/${collection.id}/events`)).toMatchObject({
+        status: 404,
+        body: { error: { code: 'collection_not_found' } },
+      });
       expect((await intruder.delete(`/collections/${collection.id}/events/${event.id}`)).status).toBe(404);
       expect((await owner.get(`/collections/${collection.id}`)).body.eventIds).toEqual([event.id]);
     });

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { v7 as uuidv7 } from 'uuid';
 import { JOBS, QUEUES } from '../src/jobs/definitions';
 import { buildEvent } from './helpers/factories';
@@ -67,7 +67,10 @@ if (!haveBrowser)
       source: 'api',
       acceptedAt: '2026-11-25T10:00:00.000000Z',
     } as const;
-    await stack.producer.queue.add(JOBS.recordInteraction, payload, { jobId: payload.id, attempts: 1 });
+    await stack.producer.queue.add(JOBS.recordInteraction, stack.producer.signed(JOBS.recordInteraction, payload), {
+      jobId: payload.id,
+      attempts: 1,
+    });
     const outage = new Worker(
       QUEUES.interactions,
       async () => {
@@ -126,4 +129,70 @@ if (!haveBrowser)
     expect(await interactionsOf(stack.db, userId)).toHaveLength(1);
     await context.close();
   }, 60_000);
+
+  test("an operator's Clean and Empty are refused: the accepted interactions stay queued and are all recorded", async () => {
+    const own = await startStack({ worker: false, env: ADMIN });
+    const context = await browser.newContext({ httpCredentials: { username: ADMIN.ADMIN_USERNAME, password: ADMIN.ADMIN_PASSWORD } });
+    try {
+      const event = await buildEvent(own.db);
+      const userId = `user-${randomUUID()}`;
+      const ids: string[] = [];
+      for (let i = 0; i < 2; i += 1) {
+        const res = await own.request('POST', '/interactions', {
+          token: own.token({ sub: userId }),
+          body: { eventId: event.id, action: 'VIEW' },
+        });
+        ids.push(res.body.id);
+      }
+      const before = await own.producer.queue.getJobCounts();
+      expect(before.waiting).toBeGreaterThan(0);
+
+      const page = await context.newPage();
+      const refusals: number[] = [];
+      page.on('response', (response) => {
+        if (response.request().method() !== 'GET' && response.url().includes('/admin/queues/api/')) refusals.push(response.status());
+      });
+      await page.goto(`${own.baseUrl}/admin/queues/queue/interactions?status=waiting`);
+      await page.getByText('interaction.batch').first().waitFor();
+
+      const clean = await actionNamed(page, 'Clean');
+      await clean.click();
+      await page.getByText('Are you sure that you want to clean this job?').waitFor();
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      await waitFor('the refusal', async () => refusals.length === 1);
+
+      await page.locator('button[aria-haspopup="menu"]').last().click();
+      await page.getByRole('menuitem', { name: 'Empty' }).click();
+      await page.getByText('Are you sure that you want to empty the queue?').waitFor();
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      await waitFor('the refusal', async () => refusals.length === 2);
+      await page.screenshot({ path: path.join(artifacts, 'dashboard-empty-refused.png'), fullPage: true });
+
+      expect(refusals).toEqual([403, 403]);
+      expect(await own.producer.queue.getJobCounts()).toEqual(before);
+      await own.startWorker();
+      const rows = await waitForInteractions(own.db, userId, 2);
+      expect(rows.map((row) => row.id).sort()).toEqual([...ids].sort());
+    } finally {
+      await context.close();
+      await own.stop();
+    }
+  }, 60_000);
 });
+
+/** A job's action, an icon button, found by the tooltip that names it. */
+async function actionNamed(page: Page, name: string) {
+  const actions = page.locator('[data-base-ui-tooltip-trigger] button');
+  for (let i = 0; i < (await actions.count()); i += 1) {
+    await actions.nth(i).hover();
+    const shown = await page
+      .getByText(name, { exact: true })
+      .waitFor({ timeout: 1500 })
+      .then(
+        () => true,
+        () => false,
+      );
+    if (shown) return actions.nth(i);
+  }
+  throw new Error(`No job action named ${name}`);
+}

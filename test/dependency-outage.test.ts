@@ -85,6 +85,46 @@ describe('when Redis is unreachable', () => {
     }
   });
 
+  test('with the rate limits on and Redis stalled, every request is answered within its one deadline, and nothing is left behind', async () => {
+    const redis = await TestRedis.start();
+    const limits = { RATE_LIMIT_WRITES_PER_MINUTE: '600', RATE_LIMIT_READS_PER_MINUTE: '1200' };
+    const stack = await startStack({ ownDatabase: true, worker: false, env: { REDIS_URL: redis.url, ...limits } });
+    try {
+      const [event, gig] = [await buildEvent(stack.db), await buildEvent(stack.db, { kind: 'gig' })];
+      const userId = `user-${randomUUID()}`;
+      const token = stack.token({ sub: userId });
+      const timed = async (method: string, path: string, body?: unknown) => {
+        const started = Date.now();
+        const res = await stack.request(method, path, { token, body });
+        return { status: res.status, took: Date.now() - started, retryAfter: res.headers.get('retry-after') };
+      };
+      expect((await timed('POST', '/interactions', { eventId: event.id, action: 'VIEW' })).status).toBe(202);
+
+      redis.pause();
+      const answers = {
+        interaction: await timed('POST', '/interactions', { eventId: event.id, action: 'DISMISS' }),
+        feed: await timed('GET', '/recommendations'),
+        application: await timed('POST', `/gigs/${gig.id}/applications`),
+        collections: await timed('GET', '/collections'),
+      };
+      redis.resume();
+
+      expect(answers.interaction).toMatchObject({ status: 503, retryAfter: '1' });
+      expect(answers.feed).toMatchObject({ status: 503, retryAfter: '1' });
+      expect(answers.application.status).toBe(201); // the outbox carries its APPLY; hiding the gig is best effort
+      expect(answers.collections.status).toBe(200); // needs no Redis: the limit lets it through
+      for (const answer of Object.values(answers)) expect(answer.took).toBeLessThan(2000);
+
+      await sleep(1500);
+      const queued = await stack.producer.queue.getJobs(['waiting', 'delayed', 'prioritized']);
+      expect(queued.flatMap((job) => job.data.interactions ?? [job.data]).filter((i) => i.action === 'DISMISS')).toEqual([]);
+    } finally {
+      redis.resume();
+      await stack.stop();
+      await redis.stop();
+    }
+  });
+
   test('when Redis comes up after the API started, the API starts accepting', async () => {
     const port = await sparePort();
     const stack = await startStack({ worker: false, env: { REDIS_URL: `redis://127.0.0.1:${port}` } });

@@ -18,8 +18,9 @@ export default async function globalSetup(): Promise<void> {
   process.env.QUEUE_PREFIX = `test-${run}`;
   process.env.JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256';
   process.env.LOG_LEVEL ??= 'silent';
-  // Tests send many writes as one user; the limit has a test of its own.
+  // Tests send many requests as one user; the limits have a test of their own.
   process.env.RATE_LIMIT_WRITES_PER_MINUTE = '0';
+  process.env.RATE_LIMIT_READS_PER_MINUTE = '0';
 
   const problems = (await Promise.all([checkPostgres(base.databaseUrl), checkRedis(base.redisUrl)])).filter(Boolean);
   if (problems.length > 0) throw new Error(`The tests need PostgreSQL and Redis:\n${problems.join('\n')}`);

@@ -116,14 +116,14 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
     const job = {
       id: 'direct',
       name: JOBS.recordInteraction,
-      data: {
+      data: stack.producer.signed(JOBS.recordInteraction, {
         id: uuidv7(),
         userId,
         eventId: event.id,
         action: 'CLICK',
         source: 'api',
         acceptedAt: new Date().toISOString().replace('Z', '000Z'),
-      },
+      }),
     };
     const deps = { config: stack.config, db: stack.db, logger: createLogger({ level: 'silent', name: 'test' }) };
 
@@ -137,7 +137,7 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
   test("when the users' feeds cannot be marked stale before the commit, nothing is committed and the job fails, to be retried", async () => {
     const event = await buildEvent(stack.db);
     const userId = `user-${randomUUID()}`;
-    const data = interactionPayload(userId, event.id, 'SAVE');
+    const data = stack.producer.signed(JOBS.recordInteraction, interactionPayload(userId, event.id, 'SAVE'));
     const logger = createLogger({ level: 'silent', name: 'test' });
     const store = redisFeedStore(stack.producer.connection, stack.config.queuePrefix);
     // Redis fails the first bump (during the transaction) and would answer the second (after the commit).
@@ -232,7 +232,10 @@ describe('jobs that can never be stored', () => {
       source: 'api',
       acceptedAt: '2026-11-25T10:00:00.000000Z',
     };
-    const job = await stack.producer.queue.add(JOBS.recordInteraction, data as never, { jobId: data.id, attempts: 5 });
+    const job = await stack.producer.queue.add(JOBS.recordInteraction, stack.producer.signed(JOBS.recordInteraction, data as never), {
+      jobId: data.id,
+      attempts: 5,
+    });
 
     await waitFor('the job to fail', async () => (await job.getState()) === 'failed');
     const failed = await stack.producer.queue.getJob(job.id!);
@@ -252,7 +255,8 @@ describe('jobs that can never be stored', () => {
       acceptedAt: '2026-11-25T10:00:00.000000Z',
     });
     const [good, bad, alsoGood] = [payload(userId), payload('nul\u0000user'), payload(userId)];
-    const job = await stack.producer.queue.add(JOBS.recordInteractions, { interactions: [good, bad, alsoGood] } as never, { attempts: 5 });
+    const signed = stack.producer.signed(JOBS.recordInteractions, { interactions: [good, bad, alsoGood] } as never);
+    const job = await stack.producer.queue.add(JOBS.recordInteractions, signed, { attempts: 5 });
 
     await waitFor('the job to fail', async () => (await job.getState()) === 'failed');
     const failed = await stack.producer.queue.getJob(job.id!);

@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { JOBS } from '../src/jobs/definitions';
 import { openApiDocument } from '../src/http/openapi';
-import { buildEvent } from './helpers/factories';
+import { interactionsOf } from './helpers/db';
+import { buildEvent, interactionPayload } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';
 import { waitFor } from './helpers/wait';
 
@@ -50,17 +53,21 @@ describe('the operations surface', () => {
 
   test('a state-changing dashboard request from another site is refused (CSRF)', async () => {
     const auth = { authorization: basic('ops', ADMIN.ADMIN_PASSWORD) };
-    const crossSite = await stack.request('PUT', '/admin/queues/api/queues/interactions/pause', {
+    const crossSite = await stack.request('PUT', '/admin/queues/api/queues/interactions/retry/failed', {
       token: null,
       headers: { ...auth, origin: 'https://evil.example' },
     });
-    expect(crossSite.status).toBe(403);
-    const fetchMetadata = await stack.request('PUT', '/admin/queues/api/queues/interactions/pause', {
+    expect(crossSite).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
+    const fetchMetadata = await stack.request('PUT', '/admin/queues/api/queues/interactions/retry/failed', {
       token: null,
       headers: { ...auth, 'sec-fetch-site': 'cross-site' },
     });
-    expect(fetchMetadata.status).toBe(403);
-    expect(await stack.producer.queue.isPaused()).toBe(false);
+    expect(fetchMetadata).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
+    const sameSite = await stack.request('PUT', '/admin/queues/api/queues/interactions/retry/failed', {
+      token: null,
+      headers: { ...auth, 'sec-fetch-site': 'same-origin' },
+    });
+    expect(sameSite.status).toBe(200);
   });
 
   test('/metrics has request durations by route, queue depth by state and process metrics', async () => {
@@ -82,6 +89,78 @@ describe('the operations surface', () => {
   test('health probes answer without credentials; readiness includes migrations', async () => {
     expect(await get('/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(await get('/readyz')).toMatchObject({ status: 200, body: { status: 'ready', database: true, redis: true, migrations: true } });
+  });
+});
+
+describe('the dashboard cannot lose or forge interactions', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ worker: false, env: ADMIN });
+  });
+  afterAll(() => stack.stop());
+
+  const asAdmin = (method: string, path: string, body?: unknown) =>
+    stack.request(method, `/admin/queues/api/queues/interactions${path}`, {
+      token: null,
+      headers: { authorization: basic('ops', ADMIN.ADMIN_PASSWORD) },
+      body,
+    });
+
+  test('every action that removes, edits or adds jobs is refused, and the accepted interactions stay queued', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    for (let i = 0; i < 3; i += 1) {
+      const res = await stack.request('POST', '/interactions', {
+        token: stack.token({ sub: userId }),
+        body: { eventId: event.id, action: 'VIEW' },
+      });
+      expect(res.status).toBe(202);
+    }
+    const [job] = await stack.producer.queue.getWaiting();
+    const before = await stack.producer.queue.getJobCounts();
+    const forged = { name: JOBS.recordInteraction, data: { ...interactionPayload(`user-${randomUUID()}`, event.id, 'SAVE') } };
+
+    const answers = [
+      await asAdmin('PUT', '/empty'),
+      await asAdmin('PUT', '/clean/completed'),
+      await asAdmin('PUT', '/clean/failed'),
+      await asAdmin('PUT', '/pause'),
+      await asAdmin('PUT', '/obliterate', { confirmQueueName: 'interactions' }),
+      await asAdmin('POST', '/add', forged),
+      await asAdmin('PUT', `/${job!.id}/clean`),
+      await asAdmin('PATCH', `/${job!.id}/update-data`, { data: forged.data }),
+      await asAdmin('PUT', '/promote'),
+    ];
+
+    for (const answer of answers) expect(answer).toMatchObject({ status: 403, body: { error: { code: 'dashboard_read_only' } } });
+    expect(await stack.producer.queue.getJobCounts()).toEqual(before);
+    expect((await stack.producer.queue.getJob(job!.id!))?.data).toEqual(job!.data);
+    expect(await stack.producer.queue.isPaused()).toBe(false);
+  });
+
+  test('the worker refuses a job the service did not sign, and a retry from the dashboard cannot make it pass', async () => {
+    const event = await buildEvent(stack.db);
+    const victim = `user-${randomUUID()}`;
+    const data = interactionPayload(victim, event.id, 'DISMISS');
+    const tampered = { ...stack.producer.signed(JOBS.recordInteraction, interactionPayload(victim, event.id, 'SAVE')), action: 'DISMISS' };
+    const unsigned = await stack.producer.queue.add(JOBS.recordInteraction, data, { jobId: data.id, attempts: 3 });
+    const altered = await stack.producer.queue.add(JOBS.recordInteraction, tampered, { jobId: tampered.id, attempts: 3 });
+    const genuine = await stack.request('POST', '/interactions', {
+      token: stack.token({ sub: victim }),
+      body: { eventId: event.id, action: 'SAVE' },
+    });
+    await stack.startWorker();
+
+    for (const job of [unsigned, altered]) {
+      await waitFor('the forged job to fail', async () => (await job.getState()) === 'failed');
+      const failed = await stack.producer.queue.getJob(job.id!);
+      expect(failed).toMatchObject({ attemptsMade: 1, failedReason: expect.stringMatching(/^Refused: .*signature/) });
+    }
+    expect((await asAdmin('PUT', `/${unsigned.id}/retry`)).status).toBe(204);
+    await waitFor('the retried job to fail again', async () => (await unsigned.getState()) === 'failed');
+
+    await waitFor('the genuine row', async () => (await interactionsOf(stack.db, victim)).length === 1);
+    expect(await interactionsOf(stack.db, victim)).toEqual([expect.objectContaining({ id: genuine.body.id, action: 'SAVE' })]);
   });
 });
 

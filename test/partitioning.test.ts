@@ -31,7 +31,10 @@ describe('interactions partitioned by month', () => {
   /** The worker's code path for an interaction accepted at `acceptedAt`; returns the job's data. */
   async function interactAt(userId: string, eventId: string, action: Action, acceptedAt: Date, id = uuidv7()) {
     const data = interactionPayload(userId, eventId, action, acceptedAt, id);
-    await processJob({ config: stack.config, db: stack.db, logger }, { id, name: JOBS.recordInteraction, data });
+    await processJob(
+      { config: stack.config, db: stack.db, logger },
+      { id, name: JOBS.recordInteraction, data: stack.producer.signed(JOBS.recordInteraction, data) },
+    );
     return data;
   }
   const partitionOf = async (id: string) =>

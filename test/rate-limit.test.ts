@@ -41,3 +41,32 @@ describe('the per-user limit on writes', () => {
     expect((await post(bob)).status).toBe(202);
   });
 });
+
+describe('the per-user limit on reads', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ worker: false, env: { RATE_LIMIT_READS_PER_MINUTE: '4' } });
+    await waitFor('readiness', async () => (await stack.request('GET', '/readyz', { token: null })).status === 200);
+  });
+  afterAll(() => stack.stop());
+
+  test('past the limit a read gets 429 with Retry-After; writes, other users and the probes go on', async () => {
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 50_000) await sleep(60_000 - intoMinute + 100);
+    const [alice, bob] = [`user-${randomUUID()}`, `user-${randomUUID()}`];
+    const get = (userId: string, path: string) => stack.request('GET', path, { token: stack.token({ sub: userId }) });
+
+    const statuses = [];
+    for (const path of ['/collections', '/recommendations', '/collections', '/collections']) statuses.push((await get(alice, path)).status);
+    const refused = await get(alice, '/recommendations');
+
+    expect(statuses).toEqual([200, 200, 200, 200]);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toEqual({ error: { code: 'rate_limited', message: expect.stringMatching(/reads/) } });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await get(alice, '/collections')).status).toBe(429);
+    expect((await stack.request('POST', '/collections', { token: stack.token({ sub: alice }), body: { name: 'x' } })).status).toBe(201);
+    expect((await get(bob, '/collections')).status).toBe(200);
+    expect((await stack.request('GET', '/healthz', { token: null })).status).toBe(200);
+  });
+});

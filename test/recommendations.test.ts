@@ -10,6 +10,7 @@ import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
 import { FeedRefresher } from '../workers/feed-refresher';
 import { processJob } from '../workers/interaction-worker';
+import { RankingGate } from '../src/domain/ranking-gate';
 import { buildEvent, interactionPayload } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';
 import { jobCarrying, sleep, waitFor } from './helpers/wait';
@@ -41,7 +42,7 @@ describe('GET /recommendations', () => {
     const data = interactionPayload(userId, eventId, action, acceptedAt);
     await processJob(
       { config: stack.config, db: stack.db, logger: createLogger({ level: 'silent', name: 'test' }) },
-      { id: data.id, name: JOBS.recordInteraction, data },
+      { id: data.id, name: JOBS.recordInteraction, data: stack.producer.signed(JOBS.recordInteraction, data) },
     );
   }
 
@@ -346,6 +347,19 @@ describe('GET /recommendations', () => {
     expect(await firstPages('afresh')).toBe(afresh + 1);
   });
 
+  test('concurrent first pages of one user after a write cost one ranking, and all get the same page', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = newUser();
+    await interact(userId, [event.id, 'SAVE']);
+    const ranked = await stack.counted('feedRankings', 'ranked');
+
+    // The first ranks; those that arrive while it runs share it; those after it take it, made ahead.
+    const pages = await Promise.all(Array.from({ length: 32 }, () => feed(userId, '?limit=5')));
+
+    expect(await stack.counted('feedRankings', 'ranked')).toBe(ranked + 1);
+    expect(new Set(pages.map((page) => JSON.stringify(page))).size).toBe(1);
+  });
+
   test("another user's cursor is refused", async () => {
     for (let i = 0; i < 3; i += 1) await buildEvent(stack.db);
     const page = await feed(newUser(), '?limit=1');
@@ -480,11 +494,13 @@ describe('GET /recommendations, ranked ahead after writes (FEED_RANK_AFTER_WRITE
     settings: stack.config.model,
     rankingMaxAgeMs: 60_000,
     upToDate: async () => true,
+    gate: new RankingGate({ concurrency: 4, queue: 0 }),
   });
   /** Whether each of `count` first pages was ranked for the request (true) or served from a ranking made before (false). */
   const rankedFirstPages = async (deps: ReturnType<typeof feedDeps>, userId: string, count: number) => {
     const ranked: boolean[] = [];
-    for (let i = 0; i < count; i += 1) ranked.push((await getRecommendations(deps, userId, { limit: 3 })).ranked);
+    for (let i = 0; i < count; i += 1)
+      ranked.push((await getRecommendations(deps, userId, { limit: 3, deadline: Date.now() + 5000 })).ranked);
     return ranked;
   };
 
@@ -579,10 +595,39 @@ describe('GET /recommendations, ranked ahead after writes (FEED_RANK_AFTER_WRITE
       settings: stack.config.model,
       rankingMaxAgeMs: 0,
       upToDate: async () => true,
+      gate: new RankingGate({ concurrency: 4, queue: 0 }),
     };
     const userId = newUser();
-    expect((await getRecommendations(deps, userId, { limit: 3 })).ranked).toBe(true);
-    expect((await getRecommendations(deps, userId, { limit: 3 })).ranked).toBe(true);
-    expect((await getRecommendations({ ...deps, rankingMaxAgeMs: 60_000 }, userId, { limit: 3 })).ranked).toBe(false);
+    expect((await getRecommendations(deps, userId, { limit: 3, deadline: Date.now() + 5000 })).ranked).toBe(true);
+    expect((await getRecommendations(deps, userId, { limit: 3, deadline: Date.now() + 5000 })).ranked).toBe(true);
+    expect((await getRecommendations({ ...deps, rankingMaxAgeMs: 60_000 }, userId, { limit: 3, deadline: Date.now() + 5000 })).ranked).toBe(
+      false,
+    );
+  });
+});
+
+describe('GET /recommendations, with the ranking work of the process bounded', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ worker: false, env: { FEED_RANKING_CONCURRENCY: '1', FEED_RANKING_QUEUE: '0' } });
+    for (let i = 0; i < 5; i += 1) await buildEvent(stack.db);
+  });
+  afterAll(() => stack.stop());
+
+  test('first pages beyond the bound get a 503 with Retry-After at once, and the others their feed', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () => stack.request('GET', '/recommendations', { token: stack.token({ sub: `user-${randomUUID()}` }) })),
+    );
+    const refused = answers.filter((a) => a.status === 503);
+
+    expect(answers.every((a) => a.status === 200 || a.status === 503)).toBe(true);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.length).toBeLessThan(30);
+    for (const answer of refused) {
+      expect(answer.body).toEqual({ error: { code: 'service_unavailable', message: expect.stringMatching(/feeds/) } });
+      expect(answer.headers.get('retry-after')).toBe('1');
+    }
+    expect(await stack.counted('feedRankings', 'refused')).toBe(refused.length);
+    expect(await stack.counted('feedRankings', 'ranked')).toBe(30 - refused.length);
   });
 });

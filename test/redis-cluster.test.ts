@@ -79,7 +79,7 @@ describe('on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     const feeds = createFeedRefresher(stack.config, { db: stack.db, redis: stack.producer.connection, logger });
     const interactions = users.map((userId) => interactionPayload(userId, event.id, 'SAVE'));
     // One job, one transaction: one bump of generations before the commit and one after, over many slots.
-    const job = { id: 'batch', name: JOBS.recordInteractions, data: { interactions } };
+    const job = { id: 'batch', name: JOBS.recordInteractions, data: stack.producer.signed(JOBS.recordInteractions, { interactions }) };
     expect(await processJob({ config: stack.config, db: stack.db, logger, feeds }, job)).toMatchObject({ inserted: users.length });
 
     expect(await rankedAfresh(users)).toBe(users.length);

@@ -7,6 +7,7 @@ import type { Db } from '../src/data/db';
 import { persistInteractions } from '../src/domain/persist-interaction';
 import { rebuildModel } from '../src/domain/rebuild-model';
 import { JOBS, jobPayloads, QUEUES, type JobName, type RecordInteractionPayload } from '../src/jobs/definitions';
+import { isSignedJob } from '../src/jobs/signature';
 import type { Logger } from '../src/logger';
 import type { Metrics } from '../src/metrics';
 import type { FeedRefresher } from './feed-refresher';
@@ -39,19 +40,19 @@ export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' 
   const log = deps.logger.child({ jobId: job.id, jobName: job.name });
   switch (job.name) {
     case JOBS.recordInteraction: {
-      const payload = parse(job, JOBS.recordInteraction);
+      const payload = parse(deps, job, JOBS.recordInteraction);
       const { inserted } = await persist(deps, [payload]);
       log.debug({ inserted }, 'interaction persisted');
       return { inserted: inserted === 1 };
     }
     case JOBS.recordInteractions: {
-      const { interactions } = parse(job, JOBS.recordInteractions);
+      const { interactions } = parse(deps, job, JOBS.recordInteractions);
       const result = await persist(deps, interactions);
       log.debug(result, 'interactions persisted');
       return result;
     }
     case JOBS.rebuildModel: {
-      const { reason } = parse(job, JOBS.rebuildModel);
+      const { reason } = parse(deps, job, JOBS.rebuildModel);
       log.info({ reason }, 'rebuilding the recommendation model');
       const result = await rebuildModel(deps.db, deps.config.model);
       log.info(result, 'recommendation model rebuilt');
@@ -112,11 +113,15 @@ function dataErrorMessage(error: unknown): string {
 
 const nativeError = (error: unknown) => (error as { nativeError?: unknown }).nativeError ?? error;
 
-function parse<N extends JobName>(job: Pick<Job, 'data'>, name: N): z.infer<(typeof jobPayloads)[N]> {
+/** The job's payload, once it is well-formed and signed by the service (see signJob). */
+function parse<N extends JobName>(deps: WorkerDeps, job: Pick<Job, 'data'>, name: N): z.infer<(typeof jobPayloads)[N]> {
   const parsed = jobPayloads[name].safeParse(job.data);
   if (!parsed.success) {
     // Retrying cannot fix a malformed payload: fail at once, with the reason visible in the dashboard.
     throw new UnrecoverableError(`Invalid payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  if (!isSignedJob(deps.config.jobSigningKey, name, parsed.data, (job.data as { sig?: unknown }).sig)) {
+    throw new UnrecoverableError('Refused: the payload does not carry the signature of the service that accepts interactions');
   }
   return parsed.data as z.infer<(typeof jobPayloads)[N]>;
 }

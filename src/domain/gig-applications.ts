@@ -15,6 +15,7 @@ export async function applyToGig(
   userId: string,
   eventId: string,
   message: string | null,
+  deadline: number,
 ): Promise<GigApplicationModel> {
   if (!isUuid(eventId)) throw gigNotFound();
   const application = await deps.db.transaction(async (trx) => {
@@ -27,7 +28,7 @@ export async function applyToGig(
     return filed;
   });
   deps.relay.kick();
-  await hideFromFeed(deps, userId, eventId);
+  await hideFromFeed(deps, userId, eventId, deadline);
   return application;
 }
 

@@ -4,6 +4,7 @@ import type { FeedStore, RankingItems } from '../data/feed-store';
 import { ValidationError } from '../errors';
 import type { ModelSettings } from './model';
 import { rankCandidates, type RankedItem } from './ranking';
+import type { RankingGate } from './ranking-gate';
 
 const NONE: ReadonlySet<string> = new Set();
 
@@ -25,6 +26,8 @@ export interface FeedDeps {
    * may already count writes the replica has not replayed.
    */
   upToDate(): Promise<boolean>;
+  /** Bounds the ranking work of the process; concurrent first pages of one user share one ranking. */
+  gate: RankingGate;
 }
 
 export interface FeedPage {
@@ -42,7 +45,7 @@ export interface FeedPage {
 export async function getRecommendations(
   deps: FeedDeps,
   userId: string,
-  request: { limit: number; cursor?: string },
+  request: { limit: number; cursor?: string; deadline: number },
   now = new Date(),
 ): Promise<FeedPage & { ranked: boolean }> {
   let items: RankingItems;
@@ -75,11 +78,13 @@ export async function getRecommendations(
     if (ready) {
       ({ items, id: snapshotId } = ready);
     } else {
-      // Asked after the generation was read, so every write it counts is stored before this.
-      const complete = await deps.upToDate();
-      const ranking = await rankFeed(deps, userId, hidden, now);
-      snapshotId = await deps.store.save(userId, ranking, complete ? generation : undefined);
-      items = ranking;
+      // Shared by the user's first pages that read the same generation: none misses a write another does not.
+      ({ items, snapshotId } = await deps.gate.run(`${userId}\n${generation}`, request.deadline, async () => {
+        // Asked after the generation was read, so every write it counts is stored before this.
+        const complete = await deps.upToDate();
+        const ranking = await rankFeed(deps, userId, hidden, now);
+        return { items: ranking, snapshotId: await deps.store.save(userId, ranking, complete ? generation : undefined) };
+      }));
       ranked = true;
     }
   }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
+import { settleBy } from '../deadline';
 import { NotFoundError } from '../errors';
 import { JOBS, type RecordInteractionPayload } from '../jobs/definitions';
 import { enqueueInTransaction } from '../jobs/outbox';
@@ -20,11 +21,22 @@ export interface RecordInteractionDeps {
 /** Actions after which the event leaves the user's feed. */
 const HIDING_ACTIONS: readonly Action[] = ['DISMISS', 'APPLY'];
 
-/** Hides the event from the feed at once; the model catches up when the worker runs. Best effort: the interaction is already safe. */
-export async function hideFromFeed(deps: Pick<RecordInteractionDeps, 'feed' | 'logger'>, userId: string, eventId: string): Promise<void> {
-  await deps.feed
-    .hide(userId, eventId)
-    .catch((error: unknown) => deps.logger.warn({ err: (error as Error).message }, 'could not hide the event from the feed'));
+/**
+ * Hides the event from the feed at once; the model catches up when the worker runs. Best effort,
+ * given up at `deadline` (epoch ms): the interaction is already safe.
+ */
+export async function hideFromFeed(
+  deps: Pick<RecordInteractionDeps, 'feed' | 'logger'>,
+  userId: string,
+  eventId: string,
+  deadline: number,
+): Promise<void> {
+  const hidden = await settleBy(
+    deps.feed.hide(userId, eventId).then(() => true),
+    deadline,
+    false,
+  );
+  if (!hidden) deps.logger.warn({ eventId }, 'could not hide the event from the feed in time; the worker will');
 }
 
 export interface InteractionInput {
@@ -37,6 +49,8 @@ export interface InteractionInput {
    * key gets the same id, so it can never be recorded twice.
    */
   idempotencyKey?: string;
+  /** When to give up waiting on Redis (epoch ms): the request's deadline. */
+  deadline: number;
 }
 
 // Namespace of the ids derived from idempotency keys (UUIDv5).
@@ -51,8 +65,8 @@ export async function recordInteraction(deps: RecordInteractionDeps, input: Inte
     throw new NotFoundError('Event not found', { code: 'event_not_found' });
   }
   const payload = stamp(input, input.idempotencyKey ? uuidv5(`${input.userId}\n${input.idempotencyKey}`, IDEMPOTENT_IDS) : uuidv7());
-  await deps.producer.enqueueInteraction(payload);
-  if (HIDING_ACTIONS.includes(payload.action)) await hideFromFeed(deps, payload.userId, payload.eventId);
+  await deps.producer.enqueueInteraction(payload, input.deadline);
+  if (HIDING_ACTIONS.includes(payload.action)) await hideFromFeed(deps, payload.userId, payload.eventId, input.deadline);
   return payload;
 }
 
@@ -65,7 +79,7 @@ export async function recordInteraction(deps: RecordInteractionDeps, input: Inte
  */
 export async function recordInteractionInTransaction(
   trx: Knex.Transaction,
-  input: Omit<InteractionInput, 'idempotencyKey'>,
+  input: Omit<InteractionInput, 'idempotencyKey' | 'deadline'>,
 ): Promise<RecordInteractionPayload> {
   const payload = stamp(input, uuidv7());
   await enqueueInTransaction(trx, JOBS.recordInteraction, payload, { jobId: payload.id });
@@ -73,7 +87,7 @@ export async function recordInteractionInTransaction(
 }
 
 /** The job payload of an accepted interaction: its id and the moment of acceptance. */
-function stamp(input: InteractionInput, id: string): RecordInteractionPayload {
+function stamp(input: Omit<InteractionInput, 'idempotencyKey' | 'deadline'>, id: string): RecordInteractionPayload {
   return {
     id,
     userId: input.userId,

@@ -2,7 +2,30 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
-import type { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
+
+const READS = new Set(['GET', 'HEAD']);
+
+/**
+ * The only changes the dashboard may make: retrying one job, or every failed job of a queue. A
+ * retry runs a job the service made again, and jobs are idempotent. Everything else Bull Board
+ * offers (empty, clean, remove, add, duplicate, edit data, pause, obliterate, ...) could drop an
+ * accepted interaction or forge one, so it is refused here, whatever the UI shows. (Bull Board's
+ * own read-only mode refuses retries too.)
+ */
+const ALLOWED_CHANGES = [/^\/api\/queues\/[^/]+\/retry\/failed$/, /^\/api\/queues\/[^/]+\/[^/]+\/retry$/];
+
+export const readOnlyButRetries: RequestHandler = (req, res, next) => {
+  if (READS.has(req.method) || (req.method === 'PUT' && ALLOWED_CHANGES.some((route) => route.test(req.path)))) return next();
+  // The service's error body, plus the translation key Bull Board's UI shows in its toast.
+  res.status(403).json({
+    error: {
+      code: 'dashboard_read_only',
+      message: 'The dashboard only shows jobs and retries them; nothing else may change the queue',
+      key: 'ERRORS.QUEUE_READ_ONLY',
+    },
+  });
+};
 
 /** Bull Board over every queue of the service, mounted at /admin/queues (behind requireAdmin). */
 export function queueDashboard(...queues: Queue[]): Router {
@@ -12,7 +35,7 @@ export function queueDashboard(...queues: Queue[]): Router {
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Interaction queues' } },
   });
-  const router = serverAdapter.getRouter() as Router & { disable?: (setting: string) => void };
-  router.disable?.('x-powered-by'); // Bull Board serves from an Express app of its own
-  return router;
+  const board = serverAdapter.getRouter() as Router & { disable?: (setting: string) => void };
+  board.disable?.('x-powered-by'); // Bull Board serves from an Express app of its own
+  return Router().use(readOnlyButRetries, board);
 }

@@ -16,6 +16,17 @@ const common = {
   503: error('PostgreSQL or Redis unavailable; see Retry-After'),
 };
 const write = { 429: error('Too many writes by this user (RATE_LIMIT_WRITES_PER_MINUTE); see Retry-After') };
+const read = { 429: error('Too many reads by this user (RATE_LIMIT_READS_PER_MINUTE); see Retry-After') };
+const pageParameters = [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+  { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page' },
+];
+const page = (items: object) =>
+  json({
+    type: 'object',
+    required: ['items', 'nextCursor'],
+    properties: { items: { type: 'array', items }, nextCursor: { type: ['string', 'null'] } },
+  });
 const withBody = { 413: error('Body too large'), 415: error('Not JSON'), ...write };
 const open = { security: [] };
 const admin = { security: [{ basicAuth: [] }, { bearerAuth: [] }] };
@@ -71,7 +82,13 @@ export const openApiDocument = {
           id: { type: 'string', format: 'uuid' },
           name: { type: 'string' },
           createdAt: { type: 'string', format: 'date-time' },
-          eventIds: { type: 'array', items: { type: 'string', format: 'uuid' } },
+          eventCount: { type: 'integer', description: 'How many events the collection holds' },
+          eventIds: {
+            type: 'array',
+            maxItems: 100,
+            items: { type: 'string', format: 'uuid' },
+            description: 'The 100 latest events, in the order they were added; GET /collections/{id}/events pages them all',
+          },
         },
       },
       GigApplication: {
@@ -149,16 +166,13 @@ export const openApiDocument = {
       get: {
         summary: 'Read an event',
         parameters: [pathParam('id', 'Event id')],
-        responses: { 200: json(ref('Event')), 401: common[401], 404: error('No such event') },
+        responses: { 200: json(ref('Event')), 401: common[401], 404: error('No such event'), ...read },
       },
     },
     '/recommendations': {
       get: {
         summary: "The caller's personalised feed of upcoming events",
-        parameters: [
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
-          { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page' },
-        ],
+        parameters: pageParameters,
         responses: {
           200: json({
             type: 'object',
@@ -179,6 +193,7 @@ export const openApiDocument = {
             },
           }),
           ...common,
+          ...read,
         },
       },
     },
@@ -200,21 +215,37 @@ export const openApiDocument = {
           ),
           ...common,
           ...withBody,
+          409: error('The caller keeps as many collections as they may (limit_reached)'),
         },
       },
       get: {
-        summary: "The caller's collections",
-        responses: { 200: json({ type: 'object', properties: { items: { type: 'array', items: ref('Collection') } } }), 401: common[401] },
+        summary: "The caller's collections, oldest first, a page at a time",
+        parameters: pageParameters,
+        responses: { 200: page(ref('Collection')), 400: common[400], 401: common[401], ...read },
       },
     },
     '/collections/{id}': {
       get: {
         summary: 'One of the caller’s collections',
         parameters: [pathParam('id', 'Collection id')],
-        responses: { 200: json(ref('Collection')), 401: common[401], 404: error('No such collection of the caller') },
+        responses: { 200: json(ref('Collection')), 401: common[401], 404: error('No such collection of the caller'), ...read },
       },
     },
     '/collections/{id}/events': {
+      get: {
+        summary: 'The events of one of the caller’s collections, newest first, a page at a time',
+        parameters: [pathParam('id', 'Collection id'), ...pageParameters],
+        responses: {
+          200: page({
+            type: 'object',
+            properties: { eventId: { type: 'string', format: 'uuid' }, addedAt: { type: 'string', format: 'date-time' } },
+          }),
+          400: common[400],
+          401: common[401],
+          404: error('No such collection of the caller'),
+          ...read,
+        },
+      },
       post: {
         summary: 'Add an event to a collection (records a SAVE)',
         parameters: [pathParam('id', 'Collection id')],
@@ -227,7 +258,7 @@ export const openApiDocument = {
           ...common,
           ...withBody,
           404: error('No such event, or no such collection of the caller'),
-          409: error('Already in the collection'),
+          409: error('Already in the collection (already_in_collection), or the caller keeps as many events as they may (limit_reached)'),
         },
       },
     },
@@ -263,7 +294,7 @@ export const openApiDocument = {
       get: {
         summary: "The caller's application to a gig",
         parameters: [pathParam('eventId', 'Gig id')],
-        responses: { 200: json(ref('GigApplication')), 401: common[401], 404: error('No application') },
+        responses: { 200: json(ref('GigApplication')), 401: common[401], 404: error('No application'), ...read },
       },
     },
     '/healthz': { get: { ...open, summary: 'The process is alive', responses: { 200: json({ type: 'object' }) } } },
@@ -284,7 +315,7 @@ export const openApiDocument = {
     '/admin/queues': {
       get: {
         ...admin,
-        summary: 'The queue dashboard (Bull Board), for a browser',
+        summary: 'The queue dashboard (Bull Board), for a browser: it shows jobs and retries failed ones, and changes nothing else',
         responses: { 200: { description: 'HTML' }, 401: error('No credentials'), 403: error('Not an admin') },
       },
     },

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Config } from '../config';
 import { createFailFastRedis, type RedisClient } from '../data/redis';
+import { beforeDeadline } from '../deadline';
 import { ServiceUnavailableError } from '../errors';
 import type { Logger } from '../logger';
 import { v7 as uuidv7 } from 'uuid';
@@ -14,26 +15,31 @@ import {
   type JobPayload,
   type RecordInteractionPayload,
 } from './definitions';
+import { signJob } from './signature';
 
 /** The one way jobs enter the queue. */
 export interface Producer {
   /**
-   * Resolves once Redis has stored the job; throws ServiceUnavailableError when it cannot.
-   * `jobId` makes a retried enqueue a no-op; `deduplicationId` keeps one such job waiting or running.
+   * Resolves once Redis has stored the job, signed (see signJob); throws ServiceUnavailableError
+   * when it cannot by `deadline` (epoch ms; default ENQUEUE_TIMEOUT_MS from now). `jobId` makes a
+   * retried enqueue a no-op; `deduplicationId` keeps one such job waiting or running.
    * `withdrawOnFailure`: when Redis does not confirm in time, also ask it to drop the job, so that
    * a 503 does not leave a job behind (only for a job id no one else can have used).
    */
   enqueue<N extends JobName>(
     name: N,
     payload: JobPayload<N>,
-    options?: { jobId?: string; deduplicationId?: string; withdrawOnFailure?: boolean },
+    options?: { jobId?: string; deduplicationId?: string; withdrawOnFailure?: boolean; deadline?: number },
   ): Promise<void>;
   /**
    * Queues one accepted interaction, resolving once Redis has stored it. Interactions arriving
    * together (within one turn of the event loop) share one job: under load, one Redis write and one
-   * database transaction carry hundreds of them. Throws ServiceUnavailableError when it cannot.
+   * database transaction carry hundreds of them. Throws ServiceUnavailableError when it cannot by
+   * `deadline` (epoch ms), and then leaves nothing queued.
    */
-  enqueueInteraction(payload: RecordInteractionPayload): Promise<void>;
+  enqueueInteraction(payload: RecordInteractionPayload, deadline?: number): Promise<void>;
+  /** The job data the worker accepts for this payload: the payload and its signature. */
+  signed<N extends JobName>(name: N, payload: JobPayload<N>): JobPayload<N> & { sig: string };
   readonly queue: Queue;
   /** The producer's own Redis connection (fail-fast: no offline queue). */
   readonly connection: RedisClient;
@@ -55,7 +61,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
   // the next one. Under load, jobs grow by themselves; when idle, each goes at once. A job that is
   // slow (a stalled Redis) holds the next one back 20 ms at most, so every request still gets its
   // answer (or its 503) within the enqueue timeout of its own.
-  let pending: { payload: RecordInteractionPayload; done: (error?: unknown) => void }[] = [];
+  let pending: { payload: RecordInteractionPayload; deadline: number; done: (error?: unknown) => void }[] = [];
   let inFlight = 0;
   let lastSentAt = 0;
   let retry: NodeJS.Timeout | undefined;
@@ -73,8 +79,14 @@ export function createProducer(config: Config, logger: Logger): Producer {
     inFlight += 1;
     lastSentAt = Date.now();
     // A fresh job id that no earlier request can have used, so withdrawing it after a timeout is safe.
+    // The batch answers by the earliest deadline among its requests (they arrived together).
+    const deadline = Math.min(...batch.map((b) => b.deadline));
     producer
-      .enqueue(JOBS.recordInteractions, { interactions: batch.map((b) => b.payload) }, { jobId: uuidv7(), withdrawOnFailure: true })
+      .enqueue(
+        JOBS.recordInteractions,
+        { interactions: batch.map((b) => b.payload) },
+        { jobId: uuidv7(), withdrawOnFailure: true, deadline },
+      )
       .then(
         () => batch.forEach((b) => b.done()),
         (error: unknown) => batch.forEach((b) => b.done(error)),
@@ -88,23 +100,30 @@ export function createProducer(config: Config, logger: Logger): Producer {
   const producer: Producer = {
     queue,
     connection,
-    enqueueInteraction(payload) {
+    enqueueInteraction(payload, deadline = Date.now() + config.enqueueTimeoutMs) {
       return new Promise<void>((resolve, reject) => {
-        pending.push({ payload, done: (error) => (error ? reject(error) : resolve()) });
+        pending.push({ payload, deadline, done: (error) => (error ? reject(error) : resolve()) });
         // After this turn of the event loop, so that requests read together go together.
         if (pending.length === 1) setImmediate(flush);
       });
     },
+    signed(name, payload) {
+      const data = jobPayloads[name].parse(payload) as JobPayload<typeof name>;
+      return { ...data, sig: signJob(config.jobSigningKey, name, data) };
+    },
     async enqueue(name, payload, options = {}) {
-      if (connection.status !== 'ready') {
+      const deadline = options.deadline ?? Date.now() + config.enqueueTimeoutMs;
+      // Nothing is sent when there is no time left for it: nothing to withdraw either.
+      if (connection.status !== 'ready' || deadline <= Date.now()) {
         throw new ServiceUnavailableError('The interaction queue is unavailable; retry shortly');
       }
-      const data = jobPayloads[name].parse(payload);
+      const data = producer.signed(name, payload);
       try {
-        await queue.add(name, data, {
+        const added = queue.add(name, data, {
           jobId: options.jobId,
           ...(options.deduplicationId && { deduplication: { id: options.deduplicationId } }),
         });
+        await beforeDeadline(added, deadline);
       } catch (error) {
         logger.warn({ err: error, jobName: name, jobId: options.jobId }, 'enqueue failed');
         // The add may still reach Redis (a stalled server that resumes): the remove queued behind it undoes it.

@@ -1,17 +1,18 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { CollectionWithEvents } from '../../data/collections';
+import type { CollectionSummary } from '../../data/collections';
 import {
   addEventToCollection,
   createCollection,
   getCollection,
+  listCollectionEvents,
   listCollections,
   removeEventFromCollection,
 } from '../../domain/collections';
 import type { AppDeps } from '../../app';
 import { currentUser } from '../auth';
 import { jsonBody } from '../json-body';
-import { parseInput, storableText } from '../validate';
+import { pageQuery, parseInput, storableText } from '../validate';
 
 const newCollectionBody = z.object({ name: storableText(100) }, { error: 'The body must be a JSON object' });
 const newEntryBody = z.object(
@@ -19,12 +20,13 @@ const newEntryBody = z.object(
   { error: 'The body must be a JSON object' },
 );
 
-export function collectionsRouter({ db, outboxRelay }: AppDeps): Router {
+export function collectionsRouter({ db, outboxRelay, config }: AppDeps): Router {
   const router = Router();
+  const limits = config.collectionLimits;
 
   router.post('/collections', ...jsonBody, async (req, res) => {
     const { name } = parseInput(newCollectionBody, req.body);
-    const collection = await createCollection(db, currentUser(req).id, name);
+    const collection = await createCollection({ db, limits }, currentUser(req).id, name);
     res
       .status(201)
       .location(`/collections/${collection.id}`)
@@ -32,16 +34,25 @@ export function collectionsRouter({ db, outboxRelay }: AppDeps): Router {
   });
 
   router.get('/collections', async (req, res) => {
-    res.json({ items: (await listCollections(db, currentUser(req).id)).map(toJson) });
+    const page = await listCollections(db, currentUser(req).id, parseInput(pageQuery, req.query));
+    res.json({ items: page.items.map(toJson), nextCursor: page.nextCursor });
   });
 
   router.get('/collections/:id', async (req, res) => {
     res.json(toJson(await getCollection(db, currentUser(req).id, req.params.id)));
   });
 
+  router.get('/collections/:id/events', async (req, res) => {
+    const page = await listCollectionEvents(db, currentUser(req).id, req.params.id, parseInput(pageQuery, req.query));
+    res.json({
+      items: page.items.map((entry) => ({ eventId: entry.eventId, addedAt: entry.addedAt.toISOString() })),
+      nextCursor: page.nextCursor,
+    });
+  });
+
   router.post('/collections/:id/events', ...jsonBody, async (req, res) => {
     const { eventId } = parseInput(newEntryBody, req.body);
-    const entry = await addEventToCollection({ db, relay: outboxRelay }, currentUser(req).id, String(req.params.id), eventId);
+    const entry = await addEventToCollection({ db, relay: outboxRelay, limits }, currentUser(req).id, String(req.params.id), eventId);
     res.status(201).json({ collectionId: entry.collectionId, eventId: entry.eventId, addedAt: entry.addedAt.toISOString() });
   });
 
@@ -53,6 +64,12 @@ export function collectionsRouter({ db, outboxRelay }: AppDeps): Router {
   return router;
 }
 
-function toJson(collection: CollectionWithEvents) {
-  return { id: collection.id, name: collection.name, createdAt: collection.createdAt.toISOString(), eventIds: collection.eventIds };
+function toJson(collection: CollectionSummary) {
+  return {
+    id: collection.id,
+    name: collection.name,
+    createdAt: collection.createdAt.toISOString(),
+    eventCount: collection.eventCount,
+    eventIds: collection.eventIds,
+  };
 }

@@ -19,6 +19,7 @@ export function gigsRouter({ db, outboxRelay, feedStore, logger }: AppDeps): Rou
       currentUser(req).id,
       String(req.params.eventId),
       message ?? null,
+      req.deadline,
     );
     res.status(201).json(toJson(application));
   });

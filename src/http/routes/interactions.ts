@@ -29,7 +29,14 @@ export function interactionsRouter({ eventExists, producer, feedStore, logger }:
     const key = parseInput(idempotencyKey, req.get('idempotency-key'));
     const accepted = await recordInteraction(
       { eventExists, producer, feed: feedStore, logger: req.log ?? logger },
-      { userId: currentUser(req).id, eventId: body.eventId, action: body.action, source: 'api', idempotencyKey: key },
+      {
+        userId: currentUser(req).id,
+        eventId: body.eventId,
+        action: body.action,
+        source: 'api',
+        idempotencyKey: key,
+        deadline: req.deadline,
+      },
     );
     res.status(202).json({ id: accepted.id, eventId: accepted.eventId, action: accepted.action, status: 'queued' });
   });

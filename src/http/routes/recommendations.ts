@@ -1,25 +1,15 @@
 import { Router } from 'express';
-import { z } from 'zod';
+import { beforeDeadline } from '../../deadline';
 import { getRecommendations } from '../../domain/recommendations';
 import type { AppDeps } from '../../app';
 import { currentUser } from '../auth';
-import { parseInput } from '../validate';
+import { pageQuery, parseInput } from '../validate';
 
-const feedQuery = z.object({
-  limit: z
-    .string({ error: 'must be a single whole number' })
-    .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 100')
-    .transform(Number)
-    .pipe(z.number().min(1, 'must be a whole number from 1 to 100').max(100, 'must be a whole number from 1 to 100'))
-    .default(20),
-  cursor: z.string({ error: 'must be a single string' }).min(1).max(200, 'is not valid').optional(),
-});
-
-export function recommendationsRouter({ feedDb, feedUpToDate, config, feedStore, feedEvents, metrics }: AppDeps): Router {
+export function recommendationsRouter({ feedDb, feedUpToDate, config, feedStore, feedEvents, metrics, rankingGate }: AppDeps): Router {
   const router = Router();
 
   router.get('/recommendations', async (req, res) => {
-    const query = parseInput(feedQuery, req.query);
+    const query = parseInput(pageQuery, req.query);
     const deps = {
       db: feedDb,
       store: feedStore,
@@ -27,8 +17,9 @@ export function recommendationsRouter({ feedDb, feedUpToDate, config, feedStore,
       settings: config.model,
       rankingMaxAgeMs: config.feedRankingMaxAgeMs,
       upToDate: feedUpToDate,
+      gate: rankingGate,
     };
-    const page = await getRecommendations(deps, currentUser(req).id, query);
+    const page = await beforeDeadline(getRecommendations(deps, currentUser(req).id, { ...query, deadline: req.deadline }), req.deadline);
     if (!query.cursor) metrics.feedFirstPages.inc({ ranking: page.ranked ? 'afresh' : 'ahead' });
     res.json({
       items: page.items.map(({ eventId, score, reasons, event }) => ({

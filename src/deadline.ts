@@ -1,0 +1,22 @@
+import { ServiceUnavailableError } from './errors';
+
+/**
+ * Settles with `work`, or rejects with a 503 once `deadline` (epoch ms) has passed. For work whose
+ * late completion is harmless (a read); a write must be withdrawn instead (see the producer).
+ */
+export function beforeDeadline<T>(work: Promise<T>, deadline: number, message = 'The service is busy; retry shortly'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ServiceUnavailableError(message)), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves with `work`'s value, or with `fallback` if it fails or has not settled by `deadline` (epoch ms). */
+export function settleBy<T>(work: Promise<T>, deadline: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([work.catch(() => fallback), late]).finally(() => clearTimeout(timer));
+}
