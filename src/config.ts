@@ -1,6 +1,7 @@
 import { hkdfSync } from 'node:crypto';
 import { z } from 'zod';
 import type { ModelSettings } from './domain/model';
+import { RECOMMENDATION_SETTINGS, type CandidateLimits, type RankingSettings } from './domain/fitted-settings';
 import { ACTIONS, DEFAULT_WEIGHTS, type ActionWeights } from './domain/weights';
 
 const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production';
@@ -44,7 +45,8 @@ const schema = z.object({
   // Signs queued jobs (the worker refuses any other); derived from JWT_SECRET when unset.
   JOB_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ACTION_WEIGHTS: weightsOverride.optional(),
-  SCORE_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(30),
+  // Unset: the fitted half-life of src/domain/recommendation-settings.json.
+  SCORE_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(RECOMMENDATION_SETTINGS.model.halfLifeDays),
   SCORE_EPOCH: z.iso.datetime({ offset: true }).default('2026-01-01T00:00:00Z'),
   WORKER_CONCURRENCY: positiveInt(64),
   WORKER_TRANSACTIONS: positiveInt(2).pipe(z.number().max(64)),
@@ -102,6 +104,8 @@ export interface Config {
   readonly weights: ActionWeights;
   /** The recommendation model's settings; the derived tables are rebuilt when they change. */
   readonly model: ModelSettings;
+  /** How feeds are ranked from the model (src/domain/recommendation-settings.json; no rebuild needed). */
+  readonly feed: { readonly ranking: RankingSettings; readonly candidates: CandidateLimits };
   /**
    * Jobs in hand at once, database transactions they are written in at once (each for its own
    * users), and how long a job stays claimed by a worker that stopped renewing its claim (a crashed
@@ -201,7 +205,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       ? Buffer.from(e.JOB_SIGNING_SECRET, 'utf8')
       : Buffer.from(hkdfSync('sha256', e.JWT_SECRET ?? DEV_JWT_SECRET, '', 'interaction-tracking job signatures', 32)),
     weights,
-    model: { weights, halfLifeDays: e.SCORE_HALF_LIFE_DAYS, epoch: new Date(e.SCORE_EPOCH).toISOString() },
+    model: {
+      version: RECOMMENDATION_SETTINGS.version,
+      weights,
+      halfLifeDays: e.SCORE_HALF_LIFE_DAYS,
+      epoch: new Date(e.SCORE_EPOCH).toISOString(),
+      cooccurrenceWindow: RECOMMENDATION_SETTINGS.model.cooccurrenceWindow,
+    },
+    feed: { ranking: RECOMMENDATION_SETTINGS.ranking, candidates: RECOMMENDATION_SETTINGS.candidates },
     worker: { concurrency: e.WORKER_CONCURRENCY, transactions: e.WORKER_TRANSACTIONS, lockMs: e.WORKER_LOCK_MS },
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,

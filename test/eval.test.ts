@@ -3,13 +3,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { FEED_LIMITS } from '../src/domain/ranking';
 import { loadConfig } from '../src/config';
 import { parseTimestamp } from '../src/eval/csv';
-import { evaluate, parseEvalData, readEvalFiles, scaledFeedLimits } from '../src/eval/evaluate';
+import { parseEvalData, readEvalFiles } from '../src/eval/data';
+import { evaluate, evaluateMany, heldOutInteractions } from '../src/eval/evaluate';
+import { validationSplit } from '../src/eval/fit';
 import { generateEvalData } from '../src/eval/generate';
 
-const settings = { ...loadConfig({ NODE_ENV: 'test' }).model, epoch: '2026-01-01T00:00:00.000Z' };
+const config = loadConfig({ NODE_ENV: 'test' });
+const model = { ...config.model, epoch: '2026-01-01T00:00:00.000Z' };
+const feed = config.feed;
 
 describe('offline evaluation', () => {
   test('reads ISO 8601 and epoch-second timestamps, a header line, tags split on |, and skips what it cannot read', () => {
@@ -55,55 +58,94 @@ describe('offline evaluation', () => {
     expect(generateEvalData({ users: 20, events: 30, seed: 3 })).not.toEqual(generateEvalData({ users: 20, events: 30, seed: 4 }));
   });
 
-  test('on data with planted tastes, the full model clearly beats popularity, the same way every run', async () => {
+  test('on data with planted tastes, the full model and the served feed clearly beat popularity, the same way every run', async () => {
     const generated = generateEvalData({ users: 400, events: 500, seed: 11 });
     const data = parseEvalData(generated.interactionsCsv, generated.eventsCsv);
 
-    const result = await evaluate(data, settings);
-    const again = await evaluate(data, settings);
+    const result = await evaluate(data, model, feed);
+    const again = await evaluate(data, model, feed);
 
     expect(again).toEqual(result);
     expect(result.users).toBeGreaterThan(300);
     const [popularity, full] = result.models;
     expect(popularity!.name).toBe('popularity');
-    expect(full!.hitRate).toBeGreaterThan(popularity!.hitRate + 0.15);
-    expect(full!.ndcg).toBeGreaterThan(popularity!.ndcg + 0.1);
+    expect(full!.hitRate).toBeGreaterThan(popularity!.hitRate + 0.1);
+    expect(full!.ndcg).toBeGreaterThan(popularity!.ndcg + 0.05);
+    const decayedPopularity = result.baselines.find((b) => b.name === 'decayed popularity')!;
+    expect(result.feed.hitRate).toBeGreaterThan(decayedPopularity.hitRate);
+    expect(result.coverage).toBeGreaterThan(0);
+    expect(result.cold.users).toBeLessThan(result.users);
   });
 
-  test('against the whole feed: the held-out event is mostly among the candidates, and fewer candidates find it less often', async () => {
-    const generated = generateEvalData({ users: 400, events: 500, seed: 11 });
+  test('settings measured together give what each gives alone; smaller candidate sources find the held-out event less often', async () => {
+    const generated = generateEvalData({ users: 200, events: 300, seed: 7 });
     const data = parseEvalData(generated.interactionsCsv, generated.eventsCsv);
-    const quarter = scaledFeedLimits(0.25);
+    const small = { ...feed, candidates: { ...feed.candidates, collaborative: 5, byFeature: 5, popular: 5, viewed: 5 } };
 
-    const full = (await evaluate(data, settings)).feed;
-    const small = (await evaluate(data, settings, { feedLimits: quarter })).feed;
+    const [full, smaller] = await evaluateMany(data, model, [feed, small]);
 
-    expect(full.limits).toEqual(FEED_LIMITS);
-    expect(full.recall).toBeGreaterThan(0.6);
-    expect(full.hitRate).toBeGreaterThan(0.2); // in the top 10 of a few hundred candidates
-    expect(small.meanCandidates).toBeLessThan(full.meanCandidates * 0.6);
-    expect(small.recall).toBeLessThan(full.recall);
+    expect(full).toEqual(await evaluate(data, model, feed));
+    expect(smaller).toEqual(await evaluate(data, model, small));
+    expect(smaller!.meanCandidates).toBeLessThan(full!.meanCandidates);
+    expect(smaller!.feed.candidateRecall).toBeLessThan(full!.feed.candidateRecall);
   });
 
-  test('npm run eval prints HR@10 and NDCG@10 for both models', async () => {
+  test('npm run eval prints the served feed, the baselines and the sampled models, and --json the fields other tools read', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'eval-'));
     try {
       const generated = generateEvalData({ users: 150, events: 200, seed: 5 });
       writeFileSync(path.join(dir, 'interactions.csv'), generated.interactionsCsv);
       writeFileSync(path.join(dir, 'events.csv'), generated.eventsCsv);
       const root = path.join(__dirname, '..');
-      const { stdout } = await promisify(execFile)(
-        'npm',
-        ['run', '--silent', 'eval', '--', '--interactions', path.join(dir, 'interactions.csv'), '--events', path.join(dir, 'events.csv')],
-        { cwd: root },
-      );
-      expect(stdout).toMatch(/model\s+HR@10\s+NDCG@10/);
-      expect(stdout).toMatch(/^popularity\s+0\.\d{4}\s+0\.\d{4}$/m);
-      expect(stdout).toMatch(/^full\s+0\.\d{4}\s+0\.\d{4}$/m);
-      expect(stdout).toMatch(/^feed\s+0\.\d{4}\s+0\.\d{4}$/m);
-      expect(stdout).toMatch(/\d+ candidates on average; among them \d+\.\d %/);
+      const args = [
+        'run',
+        '--silent',
+        'eval',
+        '--',
+        '--interactions',
+        path.join(dir, 'interactions.csv'),
+        '--events',
+        path.join(dir, 'events.csv'),
+      ];
+      const { stdout } = await promisify(execFile)('npm', args, { cwd: root });
+      expect(stdout).toMatch(/whole catalogue\s+HR@10\s+NDCG@10/);
+      for (const name of ['feed', 'decayed popularity', 'item-kNN', 'popularity', 'full']) {
+        expect(stdout).toMatch(new RegExp(`^${name}\\s+0\\.\\d{4}\\s+0\\.\\d{4}$`, 'm'));
+      }
+      expect(stdout).toMatch(/held-out event in the top 50 \d+\.\d %, among the candidates \d+\.\d %/);
+      expect(stdout).toMatch(/coverage: \d+\.\d % of the catalogue/);
+
+      const json = JSON.parse((await promisify(execFile)('npm', [...args, '--json'], { cwd: root })).stdout);
+      expect(json.models.map((m: { name: string }) => m.name)).toEqual(['popularity', 'full']);
+      for (const entry of [...json.models, json.feed]) {
+        expect(entry).toEqual(expect.objectContaining({ hitRate: expect.any(Number), ndcg: expect.any(Number) }));
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('fitting the ranking', () => {
+  test('learns from a validation split that holds none of the interactions the evaluation holds out', async () => {
+    const generated = generateEvalData({ users: 200, events: 300, seed: 3 });
+    const data = parseEvalData(generated.interactionsCsv, generated.eventsCsv);
+    const ordered = [...data.interactions].sort((a, b) => a.at.getTime() - b.at.getTime());
+    const heldOut = heldOutInteractions(ordered);
+
+    const split = validationSplit(data);
+
+    expect(heldOut.size).toBeGreaterThan(150);
+    const heldOutAt = new Map([...heldOut].map((i) => [i.userId, i.at.getTime()]));
+    for (const interaction of split.interactions) {
+      expect(heldOut.has(interaction)).toBe(false);
+      expect(interaction.at.getTime()).toBeLessThan(heldOutAt.get(interaction.userId) ?? Infinity);
+    }
+    expect(split.interactions.length).toBeGreaterThan(data.interactions.length / 2);
+  });
+
+  test('holds out first engagements only: an event the user already touched is no discovery', () => {
+    const data = parseEvalData('u1,a,VIEW,100\nu1,b,SAVE,200\nu1,a,SAVE,300\nu2,a,SAVE,100\n', '');
+    expect([...heldOutInteractions(data.interactions)].map((i) => [i.userId, i.eventId, i.action])).toEqual([['u1', 'b', 'SAVE']]);
   });
 });

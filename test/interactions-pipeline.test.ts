@@ -146,7 +146,7 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
       ...store,
       beginWrite: (...args) => (++begun === 1 ? Promise.reject(new Error('Redis went away')) : store.beginWrite(...args)),
     };
-    const feeds = new FeedRefresher({ db: stack.db, store: flaky, settings: stack.config.model, logger }, { rankAfterWrites: false });
+    const feeds = new FeedRefresher({ db: stack.db, store: flaky, settings: stack.config.feed, logger }, { rankAfterWrites: false });
     const deps = { config: stack.config, db: stack.db, logger, feeds };
 
     await expect(processJob(deps, { id: 'direct', name: JOBS.recordInteraction, data })).rejects.toThrow('Redis went away');

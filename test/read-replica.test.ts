@@ -51,7 +51,7 @@ describe('DATABASE_READ_URL: the feed reads from a replica', () => {
       expect(await firstPage(userId)).not.toContain(event.id);
       // The API checks events against the primary, and the worker writes there.
       const res = await stack.request('POST', '/interactions', {
-        token: stack.token({ sub: userId }),
+        token: stack.token({ sub: `user-${randomUUID()}` }),
         body: { eventId: event.id, action: 'VIEW' },
       });
       expect(res.status).toBe(202);

@@ -2,19 +2,18 @@ import type { Config } from '../src/config';
 import type { Db } from '../src/data/db';
 import { redisFeedStore, writeMarkMs, type FeedStore } from '../src/data/feed-store';
 import type { RedisClient } from '../src/data/redis';
-import type { ModelSettings } from '../src/domain/model';
 import { rankFeed } from '../src/domain/recommendations';
 import type { Logger } from '../src/logger';
 import type { Metrics } from '../src/metrics';
 
 /** A refresher as the configuration asks for, its feed store on `redis`. */
 export function createFeedRefresher(
-  config: Pick<Config, 'queuePrefix' | 'model' | 'feedRankAfterWrites' | 'worker'>,
+  config: Pick<Config, 'queuePrefix' | 'feed' | 'feedRankAfterWrites' | 'worker'>,
   deps: { db: Db; redis: RedisClient; logger: Logger; metrics?: Metrics },
 ): FeedRefresher {
   const { db, redis, logger, metrics } = deps;
   return new FeedRefresher(
-    { db, store: redisFeedStore(redis, config.queuePrefix, { writeMarkMs: writeMarkMs(config) }), settings: config.model, logger, metrics },
+    { db, store: redisFeedStore(redis, config.queuePrefix, { writeMarkMs: writeMarkMs(config) }), settings: config.feed, logger, metrics },
     { rankAfterWrites: config.feedRankAfterWrites },
   );
 }
@@ -22,7 +21,7 @@ export function createFeedRefresher(
 export interface FeedRefresherDeps {
   db: Db;
   store: FeedStore;
-  settings: ModelSettings;
+  settings: Config['feed'];
   logger: Logger;
   metrics?: Metrics;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster } from 'ioredis';
 import type { FeatureType } from '../domain/model';
-import { reasonOf, type RankedItem, type Reason } from '../domain/ranking';
+import { REASON_CODES, reasonOf, type RankedItem, type Reason } from '../domain/ranking';
 import type { Config } from '../config';
 import { ServiceUnavailableError } from '../errors';
 import { keyServers, userStateKey, userStateKeyPattern, type RedisClient } from './redis';
@@ -334,10 +334,13 @@ function expand([eventId, score, ...reasons]: StoredRanking['items'][number]): R
   return {
     eventId,
     score,
-    reasons: reasons.map((code): Reason => {
-      if (!code.startsWith('matches_interest:')) return reasonOf(code as Exclude<Reason['code'], 'matches_interest'>);
+    // A ranking frozen by an earlier version may carry a code that is gone: it is left out.
+    reasons: reasons.flatMap((code): Reason[] => {
+      if (!code.startsWith('matches_interest:')) {
+        return (REASON_CODES as readonly string[]).includes(code) ? [reasonOf(code as Exclude<Reason['code'], 'matches_interest'>)] : [];
+      }
       const [, type, ...value] = code.split(':');
-      return reasonOf('matches_interest', { type: type as FeatureType, value: value.join(':') });
+      return [reasonOf('matches_interest', { type: type as FeatureType, value: value.join(':') })];
     }),
   };
 }

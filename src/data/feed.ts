@@ -1,37 +1,42 @@
 import type { Db } from './db';
-import { FEED_LIMITS, type Candidate, type UserProfile } from '../domain/ranking';
+import type { Candidate, UserProfile } from '../domain/ranking';
+import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings';
 import { featuresOf } from '../domain/model';
 
-/** A candidate as the query returns it: id, start (ms), features, popularity, the user's own interest, co-occurrence. */
-type CandidateRow = [string, number, string | null, string[], string | null, string, string, number, number, number];
+/** A candidate as the query returns it: id, start (ms), features, popularity, co-occurrence. */
+type CandidateRow = [string, number, string | null, string[], string | null, string, string, number, number];
 
 /**
- * Every candidate event of one user with all the ranking needs of it, in one statement: the
- * user's strongest pairs, events matching their strongest features, neighbours of their latest
- * positive events, popular and soonest events; each source indexed and bounded, so the cost does
- * not grow with a user's history or the number of events. Dismissed and applied-to events, and
- * events that have started, are left out. Rows come back as one JSON document: parsing a thousand
- * typed rows one by one cost the API more CPU than PostgreSQL spent finding them.
+ * Every candidate event of one user with all the ranking needs of it, in one statement: neighbours
+ * of their latest positive events, events matching their strongest features, popular and soonest
+ * events; each source indexed and bounded, so the cost does not grow with a user's history or the
+ * number of events. Events the user interacted with (the feed is for discovery, see ranking.ts)
+ * and events that have started are left out. Rows come back as one JSON document: parsing a
+ * thousand typed rows one by one cost the API more CPU than PostgreSQL spent finding them.
  */
 const CANDIDATES_SQL = `
-with direct as (
-  select event_id from user_event_scores
-   where user_id = :userId and dismissed_at is null and applied_at is null
-   order by decayed desc limit :direct
+with recent as (
+  -- The user's latest positive events, k = 0 for the latest.
+  select event_id, row_number() over (order by positive_at desc, event_id) - 1 as k
+    from (select event_id, positive_at from user_event_scores
+           where user_id = :userId and positive_at is not null
+           order by positive_at desc, event_id limit :recentPositives) latest
+), collaborative as (
+  -- "People who engaged with your latest events also engaged with": co-occurrence normalised by
+  -- both events' engaged users, the latest events counting most (see Candidate.collaborative);
+  -- each recent event's strongest neighbours, fewer for older ones as they weigh less.
+  select n.other_event_id as event_id, sum(r.weight * n.value
+             / (power(greatest(pr.engaged, 1), :similarityExponent::float8)
+                * power(greatest(pc.engaged, 1), 1 - :similarityExponent::float8))) as value
+    from (select event_id, power(k + 1, -:recencyDecay::float8) as weight from recent) r
+    join event_popularity pr on pr.event_id = r.event_id
+    cross join lateral (select other_event_id, value from event_cooccurrence where event_id = r.event_id
+                         order by value desc, other_event_id limit greatest(1, round(:neighboursPerEvent * r.weight))::int) n
+    join event_popularity pc on pc.event_id = n.other_event_id
+   group by n.other_event_id order by value desc limit :collaborative
 ), top_features as (
   select feature, value from user_feature_affinities
    where user_id = :userId and value > 0 order by value desc limit :topFeatures
-), collaborative as (
-  -- "People who engaged with your latest events also engaged with": co-occurrence normalised by
-  -- both events' engaged users (cosine), so that it does not merely repeat popularity.
-  select n.other_event_id as event_id, sum(n.value / sqrt(greatest(pr.engaged, 1e-300) * greatest(pc.engaged, 1e-300))) as value
-    from (select event_id from user_event_scores where user_id = :userId and positive_at is not null
-           order by positive_at desc limit :recentPositives) r
-    join event_popularity pr on pr.event_id = r.event_id
-    cross join lateral (select other_event_id, value from event_cooccurrence where event_id = r.event_id
-                         order by value desc limit :neighboursPerEvent) n
-    join event_popularity pc on pc.event_id = n.other_event_id
-   group by n.other_event_id order by value desc limit :collaborative
 ), wanted as (
   select coalesce(array_agg(substr(feature, 10)) filter (where feature like 'category:%'), '{}') as categories,
          coalesce(array_agg(substr(feature, 5)) filter (where feature like 'tag:%'), '{}') as tags,
@@ -63,8 +68,7 @@ with direct as (
 ), candidate as materialized (
   -- Each candidate once, with its co-occurrence value when it has one.
   select id, max(collaborative) as collaborative
-    from (select event_id as id, null::float8 as collaborative from direct
-          union all select event_id, value from collaborative
+    from (select event_id as id, value as collaborative from collaborative
           union all select id, null from matching
           union all select id, null from matching_fresh
           union all select id, null from popular
@@ -76,26 +80,32 @@ with direct as (
 select (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts_at) * 1000), e.category, e.tags, e.city,
                                          e.organizer_id, e.kind,
                                          coalesce((select p.value from event_popularity p where p.event_id = e.id), 0),
-                                         coalesce((select s.decayed from user_event_scores s where s.user_id = :userId and s.event_id = e.id), 0),
                                          coalesce(i.collaborative, 0)))
           from candidate i
           cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now offset 0) e
-         where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id
-                             and (x.dismissed_at is not null or x.applied_at is not null))) as candidates,
+         where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id)) as candidates,
        (select json_agg(json_build_array(feature, value)) from top_features) as "topFeatures"`;
 
 /** Everything the ranking needs for one user: the candidates, and the user's affinities for their features. */
-export async function loadFeedCandidates(db: Db, userId: string, now: Date): Promise<{ profile: UserProfile; candidates: Candidate[] }> {
+export async function loadFeedCandidates(
+  db: Db,
+  userId: string,
+  now: Date,
+  settings: { ranking: RankingSettings; candidates: CandidateLimits },
+): Promise<{ profile: UserProfile; candidates: Candidate[] }> {
+  const { recencyDecay, similarityExponent, recentPositives } = settings.ranking;
   const [found] = await rows<{ candidates: CandidateRow[] | null; topFeatures: [string, number][] | null }>(db, CANDIDATES_SQL, {
     userId,
     now,
-    ...FEED_LIMITS,
+    recencyDecay,
+    similarityExponent,
+    recentPositives,
+    ...settings.candidates,
   });
   const candidates = (found!.candidates ?? []).map(
-    ([eventId, startsAt, category, tags, city, organizerId, kind, popularity, direct, collaborative]): Candidate => ({
+    ([eventId, startsAt, category, tags, city, organizerId, kind, popularity, collaborative]): Candidate => ({
       eventId,
       features: { category, tags, city, organizerId, kind },
-      direct,
       collaborative,
       popularity,
       startsAt: new Date(startsAt),

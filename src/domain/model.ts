@@ -2,10 +2,15 @@ import type { Action, ActionWeights } from './weights';
 
 /** What the derived tables are built with; a change is applied by a rebuild. */
 export interface ModelSettings {
+  /** Of what the tables store: a new version rebuilds them. */
+  version: number;
   weights: ActionWeights;
+  /** Half-life of the user's interest in events and features, and of popularity. */
   halfLifeDays: number;
   /** ISO 8601: decayed values are stored scaled to this instant. */
   epoch: string;
+  /** How many of the user's latest positive events a new positive one is paired with (co-occurrence). */
+  cooccurrenceWindow: number;
 }
 
 /**
@@ -17,9 +22,6 @@ export const POSITIVE_ACTIONS: readonly Action[] = ['VIEW', 'SAVE', 'CLICK', 'AP
 
 /** A dismissal teaches the model about the event's features, mildly: similar events drop a little. */
 export const DISMISS_FEATURE_FACTOR = 0.3;
-
-/** How many of the user's latest positive events a new positive one is paired with. Bounds the cost per interaction. */
-export const COOCCURRENCE_FANOUT = 20;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -75,7 +77,9 @@ export interface PositiveEvent {
 export interface ModelDelta {
   pairs: PairDelta[];
   affinities: { userId: string; feature: string; value: number }[];
+  /** `value`: decayed weights; `engaged`: users who became positive about the event (a count, not decayed). */
   popularity: { eventId: string; value: number; engaged: number }[];
+  /** How often two events were among one user's latest positives (a count: taste in events does not fade). */
   cooccurrence: { eventId: string; otherEventId: string; value: number }[];
 }
 
@@ -111,14 +115,15 @@ export const pairKey = (userId: string, eventId: string) => `${userId}\u0000${ev
  * run this same code, so a rebuild replaying the rows in the order they were persisted yields the
  * incremental state (up to the last bits of sums added in another order).
  * Set-based: a fixed number of statements per batch, whatever its size or the users' histories;
- * each interaction touches at most COOCCURRENCE_FANOUT pairs of events.
+ * each interaction touches at most `cooccurrenceWindow` pairs of events.
  */
 export async function applyInteractions(store: ModelStore, settings: ModelSettings, interactions: ModelInteraction[]): Promise<void> {
   if (interactions.length === 0) return;
   const positives = interactions.filter((i) => POSITIVE_ACTIONS.includes(i.action));
   const positiveUsers = [...new Set(positives.map((i) => i.userId))];
   const known = await store.positivePairs(uniqueBy(positives, (i) => pairKey(i.userId, i.eventId)));
-  const recent = await store.recentPositives(positiveUsers, COOCCURRENCE_FANOUT);
+  const window = settings.cooccurrenceWindow;
+  const recent = await store.recentPositives(positiveUsers, window);
   const features = await store.eventFeatures([...new Set(interactions.map((i) => i.eventId))]);
 
   const pairs = new Map<string, PairDelta>();
@@ -167,7 +172,7 @@ export async function applyInteractions(store: ModelStore, settings: ModelSettin
     if (weight > 0) {
       const p = popularity.get(eventId) ?? { value: 0, engaged: 0 };
       p.value += scaled;
-      if (firstPositive) p.engaged += scale;
+      if (firstPositive) p.engaged += 1;
       popularity.set(eventId, p);
     }
 
@@ -175,10 +180,10 @@ export async function applyInteractions(store: ModelStore, settings: ModelSettin
     if (firstPositive) {
       const latest = recent.get(userId) ?? [];
       for (const other of latest) {
-        addTo(cooccurrence, pairKey(eventId, other.eventId), scale);
-        addTo(cooccurrence, pairKey(other.eventId, eventId), scale);
+        addTo(cooccurrence, pairKey(eventId, other.eventId), 1);
+        addTo(cooccurrence, pairKey(other.eventId, eventId), 1);
       }
-      recent.set(userId, withPositive(latest, { eventId, at: createdAt }));
+      recent.set(userId, withPositive(latest, { eventId, at: createdAt }, window));
     }
   }
 
@@ -198,13 +203,13 @@ export async function applyInteractions(store: ModelStore, settings: ModelSettin
   });
 }
 
-/** The user's latest positives with one more, still newest first and at most COOCCURRENCE_FANOUT long. */
-function withPositive(latest: PositiveEvent[], added: PositiveEvent): PositiveEvent[] {
+/** The user's latest positives with one more, still newest first and at most `window` long. */
+function withPositive(latest: PositiveEvent[], added: PositiveEvent, window: number): PositiveEvent[] {
   const newer = (a: PositiveEvent, b: PositiveEvent) => a.at > b.at || (a.at.getTime() === b.at.getTime() && a.eventId < b.eventId);
   const index = latest.findIndex((e) => newer(added, e));
   const next = [...latest];
   next.splice(index === -1 ? next.length : index, 0, added);
-  return next.slice(0, COOCCURRENCE_FANOUT);
+  return next.slice(0, window);
 }
 
 function uniqueBy<T>(items: T[], key: (item: T) => string): T[] {

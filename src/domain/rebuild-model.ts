@@ -49,7 +49,13 @@ export async function modelIsStale(db: Db, settings: ModelSettings): Promise<boo
 
 function normalise(settings: ModelSettings): ModelSettings {
   const weights = Object.fromEntries(Object.entries(settings.weights).sort(([a], [b]) => a.localeCompare(b))) as ModelSettings['weights'];
-  return { weights, halfLifeDays: settings.halfLifeDays, epoch: new Date(settings.epoch).toISOString() };
+  return {
+    version: settings.version ?? 1,
+    weights,
+    halfLifeDays: settings.halfLifeDays,
+    epoch: new Date(settings.epoch).toISOString(),
+    cooccurrenceWindow: settings.cooccurrenceWindow ?? 20,
+  };
 }
 
 /**

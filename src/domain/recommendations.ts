@@ -2,7 +2,7 @@ import type { Db } from '../data/db';
 import { loadFeedCandidates, loadSettledEvents, type FeedEvent } from '../data/feed';
 import type { FeedStore, RankingItems } from '../data/feed-store';
 import { ValidationError } from '../errors';
-import type { ModelSettings } from './model';
+import type { CandidateLimits, RankingSettings } from './fitted-settings';
 import { rankCandidates, type RankedItem } from './ranking';
 import type { RankingGate } from './ranking-gate';
 
@@ -14,7 +14,8 @@ const SNAPSHOT_SIZE = 500;
 export interface FeedDeps {
   db: Db;
   store: FeedStore;
-  settings: ModelSettings;
+  /** How feeds are ranked (Config['feed']). */
+  settings: { ranking: RankingSettings; candidates: CandidateLimits };
   /** The facts a page shows of its events, for those that have not started (cachedFeedEvents). */
   events(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
   /** How old a ranking made ahead may be and still serve a first page (0: rank every first page afresh). */
@@ -108,9 +109,9 @@ export async function getRecommendations(
 
 /** The user's whole feed, ranked from the model as it stands, without the events in `hidden`. */
 export async function rankFeed(deps: Pick<FeedDeps, 'db' | 'settings'>, userId: string, hidden: Set<string>, now = new Date()) {
-  const loaded = await loadFeedCandidates(deps.db, userId, now);
+  const loaded = await loadFeedCandidates(deps.db, userId, now, deps.settings);
   const candidates = loaded.candidates.filter((c) => !hidden.has(c.eventId));
-  return rankCandidates(deps.settings, now, loaded.profile, candidates).slice(0, SNAPSHOT_SIZE);
+  return rankCandidates(deps.settings.ranking, loaded.profile, candidates).slice(0, SNAPSHOT_SIZE);
 }
 
 interface Cursor {

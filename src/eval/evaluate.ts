@@ -1,365 +1,312 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { applyInteractions, featuresOf, type EventFeatures, type ModelSettings } from '../domain/model';
-import { FEED_LIMITS, rankCandidates, type Candidate } from '../domain/ranking';
-import { ACTIONS, type Action } from '../domain/weights';
-import { parseCsv, parseTimestamp, splitCsvLine } from './csv';
-import { MemoryModelStore, type Pair } from './memory-store';
+import { applyInteractions, type ModelSettings } from '../domain/model';
+import { seededRandom, type EvalData, type EvalInteraction } from './data';
+import { collaborativeScores, rankFeedInMemory, rankInMemory, type FeedSettings } from './feed';
+import { itemKnnScorer } from './item-knn';
+import { MemoryModelStore } from './memory-store';
 
-export interface EvalInteraction {
-  userId: string;
-  eventId: string;
-  action: Action;
-  at: Date;
+/** How often the held-out event was in the top k, and how high (NDCG with one relevant item). */
+export interface Accuracy {
+  hitRate: number;
+  ndcg: number;
 }
 
-export interface EvalData {
-  interactions: EvalInteraction[];
-  events: Map<string, EventFeatures>;
-  /** Lines that could not be read, with why. */
-  skipped: string[];
-  /** Exact repeats of an earlier line (same user, event, action and time), dropped. */
-  duplicates: number;
-}
-
-const EVENT_COLUMNS = ['event_id', 'category', 'tags', 'city'] as const;
-const INTERACTION_COLUMNS = ['user_id', 'event_id', 'action', 'timestamp'] as const;
-
-/** Accumulates the rows of the two CSV files into EvalData. */
-class EvalDataBuilder {
-  readonly data: EvalData = { interactions: [], events: new Map(), skipped: [], duplicates: 0 };
-  private readonly seen = new Set<string>();
-
-  event(values: Record<string, string>): void {
-    const tags = (values.tags ?? '')
-      .split('|')
-      .map((t) => t.trim())
-      .filter(Boolean);
-    this.data.events.set(values.event_id!, {
-      category: values.category || null,
-      tags,
-      city: values.city || null,
-      organizerId: '',
-      kind: '',
-    });
-  }
-
-  interaction(line: number, values: Record<string, string>): void {
-    const action = (values.action ?? '').toUpperCase() as Action;
-    const at = parseTimestamp(values.timestamp ?? '');
-    if (!values.user_id || !values.event_id) this.data.skipped.push(`interactions line ${line}: no user or event`);
-    else if (!ACTIONS.includes(action)) this.data.skipped.push(`interactions line ${line}: unknown action "${values.action}"`);
-    else if (!at) this.data.skipped.push(`interactions line ${line}: unreadable timestamp "${values.timestamp}"`);
-    else {
-      // An exact repeat would let the held-out interaction also sit in the training data.
-      const key = `${values.user_id}\u0000${values.event_id}\u0000${action}\u0000${at.getTime()}`;
-      if (this.seen.has(key)) this.data.duplicates += 1;
-      else {
-        this.seen.add(key);
-        this.data.interactions.push({ userId: values.user_id, eventId: values.event_id, action, at });
-      }
-    }
-  }
-}
-
-/** Reads the two CSV texts: `user_id,event_id,action,timestamp` and `event_id,category,tags,city`. */
-export function parseEvalData(interactionsCsv: string, eventsCsv: string): EvalData {
-  const builder = new EvalDataBuilder();
-  for (const { values } of parseCsv(eventsCsv, EVENT_COLUMNS)) builder.event(values);
-  for (const { line, values } of parseCsv(interactionsCsv, INTERACTION_COLUMNS)) builder.interaction(line, values);
-  return builder.data;
-}
-
-/** The same, streaming the files line by line (real datasets run to hundreds of megabytes). */
-export async function readEvalFiles(interactionsPath: string, eventsPath: string): Promise<EvalData> {
-  const builder = new EvalDataBuilder();
-  const each = async (file: string, columns: readonly string[], row: (line: number, values: Record<string, string>) => void) => {
-    let line = 0;
-    for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
-      line += 1;
-      if (text.trim() === '') continue;
-      const fields = splitCsvLine(text);
-      if (line === 1 && fields[0]?.toLowerCase() === columns[0]) continue;
-      row(line, Object.fromEntries(columns.map((c, i) => [c, fields[i] ?? ''])));
-    }
-  };
-  await each(eventsPath, EVENT_COLUMNS, (_line, values) => builder.event(values));
-  await each(interactionsPath, INTERACTION_COLUMNS, (line, values) => builder.interaction(line, values));
-  return builder.data;
-}
-
-export interface EvalResult {
+/** One group of held-out interactions, measured every way. */
+export interface SliceResult {
   users: number;
+  /** The served feed against the whole catalogue: the headline. */
+  feed: Accuracy & {
+    /** The held-out event in the feed's top 50. */
+    recall50: number;
+    /** The held-out event among the feed's candidates at all. */
+    candidateRecall: number;
+  };
+  /** Other recommenders against the whole catalogue, for comparison. */
+  baselines: ({ name: 'decayed popularity' | 'item-kNN' } & Accuracy)[];
+  /** The sampled protocol: the held-out event ranked among `negatives` events the user never touched. */
+  models: ({ name: 'popularity' | 'full' } & Accuracy)[];
+}
+
+export interface EvalResult extends SliceResult {
+  /** Users with too little history to hold anything out. (`users`: held-out interactions measured, one per user unless `points`.) */
   skippedUsers: number;
   k: number;
   negatives: number;
-  models: { name: 'popularity' | 'full'; hitRate: number; ndcg: number }[];
+  /** Events in the catalogue. */
+  catalogue: number;
+  /** Share of the catalogue that is in some user's top k of the feed. */
+  coverage: number;
+  meanCandidates: number;
+  /** Held-out events with fewer than COLD_THRESHOLD earlier interactions: the features must carry the feed there. */
+  cold: SliceResult & { threshold: number };
+}
+
+export interface EvalOptions {
+  negatives?: number;
+  k?: number;
+  seed?: number;
   /**
-   * The held-out event against the user's whole feed, as the feed builds it (its candidate sources,
-   * bounded by `limits`), instead of against sampled negatives: `recall` is how often it is among
-   * the candidates at all, `hitRate` and `ndcg` how often (and how high) it is in the feed's top k.
+   * For validation: hold out each user's last `points` positive interactions instead of one, each
+   * measured at its instant and then learnt (so a later one is predicted from the earlier ones,
+   * as it would be live). More held-out points, less noise for the fit to chase. Default 1, not learnt.
    */
-  feed: { recall: number; hitRate: number; ndcg: number; meanCandidates: number; limits: FeedLimits };
+  points?: number;
 }
 
-export type FeedLimits = { -readonly [K in keyof typeof FEED_LIMITS]: number };
+/** A held-out event is cold when it had fewer interactions than this before it. */
+export const COLD_THRESHOLD = 5;
 
 /**
- * The feed's limits with its five candidate sources scaled (not the depth of a user's history it
- * reads): what a cheaper, or a richer, feed would find.
+ * Leave-last-out evaluation of what users are served, replayed in time order. Each user's last
+ * positive engagement with a new event is held out (see heldOutInteractions); every other
+ * interaction is folded into the model in
+ * time order through the workers' own `applyInteractions`. When the replay reaches a held-out
+ * interaction, the user's feed is built and ranked at that instant, with only what was known by
+ * then, as the service would serve it (`rankFeedInMemory`), against the whole catalogue; beside it
+ * decayed popularity over the events the user never touched, item-kNN (cosine on binary positives,
+ * fitted on every interaction that is not held out, as batch baselines are), and the sampled
+ * protocol. `feeds`: several ranking settings measured in one replay (the fit's coordinates).
  */
-export function scaledFeedLimits(scale: number): FeedLimits {
-  const limits: FeedLimits = { ...FEED_LIMITS };
-  for (const source of ['direct', 'collaborative', 'byFeature', 'popular', 'soonest'] as const) {
-    limits[source] = Math.max(1, Math.round(FEED_LIMITS[source] * scale));
-  }
-  return limits;
-}
-
-/** A small seeded generator (mulberry32), so negatives are sampled the same way every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The first and last instants of the data. */
-export function timeSpan(data: EvalData): { first: Date; last: Date } {
-  let first = Infinity;
-  let last = -Infinity;
-  for (const { at } of data.interactions) {
-    first = Math.min(first, at.getTime());
-    last = Math.max(last, at.getTime());
-  }
-  return { first: new Date(first), last: new Date(last) };
-}
-
-/**
- * Leave-last-out evaluation, replayed in time order. Each user's last interaction other than a
- * DISMISS is held out; every other interaction is folded into the model in time order through the
- * workers' own `applyInteractions`. When the replay reaches a held-out interaction, the held-out
- * event is ranked with the feed's `rankCandidates`, at that instant and with only what was known
- * by then, among `negatives` events the user never touched. Reports HR@k and NDCG@k for popularity
- * alone (the feed of a stranger) and for the full model.
- */
-export async function evaluate(
+export async function evaluateMany(
   data: EvalData,
-  settings: ModelSettings,
-  options: { negatives?: number; k?: number; seed?: number; feedLimits?: FeedLimits } = {},
-): Promise<EvalResult> {
-  const { negatives = 100, k = 10, seed = 42, feedLimits = { ...FEED_LIMITS } } = options;
+  model: ModelSettings,
+  feeds: FeedSettings[],
+  options: EvalOptions = {},
+): Promise<EvalResult[]> {
+  const { negatives = 100, k = 10, seed = 42, points = 1 } = options;
   const ordered = data.interactions
     .map((interaction, index) => ({ interaction, index }))
     .sort((a, b) => a.interaction.at.getTime() - b.interaction.at.getTime() || a.index - b.index)
     .map(({ interaction }) => interaction);
-
-  const heldOut = new Map<string, EvalInteraction>();
-  const counts = new Map<string, number>();
+  const heldOut = heldOutInteractions(ordered, points);
+  const learnHeldOut = points > 1;
   const touched = new Map<string, Set<string>>();
-  for (const interaction of ordered) {
-    counts.set(interaction.userId, (counts.get(interaction.userId) ?? 0) + 1);
-    if (interaction.action !== 'DISMISS') heldOut.set(interaction.userId, interaction);
-    const events = touched.get(interaction.userId) ?? new Set<string>();
-    events.add(interaction.eventId);
-    touched.set(interaction.userId, events);
+  for (const { userId, eventId } of ordered) {
+    const events = touched.get(userId) ?? new Set<string>();
+    events.add(eventId);
+    touched.set(userId, events);
   }
-  // A user needs something to learn from besides the interaction held out.
-  for (const [userId] of heldOut) if ((counts.get(userId) ?? 0) < 2) heldOut.delete(userId);
-  const heldOutSet = new Set(heldOut.values());
 
-  const allEvents = [...new Set([...data.events.keys(), ...data.interactions.map((i) => i.eventId)])].sort();
+  const catalogue = [...new Set([...data.events.keys(), ...data.interactions.map((i) => i.eventId)])].sort();
+  const itemKnn = itemKnnScorer(ordered.filter((i) => !heldOut.has(i)));
   const store = new MemoryModelStore(data.events);
   const random = seededRandom(seed);
-  const totals = { popularity: { hits: 0, ndcg: 0 }, full: { hits: 0, ndcg: 0 } };
-  const feed = { found: 0, hits: 0, ndcg: 0, candidates: 0 };
+  const earlier = new Map<string, number>(); // interactions with each event so far
+  const shared = { all: new SharedTallies(k), cold: new SharedTallies(k) };
+  const perFeed = feeds.map(() => ({ all: new FeedTallies(k), cold: new FeedTallies(k), topK: new Set<string>(), candidates: 0 }));
   let users = 0;
+  const measured = new Set<string>();
+
+  // Interactions between two held-out ones are folded in as one batch: the workers' batches give
+  // the state one by one would.
+  let pending: EvalInteraction[] = [];
+  const learn = (interaction: EvalInteraction) => {
+    pending.push(interaction);
+    earlier.set(interaction.eventId, (earlier.get(interaction.eventId) ?? 0) + 1);
+  };
+  const catchUp = async () => {
+    const batch = pending.map(({ userId, eventId, action, at }) => ({ userId, eventId, action, createdAt: at }));
+    pending = [];
+    await applyInteractions(store, model, batch);
+  };
 
   for (const interaction of ordered) {
-    if (!heldOutSet.has(interaction)) {
-      await applyInteractions(store, settings, [
-        { userId: interaction.userId, eventId: interaction.eventId, action: interaction.action, createdAt: interaction.at },
-      ]);
+    if (!heldOut.has(interaction)) {
+      learn(interaction);
       continue;
     }
-    const mine = touched.get(interaction.userId)!;
-    if (allEvents.length - mine.size < negatives) continue;
+    await catchUp();
+    measure(interaction);
+    if (learnHeldOut) learn(interaction);
+  }
+
+  function measure(interaction: EvalInteraction): void {
+    const { userId, eventId } = interaction;
+    const mine = touched.get(userId)!;
+    if (catalogue.length - mine.size < negatives) return;
+    users += 1;
+    measured.add(userId);
+    const cold = (earlier.get(eventId) ?? 0) < COLD_THRESHOLD;
+    const slices = cold ? (['all', 'cold'] as const) : (['all'] as const);
     const sampled = new Set<string>();
     while (sampled.size < negatives) {
-      const eventId = allEvents[Math.floor(random() * allEvents.length)]!;
-      if (!mine.has(eventId)) sampled.add(eventId);
+      const other = catalogue[Math.floor(random() * catalogue.length)]!;
+      if (!mine.has(other)) sampled.add(other);
     }
-    const candidateIds = [interaction.eventId, ...sampled];
-    users += 1;
-    const feedRanking = rankFeed(store, settings, interaction.userId, interaction.at, feedLimits);
-    feed.candidates += feedRanking.length;
-    const feedRank = feedRanking.indexOf(interaction.eventId);
-    if (feedRank !== -1) feed.found += 1;
-    if (feedRank !== -1 && feedRank < k) {
-      feed.hits += 1;
-      feed.ndcg += 1 / Math.log2(feedRank + 2);
-    }
-    for (const name of ['popularity', 'full'] as const) {
-      const scores = scoresFor(store, settings, name === 'full' ? interaction.userId : undefined, candidateIds, interaction.at);
-      // Ties are broken at random (seeded): a stranger's many equal scores must not favour the held-out event.
-      const own = scores.get(interaction.eventId)!;
-      const others = [...scores].filter(([id]) => id !== interaction.eventId).map(([, score]) => score);
-      const ties = others.filter((score) => score === own).length;
-      const rank = others.filter((score) => score > own).length + Math.floor(random() * (ties + 1));
-      if (rank < k) {
-        totals[name].hits += 1;
-        totals[name].ndcg += 1 / Math.log2(rank + 2);
-      }
-    }
-  }
-  return {
-    users,
-    skippedUsers: counts.size - users,
-    k,
-    negatives,
-    models: (['popularity', 'full'] as const).map((name) => ({
-      name,
-      hitRate: users ? totals[name].hits / users : 0,
-      ndcg: users ? totals[name].ndcg / users : 0,
-    })),
-    feed: {
-      recall: users ? feed.found / users : 0,
-      hitRate: users ? feed.hits / users : 0,
-      ndcg: users ? feed.ndcg / users : 0,
-      meanCandidates: users ? feed.candidates / users : 0,
-      limits: feedLimits,
-    },
-  };
-}
+    const sampledIds = [eventId, ...sampled];
+    const seenByThen = new Set(store.pairs.get(userId)?.keys() ?? []);
 
-/**
- * The user's feed at `now`, event ids best first, built as `loadFeedCandidates` builds it: the
- * user's strongest pairs, neighbours of their latest positive events, events matching their
- * strongest features (engaged-with ones by popularity, then the rest), the most popular events;
- * dismissed and applied-to events left out. The data has no start times, so nothing is dropped as
- * started and there is no "soonest" source.
- */
-function rankFeed(store: MemoryModelStore, settings: ModelSettings, userId: string, now: Date, limits: FeedLimits): string[] {
-  const pairs = store.pairs.get(userId) ?? new Map<string, Pair>();
-  const userAffinities = store.affinities.get(userId) ?? new Map<string, number>();
-
-  const direct = strongest(
-    [...pairs].filter(([, p]) => !p.excluded).map(([id, p]): [string, number] => [id, p.decayed]),
-    limits.direct,
-  ).map(([id]) => id);
-  const topFeatures = strongest(
-    [...userAffinities].filter(([, v]) => v > 0),
-    limits.topFeatures,
-  );
-  const collaborative = new Map<string, number>();
-  for (const event of latestPositives(pairs, limits.recentPositives)) {
-    for (const other of store.neighbours(event, limits.neighboursPerEvent)) {
-      collaborative.set(other, (collaborative.get(other) ?? 0) + store.similarity(event, other));
+    const popularityRank = rankAmong(catalogue, seenByThen, eventId, (id) => store.popularity.get(id) ?? 0, random);
+    const knnScores = itemKnn(userId);
+    const knnRank = rankAmong(catalogue, itemKnn.trainingEvents(userId), eventId, (id) => knnScores.get(id) ?? 0, random);
+    const strangerRank = sampledRank(new Map(sampledIds.map((id) => [id, store.popularity.get(id) ?? 0])), eventId, random);
+    for (const slice of slices) {
+      shared[slice].popularity.add(popularityRank);
+      shared[slice].itemKnn.add(knnRank);
+      shared[slice].sampledPopularity.add(strangerRank);
     }
-  }
-  const collaborativeTop = new Map(strongest([...collaborative], limits.collaborative));
-  const wanted = new Set(topFeatures.map(([feature]) => feature).filter((f) => !f.startsWith('kind:')));
-  const matches = (id: string) => featureKeys(store, id).some((f) => wanted.has(f));
-  // Like the SQL, each walk stops at its limit: testing every event for every user is what is slow.
-  const firstMatching = (ids: Iterable<string>, limit: number) => {
-    const found: string[] = [];
-    for (const id of ids) {
-      if (found.length >= limit) break;
-      if (matches(id)) found.push(id);
-    }
-    return found;
-  };
-  const byPopularity = strongest([...store.popularity], Infinity).map(([id]) => id);
-  const matching = firstMatching(byPopularity, limits.byFeature);
-  const fresh =
-    matching.length < limits.byFeature
-      ? firstMatching([...store.events.keys()].filter((id) => !store.popularity.has(id)).sort(), limits.byFeature - matching.length)
-      : [];
-  const popular = byPopularity.slice(0, limits.popular);
 
-  const ids = new Set([...direct, ...collaborativeTop.keys(), ...matching, ...fresh, ...popular]);
-  const candidates: Candidate[] = [];
-  const affinities = new Map(topFeatures);
-  for (const eventId of ids) {
-    if (pairs.get(eventId)?.excluded) continue;
-    const features = store.events.get(eventId) ?? NO_FEATURES;
-    for (const feature of featureKeys(store, eventId))
-      if (userAffinities.has(feature)) affinities.set(feature, userAffinities.get(feature)!);
-    candidates.push({
-      eventId,
-      features,
-      direct: pairs.get(eventId)?.decayed ?? 0,
-      collaborative: collaborativeTop.get(eventId) ?? 0,
-      popularity: store.popularity.get(eventId) ?? 0,
+    feeds.forEach((settings, f) => {
+      const tallies = perFeed[f]!;
+      const feed = rankFeedInMemory(store, settings, userId).map((item) => item.eventId);
+      tallies.candidates += feed.length;
+      for (const id of feed.slice(0, k)) tallies.topK.add(id);
+      const feedRank = feed.indexOf(eventId);
+      // Ties broken the same way for every setting, however many are measured together.
+      const fullRank = sampledRank(scoresFor(store, settings, userId, sampledIds), eventId, seededRandom(seed + users));
+      for (const slice of slices) tallies[slice].add(feedRank === -1 ? undefined : feedRank, fullRank);
     });
   }
-  return rankCandidates(settings, now, { affinities }, candidates).map((item) => item.eventId);
+
+  const skippedUsers = new Set(ordered.map((i) => i.userId)).size - measured.size;
+  return perFeed.map((tallies) => {
+    const slice = (name: 'all' | 'cold'): SliceResult => ({
+      users: tallies[name].feed.n,
+      feed: tallies[name].feedResult(),
+      baselines: [
+        { name: 'decayed popularity', ...shared[name].popularity.result() },
+        { name: 'item-kNN', ...shared[name].itemKnn.result() },
+      ],
+      models: [
+        { name: 'popularity', ...shared[name].sampledPopularity.result() },
+        { name: 'full', ...tallies[name].sampledFull.result() },
+      ],
+    });
+    return {
+      ...slice('all'),
+      skippedUsers,
+      k,
+      negatives,
+      catalogue: catalogue.length,
+      coverage: catalogue.length ? tallies.topK.size / catalogue.length : 0,
+      meanCandidates: users ? tallies.candidates / users : 0,
+      cold: { ...slice('cold'), threshold: COLD_THRESHOLD },
+    };
+  });
 }
 
-const NO_FEATURES: EventFeatures = { category: null, tags: [], city: null, organizerId: '', kind: '' };
-
-/** The `limit` entries of highest value, best first (ties by key), as the feed's `order by ... limit` reads them. */
-function strongest(entries: [string, number][], limit: number): [string, number][] {
-  return entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit);
-}
-
-/** The user's latest positive events, newest first (ties by id), at most `limit`. */
-function latestPositives(pairs: Map<string, Pair> | undefined, limit: number): string[] {
-  return [...(pairs ?? [])]
-    .filter(([, p]) => p.positiveAt !== null)
-    .sort(([a, pa], [b, pb]) => pb.positiveAt!.getTime() - pa.positiveAt!.getTime() || (a < b ? -1 : 1))
-    .slice(0, limit)
-    .map(([eventId]) => eventId);
-}
-
-/** `featuresOf` each event, worked out once per store: events do not change during a replay. */
-const featureKeyCache = new WeakMap<MemoryModelStore, Map<string, string[]>>();
-function featureKeys(store: MemoryModelStore, eventId: string): string[] {
-  let keys = featureKeyCache.get(store);
-  if (!keys) featureKeyCache.set(store, (keys = new Map()));
-  let found = keys.get(eventId);
-  if (!found) keys.set(eventId, (found = featuresOf(store.events.get(eventId) ?? NO_FEATURES)));
-  return found;
+/** `evaluateMany` with one ranking. */
+export async function evaluate(data: EvalData, model: ModelSettings, feed: FeedSettings, options: EvalOptions = {}): Promise<EvalResult> {
+  return (await evaluateMany(data, model, [feed], options))[0]!;
 }
 
 /**
- * The feed's scores of these candidates for the user (or for a stranger: popularity alone), from
- * the same signals the feed reads. One difference: the feed takes co-occurrence candidates from
- * each recent event's 50 strongest neighbours; here the sampled candidates are looked up directly.
+ * Each user's last `points` positive first engagements (in time order: an interaction other than a
+ * DISMISS with an event they had not touched before), for users with something else to learn from.
+ * The feed shows only events the user has not interacted with, so what it must find is the next
+ * one they engage with.
  */
-function scoresFor(
-  store: MemoryModelStore,
-  settings: ModelSettings,
-  userId: string | undefined,
-  candidateIds: string[],
-  now: Date,
-): Map<string, number> {
-  const pairs = userId ? store.pairs.get(userId) : undefined;
-  const recent = latestPositives(pairs, FEED_LIMITS.recentPositives);
-  const userAffinities = (userId && store.affinities.get(userId)) || new Map<string, number>();
-  const affinities = new Map(
-    strongest(
-      [...userAffinities].filter(([, v]) => v > 0),
-      FEED_LIMITS.topFeatures,
-    ),
-  );
-  const candidates: Candidate[] = [];
-  const scores = new Map<string, number>();
-  for (const eventId of candidateIds) {
-    const features = store.events.get(eventId) ?? { category: null, tags: [], city: null, organizerId: '', kind: '' };
-    const pair = pairs?.get(eventId);
-    if (pair?.excluded) {
-      scores.set(eventId, -Infinity); // the feed leaves dismissed and applied-to events out
-      continue;
-    }
-    for (const feature of featuresOf(features)) if (userAffinities.has(feature)) affinities.set(feature, userAffinities.get(feature)!);
-    const collaborative = recent.reduce((sum, r) => sum + store.similarity(r, eventId), 0);
-    candidates.push({ eventId, features, direct: pair?.decayed ?? 0, collaborative, popularity: store.popularity.get(eventId) ?? 0 });
+export function heldOutInteractions(ordered: EvalInteraction[], points = 1): Set<EvalInteraction> {
+  const last = new Map<string, EvalInteraction[]>();
+  const counts = new Map<string, number>();
+  const touched = new Set<string>();
+  for (const interaction of ordered) {
+    counts.set(interaction.userId, (counts.get(interaction.userId) ?? 0) + 1);
+    const key = `${interaction.userId}\u0000${interaction.eventId}`;
+    const first = !touched.has(key);
+    touched.add(key);
+    if (interaction.action === 'DISMISS' || !first) continue;
+    const mine = last.get(interaction.userId) ?? [];
+    mine.push(interaction);
+    if (mine.length > points) mine.shift();
+    last.set(interaction.userId, mine);
   }
-  for (const item of rankCandidates(settings, now, { affinities }, candidates)) scores.set(item.eventId, item.score);
+  return new Set([...last].flatMap(([userId, mine]) => ((counts.get(userId) ?? 0) > mine.length ? mine : [])));
+}
+
+/** Hits and NDCG at k of ranks (0 = first; undefined = not ranked at all). */
+class Tally {
+  n = 0;
+  private hits = 0;
+  private gain = 0;
+  constructor(private readonly k: number) {}
+
+  add(rank: number | undefined): void {
+    this.n += 1;
+    if (rank !== undefined && rank < this.k) {
+      this.hits += 1;
+      this.gain += 1 / Math.log2(rank + 2);
+    }
+  }
+
+  result(): Accuracy {
+    return { hitRate: this.n ? this.hits / this.n : 0, ndcg: this.n ? this.gain / this.n : 0 };
+  }
+}
+
+/** What does not depend on the ranking settings. */
+class SharedTallies {
+  readonly popularity: Tally;
+  readonly itemKnn: Tally;
+  readonly sampledPopularity: Tally;
+  constructor(k: number) {
+    this.popularity = new Tally(k);
+    this.itemKnn = new Tally(k);
+    this.sampledPopularity = new Tally(k);
+  }
+}
+
+class FeedTallies {
+  readonly feed: Tally;
+  readonly sampledFull: Tally;
+  private readonly top50 = new Tally(50);
+  private found = 0;
+  constructor(k: number) {
+    this.feed = new Tally(k);
+    this.sampledFull = new Tally(k);
+  }
+
+  add(feedRank: number | undefined, fullRank: number): void {
+    this.feed.add(feedRank);
+    this.top50.add(feedRank);
+    if (feedRank !== undefined) this.found += 1;
+    this.sampledFull.add(fullRank);
+  }
+
+  feedResult(): SliceResult['feed'] {
+    const n = this.feed.n;
+    return { ...this.feed.result(), recall50: this.top50.result().hitRate, candidateRecall: n ? this.found / n : 0 };
+  }
+}
+
+/**
+ * The rank of `target` among the catalogue's events not in `exclude`, by `score`; ties broken at
+ * random (seeded), so that a recommender with many equal scores is not credited for them.
+ */
+function rankAmong(catalogue: string[], exclude: Set<string>, target: string, score: (id: string) => number, random: () => number): number {
+  const own = score(target);
+  let greater = 0;
+  let ties = 0;
+  for (const id of catalogue) {
+    if (id === target || exclude.has(id)) continue;
+    const value = score(id);
+    if (value > own) greater += 1;
+    else if (value === own) ties += 1;
+  }
+  return greater + Math.floor(random() * (ties + 1));
+}
+
+function sampledRank(scores: Map<string, number>, target: string, random: () => number): number {
+  const own = scores.get(target)!;
+  let greater = 0;
+  let ties = 0;
+  for (const [id, score] of scores) {
+    if (id === target) continue;
+    if (score > own) greater += 1;
+    else if (score === own) ties += 1;
+  }
+  return greater + Math.floor(random() * (ties + 1));
+}
+
+/**
+ * The feed's scores of these events for the user, from the signals the feed reads. One
+ * difference: the feed takes co-occurrence candidates from each recent event's strongest
+ * neighbours; here the sampled events are looked up directly.
+ */
+function scoresFor(store: MemoryModelStore, settings: FeedSettings, userId: string, eventIds: string[]): Map<string, number> {
+  const wanted = new Set(eventIds);
+  const collaborative = collaborativeScores(store, settings.ranking, userId, () => wanted);
+  // The feed leaves out the events the user interacted with: they rank last.
+  const scores = new Map(eventIds.map((id) => [id, -Infinity]));
+  for (const item of rankInMemory(store, settings, userId, eventIds, collaborative)) scores.set(item.eventId, item.score);
   return scores;
 }

@@ -1,4 +1,4 @@
-import { seededRandom } from './evaluate';
+import { seededRandom } from './data';
 
 const CATEGORIES = ['jazz', 'techno', 'rock', 'classical', 'hiphop', 'folk', 'comedy', 'theatre', 'film', 'art', 'food', 'sports'];
 const CITIES = ['Berlin', 'Hamburg', 'Munich', 'Cologne', 'Leipzig', 'Dresden', 'Bremen', 'Frankfurt'];

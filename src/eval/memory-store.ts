@@ -3,6 +3,7 @@ import { pairKey, type EventFeatures, type ModelDelta, type ModelStore, type Pos
 export interface Pair {
   decayed: number;
   positiveAt: Date | null;
+  /** Dismissed or applied to. */
   excluded: boolean;
 }
 
@@ -19,6 +20,12 @@ export class MemoryModelStore implements ModelStore {
   private readonly names: string[] = [];
   /** event → other event → value, by interned ids */
   private readonly cooccurrence = new Map<number, Map<number, number>>();
+  /** Bumped by every change, so that orders worked out from the state are redone only when it changed. */
+  private version = 0;
+  private ordered?: { version: number; byPopularity: string[]; neverEngaged: string[] };
+  private readonly sortedRows = new Map<number, { version: number; ids: string[] }>();
+  /** Each user's positive events, oldest first (ties: by id, descending), so the latest are read off the end. */
+  private readonly positives = new Map<string, PositiveEvent[]>();
 
   constructor(readonly events: Map<string, EventFeatures>) {}
 
@@ -37,16 +44,13 @@ export class MemoryModelStore implements ModelStore {
   }
 
   async recentPositives(userIds: string[], limit: number) {
-    const latest = new Map<string, PositiveEvent[]>();
-    for (const userId of userIds) {
-      const positives = [...(this.pairs.get(userId) ?? new Map<string, Pair>())]
-        .filter(([, pair]) => pair.positiveAt !== null)
-        .sort(([a, pa], [b, pb]) => pb.positiveAt!.getTime() - pa.positiveAt!.getTime() || (a < b ? -1 : 1))
-        .slice(0, limit)
-        .map(([eventId, pair]) => ({ eventId, at: pair.positiveAt! }));
-      latest.set(userId, positives);
-    }
-    return latest;
+    return new Map(userIds.map((userId) => [userId, this.latestPositives(userId, limit)]));
+  }
+
+  /** The user's latest positive events, newest first (ties by id), at most `limit`: the SQL's order. */
+  latestPositives(userId: string, limit: number): PositiveEvent[] {
+    const positives = this.positives.get(userId) ?? [];
+    return positives.slice(Math.max(0, positives.length - limit)).reverse();
   }
 
   async eventFeatures(eventIds: string[]) {
@@ -54,11 +58,13 @@ export class MemoryModelStore implements ModelStore {
   }
 
   async add(delta: ModelDelta) {
+    this.version += 1;
     for (const change of delta.pairs) {
       const byEvent = this.pairs.get(change.userId) ?? new Map<string, Pair>();
       this.pairs.set(change.userId, byEvent);
       const pair = byEvent.get(change.eventId) ?? { decayed: 0, positiveAt: null, excluded: false };
       pair.decayed += change.decayed;
+      if (pair.positiveAt === null && change.positiveAt !== null) this.addPositive(change.userId, change.eventId, change.positiveAt);
       pair.positiveAt ??= change.positiveAt;
       pair.excluded ||= change.dismissedAt !== null || change.appliedAt !== null;
       byEvent.set(change.eventId, pair);
@@ -81,30 +87,61 @@ export class MemoryModelStore implements ModelStore {
     }
   }
 
+  private addPositive(userId: string, eventId: string, at: Date): void {
+    const list = this.positives.get(userId) ?? [];
+    this.positives.set(userId, list);
+    const before = (a: PositiveEvent, b: PositiveEvent) => a.at < b.at || (a.at.getTime() === b.at.getTime() && a.eventId > b.eventId);
+    const added = { eventId, at };
+    let i = list.length;
+    while (i > 0 && before(added, list[i - 1]!)) i -= 1; // replays run in time order: almost always at the end
+    list.splice(i, 0, added);
+  }
+
+  /** Events by decayed popularity, best first (ties by id), as the feed's popularity index reads them. */
+  byPopularity(): string[] {
+    return this.orders().byPopularity;
+  }
+
+  /** Events no one engaged with yet, by id. */
+  neverEngaged(): string[] {
+    return this.orders().neverEngaged;
+  }
+
+  private orders() {
+    if (this.ordered?.version !== this.version) {
+      const byPopularity = [...this.popularity].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
+      const neverEngaged = [...this.events.keys()].filter((id) => !this.popularity.has(id)).sort();
+      this.ordered = { version: this.version, byPopularity, neverEngaged };
+    }
+    return this.ordered;
+  }
+
   /** The event's `limit` strongest co-occurring events by raw value, as the feed's index reads them. */
   neighbours(eventId: string, limit: number): string[] {
     const id = this.ids.get(eventId);
     const row = id === undefined ? undefined : this.cooccurrence.get(id);
     if (!row) return [];
-    // The strongest `limit` in one pass (rows of popular events run to thousands): kept sorted, best first.
-    const best: [number, number][] = [];
-    const before = (a: [number, number], b: [number, number]) => a[1] > b[1] || (a[1] === b[1] && a[0] < b[0]);
-    for (const entry of row) {
-      if (best.length === limit && !before(entry, best[limit - 1]!)) continue;
-      let i = best.length;
-      while (i > 0 && before(entry, best[i - 1]!)) i -= 1;
-      best.splice(i, 0, entry);
-      if (best.length > limit) best.pop();
+    if (row.size <= limit) return [...row.keys()].map((other) => this.names[other]!);
+    // Rows of popular events run to thousands: sorted once per state, however many rankings read them.
+    let sorted = this.sortedRows.get(id!);
+    if (sorted?.version !== this.version) {
+      const ids = [...row]
+        .sort((a, b) => b[1] - a[1] || (this.names[a[0]]! < this.names[b[0]]! ? -1 : 1))
+        .map(([other]) => this.names[other]!);
+      sorted = { version: this.version, ids };
+      this.sortedRows.set(id!, sorted);
     }
-    return best.map(([other]) => this.names[other]!);
+    return sorted.ids.slice(0, limit);
   }
 
-  /** The co-occurrence of two events, normalised by their engaged users (as the feed reads it). */
-  similarity(a: string, b: string): number {
-    const x = this.ids.get(a);
-    const y = this.ids.get(b);
+  /** The co-occurrence of a recent event with a candidate, normalised by their engaged users as the feed's query does. */
+  similarity(recent: string, candidate: string, exponent: number): number {
+    const x = this.ids.get(recent);
+    const y = this.ids.get(candidate);
     if (x === undefined || y === undefined) return 0;
     const value = this.cooccurrence.get(x)?.get(y) ?? 0;
-    return value ? value / Math.sqrt((this.engaged.get(a) ?? 1e-300) * (this.engaged.get(b) ?? 1e-300)) : 0;
+    if (!value) return 0;
+    const engaged = (id: string) => Math.max(this.engaged.get(id) ?? 0, 1);
+    return value / (engaged(recent) ** exponent * engaged(candidate) ** (1 - exponent));
   }
 }

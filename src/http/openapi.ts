@@ -1,5 +1,6 @@
 import path from 'node:path';
 import express, { Router } from 'express';
+import { REASON_CODES } from '../domain/ranking';
 import { ACTIONS } from '../domain/weights';
 
 const error = (description: string) => ({
@@ -105,7 +106,7 @@ export const openApiDocument = {
         type: 'object',
         required: ['code', 'text'],
         properties: {
-          code: { type: 'string', enum: ['interacted', 'matches_interest', 'liked_by_similar_users', 'popular_near_you', 'popular'] },
+          code: { type: 'string', enum: [...REASON_CODES] },
           text: { type: 'string' },
           feature: { type: 'object', properties: { type: { type: 'string' }, value: { type: 'string' } } },
         },

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import fitted from './recommendation-settings.json';
+
+/**
+ * How a feed is ranked (read at request time; changing it needs no rebuild). Fitted on a real
+ * log by `npm run eval -- --fit`, which writes recommendation-settings.json with the figures.
+ */
+export interface RankingSettings {
+  /** How the normalised signals add up. */
+  weights: { collaborative: number; popularity: number; features: number };
+  /** The k-th latest positive event (k from 0) counts (k + 1)^-recencyDecay in the collaborative signal. */
+  recencyDecay: number;
+  /**
+   * The co-occurrence of a recent event r with a candidate c counts value / (engaged(r)^e ·
+   * engaged(c)^(1 − e)): 0.5 is cosine; above it, popular candidates are damped less.
+   */
+  similarityExponent: number;
+  /** How many of the user's latest positive events the collaborative signal starts from. */
+  recentPositives: number;
+  /**
+   * Popularity counts (popularity / greatest among the candidates)^p: below 1, an event a few
+   * people engaged with stands out from one nobody has (popularity is heavy-tailed).
+   */
+  popularityExponent: number;
+}
+
+/** How many events each candidate source of the feed yields: the feed's cost does not grow with a user's history. */
+export interface CandidateLimits {
+  neighboursPerEvent: number;
+  collaborative: number;
+  byFeature: number;
+  popular: number;
+  soonest: number;
+  topFeatures: number;
+}
+
+const positive = z.number().positive();
+const count = z.number().int().min(0).max(5000);
+const schema = z.object({
+  version: z.number().int().positive(),
+  model: z.object({ halfLifeDays: positive, cooccurrenceWindow: z.number().int().min(1).max(200) }),
+  ranking: z.object({
+    weights: z.object({ collaborative: z.number().min(0), popularity: z.number().min(0), features: z.number().min(0) }),
+    recencyDecay: z.number().min(0).max(10),
+    similarityExponent: z.number().min(0).max(1),
+    recentPositives: z.number().int().min(1).max(200),
+    popularityExponent: z.number().min(0.05).max(1),
+  }),
+  candidates: z.object({
+    neighboursPerEvent: count,
+    collaborative: count,
+    byFeature: count,
+    popular: count,
+    soonest: count,
+    topFeatures: count,
+  }),
+  /** What the fit measured, and how to run it again; null until fitted. */
+  fitted: z.unknown(),
+});
+
+export type RecommendationSettings = z.infer<typeof schema>;
+
+/** The versioned settings in recommendation-settings.json, checked once at start. */
+export const RECOMMENDATION_SETTINGS: RecommendationSettings = Object.freeze(schema.parse(fitted));

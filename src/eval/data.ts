@@ -1,0 +1,110 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { EventFeatures } from '../domain/model';
+import { ACTIONS, type Action } from '../domain/weights';
+import { parseCsv, parseTimestamp, splitCsvLine } from './csv';
+
+export interface EvalInteraction {
+  userId: string;
+  eventId: string;
+  action: Action;
+  at: Date;
+}
+
+export interface EvalData {
+  interactions: EvalInteraction[];
+  events: Map<string, EventFeatures>;
+  /** Lines that could not be read, with why. */
+  skipped: string[];
+  /** Exact repeats of an earlier line (same user, event, action and time), dropped. */
+  duplicates: number;
+}
+
+const EVENT_COLUMNS = ['event_id', 'category', 'tags', 'city'] as const;
+const INTERACTION_COLUMNS = ['user_id', 'event_id', 'action', 'timestamp'] as const;
+
+/** Accumulates the rows of the two CSV files into EvalData. */
+class EvalDataBuilder {
+  readonly data: EvalData = { interactions: [], events: new Map(), skipped: [], duplicates: 0 };
+  private readonly seen = new Set<string>();
+
+  event(values: Record<string, string>): void {
+    const tags = (values.tags ?? '')
+      .split('|')
+      .map((t) => t.trim())
+      .filter(Boolean);
+    this.data.events.set(values.event_id!, {
+      category: values.category || null,
+      tags,
+      city: values.city || null,
+      organizerId: '',
+      kind: '',
+    });
+  }
+
+  interaction(line: number, values: Record<string, string>): void {
+    const action = (values.action ?? '').toUpperCase() as Action;
+    const at = parseTimestamp(values.timestamp ?? '');
+    if (!values.user_id || !values.event_id) this.data.skipped.push(`interactions line ${line}: no user or event`);
+    else if (!ACTIONS.includes(action)) this.data.skipped.push(`interactions line ${line}: unknown action "${values.action}"`);
+    else if (!at) this.data.skipped.push(`interactions line ${line}: unreadable timestamp "${values.timestamp}"`);
+    else {
+      // An exact repeat would let the held-out interaction also sit in the training data.
+      const key = `${values.user_id}\u0000${values.event_id}\u0000${action}\u0000${at.getTime()}`;
+      if (this.seen.has(key)) this.data.duplicates += 1;
+      else {
+        this.seen.add(key);
+        this.data.interactions.push({ userId: values.user_id, eventId: values.event_id, action, at });
+      }
+    }
+  }
+}
+
+/** Reads the two CSV texts: `user_id,event_id,action,timestamp` and `event_id,category,tags,city`. */
+export function parseEvalData(interactionsCsv: string, eventsCsv: string): EvalData {
+  const builder = new EvalDataBuilder();
+  for (const { values } of parseCsv(eventsCsv, EVENT_COLUMNS)) builder.event(values);
+  for (const { line, values } of parseCsv(interactionsCsv, INTERACTION_COLUMNS)) builder.interaction(line, values);
+  return builder.data;
+}
+
+/** The same, streaming the files line by line (real datasets run to hundreds of megabytes). */
+export async function readEvalFiles(interactionsPath: string, eventsPath: string): Promise<EvalData> {
+  const builder = new EvalDataBuilder();
+  const each = async (file: string, columns: readonly string[], row: (line: number, values: Record<string, string>) => void) => {
+    let line = 0;
+    for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+      line += 1;
+      if (text.trim() === '') continue;
+      const fields = splitCsvLine(text);
+      if (line === 1 && fields[0]?.toLowerCase() === columns[0]) continue;
+      row(line, Object.fromEntries(columns.map((c, i) => [c, fields[i] ?? ''])));
+    }
+  };
+  await each(eventsPath, EVENT_COLUMNS, (_line, values) => builder.event(values));
+  await each(interactionsPath, INTERACTION_COLUMNS, (line, values) => builder.interaction(line, values));
+  return builder.data;
+}
+
+/** A small seeded generator (mulberry32), so negatives are sampled the same way every run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The first and last instants of the data. */
+export function timeSpan(data: EvalData): { first: Date; last: Date } {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const { at } of data.interactions) {
+    first = Math.min(first, at.getTime());
+    last = Math.max(last, at.getTime());
+  }
+  return { first: new Date(first), last: new Date(last) };
+}

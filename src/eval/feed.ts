@@ -1,0 +1,126 @@
+import { featuresOf, type EventFeatures } from '../domain/model';
+import { rankCandidates, type Candidate, type RankedItem } from '../domain/ranking';
+import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings';
+import type { MemoryModelStore, Pair } from './memory-store';
+
+export interface FeedSettings {
+  ranking: RankingSettings;
+  candidates: CandidateLimits;
+}
+
+export const NO_FEATURES: EventFeatures = { category: null, tags: [], city: null, organizerId: '', kind: '' };
+
+/**
+ * The user's feed from the in-memory model, built as `loadFeedCandidates` builds it in SQL: the
+ * neighbours of their latest positive events, events matching their strongest features (engaged-with
+ * ones by popularity, then the rest) and the most popular events; events they interacted with left
+ * out. The data has no start times, so nothing is dropped as started and there is no "soonest" source.
+ */
+export function rankFeedInMemory(store: MemoryModelStore, settings: FeedSettings, userId: string): RankedItem[] {
+  const limits = settings.candidates;
+  const userAffinities = store.affinities.get(userId) ?? new Map<string, number>();
+
+  const collaborative = collaborativeScores(store, settings.ranking, userId, (recent, weight) =>
+    store.neighbours(recent, neighbourLimit(limits.neighboursPerEvent, weight)),
+  );
+  const collaborativeTop = new Map(strongest([...collaborative], limits.collaborative));
+  const topFeatures = strongest(
+    [...userAffinities].filter(([, v]) => v > 0),
+    limits.topFeatures,
+  );
+  const wanted = new Set(topFeatures.map(([feature]) => feature).filter((f) => !f.startsWith('kind:')));
+  const matches = (id: string) => featureKeys(store, id).some((f) => wanted.has(f));
+  // Like the SQL, each walk stops at its limit: testing every event for every user is what is slow.
+  const firstMatching = (ids: Iterable<string>, limit: number) => {
+    const found: string[] = [];
+    if (wanted.size === 0) return found;
+    for (const id of ids) {
+      if (found.length >= limit) break;
+      if (matches(id)) found.push(id);
+    }
+    return found;
+  };
+  const byPopularity = store.byPopularity();
+  const matching = firstMatching(byPopularity, limits.byFeature);
+  const fresh = matching.length < limits.byFeature ? firstMatching(store.neverEngaged(), limits.byFeature - matching.length) : [];
+  const popular = byPopularity.slice(0, limits.popular);
+
+  const ids = new Set([...collaborativeTop.keys(), ...matching, ...fresh, ...popular]);
+  return rankInMemory(store, settings, userId, ids, collaborativeTop);
+}
+
+/**
+ * Ranks these events for the user as the feed does, from the signals it reads (`collaborative`
+ * given), without those the user interacted with: the profile is their strongest features and
+ * their affinities for the events' features, as `loadFeedCandidates` reads them.
+ */
+export function rankInMemory(
+  store: MemoryModelStore,
+  settings: FeedSettings,
+  userId: string,
+  eventIds: Iterable<string>,
+  collaborative: Map<string, number>,
+): RankedItem[] {
+  const pairs = store.pairs.get(userId) ?? new Map<string, Pair>();
+  const userAffinities = store.affinities.get(userId) ?? new Map<string, number>();
+  const affinities = new Map(
+    strongest(
+      [...userAffinities].filter(([, v]) => v > 0),
+      settings.candidates.topFeatures,
+    ),
+  );
+  const candidates: Candidate[] = [];
+  for (const eventId of eventIds) {
+    if (pairs.has(eventId)) continue;
+    for (const feature of featureKeys(store, eventId))
+      if (userAffinities.has(feature)) affinities.set(feature, userAffinities.get(feature)!);
+    candidates.push({
+      eventId,
+      features: store.events.get(eventId) ?? NO_FEATURES,
+      collaborative: collaborative.get(eventId) ?? 0,
+      popularity: store.popularity.get(eventId) ?? 0,
+    });
+  }
+  return rankCandidates(settings.ranking, { affinities }, candidates);
+}
+
+/**
+ * How many neighbours of a recent event the feed reads: `neighboursPerEvent` for the latest, fewer
+ * for older ones in proportion to their weight in the signal (as the SQL does).
+ */
+export const neighbourLimit = (neighboursPerEvent: number, weight: number) => Math.max(1, Math.round(neighboursPerEvent * weight));
+
+/**
+ * The collaborative signal of `Candidate.collaborative` for every event `neighboursOf` yields from
+ * the user's latest positive events (given each one's weight).
+ */
+export function collaborativeScores(
+  store: MemoryModelStore,
+  ranking: RankingSettings,
+  userId: string,
+  neighboursOf: (recent: string, weight: number) => Iterable<string>,
+): Map<string, number> {
+  const scores = new Map<string, number>();
+  store.latestPositives(userId, ranking.recentPositives).forEach(({ eventId: recent }, k) => {
+    const weight = (k + 1) ** -ranking.recencyDecay;
+    for (const other of neighboursOf(recent, weight)) {
+      scores.set(other, (scores.get(other) ?? 0) + weight * store.similarity(recent, other, ranking.similarityExponent));
+    }
+  });
+  return scores;
+}
+
+/** The `limit` entries of highest value, best first (ties by key), as the feed's `order by ... limit` reads them. */
+export function strongest(entries: [string, number][], limit: number): [string, number][] {
+  return entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit);
+}
+
+/** `featuresOf` each event, worked out once per store: events do not change during a replay. */
+const featureKeyCache = new WeakMap<MemoryModelStore, Map<string, string[]>>();
+export function featureKeys(store: MemoryModelStore, eventId: string): string[] {
+  let keys = featureKeyCache.get(store);
+  if (!keys) featureKeyCache.set(store, (keys = new Map()));
+  let found = keys.get(eventId);
+  if (!found) keys.set(eventId, (found = featuresOf(store.events.get(eventId) ?? NO_FEATURES)));
+  return found;
+}
