@@ -6,7 +6,9 @@ import { startStack, type Stack } from './helpers/stack';
 describe('collections, bounded per request', () => {
   let stack: Stack;
   beforeAll(async () => {
+    // Its own database: other stacks' relays would move the SAVEs this test counts in the outbox.
     stack = await startStack({
+      ownDatabase: true,
       worker: false,
       relay: false,
       env: { COLLECTIONS_PER_USER_MAX: '30', COLLECTION_EVENTS_PER_USER_MAX: '120' },
