@@ -3,8 +3,8 @@ import helmet from 'helmet';
 import type { Config } from './config';
 import { createDb, type Db } from './data/db';
 import { cachedEventExists } from './data/events';
-import { cachedFeedEvents, replicaCaughtUp, type FeedEvent } from './data/feed';
-import { redisFeedStore, writeMarkMs, type FeedStore } from './data/feed-store';
+import { cachedFeedEvents, type FeedEvent } from './feed/candidates';
+import { redisRankingCache, type RankingCache } from './feed/ranking-cache';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
 import { rateLimit } from './http/rate-limit';
@@ -24,7 +24,7 @@ import { recommendationsRouter } from './http/routes/recommendations';
 import { OutboxRelay } from './jobs/outbox';
 import { createProducer, type Producer } from './jobs/producer';
 import type { Logger } from './logger';
-import { RankingGate } from './domain/ranking-gate';
+import { RankingGate } from './feed/ranking-gate';
 
 /** What the HTTP layer needs; built by server.ts (and by tests). */
 export interface AppDeps {
@@ -32,8 +32,6 @@ export interface AppDeps {
   db: Db;
   /** Where the feed reads the model and its events: the replica of DATABASE_READ_URL, or `db`. */
   feedDb: Db;
-  /** Whether `feedDb` reads every interaction stored so far (see FeedDeps.upToDate). */
-  feedUpToDate(): Promise<boolean>;
   producer: Producer;
   /**
    * The service's own state in Redis (rate limits, feed rankings), on a connection of its own so
@@ -42,7 +40,8 @@ export interface AppDeps {
   redis: RedisClient;
   /** Whether an event exists (cached for EVENT_CACHE_TTL_MS). */
   eventExists(id: string): Promise<boolean>;
-  feedStore: FeedStore;
+  /** Feed rankings and hidden events in Redis. */
+  rankingCache: RankingCache;
   /** Bounds the feed ranking work of this process (FEED_RANKING_CONCURRENCY, FEED_RANKING_QUEUE). */
   rankingGate: RankingGate;
   /** What feed pages show of their events (cached for EVENT_CACHE_TTL_MS). */
@@ -67,12 +66,11 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
     config,
     db,
     feedDb,
-    feedUpToDate: feedDb === db ? async () => true : () => replicaCaughtUp(db, feedDb),
     producer,
     redis,
     eventExists: cachedEventExists(db, config.eventCacheTtlMs),
     // A fail-fast connection: a feed request with Redis away gets a 503 at once.
-    feedStore: redisFeedStore(redis, config.queuePrefix, { writeMarkMs: writeMarkMs(config) }),
+    rankingCache: redisRankingCache(redis, config.queuePrefix),
     rankingGate: new RankingGate(config.feedRanking, (outcome) => metrics.feedRankings.inc({ outcome })),
     feedEvents: cachedFeedEvents(feedDb, config.eventCacheTtlMs),
     outboxRelay,

@@ -57,10 +57,8 @@ const schema = z.object({
   ENQUEUE_TIMEOUT_MS: positiveInt(1500).pipe(z.number().max(1900)),
   // How long an event seen to exist is taken to exist without asking the database (0: always ask).
   EVENT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
-  // How old a ranking made ahead may be and still serve a first page (0: rank every first page afresh).
+  // How old a stored ranking may be and still serve a first page (0: rank every first page afresh).
   FEED_RANKING_MAX_AGE_S: z.coerce.number().int().min(0).max(3600).default(300),
-  // After a write, the worker ranks again the feed of a user who read it since its last ranking.
-  FEED_RANK_AFTER_WRITES: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   // Writes (POST, DELETE) one user may send per minute, across all API processes (0: no limit).
   RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(0).default(600),
   // Reads (GET) one user may send per minute, across all API processes (0: no limit).
@@ -120,16 +118,10 @@ export interface Config {
   readonly enqueueTimeoutMs: number;
   readonly eventCacheTtlMs: number;
   /**
-   * Feed rankings made ahead (after a user's interactions, or by their previous first page) serve
-   * first pages for at most this long: events created since, and popularity moved since, wait that long.
+   * How long a user's stored ranking may serve their first pages while it is true to the model:
+   * events created, and popularity moved, since it was made wait at most that long.
    */
   readonly feedRankingMaxAgeMs: number;
-  /**
-   * Whether the worker ranks a user's feed again after their writes (at most once per first page
-   * read), so that the next first page is ready. Off by default: where users interact more often
-   * than they reload their feed, it adds more work than it saves (see the README's soak).
-   */
-  readonly feedRankAfterWrites: boolean;
   /** Per-user request limits per minute (0: none). */
   readonly rateLimits: { readonly readsPerMinute: number; readonly writesPerMinute: number };
   /** What one user may keep; beyond it, 409 limit_reached. */
@@ -218,7 +210,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     eventCacheTtlMs: e.EVENT_CACHE_TTL_MS,
     feedRankingMaxAgeMs: e.FEED_RANKING_MAX_AGE_S * 1000,
-    feedRankAfterWrites: e.FEED_RANK_AFTER_WRITES === 'true',
     rateLimits: { readsPerMinute: e.RATE_LIMIT_READS_PER_MINUTE, writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE },
     collectionLimits: { collectionsPerUser: e.COLLECTIONS_PER_USER_MAX, eventsPerUser: e.COLLECTION_EVENTS_PER_USER_MAX },
     feedRanking: { concurrency: e.FEED_RANKING_CONCURRENCY, queue: e.FEED_RANKING_QUEUE },

@@ -50,13 +50,6 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly feedRefreshes = new client.Counter({
-    name: 'feed_refreshes_total',
-    help: "Feeds ranked ahead by the worker after their users' interactions, by outcome (stored, superseded by a newer write, failed)",
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
-
   readonly persistLag = new client.Histogram({
     name: 'interaction_persist_lag_seconds',
     help: 'Time from the API accepting an interaction to its row being committed',

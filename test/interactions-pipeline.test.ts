@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { JOBS } from '../src/jobs/definitions';
 import { processJob } from '../workers/interaction-worker';
-import { FeedRefresher } from '../workers/feed-refresher';
-import { redisFeedStore, type FeedStore } from '../src/data/feed-store';
+import { currentVersions } from '../src/feed/versions';
 import { createLogger } from '../src/logger';
 import { buildEvent, interactionPayload } from './helpers/factories';
 import { interactionsOf, scoreOf, waitForInteractions } from './helpers/db';
@@ -134,27 +133,26 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
     expect(await scoreOf(stack.db, userId, event.id)).toMatchObject({ score: 3, interactionCount: 1 });
   });
 
-  test("when the users' feeds cannot be marked stale before the commit, nothing is committed and the job fails, to be retried", async () => {
+  test("the transaction that stores a user's interactions advances their feed version, once: a redelivery does not", async () => {
     const event = await buildEvent(stack.db);
-    const userId = `user-${randomUUID()}`;
-    const data = stack.producer.signed(JOBS.recordInteraction, interactionPayload(userId, event.id, 'SAVE'));
+    const [userId, other] = [`user-${randomUUID()}`, `user-${randomUUID()}`];
     const logger = createLogger({ level: 'silent', name: 'test' });
-    const store = redisFeedStore(stack.producer.connection, stack.config.queuePrefix);
-    // Redis fails the first bump (during the transaction) and would answer the second (after the commit).
-    let begun = 0;
-    const flaky: FeedStore = {
-      ...store,
-      beginWrite: (...args) => (++begun === 1 ? Promise.reject(new Error('Redis went away')) : store.beginWrite(...args)),
-    };
-    const feeds = new FeedRefresher({ db: stack.db, store: flaky, settings: stack.config.feed, logger }, { rankAfterWrites: false });
-    const deps = { config: stack.config, db: stack.db, logger, feeds };
+    const deps = { config: stack.config, db: stack.db, logger };
+    const job = (...payloads: ReturnType<typeof interactionPayload>[]) => ({
+      id: 'direct',
+      name: JOBS.recordInteractions,
+      data: stack.producer.signed(JOBS.recordInteractions, { interactions: payloads }),
+    });
+    const version = async (user: string) => (await currentVersions(stack.db, user)).user;
+    expect(await version(userId)).toBe('0');
 
-    await expect(processJob(deps, { id: 'direct', name: JOBS.recordInteraction, data })).rejects.toThrow('Redis went away');
-    expect(await interactionsOf(stack.db, userId)).toHaveLength(0);
-    expect(await scoreOf(stack.db, userId, event.id)).toBeUndefined();
-
-    expect(await processJob(deps, { id: 'direct', name: JOBS.recordInteraction, data })).toEqual({ inserted: true });
-    expect(await interactionsOf(stack.db, userId)).toHaveLength(1);
+    const twice = job(interactionPayload(userId, event.id, 'SAVE'), interactionPayload(userId, event.id, 'VIEW'));
+    await processJob(deps, twice);
+    expect(await version(userId)).toBe('1');
+    await processJob(deps, twice); // delivered again: nothing stored, nothing advanced
+    expect(await version(userId)).toBe('1');
+    await processJob(deps, job(interactionPayload(userId, event.id, 'CLICK'), interactionPayload(other, event.id, 'VIEW')));
+    expect([await version(userId), await version(other)]).toEqual(['2', '1']);
   });
 
   test('a malformed payload fails at once, without retries, with the reason kept on the job', async () => {

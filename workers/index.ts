@@ -7,7 +7,6 @@ import { createProducer } from '../src/jobs/producer';
 import { loadConfigOrExit, onShutdown } from '../src/lifecycle';
 import { createLogger } from '../src/logger';
 import { Metrics } from '../src/metrics';
-import { createFeedRefresher } from './feed-refresher';
 import { startHealthServer } from './health-server';
 import { createInteractionWorker } from './interaction-worker';
 
@@ -18,8 +17,7 @@ const producer = createProducer(config, logger);
 const metrics = new Metrics('worker');
 metrics.trackQueue(producer.queue);
 metrics.trackOutbox(db);
-const feeds = createFeedRefresher(config, { db, redis: producer.connection, logger, metrics });
-const worker = createInteractionWorker({ config, db, logger, metrics, feeds });
+const worker = createInteractionWorker({ config, db, logger, metrics });
 // The web process relays its own commits at once; this one drains whatever is left (a web process
 // that died between a commit and the relay, or Redis that was down at the time).
 const outboxRelay = new OutboxRelay(db, producer, logger, { onFailure: () => metrics.outboxRelayFailures.inc() });
@@ -56,7 +54,6 @@ onShutdown(
     clearInterval(partitionTimer);
     await outboxRelay.stop();
     await worker.close(producer.connection.status !== 'ready');
-    await feeds.stop();
     healthServer.close();
     await producer.close();
     await db.destroy();

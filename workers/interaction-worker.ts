@@ -10,7 +10,6 @@ import { JOBS, jobPayloads, QUEUES, type JobName, type RecordInteractionPayload 
 import { isSignedJob } from '../src/jobs/signature';
 import type { Logger } from '../src/logger';
 import type { Metrics } from '../src/metrics';
-import type { FeedRefresher } from './feed-refresher';
 import { counts, InteractionWriter, type WriteResult } from './interaction-writer';
 
 export interface WorkerDeps {
@@ -20,19 +19,11 @@ export interface WorkerDeps {
   metrics?: Metrics;
   /** Shares transactions between the jobs in hand; without it, each job is its own transaction. */
   writer?: InteractionWriter;
-  /** Keeps the feeds of the users written to current (see FeedRefresher). */
-  feeds?: FeedRefresher;
 }
 
-/** Stores interactions and returns the ids of the rows it inserted; with `feeds`, around it. */
+/** Stores interactions and returns the ids of the rows it inserted. */
 function store(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Promise<Set<string>> {
-  const write = (beforeCommit?: Promise<unknown>) => persistInteractions(deps.db, deps.config.model, payloads, beforeCommit);
-  return deps.feeds
-    ? deps.feeds.around(
-        payloads.map((p) => p.userId),
-        write,
-      )
-    : write();
+  return persistInteractions(deps.db, deps.config.model, payloads);
 }
 
 /** Handles one job: validates its payload again, then calls the domain. Safe to run twice for one job. */
@@ -56,7 +47,6 @@ export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' 
       log.info({ reason }, 'rebuilding the recommendation model');
       const result = await rebuildModel(deps.db, deps.config.model);
       log.info(result, 'recommendation model rebuilt');
-      await deps.feeds?.afterRebuild();
       return result;
     }
     default:

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import {
   pairKey,
+  splitFeature,
   type EventFeatures,
   type ModelInteraction,
   type ModelSettings,
@@ -107,11 +108,12 @@ export function sqlModelStore(trx: Knex.Transaction): ModelStore {
         );
       }
       if (affinities.length > 0) {
+        const features = affinities.map((a) => splitFeature(a.feature));
         await trx.raw(
-          `insert into user_feature_affinities as a (user_id, feature, value)
-           select * from unnest(?::text[], ?::text[], ?::float8[])
-           on conflict (user_id, feature) do update set value = a.value + excluded.value`,
-          [affinities.map((a) => a.userId), affinities.map((a) => a.feature), affinities.map((a) => a.value)],
+          `insert into user_feature_affinities as a (user_id, kind, name, value)
+           select * from unnest(?::text[], ?::text[], ?::text[], ?::float8[])
+           on conflict (user_id, kind, name) do update set value = a.value + excluded.value`,
+          [affinities.map((a) => a.userId), features.map((f) => f.kind), features.map((f) => f.name), affinities.map((a) => a.value)],
         );
       }
       if (cooccurrence.length > 0) {
@@ -173,10 +175,14 @@ export async function readModelSettings(db: Knex): Promise<ModelSettings | undef
   return rows[0]?.settings;
 }
 
+/**
+ * Records what the model was rebuilt with, and advances its version: no feed ranking made from the
+ * model before the rebuild is served once it commits (see src/feed/feed.ts).
+ */
 export async function writeModelSettings(trx: Knex.Transaction, settings: ModelSettings): Promise<void> {
   await trx.raw(
-    `insert into model_state (name, settings, built_at) values ('scores', ?::jsonb, now())
-     on conflict (name) do update set settings = excluded.settings, built_at = excluded.built_at`,
+    `insert into model_state (name, settings, built_at, version) values ('scores', ?::jsonb, now(), 1)
+     on conflict (name) do update set settings = excluded.settings, built_at = excluded.built_at, version = model_state.version + 1`,
     [JSON.stringify(settings)],
   );
 }

@@ -52,11 +52,6 @@ export function createFailFastRedis(
   return redis;
 }
 
-/** The servers that hold keys: every master of a cluster, or the one server. */
-export function keyServers(redis: RedisClient): Redis[] {
-  return redis instanceof Cluster ? redis.nodes('master') : [redis];
-}
-
 /**
  * A key of the service's own per-user state (feed, rate limit), outside the queue: named after the
  * queue prefix without its hash tag, so that on a Redis Cluster these keys spread over every slot
@@ -65,11 +60,6 @@ export function keyServers(redis: RedisClient): Redis[] {
  */
 export function userStateKey(prefix: string, kind: string, userId: string): string {
   return `${stateKeyBase(prefix)}:${kind}:${createHash('sha256').update(userId).digest('base64url')}`;
-}
-
-/** A SCAN pattern matching every user's key of that kind (the prefix admits no glob characters). */
-export function userStateKeyPattern(prefix: string, kind: string): string {
-  return `${stateKeyBase(prefix)}:${kind}:*`;
 }
 
 /** The queue prefix without its hash tag (see userStateKey). */

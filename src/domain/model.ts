@@ -59,6 +59,15 @@ export function featureType(feature: string): FeatureType {
   return feature.slice(0, feature.indexOf(':')) as FeatureType;
 }
 
+/** A feature's key from its kind and name, as stored apart (so that no query takes keys apart). */
+export const featureKey = (kind: string, name: string) => `${kind}:${name}`;
+
+/** A feature key's kind and name. */
+export function splitFeature(feature: string): { kind: FeatureType; name: string } {
+  const colon = feature.indexOf(':');
+  return { kind: feature.slice(0, colon) as FeatureType, name: feature.slice(colon + 1) };
+}
+
 /** One accepted interaction, as the model sees it. */
 export interface ModelInteraction {
   userId: string;

@@ -5,7 +5,7 @@ import { NotFoundError } from '../errors';
 import { JOBS, type RecordInteractionPayload } from '../jobs/definitions';
 import { enqueueInTransaction } from '../jobs/outbox';
 import type { Producer } from '../jobs/producer';
-import type { FeedStore } from '../data/feed-store';
+import type { RankingCache } from '../feed/ranking-cache';
 import type { Logger } from '../logger';
 import { acceptanceTime } from './clock';
 import { isUuid } from './ids';
@@ -14,7 +14,7 @@ import type { Action } from './weights';
 export interface RecordInteractionDeps {
   eventExists(eventId: string): Promise<boolean>;
   producer: Pick<Producer, 'enqueueInteraction'>;
-  feed: Pick<FeedStore, 'hide'>;
+  feed: Pick<RankingCache, 'hide'>;
   logger: Pick<Logger, 'warn'>;
 }
 

@@ -1,5 +1,5 @@
 import { featuresOf, type EventFeatures } from '../domain/model';
-import { rankCandidates, type Candidate, type RankedItem } from '../domain/ranking';
+import { rankCandidates, type Candidate, type RankedItem } from '../feed/ranking';
 import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings';
 import type { MemoryModelStore, Pair } from './memory-store';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import express, { Router } from 'express';
-import { REASON_CODES } from '../domain/ranking';
+import { REASON_CODES } from '../feed/ranking';
 import { ACTIONS } from '../domain/weights';
 
 const error = (description: string) => ({

@@ -7,8 +7,8 @@ export async function modelState(db: Db) {
   const [pairs, affinities, popularity, cooccurrence] = await Promise.all([
     db.raw(`select user_id, event_id, score, interaction_count, last_interaction_at, decayed, positive_at, dismissed_at, applied_at
               from user_event_scores order by user_id, event_id`),
-    db.raw('select user_id, feature, value from user_feature_affinities order by user_id, feature'),
-    db.raw('select event_id, value from event_popularity order by event_id'),
+    db.raw('select user_id, kind, name, value from user_feature_affinities order by user_id, kind, name'),
+    db.raw('select event_id, value, engaged from event_popularity order by event_id'),
     db.raw('select event_id, other_event_id, value from event_cooccurrence order by event_id, other_event_id'),
   ]);
   return { pairs: pairs.rows, affinities: affinities.rows, popularity: popularity.rows, cooccurrence: cooccurrence.rows } as Record<

@@ -11,7 +11,6 @@ import type { OutboxRelay } from '../../src/jobs/outbox';
 import type { Producer } from '../../src/jobs/producer';
 import { createLogger } from '../../src/logger';
 import type { Metrics } from '../../src/metrics';
-import { createFeedRefresher, type FeedRefresher } from '../../workers/feed-refresher';
 import { createInteractionWorker } from '../../workers/interaction-worker';
 
 export interface Stack {
@@ -28,7 +27,7 @@ export interface Stack {
   token(claims?: Record<string, unknown>, options?: jwt.SignOptions): string;
   request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
   /** The value of one of this stack's feed counters for a label (`ahead`, `afresh`, `stored`, ...). */
-  counted(counter: 'feedFirstPages' | 'feedRefreshes' | 'feedRankings', label: string): Promise<number>;
+  counted(counter: 'feedFirstPages' | 'feedRankings', label: string): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -81,7 +80,6 @@ export async function startStack(
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let worker: Worker | undefined;
-  let feeds: FeedRefresher | undefined;
 
   const stack: Stack = {
     config,
@@ -93,8 +91,7 @@ export async function startStack(
     baseUrl,
     async startWorker() {
       if (!worker) {
-        feeds = createFeedRefresher(config, { db, redis: producer.connection, logger, metrics: deps.metrics });
-        worker = createInteractionWorker({ config, db, logger, feeds });
+        worker = createInteractionWorker({ config, db, logger });
         await worker.waitUntilReady();
       }
       return worker;
@@ -130,7 +127,6 @@ export async function startStack(
     async stop() {
       // With Redis away (a test that failed before restarting it), waiting for the worker would never end.
       await worker?.close(producer.connection.status !== 'ready');
-      await feeds?.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await deps.close();

@@ -1,4 +1,4 @@
-import { RankingGate, type GateOutcome } from '../../src/domain/ranking-gate';
+import { RankingGate, type GateOutcome } from '../../src/feed/ranking-gate';
 import { ServiceUnavailableError } from '../../src/errors';
 
 /** A piece of work that finishes when told to. */
@@ -22,7 +22,7 @@ describe('the ranking gate', () => {
   beforeEach(() => {
     outcomes = [];
   });
-  const gate = (concurrency: number, queue: number) => new RankingGate({ concurrency, queue }, (o) => outcomes.push(o));
+  const gate = (concurrency: number, queue: number, keepMs = 0) => new RankingGate({ concurrency, queue, keepMs }, (o) => outcomes.push(o));
 
   test('requests for one key while its ranking runs share it: the work runs once', async () => {
     const g = gate(2, 0);
@@ -36,10 +36,13 @@ describe('the ranking gate', () => {
     expect(outcomes.filter((o) => o === 'shared')).toHaveLength(63);
   });
 
-  test('once a ranking is done, the next request for the key ranks again', async () => {
-    const g = gate(1, 0);
+  test('a finished ranking still answers its key for keepMs, and then the next request ranks again', async () => {
+    const g = gate(1, 0, 50);
     await g.run('alice\n1', later(), async () => 1);
-    expect(await g.run('alice\n1', later(), async () => 2)).toBe(2);
+    expect(await g.run('alice\n1', later(), async () => 2)).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(await g.run('alice\n1', later(), async () => 3)).toBe(3);
+    expect(outcomes).toEqual(['ranked', 'shared', 'ranked']);
   });
 
   test('past the concurrency and the queue, a request is refused at once with a 503', async () => {

@@ -1,4 +1,4 @@
-import { rankCandidates, type Candidate } from '../../src/domain/ranking';
+import { rankCandidates, type Candidate } from '../../src/feed/ranking';
 
 const weights = { collaborative: 1, popularity: 0.5, features: 0.5 };
 const settings = { weights, popularityExponent: 1 };

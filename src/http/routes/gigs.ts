@@ -9,13 +9,13 @@ import { parseInput, storableText } from '../validate';
 
 const applicationBody = z.object({ message: storableText(2000).nullish() }, { error: 'The body must be a JSON object' });
 
-export function gigsRouter({ db, outboxRelay, feedStore, logger }: AppDeps): Router {
+export function gigsRouter({ db, outboxRelay, rankingCache, logger }: AppDeps): Router {
   const router = Router();
 
   router.post('/gigs/:eventId/applications', ...optionalJsonBody, async (req, res) => {
     const { message } = parseInput(applicationBody, req.body ?? {});
     const application = await applyToGig(
-      { db, relay: outboxRelay, feed: feedStore, logger: req.log ?? logger },
+      { db, relay: outboxRelay, feed: rankingCache, logger: req.log ?? logger },
       currentUser(req).id,
       String(req.params.eventId),
       message ?? null,

@@ -21,14 +21,14 @@ const idempotencyKey = z
   .regex(/^[\x21-\x7e]{1,200}$/, 'Idempotency-Key must be 1 to 200 visible ASCII characters')
   .optional();
 
-export function interactionsRouter({ eventExists, producer, feedStore, logger }: AppDeps): Router {
+export function interactionsRouter({ eventExists, producer, rankingCache, logger }: AppDeps): Router {
   const router = Router();
 
   router.post('/interactions', ...jsonBody, async (req, res) => {
     const body = parseInput(interactionBody, req.body);
     const key = parseInput(idempotencyKey, req.get('idempotency-key'));
     const accepted = await recordInteraction(
-      { eventExists, producer, feed: feedStore, logger: req.log ?? logger },
+      { eventExists, producer, feed: rankingCache, logger: req.log ?? logger },
       {
         userId: currentUser(req).id,
         eventId: body.eventId,

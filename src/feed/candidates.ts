@@ -1,13 +1,15 @@
-import type { Db } from './db';
-import type { Candidate, UserProfile } from '../domain/ranking';
+import type { Db } from '../data/db';
 import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings';
-import { featuresOf } from '../domain/model';
+import { featureKey, featuresOf, splitFeature } from '../domain/model';
+import type { Candidate, UserProfile } from './ranking';
+import type { Versions } from './versions';
 
 /** A candidate as the query returns it: id, start (ms), features, popularity, co-occurrence. */
 type CandidateRow = [string, number, string | null, string[], string | null, string, string, number, number];
 
 /**
- * Every candidate event of one user with all the ranking needs of it, in one statement: neighbours
+ * Every candidate event of one user with all the ranking needs of it, and the versions of the user
+ * and the model it was read under (see feed.ts), in one statement, so one snapshot: neighbours
  * of their latest positive events, events matching their strongest features, popular and soonest
  * events; each source indexed and bounded, so the cost does not grow with a user's history or the
  * number of events. Events the user interacted with (the feed is for discovery, see ranking.ts)
@@ -35,13 +37,13 @@ with recent as (
     join event_popularity pc on pc.event_id = n.other_event_id
    group by n.other_event_id order by value desc limit :collaborative
 ), top_features as (
-  select feature, value from user_feature_affinities
+  select kind, name, value from user_feature_affinities
    where user_id = :userId and value > 0 order by value desc limit :topFeatures
 ), wanted as (
-  select coalesce(array_agg(substr(feature, 10)) filter (where feature like 'category:%'), '{}') as categories,
-         coalesce(array_agg(substr(feature, 5)) filter (where feature like 'tag:%'), '{}') as tags,
-         coalesce(array_agg(substr(feature, 6)) filter (where feature like 'city:%'), '{}') as cities,
-         coalesce(array_agg(substr(feature, 11)) filter (where feature like 'organizer:%'), '{}') as organizers
+  select coalesce(array_agg(name) filter (where kind = 'category'), '{}') as categories,
+         coalesce(array_agg(name) filter (where kind = 'tag'), '{}') as tags,
+         coalesce(array_agg(name) filter (where kind = 'city'), '{}') as cities,
+         coalesce(array_agg(name) filter (where kind = 'organizer'), '{}') as organizers
     from top_features
 ), matching as (
   -- Walks the popularity index and stops at the limit, so its cost does not grow with the number
@@ -84,7 +86,9 @@ select (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts
           from candidate i
           cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now offset 0) e
          where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id)) as candidates,
-       (select json_agg(json_build_array(feature, value)) from top_features) as "topFeatures"`;
+       (select json_agg(json_build_array(kind, name, value)) from top_features) as "topFeatures",
+       coalesce((select version from feed_versions where user_id = :userId), 0)::text as "userVersion",
+       coalesce((select version from model_state where name = 'scores'), 0)::text as "modelVersion"`;
 
 /** Everything the ranking needs for one user: the candidates, and the user's affinities for their features. */
 export async function loadFeedCandidates(
@@ -92,9 +96,14 @@ export async function loadFeedCandidates(
   userId: string,
   now: Date,
   settings: { ranking: RankingSettings; candidates: CandidateLimits },
-): Promise<{ profile: UserProfile; candidates: Candidate[] }> {
+): Promise<{ profile: UserProfile; candidates: Candidate[]; versions: Versions }> {
   const { recencyDecay, similarityExponent, recentPositives } = settings.ranking;
-  const [found] = await rows<{ candidates: CandidateRow[] | null; topFeatures: [string, number][] | null }>(db, CANDIDATES_SQL, {
+  const [found] = await rows<{
+    candidates: CandidateRow[] | null;
+    topFeatures: [string, string, number][] | null;
+    userVersion: string;
+    modelVersion: string;
+  }>(db, CANDIDATES_SQL, {
     userId,
     now,
     recencyDecay,
@@ -111,14 +120,18 @@ export async function loadFeedCandidates(
       startsAt: new Date(startsAt),
     }),
   );
-  const topFeatures = found!.topFeatures ?? [];
-  const affinities = await rows<{ feature: string; value: number }>(
+  const topFeatures = (found!.topFeatures ?? []).map(([kind, name, value]): [string, number] => [featureKey(kind, name), value]);
+  const wanted = [...new Set(candidates.flatMap((c) => featuresOf(c.features)))].map(splitFeature);
+  const affinities = await rows<{ kind: string; name: string; value: number }>(
     db,
-    'select feature, value from user_feature_affinities where user_id = ? and feature = any(?)',
-    [userId, [...new Set(candidates.flatMap((c) => featuresOf(c.features)))]],
+    `select kind, name, value from user_feature_affinities
+      where user_id = ? and (kind, name) in (select * from unnest(?::text[], ?::text[]))`,
+    [userId, wanted.map((f) => f.kind), wanted.map((f) => f.name)],
   );
-  const profile = { affinities: new Map([...topFeatures, ...affinities.map((a): [string, number] => [a.feature, a.value])]) };
-  return { profile, candidates };
+  const profile = {
+    affinities: new Map([...topFeatures, ...affinities.map((a): [string, number] => [featureKey(a.kind, a.name), a.value])]),
+  };
+  return { profile, candidates, versions: { user: found!.userVersion, model: found!.modelVersion } };
 }
 
 export interface FeedEvent {
@@ -184,20 +197,4 @@ export async function loadSettledEvents(db: Db, userId: string, ids: string[]): 
 async function rows<T>(db: Db, sql: string, bindings: unknown[] | Record<string, unknown>): Promise<T[]> {
   const result = await db.raw<{ rows: T[] }>(sql, bindings as never);
   return result.rows;
-}
-
-/**
- * Whether the replica has replayed the primary's log up to now, so that what it reads from now on
- * includes every commit made so far. Two small queries; false when either cannot answer.
- */
-export async function replicaCaughtUp(primary: Db, replica: Db): Promise<boolean> {
-  try {
-    const { rows } = await primary.raw<{ rows: { lsn: string }[] }>('select pg_current_wal_lsn()::text as lsn');
-    const replayed = await replica.raw<{ rows: { ok: boolean | null }[] }>('select pg_last_wal_replay_lsn() >= ?::pg_lsn as ok', [
-      rows[0]!.lsn,
-    ]);
-    return replayed.rows[0]?.ok === true;
-  } catch {
-    return false;
-  }
 }

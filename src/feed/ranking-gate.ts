@@ -5,8 +5,8 @@ export type GateOutcome = 'ranked' | 'shared' | 'refused';
 
 /**
  * Bounds the feed-ranking work of one process, whatever users send. Requests for the same key
- * (one user's feed under one generation of their model) while its ranking is in progress share
- * that ranking instead of starting another; at most `concurrency` rankings run at once; at most
+ * (one user's feed under one version of their model) while its ranking is in progress, or just
+ * finished, share that ranking instead of starting another; at most `concurrency` rankings run at once; at most
  * `queue` more wait for a slot, none past its deadline. Beyond that the answer is a 503 with
  * Retry-After at once, rather than a queue that slows every user down.
  */
@@ -15,8 +15,12 @@ export class RankingGate {
   private readonly waiting: { start: () => void; timer: NodeJS.Timeout }[] = [];
   private readonly inProgress = new Map<string, Promise<unknown>>();
 
+  /**
+   * `keepMs`: how long a finished ranking still answers its key. A first page that found no stored
+   * ranking a moment before one was stored would otherwise rank again.
+   */
   constructor(
-    private readonly limits: { concurrency: number; queue: number },
+    private readonly limits: { concurrency: number; queue: number; keepMs?: number },
     private readonly onOutcome: (outcome: GateOutcome) => void = () => undefined,
   ) {}
 
@@ -34,7 +38,17 @@ export class RankingGate {
         this.release();
       }
     });
-    const entry = result.finally(() => this.inProgress.delete(key));
+    const forget = () => this.inProgress.delete(key);
+    const entry = result.then(
+      (value) => {
+        setTimeout(forget, this.limits.keepMs ?? 1000).unref();
+        return value;
+      },
+      (error: unknown) => {
+        forget(); // a failure is not shared with requests that come after it
+        throw error;
+      },
+    );
     this.inProgress.set(key, entry);
     return entry;
   }

@@ -1,0 +1,128 @@
+import type { Db } from '../data/db';
+import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings';
+import { ValidationError } from '../errors';
+import { loadFeedCandidates, loadSettledEvents, type FeedEvent } from './candidates';
+import { decodeCursor, encodeCursor } from './cursor';
+import type { RankingCache, RankingItems } from './ranking-cache';
+import type { RankingGate } from './ranking-gate';
+import { rankCandidates, type RankedItem } from './ranking';
+import { atLeast, currentVersions, sameVersions, type Versions } from './versions';
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** How deep one can page into a feed before it has to be fetched afresh. */
+const SNAPSHOT_SIZE = 500;
+
+export interface FeedDeps {
+  /** The primary: the versions a stored ranking must match, and the ranking when the replica lags. */
+  db: Db;
+  /** Where rankings read the model: the replica of DATABASE_READ_URL, or `db`. */
+  readDb: Db;
+  cache: RankingCache;
+  /** How feeds are ranked (Config['feed']). */
+  settings: { ranking: RankingSettings; candidates: CandidateLimits };
+  /** The facts a page shows of its events, for those that have not started (cachedFeedEvents). */
+  events(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
+  /** How old a stored ranking may be and still serve a first page (0: rank every first page afresh). */
+  rankingMaxAgeMs: number;
+  /** Bounds the ranking work of the process; concurrent first pages of one user share one ranking. */
+  gate: RankingGate;
+}
+
+export interface FeedPage {
+  items: (RankedItem & { event: FeedEvent })[];
+  nextCursor: string | null;
+  /** Whether the first page was ranked for this request (false: served from the stored ranking). */
+  ranked: boolean;
+}
+
+/**
+ * One page of the user's feed.
+ *
+ * Freshness, in one rule: the transaction that stores a user's interactions advances their
+ * version, and a rebuild advances the model's; a ranking records the versions it was made under,
+ * read in the same statement as its candidates. A first page is served from the user's stored
+ * ranking only while both still match the primary's (and it is younger than `rankingMaxAgeMs`);
+ * otherwise it is ranked afresh. So once the worker has stored an interaction, the user's next first
+ * page reflects it. A ranking read on a replica that has not yet replayed what the primary's
+ * versions count is made again on the primary.
+ *
+ * Every ranking is frozen: a cursor pages through the one it was cut from, dropping events that
+ * started, or that the user dismissed or applied to since, so paging never repeats or skips an
+ * event while scores move.
+ */
+export async function getFeedPage(
+  deps: FeedDeps,
+  userId: string,
+  request: { limit: number; cursor?: string; deadline: number },
+  now = new Date(),
+): Promise<FeedPage> {
+  let items: RankingItems;
+  let snapshotId: string;
+  let position = 0;
+  let ranked = false;
+  // Events the user dismissed or applied to, hidden at once, before the worker has stored them.
+  let hidden: Set<string>;
+  if (request.cursor) {
+    const cursor = decodeCursor(request.cursor);
+    const [frozen, hiddenNow] = await Promise.all([deps.cache.load(userId, cursor.snapshot), deps.cache.hidden(userId)]);
+    if (!frozen) {
+      throw new ValidationError(
+        'The cursor has expired, was replaced by a newer first page, or belongs to another feed; fetch the first page again',
+        { code: 'invalid_cursor' },
+      );
+    }
+    items = frozen;
+    snapshotId = cursor.snapshot;
+    position = Math.min(cursor.offset, items.length);
+    hidden = hiddenNow;
+  } else {
+    const [versions, stored, hiddenNow] = await Promise.all([
+      currentVersions(deps.db, userId),
+      deps.cache.latest(userId),
+      deps.cache.hidden(userId),
+    ]);
+    hidden = hiddenNow;
+    if (stored && sameVersions(stored.versions, versions) && now.getTime() - stored.madeAt < deps.rankingMaxAgeMs) {
+      ({ items, id: snapshotId } = stored);
+    } else {
+      // First pages of the user under the same versions share one ranking.
+      const key = `${userId}\n${versions.user}\n${versions.model}`;
+      ({ items, snapshotId } = await deps.gate.run(key, request.deadline, async () => {
+        let ranking = await rankFeed(deps, deps.readDb, userId, hidden, now);
+        if (!atLeast(ranking.versions, versions)) ranking = await rankFeed(deps, deps.db, userId, hidden, now);
+        const id = await deps.cache.save(userId, ranking.items, ranking.versions, now.getTime());
+        return { items: ranking.items, snapshotId: id };
+      }));
+      ranked = true;
+    }
+  }
+
+  const page: FeedPage['items'] = [];
+  while (page.length < request.limit && position < items.length) {
+    const slice = items.slice(position, position + request.limit - page.length);
+    position += slice.length;
+    const ids = slice.map((item) => item.eventId);
+    // A first page's ranking reflects every stored DISMISS and APPLY; an older one, paged through, may not.
+    const [events, settled] = await Promise.all([deps.events(ids, now), request.cursor ? loadSettledEvents(deps.db, userId, ids) : NONE]);
+    for (const item of slice) {
+      const event = events.get(item.eventId);
+      if (event && !hidden.has(item.eventId) && !settled.has(item.eventId)) page.push({ ...item, event });
+    }
+  }
+  const nextCursor = position < items.length ? encodeCursor({ snapshot: snapshotId, offset: position }) : null;
+  return { items: page, nextCursor, ranked };
+}
+
+/** The user's whole feed from the model as `db` has it, without the events in `hidden`, and the versions it was made under. */
+export async function rankFeed(
+  deps: Pick<FeedDeps, 'settings'>,
+  db: Db,
+  userId: string,
+  hidden: Set<string>,
+  now = new Date(),
+): Promise<{ items: RankedItem[]; versions: Versions }> {
+  const loaded = await loadFeedCandidates(db, userId, now, deps.settings);
+  const candidates = loaded.candidates.filter((c) => !hidden.has(c.eventId));
+  return { items: rankCandidates(deps.settings.ranking, loaded.profile, candidates).slice(0, SNAPSHOT_SIZE), versions: loaded.versions };
+}

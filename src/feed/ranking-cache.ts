@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { FeatureType } from '../domain/model';
+import { ServiceUnavailableError } from '../errors';
+import { userStateKey, type RedisClient } from '../data/redis';
+import { REASON_CODES, reasonOf, type RankedItem, type Reason } from './ranking';
+import type { Versions } from './versions';
+
+/** A ranking's items as paging reads them: a stored ranking is expanded only as far as a page needs. */
+export type RankingItems = Pick<readonly RankedItem[], 'length' | 'slice'>;
+
+export interface StoredRanking {
+  id: string;
+  /** The versions it was made under (see versions.ts). */
+  versions: Versions;
+  /** When it was made (epoch ms). */
+  madeAt: number;
+  items: RankingItems;
+}
+
+/**
+ * Feed rankings in Redis, one hash per user: the latest ranking, which a first page is served from
+ * while it is true to the model (see feed.ts), and the one before it, which a cursor of another tab
+ * or device may still be paging through. What Redis holds grows with the users who read their feed,
+ * not with their requests. Plus a set per user of events hidden at once (a DISMISS or an APPLY
+ * accepted), before the worker has stored them.
+ */
+export interface RankingCache {
+  latest(userId: string): Promise<StoredRanking | undefined>;
+  /** Stores a new latest ranking; the latest one so far is kept for paging, the one before goes. */
+  save(userId: string, items: RankedItem[], versions: Versions, madeAt: number): Promise<string>;
+  /** The user's ranking of that id, latest or previous; undefined once expired or two newer replaced it. */
+  load(userId: string, id: string): Promise<RankingItems | undefined>;
+  hide(userId: string, eventId: string): Promise<void>;
+  hidden(userId: string): Promise<Set<string>>;
+}
+
+const SAVE_RANKING = readFileSync(path.join(__dirname, 'lua', 'save-ranking.lua'), 'utf8');
+type Scripted = RedisClient & { saveRanking(key: string, text: string, ttlSeconds: number): Promise<unknown> };
+
+/** The ranking cache on `redis`; a user's hash expires `ttlSeconds` after their latest ranking was saved. */
+export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSeconds = 30 * 60 } = {}): RankingCache {
+  if (!('saveRanking' in redis)) redis.defineCommand('saveRanking', { numberOfKeys: 1, lua: SAVE_RANKING });
+  const scripted = redis as Scripted;
+  const rankingKey = (userId: string) => userStateKey(prefix, 'feed', userId);
+  const hiddenKey = (userId: string) => userStateKey(prefix, 'hidden', userId);
+  return {
+    async latest(userId) {
+      const text = await redis.hget(rankingKey(userId), 'latest').catch(unavailable);
+      return text ? decode(text) : undefined;
+    },
+    async save(userId, items, versions, madeAt) {
+      const id = randomBytes(12).toString('base64url');
+      const stored: StoredText = { id, user: versions.user, model: versions.model, madeAt, items: items.map(compact) };
+      await scripted.saveRanking(rankingKey(userId), JSON.stringify(stored), ttlSeconds).catch(unavailable);
+      return id;
+    },
+    async load(userId, id) {
+      const texts = await redis.hmget(rankingKey(userId), 'latest', 'previous').catch(unavailable);
+      // The id comes first in the text: the other ranking is never parsed.
+      const text = texts.find((t) => t?.startsWith(`{"id":"${id}"`));
+      return text ? decode(text).items : undefined;
+    },
+    async hide(userId, eventId) {
+      await redis
+        .multi()
+        .sadd(hiddenKey(userId), eventId)
+        .expire(hiddenKey(userId), 24 * 60 * 60)
+        .exec()
+        .catch(unavailable);
+    },
+    async hidden(userId) {
+      return new Set(await redis.smembers(hiddenKey(userId)).catch(unavailable));
+    },
+  };
+}
+
+/**
+ * A ranking as stored: an item is `[eventId, score, ...reasons]`, a reason its code, or
+ * `matches_interest:<type>:<value>`; the texts are put back on the way out. A quarter of the size of
+ * the items as JSON.
+ */
+interface StoredText {
+  id: string;
+  user: string;
+  model: string;
+  madeAt: number;
+  items: [string, number, ...string[]][];
+}
+
+function decode(text: string): StoredRanking {
+  const { id, user, model, madeAt, items } = JSON.parse(text) as StoredText;
+  return {
+    id,
+    versions: { user, model },
+    madeAt,
+    items: { length: items.length, slice: (start, end) => items.slice(start, end).map(expand) },
+  };
+}
+
+function compact(item: RankedItem): StoredText['items'][number] {
+  return [
+    item.eventId,
+    item.score,
+    ...item.reasons.map((r) => (r.code === 'matches_interest' ? `${r.code}:${r.feature.type}:${r.feature.value}` : r.code)),
+  ];
+}
+
+function expand([eventId, score, ...reasons]: StoredText['items'][number]): RankedItem {
+  return {
+    eventId,
+    score,
+    // A ranking frozen by an earlier version may carry a code that is gone: it is left out.
+    reasons: reasons.flatMap((code): Reason[] => {
+      if (!code.startsWith('matches_interest:')) {
+        return (REASON_CODES as readonly string[]).includes(code) ? [reasonOf(code as Exclude<Reason['code'], 'matches_interest'>)] : [];
+      }
+      const [, type, ...value] = code.split(':');
+      return [reasonOf('matches_interest', { type: type as FeatureType, value: value.join(':') })];
+    }),
+  };
+}
+
+function unavailable(error: unknown): never {
+  throw new ServiceUnavailableError('The feed is unavailable; retry shortly', { cause: error });
+}
