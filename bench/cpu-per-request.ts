@@ -39,7 +39,7 @@ runMain(async () => {
   const ctx = { settings: parseArgs([]), rss: new RssSampler(), log: (line: string) => console.log(line) };
   const stack = await Stack.create(ctx, 'cpu', EVENTS);
   await stack.startWeb(); // no worker: accepted interactions stay queued
-  const workload = new Workload(stack.eventIds, 5000);
+  const workload = new Workload(stack.eventIds, 5000, 42, true);
   const post = (): LoadRequest => ({ method: 'POST', path: '/interactions', ...interactionRequest(workload, workload.next()) });
   let nextUser = 0;
   const firstPage = (): LoadRequest => {

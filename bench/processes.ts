@@ -61,6 +61,10 @@ export function startNode(name: string, args: string[], env: Record<string, stri
   mkdirSync(LOG_DIR, { recursive: true });
   counter += 1;
   const log = createWriteStream(path.join(LOG_DIR, `${String(counter).padStart(2, '0')}-${name}.log`));
+  // BENCH_CPU_PROFILE_DIR: every process started here writes a V8 CPU profile there when it exits
+  // (`node --cpu-prof`; NODE_OPTIONS may not carry it).
+  const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
+  if (profileDir) args = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.${counter}.cpuprofile`, ...args];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },

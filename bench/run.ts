@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     if (!ingestStack) {
       log('  creating the ingest database and events');
       ingestStack = await Stack.create(ctx, 'ingest', settings.ingest.events);
-      workload = new Workload(ingestStack.eventIds, settings.ingest.users);
+      workload = new Workload(ingestStack.eventIds, settings.ingest.users, 42, true);
       requests = ingestRequests(workload, Math.min(Math.max(settings.ingest.backlog, 5000), 60_000));
     }
     return { stack: ingestStack, workload: workload! };

@@ -17,14 +17,15 @@ export class Stack {
     readonly eventIds: string[],
     private readonly webPort: number,
     private readonly workerPort: number,
+    private readonly extraEnv: Record<string, string> = {},
   ) {
     this.queue = new QueueProbe(deployment.queuePrefix);
   }
 
-  /** A migrated database with `events` upcoming events, and (for now) no process running. */
-  static async create(ctx: Context, label: string, events: number): Promise<Stack> {
+  /** A migrated database with `events` upcoming events, and (for now) no process running; `env` adds to the service's. */
+  static async create(ctx: Context, label: string, events: number, env: Record<string, string> = {}): Promise<Stack> {
     const deployment = await createDeployment(label, baseEnv());
-    const stack = new Stack(ctx, deployment, [], await sparePort(), await sparePort());
+    const stack = new Stack(ctx, deployment, [], await sparePort(), await sparePort(), env);
     // A worker finding no record of the model's settings queues a full rebuild that interaction
     // jobs wait for; building the (empty) model now records them, as a deployed database has.
     const built = await rebuildModel(stack.env(), 120);
@@ -48,6 +49,7 @@ export class Stack {
       WORKER_PORT: String(this.workerPort),
       DATABASE_URL: this.deployment.databaseUrl,
       QUEUE_PREFIX: this.deployment.queuePrefix,
+      ...this.extraEnv,
     };
   }
 
@@ -101,7 +103,5 @@ export function baseEnv(): Record<string, string> {
     JWT_SECRET,
     // At info the API writes a line per request; a loaded production service logs at warn.
     LOG_LEVEL: 'warn',
-    // The benchmark's heavy users send far more than a person would: no per-user limit.
-    RATE_LIMIT_WRITES_PER_MINUTE: '0',
   };
 }

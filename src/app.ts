@@ -1,5 +1,4 @@
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import type { Config } from './config';
 import { createDb, type Db } from './data/db';
 import { cachedEventExists } from './data/events';
@@ -8,9 +7,8 @@ import { redisRankingCache, type RankingCache } from './feed/ranking-cache';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
 import { rateLimit } from './http/rate-limit';
-import { startDeadline } from './http/deadline';
 import { createFailFastRedis, type RedisClient } from './data/redis';
-import { requestLog } from './http/request-log';
+import { requestContext } from './http/request-context';
 import { queueDashboard } from './http/dashboard';
 import { docsRouter } from './http/openapi';
 import { probesRouter } from './health';
@@ -57,7 +55,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
   const db = createDb(config, logger);
   const feedDb = config.databaseReadUrl ? createDb({ ...config, databaseUrl: config.databaseReadUrl }, logger) : db;
   const producer = createProducer(config, logger);
-  const redis = createFailFastRedis(config, { commandTimeoutMs: config.enqueueTimeoutMs, label: 'state' }, logger);
+  const redis = createFailFastRedis(config, { commandTimeoutMs: config.enqueueTimeoutMs, label: 'state', autoPipelining: true }, logger);
   const metrics = new Metrics('web');
   const outboxRelay = new OutboxRelay(db, producer, logger, { onFailure: () => metrics.outboxRelayFailures.inc() });
   metrics.trackQueue(producer.queue);
@@ -89,23 +87,17 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Responses are answers to one request each, never cached: no ETag (hashing every body cost CPU).
+  app.set('etag', false);
 
-  app.use(startDeadline(deps.config.enqueueTimeoutMs));
-  app.use(requestLog(deps.logger));
-
-  // Security headers on every response. The dashboard and the docs are HTML pages whose bundled
-  // scripts and styles need a looser content policy than helmet's default, which the API keeps.
-  const headers = helmet();
-  const pageHeaders = helmet({ contentSecurityPolicy: false });
-  app.use((req, res, next) => (/^\/(admin\/queues|docs)(\/|$)/.test(req.path) ? pageHeaders : headers)(req, res, next));
-
-  app.use(deps.metrics.httpMiddleware());
-  // While the process drains after SIGTERM, clients are told not to reuse their connection, so none
-  // sends a request on a socket that is about to close.
-  app.use((req, res, next) => {
-    if (req.app.locals.draining) res.set('Connection', 'close');
-    next();
-  });
+  app.use(
+    requestContext({
+      logger: deps.logger,
+      metrics: deps.metrics,
+      budgetMs: deps.config.enqueueTimeoutMs,
+      draining: () => app.locals.draining === true,
+    }),
+  );
 
   app.use(probesRouter(deps, () => app.locals.draining === true));
   app.use(docsRouter());

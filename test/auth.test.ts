@@ -76,6 +76,18 @@ describe('authentication', () => {
     expect(res.status).toBe(202);
   });
 
+  test('a token accepted before is not accepted past its exp, nor one that differs from it in any character', async () => {
+    const token = stack.token({ sub: 'u-remembered', exp: now() + 2 });
+    expect((await postWith(`Bearer ${token}`)).status).toBe(202);
+    expect((await postWith(`Bearer ${token}`)).status).toBe(202); // remembered
+    const [head, claims, signature] = token.split('.');
+    const forged = `${head}.${b64({ ...JSON.parse(Buffer.from(claims!, 'base64url').toString()), sub: 'someone-else' })}.${signature}`;
+    expect((await postWith(`Bearer ${forged}`)).status).toBe(401);
+
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect(await postWith(`Bearer ${token}`)).toMatchObject({ status: 401, body: { error: { message: 'The token has expired' } } });
+  });
+
   test('health probes need no token', async () => {
     expect((await stack.request('GET', '/healthz', { token: null })).status).toBe(200);
     const ready = await stack.request('GET', '/readyz', { token: null });

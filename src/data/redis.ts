@@ -17,9 +17,11 @@ type RedisSettings = Pick<Config, 'redisUrl' | 'redisClusterNodes'>;
  */
 export function connectRedis(
   config: RedisSettings,
-  options: { failFast?: { commandTimeoutMs: number }; retryDelayMs: (attempt: number) => number | null },
+  options: { failFast?: { commandTimeoutMs: number }; retryDelayMs: (attempt: number) => number | null; autoPipelining?: boolean },
 ): RedisClient {
   const { failFast, retryDelayMs } = options;
+  // Commands issued in one turn of the event loop go out in one write (one per request otherwise).
+  const enableAutoPipelining = options.autoPipelining ?? false;
   const perNode = {
     maxRetriesPerRequest: failFast ? 1 : null,
     commandTimeout: failFast?.commandTimeoutMs,
@@ -29,19 +31,23 @@ export function connectRedis(
   if (config.redisClusterNodes) {
     return new Cluster(
       config.redisClusterNodes.map((node) => ({ ...node })),
-      { enableOfflineQueue: !failFast, clusterRetryStrategy: retryDelayMs, redisOptions: perNode },
+      { enableOfflineQueue: !failFast, clusterRetryStrategy: retryDelayMs, redisOptions: perNode, enableAutoPipelining },
     );
   }
-  return new Redis(config.redisUrl, { ...perNode, enableOfflineQueue: !failFast, retryStrategy: retryDelayMs });
+  return new Redis(config.redisUrl, { ...perNode, enableOfflineQueue: !failFast, retryStrategy: retryDelayMs, enableAutoPipelining });
 }
 
 /** A fail-fast connection (see connectRedis) that logs an outage once every 10 s, not on every reconnect. */
 export function createFailFastRedis(
   config: RedisSettings,
-  options: { commandTimeoutMs: number; label: string },
+  options: { commandTimeoutMs: number; label: string; autoPipelining?: boolean },
   logger: Logger,
 ): RedisClient {
-  const redis = connectRedis(config, { failFast: options, retryDelayMs: (attempt) => Math.min(attempt * 200, 1000) });
+  const redis = connectRedis(config, {
+    failFast: options,
+    retryDelayMs: (attempt) => Math.min(attempt * 200, 1000),
+    autoPipelining: options.autoPipelining,
+  });
   let lastErrorLog = 0;
   redis.on('error', (error: Error) => {
     if (Date.now() - lastErrorLog > 10_000) {

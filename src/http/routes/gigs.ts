@@ -4,18 +4,19 @@ import type { GigApplicationModel } from '../../data/models';
 import { applyToGig, getOwnApplication } from '../../domain/gig-applications';
 import type { AppDeps } from '../../app';
 import { currentUser } from '../auth';
+import { requestLogger } from '../request-context';
 import { optionalJsonBody } from '../json-body';
 import { parseInput, storableText } from '../validate';
 
 const applicationBody = z.object({ message: storableText(2000).nullish() }, { error: 'The body must be a JSON object' });
 
-export function gigsRouter({ db, outboxRelay, rankingCache, logger }: AppDeps): Router {
+export function gigsRouter({ db, outboxRelay, rankingCache }: AppDeps): Router {
   const router = Router();
 
   router.post('/gigs/:eventId/applications', ...optionalJsonBody, async (req, res) => {
     const { message } = parseInput(applicationBody, req.body ?? {});
     const application = await applyToGig(
-      { db, relay: outboxRelay, feed: rankingCache, logger: req.log ?? logger },
+      { db, relay: outboxRelay, feed: rankingCache, logger: requestLogger(req) },
       currentUser(req).id,
       String(req.params.eventId),
       message ?? null,

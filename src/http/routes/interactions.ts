@@ -4,6 +4,7 @@ import { recordInteraction } from '../../domain/record-interaction';
 import { ACTIONS } from '../../domain/weights';
 import type { AppDeps } from '../../app';
 import { currentUser } from '../auth';
+import { requestLogger } from '../request-context';
 import { jsonBody } from '../json-body';
 import { parseInput } from '../validate';
 
@@ -21,14 +22,14 @@ const idempotencyKey = z
   .regex(/^[\x21-\x7e]{1,200}$/, 'Idempotency-Key must be 1 to 200 visible ASCII characters')
   .optional();
 
-export function interactionsRouter({ eventExists, producer, rankingCache, logger }: AppDeps): Router {
+export function interactionsRouter({ eventExists, producer, rankingCache }: AppDeps): Router {
   const router = Router();
 
   router.post('/interactions', ...jsonBody, async (req, res) => {
     const body = parseInput(interactionBody, req.body);
     const key = parseInput(idempotencyKey, req.get('idempotency-key'));
     const accepted = await recordInteraction(
-      { eventExists, producer, feed: rankingCache, logger: req.log ?? logger },
+      { eventExists, producer, feed: rankingCache, logger: requestLogger(req) },
       {
         userId: currentUser(req).id,
         eventId: body.eventId,
