@@ -41,6 +41,8 @@ export interface DrainMeasure {
 export interface DrainResult extends DrainMeasure {
   workerReadyS?: number;
   vsNaive?: number;
+  /** Seconds after the last row until every first positive was folded into co-occurrence (the collaborative signal's lag at the end). */
+  foldLagS?: number;
 }
 
 export interface NaiveResult extends DrainMeasure {

@@ -15,6 +15,7 @@ import { LOG_DIR, snapshotBuild } from './processes';
 import { writeReport } from './report';
 import type { BenchResults } from './results';
 import { RssSampler } from './rss';
+import { rebuildModel, seedInteractions } from './seed';
 import { parseArgs, type Phase } from './settings';
 import { Stack } from './stack';
 import { Workload } from './workload';
@@ -52,6 +53,10 @@ async function main(): Promise<void> {
     if (!ingestStack) {
       log('  creating the ingest database and events');
       ingestStack = await Stack.create(ctx, 'ingest', settings.ingest.events);
+      log(`  loading ${settings.ingest.history} interactions of the same users by SQL, and building the model`);
+      await seedInteractions(ingestStack.pool, { count: settings.ingest.history, users: settings.ingest.users });
+      const built = await rebuildModel(ingestStack.env(), settings.capsS.ingestRebuild);
+      if (!built.completed) throw new Error(`the model of the ingest history was not built: ${built.message}`);
       workload = new Workload(ingestStack.eventIds, settings.ingest.users, 42, true);
       requests = ingestRequests(workload, Math.min(Math.max(settings.ingest.backlog, 5000), 60_000));
     }

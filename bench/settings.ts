@@ -11,7 +11,12 @@ export interface Settings {
   /** NODE_OPTIONS of the measured processes (web, worker, ceiling, naive worker; not the scripts); empty: Node's defaults. */
   nodeOptions: string;
   /** Closed-loop HTTP load of the ceiling and ingest phases. */
-  ingest: { connections: number; warmupS: number; durationS: number; users: number; events: number; backlog: number };
+  /**
+   * Closed-loop HTTP load of the ceiling and ingest phases. `history`: interactions of the same
+   * users (skewed, some with thousands) loaded by SQL and built into the model first, so that the
+   * drain pairs each new positive with a real window of earlier ones.
+   */
+  ingest: { connections: number; warmupS: number; durationS: number; users: number; events: number; backlog: number; history: number };
   naive: { interactions: number; concurrency: number; poolMax: number };
   freshness: { rate: number; warmupS: number; durationS: number; sampleEvery: number; pollMs: number };
   feed: { events: number; users: number; interactions: number; connections: number; warmupS: number; durationS: number };
@@ -20,7 +25,15 @@ export interface Settings {
    * Caps on the waits whose length depends on the service's speed, so that a slow build still ends
    * in about 12 minutes at scale 1; a capped step reports what it got through and is marked so.
    */
-  capsS: { drain: number; naive: number; feedRebuild: number; costRebuild: number; costDrain: number; visibility: number };
+  capsS: {
+    drain: number;
+    naive: number;
+    ingestRebuild: number;
+    feedRebuild: number;
+    costRebuild: number;
+    costDrain: number;
+    visibility: number;
+  };
 }
 
 export function parseArgs(argv: string[]): Settings {
@@ -67,6 +80,7 @@ function sizesFor(scale: number, phases: Phase[]): Omit<Settings, 'nodeOptions'>
       users: n(20_000, 500),
       events: n(10_000, 500),
       backlog: n(100_000, 1000),
+      history: n(200_000, 2000),
     },
     naive: { interactions: n(30_000, 1000), concurrency: 16, poolMax: 10 },
     // The rate is the target being checked, so it does not shrink; only the window does.
@@ -86,7 +100,7 @@ function sizesFor(scale: number, phases: Phase[]): Omit<Settings, 'nodeOptions'>
       backgroundUsers: n(5000, 100),
       backgroundInteractions: n(50_000, 1000),
     },
-    capsS: { drain: 120, naive: 60, feedRebuild: 420, costRebuild: 200, costDrain: 45, visibility: 30 },
+    capsS: { drain: 120, naive: 60, ingestRebuild: 200, feedRebuild: 420, costRebuild: 200, costDrain: 45, visibility: 30 },
   };
 }
 

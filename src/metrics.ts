@@ -79,18 +79,27 @@ export class Metrics {
     });
   }
 
-  /** Reports how many committed interactions wait in the outbox for Redis (a backlog during an outage). */
+  /**
+   * Reports the rows waiting in the outbox (interactions committed by collections and gigs, not yet
+   * relayed: a backlog during a Redis outage) and in cooccurrence_pending (first positives not yet
+   * folded into the co-occurrence counts: the collaborative signal's lag).
+   */
   trackOutbox(db: Knex): void {
-    new client.Gauge({
-      name: 'outbox_rows',
-      help: 'Jobs committed to the outbox and not yet relayed to the queue',
-      registers: [this.registry],
-      async collect() {
-        const result = await db.raw<{ rows: { n: string }[] }>('select count(*) as n from outbox').catch(() => undefined);
-        this.reset();
-        if (result) this.set(Number(result.rows[0]!.n));
-      },
-    });
+    for (const [name, table, help] of [
+      ['outbox_rows', 'outbox', 'Jobs committed to the outbox and not yet relayed to the queue'],
+      ['cooccurrence_pending_rows', 'cooccurrence_pending', 'First positive interactions stored and not yet folded into co-occurrence'],
+    ] as const) {
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          const result = await db.raw<{ rows: { n: string }[] }>('select count(*) as n from ??', [table]).catch(() => undefined);
+          this.reset();
+          if (result) this.set(Number(result.rows[0]!.n));
+        },
+      });
+    }
   }
 
   private readonly requestTimers = new Map<string, client.Histogram.Internal<'method' | 'route' | 'status_code'>>();

@@ -8,6 +8,7 @@ import { JOBS } from '../src/jobs/definitions';
 import { createLogger } from '../src/logger';
 import { processJob } from '../workers/interaction-worker';
 import { buildEvent, interactionPayload } from './helpers/factories';
+import { foldAll } from './helpers/model';
 import { startStack, type Stack } from './helpers/stack';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -59,6 +60,7 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
         { id: data.id, name: JOBS.recordInteraction, data: stack.producer.signed(JOBS.recordInteraction, data) },
       );
     }
+    await foldAll(stack.db, stack.config.model.cooccurrenceWindow);
     // The evaluation: the same interactions folded into memory.
     const store = new MemoryModelStore(new Map(events.map((e) => [e.id, { ...e.features }])));
     await applyInteractions(

@@ -1,4 +1,5 @@
 import { createDb } from '../src/data/db';
+import { cooccurrenceFolder } from '../src/domain/cooccurrence-folder';
 import { ensurePartitions } from '../src/data/partitioning';
 import { scheduleRebuildIfStale } from '../src/domain/rebuild-model';
 import { warnAboutRedisPolicy } from '../src/health';
@@ -17,7 +18,10 @@ const producer = createProducer(config, logger);
 const metrics = new Metrics('worker');
 metrics.trackQueue(producer.queue);
 metrics.trackOutbox(db);
-const worker = createInteractionWorker({ config, db, logger, metrics });
+// Co-occurrence is folded apart from the writes, merged across many users' interactions.
+const folder = cooccurrenceFolder(db, config.model.cooccurrenceWindow, logger);
+folder.start();
+const worker = createInteractionWorker({ config, db, logger, metrics, afterStore: () => folder.kick() });
 // The web process relays its own commits at once; this one drains whatever is left (a web process
 // that died between a commit and the relay, or Redis that was down at the time).
 const outboxRelay = new OutboxRelay(db, producer, logger, { onFailure: () => metrics.outboxRelayFailures.inc() });
@@ -54,6 +58,7 @@ onShutdown(
     clearInterval(partitionTimer);
     await outboxRelay.stop();
     await worker.close(producer.connection.status !== 'ready');
+    await folder.stop();
     healthServer.close();
     await producer.close();
     await db.destroy();

@@ -19,11 +19,15 @@ export interface WorkerDeps {
   metrics?: Metrics;
   /** Shares transactions between the jobs in hand; without it, each job is its own transaction. */
   writer?: InteractionWriter;
+  /** Told after a commit that stored rows (the co-occurrence fold has work). */
+  afterStore?: () => void;
 }
 
 /** Stores interactions and returns the ids of the rows it inserted. */
-function store(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Promise<Set<string>> {
-  return persistInteractions(deps.db, deps.config.model, payloads);
+async function store(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Promise<Set<string>> {
+  const inserted = await persistInteractions(deps.db, deps.config.model, payloads);
+  if (inserted.size > 0) deps.afterStore?.();
+  return inserted;
 }
 
 /** Handles one job: validates its payload again, then calls the domain. Safe to run twice for one job. */

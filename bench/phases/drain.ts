@@ -106,7 +106,18 @@ export async function runDrain(ctx: Context, stack: Stack, accepted: number): Pr
     pollMs: 100,
     alive: () => worker.child.exitCode === null,
   });
-  return { ...measure, workerReadyS };
+  // Co-occurrence is folded apart from the rows: how long after the last row it caught up.
+  const drainedAt = performance.now();
+  let foldLagS: number | undefined;
+  while (performance.now() - drainedAt < ctx.settings.capsS.drain * 1000) {
+    const { rows } = await stack.pool.query<{ n: string }>('select count(*) as n from cooccurrence_pending');
+    if (Number(rows[0]!.n) === 0) {
+      foldLagS = (performance.now() - drainedAt) / 1000;
+      break;
+    }
+    await sleep(100);
+  }
+  return { ...measure, workerReadyS, foldLagS };
 }
 
 export async function runNaive(ctx: Context): Promise<NaiveResult> {

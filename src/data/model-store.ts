@@ -48,28 +48,6 @@ export function sqlModelStore(trx: Knex.Transaction): ModelStore {
       return new Set(rows.map((r) => pairKey(r.userId, r.eventId)));
     },
 
-    async recentPositives(userIds, limit) {
-      const latest = new Map<string, PositiveEvent[]>();
-      if (userIds.length === 0) return latest;
-      const { rows } = await trx.raw<{ rows: { userId: string; eventId: string; at: Date }[] }>(
-        `select u.user_id as "userId", s.event_id as "eventId", s.positive_at as "at"
-           from unnest(?::text[]) as u(user_id)
-           cross join lateral (
-             select event_id, positive_at from user_event_scores
-              where user_id = u.user_id and positive_at is not null
-              order by positive_at desc, event_id limit ?
-           ) s
-          order by u.user_id, s.positive_at desc, s.event_id`,
-        [userIds, limit],
-      );
-      for (const { userId, eventId, at } of rows) {
-        const mine = latest.get(userId) ?? [];
-        mine.push({ eventId, at });
-        latest.set(userId, mine);
-      }
-      return latest;
-    },
-
     async eventFeatures(eventIds) {
       const { rows } = await trx.raw<{ rows: (EventFeatures & { id: string })[] }>(
         'select id, category, tags, city, organizer_id as "organizerId", kind from events where id = any(?::uuid[])',
@@ -78,19 +56,37 @@ export function sqlModelStore(trx: Knex.Transaction): ModelStore {
       return new Map(rows.map(({ id, ...features }) => [id, features]));
     },
 
-    async add({ pairs, affinities, popularity, cooccurrence }) {
+    async add({ pairs, affinities, popularity, firstPositives }) {
       const iso = (d: Date | null) => d?.toISOString() ?? null;
+      // Paired by foldCooccurrence, which merges the pairs of many transactions' users: one row
+      // each here instead of up to twice the window of co-occurrence upserts. The row's id, taken
+      // in the order the interactions are applied (one user's under their lock), becomes the pair's
+      // positive_seq: the order the fold pairs a user's positives in, the same in a rebuild.
+      const sequence = new Map<string, string>();
+      if (firstPositives.length > 0) {
+        const { rows } = await trx.raw<{ rows: { id: string; userId: string; eventId: string }[] }>(
+          `insert into cooccurrence_pending (user_id, event_id, positive_at)
+           select user_id, event_id, positive_at from unnest(?::text[], ?::uuid[], ?::timestamptz[]) with ordinality
+                  as f(user_id, event_id, positive_at, n)
+            order by n
+           returning id, user_id as "userId", event_id as "eventId"`,
+          [firstPositives.map((f) => f.userId), firstPositives.map((f) => f.eventId), firstPositives.map((f) => f.at.toISOString())],
+        );
+        for (const row of rows) sequence.set(pairKey(row.userId, row.eventId), row.id);
+      }
       if (pairs.length > 0) {
         await trx.raw(
           `insert into user_event_scores as s
-             (user_id, event_id, score, interaction_count, last_interaction_at, decayed, positive_at, dismissed_at, applied_at)
-           select * from unnest(?::text[], ?::uuid[], ?::float8[], ?::int[], ?::timestamptz[], ?::float8[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[])
+             (user_id, event_id, score, interaction_count, last_interaction_at, decayed, positive_at, positive_seq, dismissed_at, applied_at)
+           select * from unnest(?::text[], ?::uuid[], ?::float8[], ?::int[], ?::timestamptz[], ?::float8[], ?::timestamptz[], ?::bigint[],
+                                ?::timestamptz[], ?::timestamptz[])
            on conflict (user_id, event_id) do update set
              score = s.score + excluded.score,
              interaction_count = s.interaction_count + excluded.interaction_count,
              last_interaction_at = greatest(s.last_interaction_at, excluded.last_interaction_at),
              decayed = s.decayed + excluded.decayed,
              positive_at = coalesce(s.positive_at, excluded.positive_at),
+             positive_seq = coalesce(s.positive_seq, excluded.positive_seq),
              dismissed_at = greatest(s.dismissed_at, excluded.dismissed_at),
              applied_at = coalesce(s.applied_at, excluded.applied_at),
              updated_at = now()`,
@@ -102,6 +98,7 @@ export function sqlModelStore(trx: Knex.Transaction): ModelStore {
             pairs.map((p) => iso(p.lastAt)),
             pairs.map((p) => p.decayed),
             pairs.map((p) => iso(p.positiveAt)),
+            pairs.map((p) => sequence.get(pairKey(p.userId, p.eventId)) ?? null),
             pairs.map((p) => iso(p.dismissedAt)),
             pairs.map((p) => iso(p.appliedAt)),
           ],
@@ -114,14 +111,6 @@ export function sqlModelStore(trx: Knex.Transaction): ModelStore {
            select * from unnest(?::text[], ?::text[], ?::text[], ?::float8[])
            on conflict (user_id, kind, name) do update set value = a.value + excluded.value`,
           [affinities.map((a) => a.userId), features.map((f) => f.kind), features.map((f) => f.name), affinities.map((a) => a.value)],
-        );
-      }
-      if (cooccurrence.length > 0) {
-        await trx.raw(
-          `insert into event_cooccurrence as c (event_id, other_event_id, value)
-           select * from unnest(?::uuid[], ?::uuid[], ?::float8[])
-           on conflict (event_id, other_event_id) do update set value = c.value + excluded.value`,
-          [cooccurrence.map((c) => c.eventId), cooccurrence.map((c) => c.otherEventId), cooccurrence.map((c) => c.value)],
         );
       }
       // Last: the rows of popular events are the ones other transactions wait for, so hold them briefly.
@@ -137,12 +126,53 @@ export function sqlModelStore(trx: Knex.Transaction): ModelStore {
   };
 }
 
+/** First positives one fold takes: enough to merge many users' pairs, few enough to hold its locks briefly. */
+export const FOLD_BATCH = 5000;
+
+/**
+ * Folds up to `limit` first positive interactions waiting in `cooccurrence_pending` into the
+ * co-occurrence counts, in one statement: each is paired with its user's `window` latest positive
+ * events before it (in the order they became positive as the worker applied them, positive_seq:
+ * so a positive stored late, after a retry, pairs the same whenever the fold runs, and in a
+ * rebuild), both ways, and the
+ * pairs of all of them are summed before they are written, so a pair many users share is one row
+ * write. The rows folded are deleted in the same statement: a fold that fails folds nothing, and
+ * none is folded twice. Folds running at once take different rows (SKIP LOCKED) and write in key
+ * order. Returns how many rows it folded.
+ */
+export async function foldCooccurrence(trx: Knex.Transaction, window: number, limit: number): Promise<number> {
+  await trx.raw('select pg_advisory_xact_lock_shared(?, 0)', [REBUILD_LOCK]);
+  const { rows } = await trx.raw<{ rows: { folded: number }[] }>(
+    `with taken as (
+       delete from cooccurrence_pending
+        where id in (select id from cooccurrence_pending order by id limit ? for update skip locked)
+       returning id, user_id, event_id
+     ), pairs as (
+       select t.event_id as a, w.event_id as b
+         from taken t
+         cross join lateral (select event_id from user_event_scores
+                              where user_id = t.user_id and positive_seq < t.id
+                              order by positive_seq desc limit ?) w
+     ), counted as (
+       select a, b, count(*)::float8 as value from (select a, b from pairs union all select b, a from pairs) both_ways
+        group by a, b
+     ), written as (
+       insert into event_cooccurrence as c (event_id, other_event_id, value)
+       select a, b, value from counted order by a, b
+       on conflict (event_id, other_event_id) do update set value = c.value + excluded.value
+     )
+     select count(*)::int as folded from taken`,
+    [limit, window],
+  );
+  return rows[0]!.folded;
+}
+
 /**
  * Empties the derived tables inside the rebuild's transaction. DELETE, not TRUNCATE: TRUNCATE
  * would lock the feed's readers out until the rebuild commits; DELETE lets them read the old model.
  */
 export async function resetModel(trx: Knex.Transaction): Promise<void> {
-  for (const table of ['user_event_scores', 'user_feature_affinities', 'event_popularity', 'event_cooccurrence']) {
+  for (const table of ['user_event_scores', 'user_feature_affinities', 'event_popularity', 'event_cooccurrence', 'cooccurrence_pending']) {
     await trx.raw('delete from ??', [table]);
   }
 }

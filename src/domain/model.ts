@@ -88,8 +88,15 @@ export interface ModelDelta {
   affinities: { userId: string; feature: string; value: number }[];
   /** `value`: decayed weights; `engaged`: users who became positive about the event (a count, not decayed). */
   popularity: { eventId: string; value: number; engaged: number }[];
-  /** How often two events were among one user's latest positives (a count: taste in events does not fade). */
-  cooccurrence: { eventId: string; otherEventId: string; value: number }[];
+  /**
+   * First positive interactions of a user with an event, in the order given. Each is paired with
+   * the user's `cooccurrenceWindow` latest positive events before it (by the time they became
+   * positive) in the co-occurrence counts: by the store itself (memory), or by a fold that merges
+   * the pairs of many users after the fact (PostgreSQL, see foldCooccurrence).
+   */
+  firstPositives: { userId: string; eventId: string; at: Date }[];
+  /** The co-occurrence window the first positives are to be paired within. */
+  cooccurrenceWindow: number;
 }
 
 /** Additions to one (user, event) row; the `…At` columns keep the first (positive, applied) or the latest (dismissed). */
@@ -109,8 +116,6 @@ export interface PairDelta {
 export interface ModelStore {
   /** Which of these (user, event) pairs already have a positive interaction, as `pairKey`s. */
   positivePairs(pairs: { userId: string; eventId: string }[]): Promise<Set<string>>;
-  /** Each user's latest positive events, at most `limit`, newest first (ties: by event id). */
-  recentPositives(userIds: string[], limit: number): Promise<Map<string, PositiveEvent[]>>;
   eventFeatures(eventIds: string[]): Promise<Map<string, EventFeatures>>;
   /** Adds the delta to the stored state. Rows are given in key order, so concurrent writers lock in one order. */
   add(delta: ModelDelta): Promise<void>;
@@ -123,22 +128,18 @@ export const pairKey = (userId: string, eventId: string) => `${userId}\u0000${ev
  * Folds a batch of interactions, in the order given, into the model. The workers and the rebuild
  * run this same code, so a rebuild replaying the rows in the order they were persisted yields the
  * incremental state (up to the last bits of sums added in another order).
- * Set-based: a fixed number of statements per batch, whatever its size or the users' histories;
- * each interaction touches at most `cooccurrenceWindow` pairs of events.
+ * Set-based: a fixed number of statements per batch, whatever its size or the users' histories.
  */
 export async function applyInteractions(store: ModelStore, settings: ModelSettings, interactions: ModelInteraction[]): Promise<void> {
   if (interactions.length === 0) return;
   const positives = interactions.filter((i) => POSITIVE_ACTIONS.includes(i.action));
-  const positiveUsers = [...new Set(positives.map((i) => i.userId))];
   const known = await store.positivePairs(uniqueBy(positives, (i) => pairKey(i.userId, i.eventId)));
-  const window = settings.cooccurrenceWindow;
-  const recent = await store.recentPositives(positiveUsers, window);
   const features = await store.eventFeatures([...new Set(interactions.map((i) => i.eventId))]);
 
   const pairs = new Map<string, PairDelta>();
   const affinities = new Map<string, number>();
   const popularity = new Map<string, { value: number; engaged: number }>();
-  const cooccurrence = new Map<string, number>();
+  const firstPositives: ModelDelta['firstPositives'] = [];
   const featureKeys = new Map<string, string[]>();
   const addTo = (map: Map<string, number>, key: string, value: number) => map.set(key, (map.get(key) ?? 0) + value);
 
@@ -186,14 +187,7 @@ export async function applyInteractions(store: ModelStore, settings: ModelSettin
     }
 
     // Paired with the user's latest positive events, counted when the second of the two becomes positive.
-    if (firstPositive) {
-      const latest = recent.get(userId) ?? [];
-      for (const other of latest) {
-        addTo(cooccurrence, pairKey(eventId, other.eventId), 1);
-        addTo(cooccurrence, pairKey(other.eventId, eventId), 1);
-      }
-      recent.set(userId, withPositive(latest, { eventId, at: createdAt }, window));
-    }
+    if (firstPositive) firstPositives.push({ userId, eventId, at: createdAt });
   }
 
   const byKey = <T>(map: Map<string, T>) => [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -205,20 +199,9 @@ export async function applyInteractions(store: ModelStore, settings: ModelSettin
       return { userId, feature, value };
     }),
     popularity: byKey(popularity).map(([eventId, p]) => ({ eventId, ...p })),
-    cooccurrence: byKey(cooccurrence).map(([key, value]) => {
-      const [eventId, otherEventId] = split(key);
-      return { eventId, otherEventId, value };
-    }),
+    firstPositives,
+    cooccurrenceWindow: settings.cooccurrenceWindow,
   });
-}
-
-/** The user's latest positives with one more, still newest first and at most `window` long. */
-function withPositive(latest: PositiveEvent[], added: PositiveEvent, window: number): PositiveEvent[] {
-  const newer = (a: PositiveEvent, b: PositiveEvent) => a.at > b.at || (a.at.getTime() === b.at.getTime() && a.eventId < b.eventId);
-  const index = latest.findIndex((e) => newer(added, e));
-  const next = [...latest];
-  next.splice(index === -1 ? next.length : index, 0, added);
-  return next.slice(0, window);
 }
 
 function uniqueBy<T>(items: T[], key: (item: T) => string): T[] {

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../data/db';
 import {
   countInteractions,
+  FOLD_BATCH,
+  foldCooccurrence,
   interactionsInPersistOrder,
   lockForRebuild,
   readModelSettings,
@@ -33,6 +35,8 @@ export async function rebuildModel(
     onProgress?.(0, total);
     for await (const page of interactionsInPersistOrder(trx)) {
       await applyInteractions(store, settings, page);
+      // The same fold as the workers', so that the co-occurrence counts equal theirs.
+      while ((await foldCooccurrence(trx, settings.cooccurrenceWindow, FOLD_BATCH)) > 0);
       done += page.length;
       onProgress?.(done, total);
     }

@@ -24,6 +24,8 @@ export class MemoryModelStore implements ModelStore {
   private version = 0;
   private ordered?: { version: number; byPopularity: string[]; neverEngaged: string[] };
   private readonly sortedRows = new Map<number, { version: number; ids: string[] }>();
+  /** Each user's positive events in the order they were applied (positive_seq in PostgreSQL): the co-occurrence window. */
+  private readonly applied = new Map<string, string[]>();
   /** Each user's positive events, oldest first (ties: by id, descending), so the latest are read off the end. */
   private readonly positives = new Map<string, PositiveEvent[]>();
 
@@ -41,10 +43,6 @@ export class MemoryModelStore implements ModelStore {
 
   async positivePairs(pairs: { userId: string; eventId: string }[]) {
     return new Set(pairs.filter((p) => this.pairs.get(p.userId)?.get(p.eventId)?.positiveAt).map((p) => pairKey(p.userId, p.eventId)));
-  }
-
-  async recentPositives(userIds: string[], limit: number) {
-    return new Map(userIds.map((userId) => [userId, this.latestPositives(userId, limit)]));
   }
 
   /** The user's latest positive events, newest first (ties by id), at most `limit`: the SQL's order. */
@@ -78,12 +76,22 @@ export class MemoryModelStore implements ModelStore {
       this.popularity.set(eventId, (this.popularity.get(eventId) ?? 0) + value);
       if (engaged) this.engaged.set(eventId, (this.engaged.get(eventId) ?? 0) + engaged);
     }
-    for (const { eventId, otherEventId, value } of delta.cooccurrence) {
-      const id = this.intern(eventId);
-      const other = this.intern(otherEventId);
+    // As foldCooccurrence pairs them in PostgreSQL: with the user's latest positives applied before each.
+    const count = (a: string, b: string) => {
+      const id = this.intern(a);
       const row = this.cooccurrence.get(id) ?? new Map<number, number>();
       this.cooccurrence.set(id, row);
-      row.set(other, (row.get(other) ?? 0) + value);
+      const other = this.intern(b);
+      row.set(other, (row.get(other) ?? 0) + 1);
+    };
+    for (const { userId, eventId } of delta.firstPositives) {
+      const before = this.applied.get(userId) ?? [];
+      this.applied.set(userId, before);
+      for (const other of before.slice(-delta.cooccurrenceWindow)) {
+        count(eventId, other);
+        count(other, eventId);
+      }
+      before.push(eventId);
     }
   }
 

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../data/db';
 import type { Logger } from '../logger';
 import { jobPayloads, type JobName, type JobPayload } from './definitions';
+import { DrainLoop } from './drain-loop';
 import type { Producer } from './producer';
 
 /**
@@ -22,59 +23,36 @@ export async function enqueueInTransaction<N extends JobName>(
 
 /** Moves committed outbox rows to the queue; any number of relays may run (rows are claimed with SKIP LOCKED). */
 export class OutboxRelay {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private again = false;
-  private stopped = true;
+  private readonly loop: DrainLoop;
 
   constructor(
     private readonly db: Db,
     private readonly producer: Pick<Producer, 'enqueue'>,
-    private readonly logger: Logger,
+    logger: Logger,
     /** `onFailure`: a relay attempt failed (Redis away, say); its rows stay for the next. */
     private readonly options: { intervalMs?: number; batchSize?: number; onFailure?: () => void } = {},
-  ) {}
+  ) {
+    this.loop = new DrainLoop(() => this.relayOnce(), {
+      intervalMs: options.intervalMs ?? 1000,
+      onFailure: (error) => {
+        logger.warn({ err: (error as Error).message }, 'outbox relay failed; will retry');
+        options.onFailure?.();
+      },
+    });
+  }
 
   /** Relays now and then every `intervalMs`, until `stop`. */
   start(): void {
-    this.stopped = false;
-    this.kick();
+    this.loop.start();
   }
 
   /** Asks for a relay soon (after a commit that wrote to the outbox); calls made meanwhile coalesce. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.running = this.drain().finally(() => {
-      this.running = undefined;
-      if (this.stopped) return;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      } else {
-        this.timer = setTimeout(() => this.kick(), this.options.intervalMs ?? 1000);
-      }
-    });
+    this.loop.kick();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  /** Relays until the outbox is empty or a batch fails (Redis away: the rows stay for the next try). */
-  private async drain(): Promise<void> {
-    try {
-      while ((await this.relayOnce()) > 0 && !this.stopped);
-    } catch (error) {
-      this.logger.warn({ err: (error as Error).message }, 'outbox relay failed; will retry');
-      this.options.onFailure?.();
-    }
+    await this.loop.stop();
   }
 
   /** Relays one batch; returns how many rows it moved. */

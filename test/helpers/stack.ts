@@ -12,6 +12,8 @@ import type { Producer } from '../../src/jobs/producer';
 import { createLogger } from '../../src/logger';
 import type { Metrics } from '../../src/metrics';
 import { createInteractionWorker } from '../../workers/interaction-worker';
+import { cooccurrenceFolder } from '../../src/domain/cooccurrence-folder';
+import type { DrainLoop } from '../../src/jobs/drain-loop';
 
 export interface Stack {
   config: Config;
@@ -80,6 +82,7 @@ export async function startStack(
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let worker: Worker | undefined;
+  let folder: DrainLoop | undefined;
 
   const stack: Stack = {
     config,
@@ -91,7 +94,9 @@ export async function startStack(
     baseUrl,
     async startWorker() {
       if (!worker) {
-        worker = createInteractionWorker({ config, db, logger });
+        folder = cooccurrenceFolder(db, config.model.cooccurrenceWindow, logger, { intervalMs: 50 });
+        folder.start();
+        worker = createInteractionWorker({ config, db, logger, afterStore: () => folder!.kick() });
         await worker.waitUntilReady();
       }
       return worker;
@@ -127,6 +132,7 @@ export async function startStack(
     async stop() {
       // With Redis away (a test that failed before restarting it), waiting for the worker would never end.
       await worker?.close(producer.connection.status !== 'ready');
+      await folder?.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await deps.close();
