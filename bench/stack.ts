@@ -95,7 +95,7 @@ export class Stack {
   }
 }
 
-/** The service's configuration common to every deployment: only variables the README documents. */
+/** The service's configuration common to every deployment: only variables docs/configuration.md documents. */
 export function baseEnv(): Record<string, string> {
   return {
     NODE_ENV: 'production',

@@ -153,7 +153,7 @@ describe('bad input, generated (fast-check)', () => {
   });
 
   afterAll(() => {
-    // Printed for the README's figures: how many requests the properties sent.
+    // Printed for the figures of docs/reliability.md: how many requests the properties sent.
     if (process.env.FUZZ_RUNS) console.log(`fuzz: ${sent} requests`);
   });
 });
