@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config';
 import { warnAboutRedisPolicy } from '../src/health';
 import { createProducer } from '../src/jobs/producer';
@@ -140,6 +141,53 @@ describe('when Redis is unreachable', () => {
     } finally {
       await stack.stop();
       await redis?.stop();
+    }
+  });
+});
+
+describe('readiness', () => {
+  test('is false while Redis is full and refuses writes (it still answers pings), and true again once it has room', async () => {
+    const redis = await TestRedis.start(['--maxmemory-policy', 'noeviction']);
+    const stack = await startStack({ worker: false, env: { REDIS_URL: redis.url } });
+    const admin = new Redis(redis.url);
+    try {
+      await waitFor('ready', async () => (await stack.request('GET', '/readyz', { token: null })).status === 200);
+      const event = await buildEvent(stack.db);
+      // Full: holding far more than its limit, with nothing it may evict.
+      for (let i = 0; i < 50; i += 1) await admin.set(`filler:${i}`, 'x'.repeat(100_000));
+      await admin.config('SET', 'maxmemory', '1mb');
+      expect(await admin.set('one-more', 'x').catch((error: Error) => error.message)).toMatch(/OOM/);
+      expect(await admin.ping()).toBe('PONG');
+      await sleep(1100); // readiness is checked at most once a second
+      expect(await stack.request('GET', '/readyz', { token: null })).toMatchObject({ status: 503, body: { redis: false, database: true } });
+      expect((await stack.request('POST', '/interactions', { body: { eventId: event.id, action: 'VIEW' } })).status).toBe(503);
+
+      await admin.config('SET', 'maxmemory', '0');
+      await sleep(1100);
+      expect((await stack.request('GET', '/readyz', { token: null })).status).toBe(200);
+    } finally {
+      admin.disconnect();
+      await stack.stop();
+      await redis.stop();
+    }
+  });
+
+  test('is checked at most once a second, however often it is asked', async () => {
+    const redis = await TestRedis.start();
+    const stack = await startStack({ worker: false, env: { REDIS_URL: redis.url } });
+    const probe = new Redis(redis.url);
+    try {
+      const writes = async () => Number(/cmdstat_set:calls=(\d+)/.exec(await probe.info('commandstats'))?.[1] ?? 0);
+      await stack.request('GET', '/readyz', { token: null });
+      await sleep(1100);
+      const before = await writes();
+      const answers = await Promise.all(Array.from({ length: 50 }, () => stack.request('GET', '/readyz', { token: null })));
+      expect(answers.every((a) => a.status === 200)).toBe(true);
+      expect((await writes()) - before).toBeLessThanOrEqual(2);
+    } finally {
+      probe.disconnect();
+      await stack.stop();
+      await redis.stop();
     }
   });
 });

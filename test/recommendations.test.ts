@@ -151,6 +151,20 @@ describe('GET /recommendations', () => {
     (await stack.startWorker()).resume();
   });
 
+  test('applying to a gig by its id in upper case hides it at once too (ids are normalised for every route)', async () => {
+    const userId = newUser();
+    const gig = await buildEvent(stack.db, { kind: 'gig' });
+    await interact(newUser(), [gig.id, 'SAVE']);
+    expect(await wholeFeed(userId)).toContain(gig.id);
+    await (await stack.startWorker()).pause(); // the APPLY is not stored yet: only the hidden set can hide it
+
+    const res = await stack.request('POST', `/gigs/${gig.id.toUpperCase()}/applications`, { token: stack.token({ sub: userId }) });
+
+    expect(res).toMatchObject({ status: 201, body: { eventId: gig.id } });
+    expect(await wholeFeed(userId)).not.toContain(gig.id);
+    (await stack.startWorker()).resume();
+  });
+
   test('a new user with nothing to go on gets the soonest events first', async () => {
     const later = await buildEvent(stack.db, {
       startsAt: new Date(Date.now() + 3 * 60 * 60 * 1000),

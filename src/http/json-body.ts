@@ -6,10 +6,19 @@ export const BODY_LIMIT = '8kb';
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/;
 
+/**
+ * JSON in UTF-8 only: no charset, or utf-8. body-parser decodes other charsets it knows (utf-16,
+ * utf-7...), so a body whose bytes spell nothing suspicious could decode to anything, past any
+ * filter in front of the API that reads bytes.
+ */
 const requireJson: RequestHandler = (req, _res, next) => {
-  const mediaType = (req.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (JSON_TYPE.test(mediaType)) return next();
-  next(new AppError({ code: 'unsupported_media_type', status: 415, message: 'Send the body as application/json' }));
+  const [type = '', ...parameters] = (req.get('content-type') ?? '').split(';').map((part) => part.trim().toLowerCase());
+  const charset = parameters
+    .find((p) => p.startsWith('charset='))
+    ?.slice('charset='.length)
+    .replace(/^"(.*)"$/, '$1');
+  if (JSON_TYPE.test(type) && (charset === undefined || charset === 'utf-8' || charset === 'utf8')) return next();
+  next(new AppError({ code: 'unsupported_media_type', status: 415, message: 'Send the body as UTF-8 application/json' }));
 };
 
 /** For routes that take a body: a JSON content type, a size limit, objects and arrays only. */

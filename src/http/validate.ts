@@ -33,3 +33,16 @@ export const pageQuery = z.object({
     .default(20),
   cursor: z.string({ error: 'must be a single string' }).min(1).max(200, 'is not valid').optional(),
 });
+
+/**
+ * Ids from clients, normalised in one place for every route: UUIDs compare case-insensitively in
+ * PostgreSQL but not in Redis or in memory (a gig applied to as "ABC..." stayed in the feed).
+ */
+export const normaliseId = (value: string) => value.toLowerCase();
+
+/** An id the client sent in the body: a string of at most 200 characters, normalised. */
+export const idField = () => z.string({ error: 'must be a string' }).max(200, 'is too long').transform(normaliseId);
+
+/** An id from the path, normalised. */
+export const idParam = (req: { params: Record<string, string | string[] | undefined> }, name: string) =>
+  normaliseId(String(req.params[name] ?? ''));

@@ -48,6 +48,8 @@ export interface Producer {
   readonly connection: RedisClient;
   /** Whether Redis answers (for readiness probes). */
   ping(): Promise<boolean>;
+  /** Whether Redis takes a write now: false while it is away, or full and refusing writes. */
+  writable(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -143,6 +145,13 @@ export function createProducer(config: Config, logger: Logger): Producer {
     },
     enqueue(name, payload, options = {}) {
       return add(name, producer.signed(name, payload), options);
+    },
+    async writable() {
+      if (connection.status !== 'ready') return false;
+      return connection.set(`${config.queuePrefix}:readiness`, String(process.pid), 'PX', 5000).then(
+        () => true,
+        () => false,
+      );
     },
     async ping() {
       if (connection.status !== 'ready') return false;

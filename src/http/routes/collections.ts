@@ -12,13 +12,10 @@ import {
 import type { AppDeps } from '../../app';
 import { currentUser } from '../auth';
 import { jsonBody } from '../json-body';
-import { pageQuery, parseInput, storableText } from '../validate';
+import { idField, idParam, pageQuery, parseInput, storableText } from '../validate';
 
 const newCollectionBody = z.object({ name: storableText(100) }, { error: 'The body must be a JSON object' });
-const newEntryBody = z.object(
-  { eventId: z.string({ error: 'must be a string' }).max(200, 'is too long') },
-  { error: 'The body must be a JSON object' },
-);
+const newEntryBody = z.object({ eventId: idField() }, { error: 'The body must be a JSON object' });
 
 export function collectionsRouter({ db, outboxRelay, config }: AppDeps): Router {
   const router = Router();
@@ -39,11 +36,11 @@ export function collectionsRouter({ db, outboxRelay, config }: AppDeps): Router 
   });
 
   router.get('/collections/:id', async (req, res) => {
-    res.json(toJson(await getCollection(db, currentUser(req).id, req.params.id)));
+    res.json(toJson(await getCollection(db, currentUser(req).id, idParam(req, 'id'))));
   });
 
   router.get('/collections/:id/events', async (req, res) => {
-    const page = await listCollectionEvents(db, currentUser(req).id, req.params.id, parseInput(pageQuery, req.query));
+    const page = await listCollectionEvents(db, currentUser(req).id, idParam(req, 'id'), parseInput(pageQuery, req.query));
     res.json({
       items: page.items.map((entry) => ({ eventId: entry.eventId, addedAt: entry.addedAt.toISOString() })),
       nextCursor: page.nextCursor,
@@ -52,12 +49,12 @@ export function collectionsRouter({ db, outboxRelay, config }: AppDeps): Router 
 
   router.post('/collections/:id/events', ...jsonBody, async (req, res) => {
     const { eventId } = parseInput(newEntryBody, req.body);
-    const entry = await addEventToCollection({ db, relay: outboxRelay, limits }, currentUser(req).id, String(req.params.id), eventId);
+    const entry = await addEventToCollection({ db, relay: outboxRelay, limits }, currentUser(req).id, idParam(req, 'id'), eventId);
     res.status(201).json({ collectionId: entry.collectionId, eventId: entry.eventId, addedAt: entry.addedAt.toISOString() });
   });
 
   router.delete('/collections/:id/events/:eventId', async (req, res) => {
-    await removeEventFromCollection(db, currentUser(req).id, req.params.id, req.params.eventId);
+    await removeEventFromCollection(db, currentUser(req).id, idParam(req, 'id'), idParam(req, 'eventId'));
     res.status(204).end();
   });
 

@@ -5,7 +5,7 @@ import { assertMayCreateEvents, createEvent, getEvent } from '../../domain/event
 import type { AppDeps } from '../../app';
 import { currentUser } from '../auth';
 import { jsonBody } from '../json-body';
-import { parseInput, storableText } from '../validate';
+import { idParam, parseInput, storableText } from '../validate';
 
 const text = storableText;
 
@@ -37,7 +37,7 @@ export function eventsRouter({ db }: AppDeps): Router {
   });
 
   router.get('/events/:id', async (req, res) => {
-    res.json(toEventJson(await getEvent(db, req.params.id)));
+    res.json(toEventJson(await getEvent(db, idParam(req, 'id'))));
   });
 
   return router;

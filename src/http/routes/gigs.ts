@@ -6,7 +6,7 @@ import type { AppDeps } from '../../app';
 import { currentUser } from '../auth';
 import { requestLogger } from '../request-context';
 import { optionalJsonBody } from '../json-body';
-import { parseInput, storableText } from '../validate';
+import { idParam, parseInput, storableText } from '../validate';
 
 const applicationBody = z.object({ message: storableText(2000).nullish() }, { error: 'The body must be a JSON object' });
 
@@ -18,7 +18,7 @@ export function gigsRouter({ db, outboxRelay, rankingCache }: AppDeps): Router {
     const application = await applyToGig(
       { db, relay: outboxRelay, feed: rankingCache, logger: requestLogger(req) },
       currentUser(req).id,
-      String(req.params.eventId),
+      idParam(req, 'eventId'),
       message ?? null,
       req.deadline,
     );
@@ -26,7 +26,7 @@ export function gigsRouter({ db, outboxRelay, rankingCache }: AppDeps): Router {
   });
 
   router.get('/gigs/:eventId/applications/me', async (req, res) => {
-    res.json(toJson(await getOwnApplication(db, currentUser(req).id, req.params.eventId)));
+    res.json(toJson(await getOwnApplication(db, currentUser(req).id, idParam(req, 'eventId'))));
   });
 
   return router;

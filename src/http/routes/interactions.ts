@@ -6,12 +6,12 @@ import type { AppDeps } from '../../app';
 import { currentUser } from '../auth';
 import { requestLogger } from '../request-context';
 import { jsonBody } from '../json-body';
-import { parseInput } from '../validate';
+import { idField, parseInput } from '../validate';
 
 // Unknown keys (a `userId`, say) are dropped: the user is always the token's subject.
 const interactionBody = z.object(
   {
-    eventId: z.string({ error: 'must be a string' }).max(200, 'is too long'),
+    eventId: idField(),
     action: z.enum(ACTIONS, { error: `must be one of ${ACTIONS.join(', ')}` }),
   },
   { error: 'The body must be a JSON object' },
