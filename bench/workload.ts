@@ -2,7 +2,7 @@
 // interactions (ingest, the naive baseline, freshness, cost), so that their figures compare.
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { seededRandom } from '../src/eval/data';
+import { seededRandom } from '../eval/data';
 
 export const JWT_SECRET = 'bench-secret-not-for-production';
 export const WEIGHTS = { VIEW: 1, CLICK: 3, SAVE: 5, APPLY: 8, DISMISS: -10 } as const;

@@ -3,9 +3,9 @@
 // validation split and writes src/domain/recommendation-settings.json (src/eval/fit.ts).
 import { parseArgs } from 'node:util';
 import { RECOMMENDATION_SETTINGS } from '../src/domain/fitted-settings';
-import { readEvalFiles, timeSpan, type EvalData } from '../src/eval/data';
-import { evaluate, type EvalResult } from '../src/eval/evaluate';
-import { fitSettings, writeFittedSettings } from '../src/eval/fit';
+import { readEvalFiles, timeSpan, type EvalData } from '../eval/data';
+import { evaluate, type EvalResult } from '../eval/evaluate';
+import { fitSettings, writeFittedSettings } from '../eval/fit';
 import { loadConfigOrExit } from '../src/lifecycle';
 
 process.env.NODE_ENV ??= 'development';

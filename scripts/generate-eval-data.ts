@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateEvalData } from '../src/eval/generate';
+import { generateEvalData } from '../eval/generate';
 
 const { values } = parseArgs({
   options: {

@@ -1,13 +1,13 @@
 import express, { type Express } from 'express';
 import type { Config } from './config';
-import { createDb, type Db } from './data/db';
+import { createDb } from './data/db';
 import { cachedEventExists } from './data/events';
-import { cachedFeedEvents, type FeedEvent } from './feed/candidates';
-import { redisRankingCache, type RankingCache } from './feed/ranking-cache';
+import { cachedFeedEvents } from './feed/candidates';
+import { redisRankingCache } from './feed/ranking-cache';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
 import { rateLimit } from './http/rate-limit';
-import { createFailFastRedis, type RedisClient } from './data/redis';
+import { createFailFastRedis } from './data/redis';
 import { requestContext } from './http/request-context';
 import { queueDashboard } from './http/dashboard';
 import { docsRouter } from './http/openapi';
@@ -20,35 +20,12 @@ import { gigsRouter } from './http/routes/gigs';
 import { interactionsRouter } from './http/routes/interactions';
 import { recommendationsRouter } from './http/routes/recommendations';
 import { OutboxRelay } from './jobs/outbox';
-import { createProducer, type Producer } from './jobs/producer';
+import { createProducer } from './jobs/producer';
 import type { Logger } from './logger';
 import { RankingGate } from './feed/ranking-gate';
+import type { AppDeps } from './http/deps';
 
-/** What the HTTP layer needs; built by server.ts (and by tests). */
-export interface AppDeps {
-  config: Config;
-  db: Db;
-  /** Where the feed reads the model and its events: the replica of DATABASE_READ_URL, or `db`. */
-  feedDb: Db;
-  producer: Producer;
-  /**
-   * The service's own state in Redis (rate limits, feed rankings), on a connection of its own so
-   * that it never waits behind the queue's commands; fail-fast like the producer's.
-   */
-  redis: RedisClient;
-  /** Whether an event exists (cached for EVENT_CACHE_TTL_MS). */
-  eventExists(id: string): Promise<boolean>;
-  /** Feed rankings and hidden events in Redis. */
-  rankingCache: RankingCache;
-  /** Bounds the feed ranking work of this process (FEED_RANKING_CONCURRENCY, FEED_RANKING_QUEUE). */
-  rankingGate: RankingGate;
-  /** What feed pages show of their events (cached for EVENT_CACHE_TTL_MS). */
-  feedEvents(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
-  /** Relays interactions recorded inside transactions (collections, gig applications). */
-  outboxRelay: OutboxRelay;
-  metrics: Metrics;
-  logger: Logger;
-}
+export type { AppDeps } from './http/deps';
 
 /** Connects what the API needs; `close` releases it all (shutdown, tests). */
 export function connectAppDeps(config: Config, logger: Logger): AppDeps & { close(): Promise<void> } {

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/config';
-import { parseTimestamp } from '../src/eval/csv';
-import { parseEvalData, readEvalFiles } from '../src/eval/data';
-import { evaluate, evaluateMany, heldOutInteractions } from '../src/eval/evaluate';
-import { validationSplit } from '../src/eval/fit';
-import { generateEvalData } from '../src/eval/generate';
+import { parseTimestamp } from '../eval/csv';
+import { parseEvalData, readEvalFiles } from '../eval/data';
+import { evaluate, evaluateMany, heldOutInteractions } from '../eval/evaluate';
+import { validationSplit } from '../eval/fit';
+import { generateEvalData } from '../eval/generate';
 
 const config = loadConfig({ NODE_ENV: 'test' });
 const model = { ...config.model, epoch: '2026-01-01T00:00:00.000Z' };

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { applyInteractions, type EventFeatures } from '../src/domain/model';
 import type { Action } from '../src/domain/weights';
-import { MemoryModelStore } from '../src/eval/memory-store';
-import { rankFeedInMemory } from '../src/eval/feed';
+import { MemoryModelStore } from '../eval/memory-store';
+import { rankFeedInMemory } from '../eval/feed';
 import { rankFeed } from '../src/feed/feed';
 import { JOBS } from '../src/jobs/definitions';
 import { createLogger } from '../src/logger';
-import { processJob } from '../workers/interaction-worker';
+import { processJob } from '../src/jobs/interaction-worker';
 import { buildEvent, interactionPayload } from './helpers/factories';
 import { foldAll } from './helpers/model';
 import { startStack, type Stack } from './helpers/stack';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { JOBS } from '../src/jobs/definitions';
-import { processJob } from '../workers/interaction-worker';
+import { processJob } from '../src/jobs/interaction-worker';
 import { currentVersions } from '../src/feed/versions';
 import { createLogger } from '../src/logger';
 import { buildEvent, interactionPayload } from './helpers/factories';

@@ -5,7 +5,7 @@ import { addMonthlyPartitions, ensurePartitions, isPartitioned, partitionInterac
 import { JOBS } from '../src/jobs/definitions';
 import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
-import { processJob } from '../workers/interaction-worker';
+import { processJob } from '../src/jobs/interaction-worker';
 import { interactionsOf } from './helpers/db';
 import { buildEvent, interactionPayload } from './helpers/factories';
 import { expectModelToEqualRebuild } from './helpers/model';

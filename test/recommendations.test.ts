@@ -8,7 +8,7 @@ import { InteractionModel } from '../src/data/models';
 import { getFeedPage } from '../src/feed/feed';
 import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
-import { processJob } from '../workers/interaction-worker';
+import { processJob } from '../src/jobs/interaction-worker';
 import { RankingGate } from '../src/feed/ranking-gate';
 import { buildEvent, interactionPayload } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';

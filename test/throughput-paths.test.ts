@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { cachedEventExists } from '../src/data/events';
 import type { RecordInteractionPayload } from '../src/jobs/definitions';
-import { InteractionWriter } from '../workers/interaction-writer';
+import { InteractionWriter } from '../src/jobs/interaction-writer';
 import { buildEvent } from './helpers/factories';
 import { interactionsOf, scoreOf } from './helpers/db';
 import { startStack, type Stack } from './helpers/stack';

@@ -8,8 +8,8 @@ import { createProducer } from '../src/jobs/producer';
 import { loadConfigOrExit, onShutdown } from '../src/lifecycle';
 import { createLogger } from '../src/logger';
 import { Metrics } from '../src/metrics';
-import { startHealthServer } from './health-server';
-import { createInteractionWorker } from './interaction-worker';
+import { startHealthServer } from '../src/health-server';
+import { createInteractionWorker } from '../src/jobs/interaction-worker';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, name: 'worker' });

@@ -1,13 +1,5 @@
 import type { Knex } from 'knex';
-import {
-  pairKey,
-  splitFeature,
-  type EventFeatures,
-  type ModelInteraction,
-  type ModelSettings,
-  type ModelStore,
-  type PositiveEvent,
-} from '../domain/model';
+import { pairKey, splitFeature, type EventFeatures, type ModelInteraction, type ModelSettings, type ModelStore } from '../domain/model';
 
 // Advisory lock keys (namespace, key). Interactions take the rebuild lock shared and their user's
 // lock exclusively; a rebuild takes the rebuild lock exclusively.

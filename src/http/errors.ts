@@ -24,7 +24,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-function toAppError(error: unknown): AppError {
+/** What any thrown error becomes for the client: its status, stable code and message. */
+export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const jwt = fromJwtError(error);
   if (jwt) return jwt;

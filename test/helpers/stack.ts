@@ -11,7 +11,7 @@ import type { OutboxRelay } from '../../src/jobs/outbox';
 import type { Producer } from '../../src/jobs/producer';
 import { createLogger } from '../../src/logger';
 import type { Metrics } from '../../src/metrics';
-import { createInteractionWorker } from '../../workers/interaction-worker';
+import { createInteractionWorker } from '../../src/jobs/interaction-worker';
 import { cooccurrenceFolder } from '../../src/domain/cooccurrence-folder';
 import type { DrainLoop } from '../../src/jobs/drain-loop';
 

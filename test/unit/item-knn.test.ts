@@ -1,4 +1,4 @@
-import { itemKnnScorer } from '../../src/eval/item-knn';
+import { itemKnnScorer } from '../../eval/item-knn';
 import type { Action } from '../../src/domain/weights';
 
 const at = new Date('2026-01-01T00:00:00Z');

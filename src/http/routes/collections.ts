@@ -9,7 +9,7 @@ import {
   listCollections,
   removeEventFromCollection,
 } from '../../domain/collections';
-import type { AppDeps } from '../../app';
+import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { jsonBody } from '../json-body';
 import { idField, idParam, pageQuery, parseInput, storableText } from '../validate';
@@ -17,7 +17,7 @@ import { idField, idParam, pageQuery, parseInput, storableText } from '../valida
 const newCollectionBody = z.object({ name: storableText(100) }, { error: 'The body must be a JSON object' });
 const newEntryBody = z.object({ eventId: idField() }, { error: 'The body must be a JSON object' });
 
-export function collectionsRouter({ db, outboxRelay, config }: AppDeps): Router {
+export function collectionsRouter({ db, outboxRelay, config }: Pick<AppDeps, 'db' | 'outboxRelay' | 'config'>): Router {
   const router = Router();
   const limits = config.collectionLimits;
 

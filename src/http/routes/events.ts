@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { EventModel } from '../../data/models';
 import { assertMayCreateEvents, createEvent, getEvent } from '../../domain/events';
-import type { AppDeps } from '../../app';
+import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { jsonBody } from '../json-body';
 import { idParam, parseInput, storableText } from '../validate';
@@ -25,7 +25,7 @@ const newEventBody = z.object(
   { error: 'The body must be a JSON object' },
 );
 
-export function eventsRouter({ db }: AppDeps): Router {
+export function eventsRouter({ db }: Pick<AppDeps, 'db'>): Router {
   const router = Router();
 
   router.post('/events', ...jsonBody, async (req, res) => {

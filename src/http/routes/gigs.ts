@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { GigApplicationModel } from '../../data/models';
 import { applyToGig, getOwnApplication } from '../../domain/gig-applications';
-import type { AppDeps } from '../../app';
+import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { requestLogger } from '../request-context';
 import { optionalJsonBody } from '../json-body';
@@ -10,7 +10,7 @@ import { idParam, parseInput, storableText } from '../validate';
 
 const applicationBody = z.object({ message: storableText(2000).nullish() }, { error: 'The body must be a JSON object' });
 
-export function gigsRouter({ db, outboxRelay, rankingCache }: AppDeps): Router {
+export function gigsRouter({ db, outboxRelay, rankingCache }: Pick<AppDeps, 'db' | 'outboxRelay' | 'rankingCache'>): Router {
   const router = Router();
 
   router.post('/gigs/:eventId/applications', ...optionalJsonBody, async (req, res) => {

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { recordInteraction } from '../../domain/record-interaction';
 import { ACTIONS } from '../../domain/weights';
-import type { AppDeps } from '../../app';
+import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { requestLogger } from '../request-context';
 import { jsonBody } from '../json-body';
@@ -22,7 +22,11 @@ const idempotencyKey = z
   .regex(/^[\x21-\x7e]{1,200}$/, 'Idempotency-Key must be 1 to 200 visible ASCII characters')
   .optional();
 
-export function interactionsRouter({ eventExists, producer, rankingCache }: AppDeps): Router {
+export function interactionsRouter({
+  eventExists,
+  producer,
+  rankingCache,
+}: Pick<AppDeps, 'eventExists' | 'producer' | 'rankingCache'>): Router {
   const router = Router();
 
   router.post('/interactions', ...jsonBody, async (req, res) => {

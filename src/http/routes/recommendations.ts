@@ -1,11 +1,19 @@
 import { Router } from 'express';
 import { beforeDeadline } from '../../deadline';
 import { getFeedPage } from '../../feed/feed';
-import type { AppDeps } from '../../app';
+import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { pageQuery, parseInput } from '../validate';
 
-export function recommendationsRouter({ db, feedDb, config, rankingCache, feedEvents, metrics, rankingGate }: AppDeps): Router {
+export function recommendationsRouter({
+  db,
+  feedDb,
+  config,
+  rankingCache,
+  feedEvents,
+  metrics,
+  rankingGate,
+}: Pick<AppDeps, 'db' | 'feedDb' | 'config' | 'rankingCache' | 'feedEvents' | 'metrics' | 'rankingGate'>): Router {
   const router = Router();
   const deps = {
     db,

@@ -1,4 +1,4 @@
-import { applyInteractions, type ModelSettings } from '../domain/model';
+import { applyInteractions, type ModelSettings } from '../src/domain/model';
 import { seededRandom, type EvalData, type EvalInteraction } from './data';
 import { collaborativeScores, rankFeedInMemory, rankInMemory, type FeedSettings } from './feed';
 import { itemKnnScorer } from './item-knn';
@@ -214,7 +214,7 @@ export function heldOutInteractions(ordered: EvalInteraction[], points = 1): Set
 }
 
 /** Hits and NDCG at k of ranks (0 = first; undefined = not ranked at all). */
-class Tally {
+export class Tally {
   n = 0;
   private hits = 0;
   private gain = 0;

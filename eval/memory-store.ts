@@ -1,4 +1,4 @@
-import { pairKey, type EventFeatures, type ModelDelta, type ModelStore, type PositiveEvent } from '../domain/model';
+import { pairKey, type EventFeatures, type ModelDelta, type ModelStore, type PositiveEvent } from '../src/domain/model';
 
 export interface Pair {
   decayed: number;

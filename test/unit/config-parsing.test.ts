@@ -1,5 +1,5 @@
-import { ConfigError, loadConfig } from '../src/config';
-import { DEFAULT_WEIGHTS } from '../src/domain/weights';
+import { ConfigError, loadConfig } from '../../src/config';
+import { DEFAULT_WEIGHTS } from '../../src/domain/weights';
 
 const problemsOf = (env: NodeJS.ProcessEnv) => {
   try {

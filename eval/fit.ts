@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ModelSettings } from '../domain/model';
-import { RECOMMENDATION_SETTINGS, type RecommendationSettings } from '../domain/fitted-settings';
+import type { ModelSettings } from '../src/domain/model';
+import { RECOMMENDATION_SETTINGS, type RecommendationSettings } from '../src/domain/fitted-settings';
 import type { EvalData } from './data';
 import { evaluate, evaluateMany, heldOutInteractions, type EvalOptions, type EvalResult } from './evaluate';
 import type { FeedSettings } from './feed';
@@ -191,7 +191,7 @@ export function validationSplit(data: EvalData): EvalData {
 
 /** Writes the fitted settings, with the figures they gave and how to fit them again, to the versioned file. */
 export function writeFittedSettings(fit: FitResult, files: { interactions: string; events: string }): string {
-  const file = path.join(__dirname, '..', 'domain', 'recommendation-settings.json');
+  const file = path.join(__dirname, '..', 'src', 'domain', 'recommendation-settings.json');
   const relative = (p: string) => path.relative(process.cwd(), path.resolve(p));
   const brief = (r: EvalResult) => ({
     users: r.users,

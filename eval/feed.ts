@@ -1,6 +1,6 @@
-import { featuresOf, type EventFeatures } from '../domain/model';
-import { rankCandidates, type Candidate, type RankedItem } from '../feed/ranking';
-import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings';
+import { featuresOf, type EventFeatures } from '../src/domain/model';
+import { rankCandidates, type Candidate, type RankedItem } from '../src/feed/ranking';
+import type { CandidateLimits, RankingSettings } from '../src/domain/fitted-settings';
 import type { MemoryModelStore, Pair } from './memory-store';
 
 export interface FeedSettings {

@@ -1,13 +1,13 @@
 import type { Server } from 'node:http';
 import express from 'express';
-import type { Config } from '../src/config';
-import type { Db } from '../src/data/db';
-import { probesRouter } from '../src/health';
-import { requireAdmin } from '../src/http/admin-auth';
-import { errorHandler, routeNotFound } from '../src/http/errors';
-import type { Producer } from '../src/jobs/producer';
-import type { Logger } from '../src/logger';
-import type { Metrics } from '../src/metrics';
+import type { Config } from './config';
+import type { Db } from './data/db';
+import { probesRouter } from './health';
+import { requireAdmin } from './http/admin-auth';
+import { errorHandler, routeNotFound } from './http/errors';
+import type { Producer } from './jobs/producer';
+import type { Logger } from './logger';
+import type { Metrics } from './metrics';
 
 /** The worker's own /healthz, /readyz and /metrics (admin credentials), on WORKER_PORT. */
 export function startHealthServer(deps: { config: Config; db: Db; producer: Producer; metrics: Metrics; logger: Logger }): Server {

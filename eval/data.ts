@@ -1,8 +1,6 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import type { EventFeatures } from '../domain/model';
-import { ACTIONS, type Action } from '../domain/weights';
-import { parseCsv, parseTimestamp, splitCsvLine } from './csv';
+import type { EventFeatures } from '../src/domain/model';
+import { ACTIONS, type Action } from '../src/domain/weights';
+import { parseCsv, parseTimestamp, readCsv } from './csv';
 
 export interface EvalInteraction {
   userId: string;
@@ -68,21 +66,11 @@ export function parseEvalData(interactionsCsv: string, eventsCsv: string): EvalD
   return builder.data;
 }
 
-/** The same, streaming the files line by line (real datasets run to hundreds of megabytes). */
+/** The same, streaming the files (real datasets run to hundreds of megabytes). */
 export async function readEvalFiles(interactionsPath: string, eventsPath: string): Promise<EvalData> {
   const builder = new EvalDataBuilder();
-  const each = async (file: string, columns: readonly string[], row: (line: number, values: Record<string, string>) => void) => {
-    let line = 0;
-    for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
-      line += 1;
-      if (text.trim() === '') continue;
-      const fields = splitCsvLine(text);
-      if (line === 1 && fields[0]?.toLowerCase() === columns[0]) continue;
-      row(line, Object.fromEntries(columns.map((c, i) => [c, fields[i] ?? ''])));
-    }
-  };
-  await each(eventsPath, EVENT_COLUMNS, (_line, values) => builder.event(values));
-  await each(interactionsPath, INTERACTION_COLUMNS, (line, values) => builder.interaction(line, values));
+  for await (const { values } of readCsv(eventsPath, EVENT_COLUMNS)) builder.event(values);
+  for await (const { line, values } of readCsv(interactionsPath, INTERACTION_COLUMNS)) builder.interaction(line, values);
   return builder.data;
 }
 

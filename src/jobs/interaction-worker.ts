@@ -1,15 +1,15 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Cluster } from 'ioredis';
-import { connectRedis } from '../src/data/redis';
+import { connectRedis } from '../data/redis';
 import type { z } from 'zod';
-import type { Config } from '../src/config';
-import type { Db } from '../src/data/db';
-import { persistInteractions } from '../src/domain/persist-interaction';
-import { rebuildModel } from '../src/domain/rebuild-model';
-import { JOBS, jobPayloads, QUEUES, type JobName, type RecordInteractionPayload } from '../src/jobs/definitions';
-import { isSignedJob } from '../src/jobs/signature';
-import type { Logger } from '../src/logger';
-import type { Metrics } from '../src/metrics';
+import type { Config } from '../config';
+import type { Db } from '../data/db';
+import { persistInteractions } from '../domain/persist-interaction';
+import { rebuildModel } from '../domain/rebuild-model';
+import { JOBS, jobPayloads, QUEUES, type JobName, type RecordInteractionPayload } from './definitions';
+import { isSignedJob } from './signature';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import { counts, InteractionWriter, type WriteResult } from './interaction-writer';
 
 export interface WorkerDeps {

@@ -1,4 +1,4 @@
-import { POSITIVE_ACTIONS } from '../domain/model';
+import { POSITIVE_ACTIONS } from '../src/domain/model';
 import type { EvalInteraction } from './data';
 
 /**

@@ -1,4 +1,4 @@
-import type { RecordInteractionPayload } from '../src/jobs/definitions';
+import type { RecordInteractionPayload } from './definitions';
 
 type Persist = (payloads: RecordInteractionPayload[]) => Promise<Set<string>>;
 

@@ -1,0 +1,36 @@
+import type { Config } from '../config';
+import type { Db } from '../data/db';
+import type { RedisClient } from '../data/redis';
+import type { FeedEvent } from '../feed/candidates';
+import type { RankingCache } from '../feed/ranking-cache';
+import type { RankingGate } from '../feed/ranking-gate';
+import type { OutboxRelay } from '../jobs/outbox';
+import type { Producer } from '../jobs/producer';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+
+/** What the HTTP layer needs; built by server.ts (and by tests). */
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  /** Where the feed reads the model and its events: the replica of DATABASE_READ_URL, or `db`. */
+  feedDb: Db;
+  producer: Producer;
+  /**
+   * The service's own state in Redis (rate limits, feed rankings), on a connection of its own so
+   * that it never waits behind the queue's commands; fail-fast like the producer's.
+   */
+  redis: RedisClient;
+  /** Whether an event exists (cached for EVENT_CACHE_TTL_MS). */
+  eventExists(id: string): Promise<boolean>;
+  /** Feed rankings and hidden events in Redis. */
+  rankingCache: RankingCache;
+  /** Bounds the feed ranking work of this process (FEED_RANKING_CONCURRENCY, FEED_RANKING_QUEUE). */
+  rankingGate: RankingGate;
+  /** What feed pages show of their events (cached for EVENT_CACHE_TTL_MS). */
+  feedEvents(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
+  /** Relays interactions recorded inside transactions (collections, gig applications). */
+  outboxRelay: OutboxRelay;
+  metrics: Metrics;
+  logger: Logger;
+}
