@@ -43,6 +43,10 @@ describe('authentication', () => {
     ['roles that are not an array of strings', () => `Bearer ${stack.token({ roles: 'admin' })}`],
     ['a sub with a NUL byte (could never be stored)', () => `Bearer ${stack.token({ sub: 'nul\u0000user' })}`],
     ['a sub with a lone surrogate', () => `Bearer ${stack.token({ sub: 'sur\ud800x' })}`],
+    [
+      'a token issued an hour ahead (iat)',
+      () => `Bearer ${hs256({ sub: 'u1', iat: now() + 3600, exp: now() + 7200 }, stack.config.jwt.secret)}`,
+    ],
     ['a sub longer than 255 characters', () => `Bearer ${stack.token({ sub: 'u'.repeat(256) })}`],
     ['a validly signed token of 8 kB', () => `Bearer ${stack.token({ sub: 'u1', padding: 'x'.repeat(8000) })}`],
     [
@@ -92,6 +96,45 @@ describe('authentication', () => {
     expect((await stack.request('GET', '/healthz', { token: null })).status).toBe(200);
     const ready = await stack.request('GET', '/readyz', { token: null });
     expect(ready).toMatchObject({ status: 200, body: { status: 'ready', database: true, redis: true } });
+  });
+});
+
+describe('tokens without an expiry', () => {
+  let strict: Stack;
+  let lenient: Stack;
+  const events = new Map<Stack, string>();
+  beforeAll(async () => {
+    [strict, lenient] = await Promise.all([
+      startStack({ worker: false, env: { JWT_REQUIRE_EXP: 'true' } }),
+      startStack({ worker: false, env: { JWT_REQUIRE_EXP: 'false' } }),
+    ]);
+    for (const stack of [strict, lenient]) events.set(stack, (await buildEvent(stack.db)).id);
+  });
+  afterAll(() => Promise.all([strict.stop(), lenient.stop()]));
+
+  const post = (stack: Stack, claims: object) =>
+    stack.request('POST', '/interactions', {
+      token: null,
+      body: { eventId: events.get(stack), action: 'VIEW' },
+      headers: { authorization: `Bearer ${jwt.sign(claims, stack.config.jwt.secret)}` },
+    });
+
+  test('are refused while JWT_REQUIRE_EXP is on (the default in production), every time they are sent', async () => {
+    for (let i = 0; i < 2; i += 1) {
+      expect(await post(strict, { sub: 'u-no-exp' })).toMatchObject({
+        status: 401,
+        body: { error: { message: 'The token has no expiry (exp)' } },
+      });
+    }
+    expect((await post(strict, { sub: 'u-exp', exp: now() + 60 })).status).toBe(202);
+  });
+
+  test('are accepted where the setting allows them', async () => {
+    expect((await post(lenient, { sub: 'u-no-exp' })).status).toBe(202);
+  });
+
+  test('a clock a little ahead is tolerated (iat up to a minute ahead)', async () => {
+    expect((await post(strict, { sub: 'u-skew', iat: now() + 30, exp: now() + 600 })).status).toBe(202);
   });
 });
 

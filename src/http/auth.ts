@@ -87,10 +87,27 @@ export function authenticate(config: Pick<Config, 'jwt'>): RequestHandler[] {
     if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string')) {
       return next(new UnauthorizedError("The token's roles claim must be an array of strings"));
     }
+    const problem = lifetimeProblem(config.jwt, claims);
+    if (problem) return next(new UnauthorizedError(problem));
     req.user = { id: sub, roles };
     next();
   };
   return [verify, toUser];
+}
+
+/** Clocks drift; a token issued further ahead than this was not issued by a sane clock. */
+const ISSUED_AHEAD_TOLERANCE_S = 60;
+
+/**
+ * A token that never expires cannot be revoked by waiting (JWT_REQUIRE_EXP); one issued in the
+ * future (`iat` more than a minute ahead) would outlive what its issuer meant.
+ */
+function lifetimeProblem(jwt: Pick<Config['jwt'], 'requireExp'>, claims: Record<string, unknown>): string | undefined {
+  if (jwt.requireExp && typeof claims.exp !== 'number') return 'The token has no expiry (exp)';
+  if (typeof claims.iat === 'number' && claims.iat > Date.now() / 1000 + ISSUED_AHEAD_TOLERANCE_S) {
+    return 'The token was issued in the future (iat)';
+  }
+  return undefined;
 }
 
 /** The authenticated caller; only for routes behind `authenticate`. */

@@ -1,4 +1,6 @@
-import { ConfigError, loadConfig } from '../../src/config';
+import { readFileSync } from 'node:fs';
+import { CONFIGURATION_DOC, renderConfigurationDoc, withoutPadding } from '../../scripts/config-docs';
+import { CONFIG_GROUPS, ConfigError, describeVariables, loadConfig } from '../../src/config';
 import { DEFAULT_WEIGHTS } from '../../src/domain/weights';
 
 const problemsOf = (env: NodeJS.ProcessEnv) => {
@@ -74,6 +76,13 @@ describe('configuration', () => {
     expect(problemsOf({ NODE_ENV: 'test', SCORE_HALF_LIFE_DAYS: '7' })).toEqual([]);
   });
 
+  test('tokens need an expiry in production unless JWT_REQUIRE_EXP says otherwise', () => {
+    expect(loadConfig({ JWT_SECRET: 's' }).jwt.requireExp).toBe(true);
+    expect(loadConfig({ JWT_SECRET: 's', JWT_REQUIRE_EXP: 'false' }).jwt.requireExp).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'development' }).jwt.requireExp).toBe(false);
+    expect(problemsOf({ NODE_ENV: 'test', JWT_REQUIRE_EXP: 'yes' }).join()).toMatch(/JWT_REQUIRE_EXP/);
+  });
+
   test('treats an empty variable as unset', () => {
     expect(loadConfig({ NODE_ENV: 'test', PORT: '', JWT_ISSUER: '' })).toMatchObject({ port: 3000, jwt: { issuer: undefined } });
   });
@@ -90,5 +99,18 @@ describe('configuration', () => {
     ['a negative SAVE', '{"SAVE": -1}', /SAVE must be positive/],
   ])('ACTION_WEIGHTS with %s is refused', (_name, value, message) => {
     expect(problemsOf({ NODE_ENV: 'test', ACTION_WEIGHTS: value }).join('\n')).toMatch(message);
+  });
+});
+
+describe('docs/configuration.md', () => {
+  test('is what the schema generates (npm run docs:config rewrites it)', () => {
+    expect(withoutPadding(readFileSync(CONFIGURATION_DOC, 'utf8'))).toBe(withoutPadding(renderConfigurationDoc()));
+  });
+
+  test('describes every variable, with a group and a meaning', () => {
+    for (const variable of describeVariables()) {
+      expect(variable.description.length).toBeGreaterThan(10);
+      expect(Object.keys(CONFIG_GROUPS)).toContain(variable.group);
+    }
   });
 });
