@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { JOBS } from '../src/jobs/definitions';
+import { Ajv2020 } from 'ajv/dist/2020';
 import { openApiDocument } from '../src/http/openapi';
 import { interactionsOf } from './helpers/db';
 import { buildEvent, interactionPayload } from './helpers/factories';
@@ -179,6 +180,20 @@ describe('without admin credentials configured', () => {
   });
 });
 
+type Documented = { responses: Record<string, { content?: Record<string, { schema: object }> }> };
+const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+
+/** A response body against the schema the document gives for its path, method and status. */
+function expectDocumented(method: string, template: string, status: number, body: unknown) {
+  const operation = (openApiDocument.paths as unknown as Record<string, Record<string, Documented>>)[template]?.[method.toLowerCase()];
+  const documented = operation?.responses[String(status)];
+  expect({ [`${method} ${template}`]: documented ? status : `${status}, not documented` }).toEqual({ [`${method} ${template}`]: status });
+  const schema = documented!.content?.['application/json']?.schema;
+  if (!schema) return;
+  const validate = ajv.compile({ ...schema, components: openApiDocument.components });
+  if (!validate(body)) throw new Error(`${method} ${template} ${status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`);
+}
+
 describe('the API description', () => {
   let stack: Stack;
   beforeAll(async () => {
@@ -197,6 +212,38 @@ describe('the API description', () => {
       .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`))
       .sort();
     expect(served).toEqual(documented);
+  });
+
+  test("describes every answer the API gives: each response body matches the document's schema for its path and status", async () => {
+    const organizer = stack.token({ roles: ['organizer'] });
+    const call = async (method: string, path: string, template: string, options: { body?: unknown; token?: string } = {}) => {
+      const res = await stack.request(method, path, options);
+      expectDocumented(method, template, res.status, res.body);
+      return res;
+    };
+    const soon = new Date(Date.now() + 86_400_000).toISOString();
+    const event = await call('POST', '/events', '/events', {
+      token: organizer,
+      body: { title: 'Jazz night', startsAt: soon, kind: 'event', category: 'jazz', tags: ['live'] },
+    });
+    const gig = await call('POST', '/events', '/events', { token: organizer, body: { title: 'Sound tech', startsAt: soon, kind: 'gig' } });
+    expect([event.status, gig.status]).toEqual([201, 201]);
+    await call('GET', `/events/${event.body.id}`, '/events/{id}');
+    await call('GET', '/events/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', '/events/{id}');
+    expect((await call('POST', '/interactions', '/interactions', { body: { eventId: event.body.id, action: 'VIEW' } })).status).toBe(202);
+    await call('POST', '/interactions', '/interactions', { body: { eventId: event.body.id, action: 'LIKE' } });
+    const collection = await call('POST', '/collections', '/collections', { body: { name: 'Weekend' } });
+    await call('POST', `/collections/${collection.body.id}/events`, '/collections/{id}/events', { body: { eventId: event.body.id } });
+    await call('GET', '/collections', '/collections');
+    await call('GET', `/collections/${collection.body.id}`, '/collections/{id}');
+    await call('GET', `/collections/${collection.body.id}/events`, '/collections/{id}/events');
+    expect(
+      (await call('POST', `/gigs/${gig.body.id}/applications`, '/gigs/{eventId}/applications', { body: { message: 'Hi' } })).status,
+    ).toBe(201);
+    await call('GET', `/gigs/${gig.body.id}/applications/me`, '/gigs/{eventId}/applications/me');
+    const feed = await call('GET', '/recommendations?limit=5', '/recommendations', { token: stack.token({ sub: 'someone-new' }) });
+    expect(feed.body.items.length).toBeGreaterThan(0);
+    await call('GET', '/recommendations?limit=500', '/recommendations');
   });
 
   test('has a readable page at /docs, with its assets served locally', async () => {

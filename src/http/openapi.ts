@@ -1,16 +1,48 @@
 import path from 'node:path';
 import express, { Router } from 'express';
-import { REASON_CODES } from '../feed/ranking';
-import { ACTIONS } from '../domain/weights';
+import { z } from 'zod';
+import {
+  acceptedInteraction,
+  addedEntry,
+  applicationBody,
+  collectionEntry,
+  collectionResponse,
+  errorResponse,
+  eventResponse,
+  feedItem,
+  gigApplicationResponse,
+  idempotencyKey,
+  interactionBody,
+  newCollectionBody,
+  newCollectionResponse,
+  newEntryBody,
+  newEventBody,
+  page,
+  pageQuery,
+} from './schemas';
 
-const error = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-});
-const json = (schema: object, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const body = (schema: object) => ({ required: true, content: { 'application/json': { schema } } });
+// The document is generated from the zod schemas the routes validate with and answer to
+// (schemas.ts): requests as the client sends them, responses as the service writes them.
+
+/** JSON Schema of a zod schema; schemas with an id become references to components. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): object {
+  const { $schema: _, $defs: __, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+  return JSON.parse(JSON.stringify(rest).replaceAll('"#/$defs/', '"#/components/schemas/')) as object;
+}
+
+const request = (schema: z.ZodType) => jsonSchema(schema, 'input');
+const response = (schema: z.ZodType) => jsonSchema(schema, 'output');
+const json = (schema: z.ZodType, description = 'OK') => ({ description, content: { 'application/json': { schema: response(schema) } } });
+const error = (description: string) => ({ description, content: { 'application/json': { schema: response(errorResponse) } } });
+const body = (schema: z.ZodType, required = true) => ({ required, content: { 'application/json': { schema: request(schema) } } });
 const pathParam = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
+const queryParameters = (schema: z.ZodObject) =>
+  Object.entries(schema.shape).map(([name, field]) => {
+    const { description, ...fieldSchema } = request(field as z.ZodType) as { description?: string };
+    return { name, in: 'query', required: false, description, schema: fieldSchema };
+  });
+const anyObject = { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } };
+
 const common = {
   401: error('No valid bearer token'),
   400: error('Invalid input'),
@@ -18,21 +50,19 @@ const common = {
 };
 const write = { 429: error('Too many writes by this user (RATE_LIMIT_WRITES_PER_MINUTE); see Retry-After') };
 const read = { 429: error('Too many reads by this user (RATE_LIMIT_READS_PER_MINUTE); see Retry-After') };
-const pageParameters = [
-  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
-  { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page' },
-];
-const page = (items: object) =>
-  json({
-    type: 'object',
-    required: ['items', 'nextCursor'],
-    properties: { items: { type: 'array', items }, nextCursor: { type: ['string', 'null'] } },
-  });
-const withBody = { 413: error('Body too large'), 415: error('Not JSON'), ...write };
+const pageParameters = queryParameters(pageQuery);
+const withBody = { 413: error('Body too large'), 415: error('Not UTF-8 JSON'), ...write };
 const open = { security: [] };
 const admin = { security: [{ basicAuth: [] }, { bearerAuth: [] }] };
 
-/** The API, described for clients; a test checks it against the routes the app really serves. */
+/** Components: every schema that has an id, from the one registry. */
+const components = (
+  z.toJSONSchema(z.globalRegistry, { io: 'output', uri: (id) => `#/components/schemas/${id}` }) as {
+    schemas: Record<string, object>;
+  }
+).schemas;
+
+/** The API, described for clients; a test checks it against the routes the app really serves, and their answers. */
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -53,65 +83,7 @@ export const openApiDocument = {
       },
       basicAuth: { type: 'http', scheme: 'basic', description: 'ADMIN_USERNAME / ADMIN_PASSWORD' },
     },
-    schemas: {
-      Error: {
-        type: 'object',
-        required: ['error'],
-        properties: {
-          error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
-        },
-      },
-      Action: { type: 'string', enum: [...ACTIONS] },
-      Event: {
-        type: 'object',
-        properties: {
-          id: { type: 'string', format: 'uuid' },
-          title: { type: 'string' },
-          startsAt: { type: 'string', format: 'date-time' },
-          kind: { type: 'string', enum: ['event', 'gig'] },
-          category: { type: ['string', 'null'] },
-          tags: { type: 'array', items: { type: 'string' } },
-          city: { type: ['string', 'null'] },
-          ticketUrl: { type: ['string', 'null'], format: 'uri' },
-          organizerId: { type: 'string' },
-          createdAt: { type: 'string', format: 'date-time' },
-        },
-      },
-      Collection: {
-        type: 'object',
-        properties: {
-          id: { type: 'string', format: 'uuid' },
-          name: { type: 'string' },
-          createdAt: { type: 'string', format: 'date-time' },
-          eventCount: { type: 'integer', description: 'How many events the collection holds' },
-          eventIds: {
-            type: 'array',
-            maxItems: 100,
-            items: { type: 'string', format: 'uuid' },
-            description: 'The 100 latest events, in the order they were added; GET /collections/{id}/events pages them all',
-          },
-        },
-      },
-      GigApplication: {
-        type: 'object',
-        properties: {
-          id: { type: 'string', format: 'uuid' },
-          eventId: { type: 'string', format: 'uuid' },
-          status: { type: 'string', enum: ['submitted', 'accepted', 'rejected', 'withdrawn'] },
-          message: { type: ['string', 'null'] },
-          createdAt: { type: 'string', format: 'date-time' },
-        },
-      },
-      Reason: {
-        type: 'object',
-        required: ['code', 'text'],
-        properties: {
-          code: { type: 'string', enum: [...REASON_CODES] },
-          text: { type: 'string' },
-          feature: { type: 'object', properties: { type: { type: 'string' }, value: { type: 'string' } } },
-        },
-      },
-    },
+    schemas: Object.fromEntries(Object.entries(components).map(([id, schema]) => [id, withoutMetaKeys(schema)])),
   },
   paths: {
     '/interactions': {
@@ -119,25 +91,10 @@ export const openApiDocument = {
         summary: 'Record an interaction of the caller with an event',
         description:
           'Answers 202 once the interaction is stored in the queue; a worker writes it. Send Idempotency-Key to make retries safe.',
-        parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } }],
-        requestBody: body({
-          type: 'object',
-          required: ['eventId', 'action'],
-          properties: { eventId: { type: 'string' }, action: ref('Action') },
-        }),
+        parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, ...splitDescription(request(idempotencyKey)) }],
+        requestBody: body(interactionBody),
         responses: {
-          202: json(
-            {
-              type: 'object',
-              properties: {
-                id: { type: 'string', format: 'uuid' },
-                eventId: { type: 'string' },
-                action: ref('Action'),
-                status: { const: 'queued' },
-              },
-            },
-            'Queued',
-          ),
+          202: json(acceptedInteraction, 'Queued'),
           ...common,
           ...withBody,
           404: error('No such event (event_not_found)'),
@@ -147,73 +104,30 @@ export const openApiDocument = {
     '/events': {
       post: {
         summary: 'Create an event (roles organizer or admin)',
-        requestBody: body({
-          type: 'object',
-          required: ['title', 'startsAt', 'kind'],
-          properties: {
-            title: { type: 'string', maxLength: 200 },
-            startsAt: { type: 'string', format: 'date-time' },
-            kind: { type: 'string', enum: ['event', 'gig'] },
-            category: { type: 'string' },
-            tags: { type: 'array', items: { type: 'string' }, maxItems: 20 },
-            city: { type: 'string' },
-            ticketUrl: { type: 'string', format: 'uri' },
-          },
-        }),
-        responses: { 201: json(ref('Event'), 'Created'), ...common, ...withBody, 403: error('Not an organizer or admin') },
+        requestBody: body(newEventBody),
+        responses: { 201: json(eventResponse, 'Created'), ...common, ...withBody, 403: error('Not an organizer or admin') },
       },
     },
     '/events/{id}': {
       get: {
         summary: 'Read an event',
         parameters: [pathParam('id', 'Event id')],
-        responses: { 200: json(ref('Event')), 401: common[401], 404: error('No such event'), ...read },
+        responses: { 200: json(eventResponse), 401: common[401], 404: error('No such event'), ...read },
       },
     },
     '/recommendations': {
       get: {
         summary: "The caller's personalised feed of upcoming events",
         parameters: pageParameters,
-        responses: {
-          200: json({
-            type: 'object',
-            properties: {
-              items: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    eventId: { type: 'string' },
-                    score: { type: 'number' },
-                    reasons: { type: 'array', items: ref('Reason') },
-                    event: ref('Event'),
-                  },
-                },
-              },
-              nextCursor: { type: ['string', 'null'] },
-            },
-          }),
-          ...common,
-          ...read,
-        },
+        responses: { 200: json(page(feedItem)), ...common, ...read },
       },
     },
     '/collections': {
       post: {
         summary: 'Create a collection',
-        requestBody: body({ type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 100 } } }),
+        requestBody: body(newCollectionBody),
         responses: {
-          201: json(
-            {
-              type: 'object',
-              properties: {
-                id: { type: 'string', format: 'uuid' },
-                name: { type: 'string' },
-                createdAt: { type: 'string', format: 'date-time' },
-              },
-            },
-            'Created',
-          ),
+          201: json(newCollectionResponse, 'Created'),
           ...common,
           ...withBody,
           409: error('The caller keeps as many collections as they may (limit_reached)'),
@@ -222,14 +136,14 @@ export const openApiDocument = {
       get: {
         summary: "The caller's collections, oldest first, a page at a time",
         parameters: pageParameters,
-        responses: { 200: page(ref('Collection')), 400: common[400], 401: common[401], ...read },
+        responses: { 200: json(page(collectionResponse)), 400: common[400], 401: common[401], ...read },
       },
     },
     '/collections/{id}': {
       get: {
         summary: 'One of the caller’s collections',
         parameters: [pathParam('id', 'Collection id')],
-        responses: { 200: json(ref('Collection')), 401: common[401], 404: error('No such collection of the caller'), ...read },
+        responses: { 200: json(collectionResponse), 401: common[401], 404: error('No such collection of the caller'), ...read },
       },
     },
     '/collections/{id}/events': {
@@ -237,10 +151,7 @@ export const openApiDocument = {
         summary: 'The events of one of the caller’s collections, newest first, a page at a time',
         parameters: [pathParam('id', 'Collection id'), ...pageParameters],
         responses: {
-          200: page({
-            type: 'object',
-            properties: { eventId: { type: 'string', format: 'uuid' }, addedAt: { type: 'string', format: 'date-time' } },
-          }),
+          200: json(page(collectionEntry)),
           400: common[400],
           401: common[401],
           404: error('No such collection of the caller'),
@@ -250,12 +161,9 @@ export const openApiDocument = {
       post: {
         summary: 'Add an event to a collection (records a SAVE)',
         parameters: [pathParam('id', 'Collection id')],
-        requestBody: body({ type: 'object', required: ['eventId'], properties: { eventId: { type: 'string' } } }),
+        requestBody: body(newEntryBody),
         responses: {
-          201: json(
-            { type: 'object', properties: { collectionId: { type: 'string' }, eventId: { type: 'string' }, addedAt: { type: 'string' } } },
-            'Added',
-          ),
+          201: json(addedEntry, 'Added'),
           ...common,
           ...withBody,
           404: error('No such event, or no such collection of the caller'),
@@ -274,16 +182,9 @@ export const openApiDocument = {
       post: {
         summary: 'Apply to a gig (records an APPLY)',
         parameters: [pathParam('eventId', 'Gig id')],
-        requestBody: {
-          required: false,
-          content: {
-            'application/json': {
-              schema: { type: 'object', properties: { message: { type: ['string', 'null'], minLength: 1, maxLength: 2000 } } },
-            },
-          },
-        },
+        requestBody: body(applicationBody, false),
         responses: {
-          201: json(ref('GigApplication'), 'Applied'),
+          201: json(gigApplicationResponse, 'Applied'),
           ...common,
           ...withBody,
           404: error('No such gig'),
@@ -295,15 +196,15 @@ export const openApiDocument = {
       get: {
         summary: "The caller's application to a gig",
         parameters: [pathParam('eventId', 'Gig id')],
-        responses: { 200: json(ref('GigApplication')), 401: common[401], 404: error('No application'), ...read },
+        responses: { 200: json(gigApplicationResponse), 401: common[401], 404: error('No application'), ...read },
       },
     },
-    '/healthz': { get: { ...open, summary: 'The process is alive', responses: { 200: json({ type: 'object' }) } } },
+    '/healthz': { get: { ...open, summary: 'The process is alive', responses: { 200: anyObject } } },
     '/readyz': {
       get: {
         ...open,
-        summary: 'PostgreSQL and Redis answer',
-        responses: { 200: json({ type: 'object' }), 503: json({ type: 'object' }, 'Not ready') },
+        summary: 'PostgreSQL answers and Redis takes writes (checked at most once a second)',
+        responses: { 200: anyObject, 503: { ...anyObject, description: 'Not ready' } },
       },
     },
     '/metrics': {
@@ -320,10 +221,21 @@ export const openApiDocument = {
         responses: { 200: { description: 'HTML' }, 401: error('No credentials'), 403: error('Not an admin') },
       },
     },
-    '/openapi.json': { get: { ...open, summary: 'This document', responses: { 200: json({ type: 'object' }) } } },
+    '/openapi.json': { get: { ...open, summary: 'This document', responses: { 200: anyObject } } },
     '/docs': { get: { ...open, summary: 'This document, readable', responses: { 200: { description: 'HTML' } } } },
   },
 } as const;
+
+/** A parameter's description sits beside its schema in OpenAPI. */
+function splitDescription(schema: object): { description?: string; schema: object } {
+  const { description, ...rest } = schema as { description?: string };
+  return { description, schema: rest };
+}
+
+function withoutMetaKeys(schema: object): object {
+  const { $id: _, $schema: __, ...rest } = schema as Record<string, unknown>;
+  return rest;
+}
 
 const DOCS_PAGE = `<!doctype html>
 <html lang="en">

@@ -21,19 +21,6 @@ export const storableText = (max: number) =>
     .max(max, `must be at most ${max} characters`)
     .refine(isStorableText, 'must be text without control characters');
 
-const PAGE_LIMIT = 'must be a whole number from 1 to 100';
-
-/** `?limit=&cursor=` of every paged list: limit 1 to 100 (default 20), an opaque cursor. */
-export const pageQuery = z.object({
-  limit: z
-    .string({ error: 'must be a single whole number' })
-    .regex(/^\d{1,3}$/, PAGE_LIMIT)
-    .transform(Number)
-    .pipe(z.number().min(1, PAGE_LIMIT).max(100, PAGE_LIMIT))
-    .default(20),
-  cursor: z.string({ error: 'must be a single string' }).min(1).max(200, 'is not valid').optional(),
-});
-
 /**
  * Ids from clients, normalised in one place for every route: UUIDs compare case-insensitively in
  * PostgreSQL but not in Redis or in memory (a gig applied to as "ABC..." stayed in the feed).

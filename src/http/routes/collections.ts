@@ -1,5 +1,4 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import type { CollectionSummary } from '../../data/collections';
 import {
   addEventToCollection,
@@ -12,10 +11,8 @@ import {
 import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { jsonBody } from '../json-body';
-import { idField, idParam, pageQuery, parseInput, storableText } from '../validate';
-
-const newCollectionBody = z.object({ name: storableText(100) }, { error: 'The body must be a JSON object' });
-const newEntryBody = z.object({ eventId: idField() }, { error: 'The body must be a JSON object' });
+import { idParam, parseInput } from '../validate';
+import { type collectionResponse, type Json, newCollectionBody, newEntryBody, pageQuery } from '../schemas';
 
 export function collectionsRouter({ db, outboxRelay, config }: Pick<AppDeps, 'db' | 'outboxRelay' | 'config'>): Router {
   const router = Router();
@@ -61,7 +58,7 @@ export function collectionsRouter({ db, outboxRelay, config }: Pick<AppDeps, 'db
   return router;
 }
 
-function toJson(collection: CollectionSummary) {
+function toJson(collection: CollectionSummary): Json<typeof collectionResponse> {
   return {
     id: collection.id,
     name: collection.name,

@@ -1,29 +1,11 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import type { EventModel } from '../../data/models';
 import { assertMayCreateEvents, createEvent, getEvent } from '../../domain/events';
 import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { jsonBody } from '../json-body';
-import { idParam, parseInput, storableText } from '../validate';
-
-const text = storableText;
-
-const newEventBody = z.object(
-  {
-    title: text(200),
-    startsAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }).transform((s) => new Date(s)),
-    kind: z.enum(['event', 'gig'], { error: 'must be "event" or "gig"' }),
-    category: text(100).nullish(),
-    tags: z.array(text(50)).max(20, 'must have at most 20 tags').optional(),
-    city: text(100).nullish(),
-    ticketUrl: z
-      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-      .max(2000)
-      .nullish(),
-  },
-  { error: 'The body must be a JSON object' },
-);
+import { idParam, parseInput } from '../validate';
+import { type eventResponse, type Json, newEventBody } from '../schemas';
 
 export function eventsRouter({ db }: Pick<AppDeps, 'db'>): Router {
   const router = Router();
@@ -43,7 +25,7 @@ export function eventsRouter({ db }: Pick<AppDeps, 'db'>): Router {
   return router;
 }
 
-function toEventJson(event: EventModel) {
+function toEventJson(event: EventModel): Json<typeof eventResponse> {
   return {
     id: event.id,
     title: event.title,

@@ -1,14 +1,12 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import type { GigApplicationModel } from '../../data/models';
 import { applyToGig, getOwnApplication } from '../../domain/gig-applications';
 import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { requestLogger } from '../request-context';
 import { optionalJsonBody } from '../json-body';
-import { idParam, parseInput, storableText } from '../validate';
-
-const applicationBody = z.object({ message: storableText(2000).nullish() }, { error: 'The body must be a JSON object' });
+import { idParam, parseInput } from '../validate';
+import { applicationBody, type gigApplicationResponse, type Json } from '../schemas';
 
 export function gigsRouter({ db, outboxRelay, rankingCache }: Pick<AppDeps, 'db' | 'outboxRelay' | 'rankingCache'>): Router {
   const router = Router();
@@ -32,7 +30,7 @@ export function gigsRouter({ db, outboxRelay, rankingCache }: Pick<AppDeps, 'db'
   return router;
 }
 
-function toJson(application: GigApplicationModel) {
+function toJson(application: GigApplicationModel): Json<typeof gigApplicationResponse> {
   return {
     id: application.id,
     eventId: application.eventId,

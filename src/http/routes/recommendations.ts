@@ -3,7 +3,8 @@ import { beforeDeadline } from '../../deadline';
 import { getFeedPage } from '../../feed/feed';
 import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
-import { pageQuery, parseInput } from '../validate';
+import { parseInput } from '../validate';
+import { type feedItem, type Json, pageQuery } from '../schemas';
 
 export function recommendationsRouter({
   db,
@@ -30,7 +31,7 @@ export function recommendationsRouter({
     const page = await beforeDeadline(getFeedPage(deps, currentUser(req).id, { ...query, deadline: req.deadline }), req.deadline);
     if (!query.cursor) metrics.feedFirstPages.inc({ ranking: page.ranked ? 'afresh' : 'ahead' });
     res.json({
-      items: page.items.map(({ eventId, score, reasons, event }) => ({
+      items: page.items.map(({ eventId, score, reasons, event }): Json<typeof feedItem> => ({
         eventId,
         score,
         reasons,

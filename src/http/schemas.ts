@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { ACTIONS } from '../domain/weights';
+import { REASON_CODES } from '../feed/ranking';
+import { idField, storableText } from './validate';
+
+// What the API takes and gives, described once: the routes validate requests with these schemas
+// and shape their answers to them, and the OpenAPI document (openapi.ts) is generated from them.
+
+const anObject = { error: 'The body must be a JSON object' };
+const dateTime = () => z.iso.datetime({ offset: true });
+
+export const action = z.enum(ACTIONS, { error: `must be one of ${ACTIONS.join(', ')}` }).meta({ id: 'Action' });
+
+// ── Requests ──
+
+/** Unknown keys (a `userId`, say) are dropped: the user is always the token's subject. */
+export const interactionBody = z.object({ eventId: idField(), action }, anObject);
+
+export const idempotencyKey = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,200}$/, 'Idempotency-Key must be 1 to 200 visible ASCII characters')
+  .optional()
+  .meta({ description: 'Makes retries safe: a retry with the same key (per user) gets the same id and is recorded at most once' });
+
+export const newEventBody = z.object(
+  {
+    title: storableText(200),
+    startsAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }).transform((s) => new Date(s)),
+    kind: z.enum(['event', 'gig'], { error: 'must be "event" or "gig"' }),
+    category: storableText(100).nullish(),
+    tags: z.array(storableText(50)).max(20, 'must have at most 20 tags').optional(),
+    city: storableText(100).nullish(),
+    ticketUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .max(2000)
+      .nullish(),
+  },
+  anObject,
+);
+
+export const newCollectionBody = z.object({ name: storableText(100) }, anObject);
+export const newEntryBody = z.object({ eventId: idField() }, anObject);
+export const applicationBody = z.object({ message: storableText(2000).nullish() }, anObject);
+
+const PAGE_LIMIT = 'must be a whole number from 1 to 100';
+
+/** `?limit=&cursor=` of every paged list: limit 1 to 100 (default 20), an opaque cursor. */
+export const pageQuery = z.object({
+  limit: z
+    .string({ error: 'must be a single whole number' })
+    .regex(/^\d{1,3}$/, PAGE_LIMIT)
+    .transform(Number)
+    .pipe(z.number().min(1, PAGE_LIMIT).max(100, PAGE_LIMIT))
+    .default(20)
+    .meta({ description: 'Items per page, 1 to 100 (default 20)' }),
+  cursor: z
+    .string({ error: 'must be a single string' })
+    .min(1)
+    .max(200, 'is not valid')
+    .optional()
+    .meta({ description: 'nextCursor of the previous page' }),
+});
+
+// ── Responses ──
+
+export const errorResponse = z
+  .object({ error: z.object({ code: z.string(), message: z.string() }) })
+  .meta({ id: 'Error', description: 'Every error: a stable code, and a message for people' });
+
+export const acceptedInteraction = z.object({ id: z.guid(), eventId: z.string(), action, status: z.literal('queued') });
+
+export const eventResponse = z
+  .object({
+    id: z.guid(),
+    title: z.string(),
+    startsAt: dateTime(),
+    kind: z.enum(['event', 'gig']),
+    category: z.string().nullable(),
+    tags: z.array(z.string()),
+    city: z.string().nullable(),
+    ticketUrl: z.string().nullable(),
+    organizerId: z.string(),
+    createdAt: dateTime(),
+  })
+  .meta({ id: 'Event' });
+
+export const newCollectionResponse = z.object({ id: z.guid(), name: z.string(), createdAt: dateTime() });
+
+export const collectionResponse = z
+  .object({
+    id: z.guid(),
+    name: z.string(),
+    createdAt: dateTime(),
+    eventCount: z.int().min(0).meta({ description: 'How many events the collection holds' }),
+    eventIds: z
+      .array(z.string())
+      .max(100)
+      .meta({ description: 'The 100 latest events, in the order they were added; GET /collections/{id}/events pages them all' }),
+  })
+  .meta({ id: 'Collection' });
+
+export const collectionEntry = z.object({ eventId: z.string(), addedAt: dateTime() });
+export const addedEntry = z.object({ collectionId: z.guid(), eventId: z.string(), addedAt: dateTime() });
+
+export const gigApplicationResponse = z
+  .object({
+    id: z.guid(),
+    eventId: z.string(),
+    status: z.enum(['submitted', 'accepted', 'rejected', 'withdrawn']),
+    message: z.string().nullable(),
+    createdAt: dateTime(),
+  })
+  .meta({ id: 'GigApplication' });
+
+export const reason = z
+  .object({
+    code: z.enum(REASON_CODES),
+    text: z.string(),
+    feature: z.object({ type: z.string(), value: z.string() }).optional(),
+  })
+  .meta({ id: 'Reason', description: 'Why an event is in the feed, one reason of each code at most' });
+
+export const feedItem = z.object({
+  eventId: z.string(),
+  score: z.number(),
+  reasons: z.array(reason),
+  event: z.object({
+    id: z.string(),
+    title: z.string(),
+    startsAt: dateTime(),
+    kind: z.string(),
+    category: z.string().nullable(),
+    tags: z.array(z.string()),
+    city: z.string().nullable(),
+  }),
+});
+
+/** A page of a list, and the cursor of the next (null on the last). */
+export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+export type Json<S extends z.ZodType> = z.input<S>;
