@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { v7 as uuidv7 } from 'uuid';
-import { JOBS, QUEUES } from '../src/jobs/definitions';
-import { buildEvent } from './helpers/factories';
+import { QUEUES } from '../src/jobs/definitions';
+import { buildEvent, recordingJob } from './helpers/factories';
 import { interactionsOf, waitForInteractions } from './helpers/db';
 import { startStack, type Stack } from './helpers/stack';
 import { waitFor } from './helpers/wait';
@@ -67,7 +67,8 @@ if (!haveBrowser)
       source: 'api',
       acceptedAt: '2026-11-25T10:00:00.000000Z',
     } as const;
-    await stack.producer.queue.add(JOBS.recordInteraction, stack.producer.signed(JOBS.recordInteraction, payload), {
+    const recording = recordingJob(stack.producer, payload);
+    await stack.producer.queue.add(recording.name, recording.data, {
       jobId: payload.id,
       attempts: 1,
     });

@@ -4,10 +4,9 @@ import type { Action } from '../src/domain/weights';
 import { MemoryModelStore } from '../eval/memory-store';
 import { rankFeedInMemory } from '../eval/feed';
 import { rankFeed } from '../src/feed/feed';
-import { JOBS } from '../src/jobs/definitions';
 import { createLogger } from '../src/logger';
 import { processJob } from '../src/jobs/interaction-worker';
-import { buildEvent, interactionPayload } from './helpers/factories';
+import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
 import { foldAll } from './helpers/model';
 import { startStack, type Stack } from './helpers/stack';
 
@@ -55,10 +54,7 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
     // The service: every interaction through the worker's own code path, in order.
     const logger = createLogger({ level: 'silent', name: 'test' });
     for (const data of interactions) {
-      await processJob(
-        { config: stack.config, db: stack.db, logger },
-        { id: data.id, name: JOBS.recordInteraction, data: stack.producer.signed(JOBS.recordInteraction, data) },
-      );
+      await processJob({ config: stack.config, db: stack.db, logger }, { id: data.id, ...recordingJob(stack.producer, data) });
     }
     await foldAll(stack.db, stack.config.model.cooccurrenceWindow);
     // The evaluation: the same interactions folded into memory.

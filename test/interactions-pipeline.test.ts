@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { JOBS } from '../src/jobs/definitions';
+import { JOBS, LEGACY_RECORD_INTERACTION } from '../src/jobs/definitions';
 import { processJob } from '../src/jobs/interaction-worker';
 import { currentVersions } from '../src/feed/versions';
 import { createLogger } from '../src/logger';
-import { buildEvent, interactionPayload } from './helpers/factories';
+import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
 import { interactionsOf, scoreOf, waitForInteractions } from './helpers/db';
 import { startStack, type Stack } from './helpers/stack';
 import { jobCarrying, sleep, waitFor } from './helpers/wait';
@@ -109,13 +109,13 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
     expect((await stack.producer.queue.getJob(again.id!))?.returnvalue).toEqual({ inserted: 0, duplicates: 1 });
   });
 
-  test('processing the same job twice in a row changes nothing the second time', async () => {
+  test('a job queued under the old single-interaction name is recorded as a batch of one; processing it twice changes nothing the second time', async () => {
     const event = await buildEvent(stack.db);
     const userId = `user-${randomUUID()}`;
     const job = {
       id: 'direct',
-      name: JOBS.recordInteraction,
-      data: stack.producer.signed(JOBS.recordInteraction, {
+      name: LEGACY_RECORD_INTERACTION,
+      data: stack.producer.signed(LEGACY_RECORD_INTERACTION, {
         id: uuidv7(),
         userId,
         eventId: event.id,
@@ -126,8 +126,8 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
     };
     const deps = { config: stack.config, db: stack.db, logger: createLogger({ level: 'silent', name: 'test' }) };
 
-    expect(await processJob(deps, job)).toEqual({ inserted: true });
-    expect(await processJob(deps, job)).toEqual({ inserted: false });
+    expect(await processJob(deps, job)).toEqual({ inserted: 1, duplicates: 0 });
+    expect(await processJob(deps, job)).toEqual({ inserted: 0, duplicates: 1 });
 
     expect(await interactionsOf(stack.db, userId)).toHaveLength(1);
     expect(await scoreOf(stack.db, userId, event.id)).toMatchObject({ score: 3, interactionCount: 1 });
@@ -156,7 +156,7 @@ describe('POST /interactions through the worker to PostgreSQL', () => {
   });
 
   test('a malformed payload fails at once, without retries, with the reason kept on the job', async () => {
-    const job = await stack.producer.queue.add(JOBS.recordInteraction, { id: 'not-a-uuid', action: 'LIKE' } as never, {
+    const job = await stack.producer.queue.add(JOBS.recordInteractions, { interactions: [{ id: 'not-a-uuid', action: 'LIKE' }] } as never, {
       jobId: `bad-${randomUUID()}`,
       attempts: 5,
     });
@@ -230,7 +230,8 @@ describe('jobs that can never be stored', () => {
       source: 'api',
       acceptedAt: '2026-11-25T10:00:00.000000Z',
     };
-    const job = await stack.producer.queue.add(JOBS.recordInteraction, stack.producer.signed(JOBS.recordInteraction, data as never), {
+    const recording = recordingJob(stack.producer, data as never);
+    const job = await stack.producer.queue.add(recording.name, recording.data, {
       jobId: data.id,
       attempts: 5,
     });

@@ -3,7 +3,7 @@ import { JOBS } from '../src/jobs/definitions';
 import { Ajv2020 } from 'ajv/dist/2020';
 import { openApiDocument } from '../src/http/openapi';
 import { interactionsOf } from './helpers/db';
-import { buildEvent, interactionPayload } from './helpers/factories';
+import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';
 import { waitFor } from './helpers/wait';
 
@@ -119,7 +119,10 @@ describe('the dashboard cannot lose or forge interactions', () => {
     }
     const [job] = await stack.producer.queue.getWaiting();
     const before = await stack.producer.queue.getJobCounts();
-    const forged = { name: JOBS.recordInteraction, data: { ...interactionPayload(`user-${randomUUID()}`, event.id, 'SAVE') } };
+    const forged = {
+      name: JOBS.recordInteractions,
+      data: { interactions: [interactionPayload(`user-${randomUUID()}`, event.id, 'SAVE')] },
+    };
 
     const answers = [
       await asAdmin('PUT', '/empty'),
@@ -143,9 +146,10 @@ describe('the dashboard cannot lose or forge interactions', () => {
     const event = await buildEvent(stack.db);
     const victim = `user-${randomUUID()}`;
     const data = interactionPayload(victim, event.id, 'DISMISS');
-    const tampered = { ...stack.producer.signed(JOBS.recordInteraction, interactionPayload(victim, event.id, 'SAVE')), action: 'DISMISS' };
-    const unsigned = await stack.producer.queue.add(JOBS.recordInteraction, data, { jobId: data.id, attempts: 3 });
-    const altered = await stack.producer.queue.add(JOBS.recordInteraction, tampered, { jobId: tampered.id, attempts: 3 });
+    const signed = recordingJob(stack.producer, interactionPayload(victim, event.id, 'SAVE')).data;
+    const tampered = { ...signed, interactions: [{ ...signed.interactions[0]!, action: 'DISMISS' as const }] };
+    const unsigned = await stack.producer.queue.add(JOBS.recordInteractions, { interactions: [data] }, { jobId: data.id, attempts: 3 });
+    const altered = await stack.producer.queue.add(JOBS.recordInteractions, tampered, { jobId: signed.interactions[0]!.id, attempts: 3 });
     const genuine = await stack.request('POST', '/interactions', {
       token: stack.token({ sub: victim }),
       body: { eventId: event.id, action: 'SAVE' },

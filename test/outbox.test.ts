@@ -9,7 +9,7 @@ import { startStack, type Stack } from './helpers/stack';
 import { sleep, waitFor } from './helpers/wait';
 
 const logger = createLogger({ level: 'silent', name: 'test' });
-const outboxRows = (stack: Stack, userId: string) => stack.db('outbox').whereRaw("payload->>'userId' = ?", [userId]);
+const outboxRows = (stack: Stack, userId: string) => stack.db('outbox').whereRaw("payload->'interactions'->0->>'userId' = ?", [userId]);
 
 describe('the outbox: nothing lost, nothing doubled', () => {
   test('with Redis down during the request, the handler answers 201 and the SAVE lands once Redis is back', async () => {

@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { createDb } from '../src/data/db';
 import { addMonthlyPartitions, ensurePartitions, isPartitioned, partitionInteractions } from '../src/data/partitioning';
-import { JOBS } from '../src/jobs/definitions';
 import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
 import { processJob } from '../src/jobs/interaction-worker';
 import { interactionsOf } from './helpers/db';
-import { buildEvent, interactionPayload } from './helpers/factories';
+import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
 import { expectModelToEqualRebuild } from './helpers/model';
 import { startStack, type Stack } from './helpers/stack';
 import { waitFor } from './helpers/wait';
@@ -31,10 +30,7 @@ describe('interactions partitioned by month', () => {
   /** The worker's code path for an interaction accepted at `acceptedAt`; returns the job's data. */
   async function interactAt(userId: string, eventId: string, action: Action, acceptedAt: Date, id = uuidv7()) {
     const data = interactionPayload(userId, eventId, action, acceptedAt, id);
-    await processJob(
-      { config: stack.config, db: stack.db, logger },
-      { id, name: JOBS.recordInteraction, data: stack.producer.signed(JOBS.recordInteraction, data) },
-    );
+    await processJob({ config: stack.config, db: stack.db, logger }, { id, ...recordingJob(stack.producer, data) });
     return data;
   }
   const partitionOf = async (id: string) =>

@@ -10,7 +10,7 @@ import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
 import { processJob } from '../src/jobs/interaction-worker';
 import { RankingGate } from '../src/feed/ranking-gate';
-import { buildEvent, interactionPayload } from './helpers/factories';
+import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';
 import { jobCarrying, sleep, waitFor } from './helpers/wait';
 
@@ -41,7 +41,7 @@ describe('GET /recommendations', () => {
     const data = interactionPayload(userId, eventId, action, acceptedAt);
     await processJob(
       { config: stack.config, db: stack.db, logger: createLogger({ level: 'silent', name: 'test' }) },
-      { id: data.id, name: JOBS.recordInteraction, data: stack.producer.signed(JOBS.recordInteraction, data) },
+      { id: data.id, ...recordingJob(stack.producer, data) },
     );
   }
 

@@ -82,7 +82,7 @@ export async function recordInteractionInTransaction(
   input: Omit<InteractionInput, 'idempotencyKey' | 'deadline'>,
 ): Promise<RecordInteractionPayload> {
   const payload = stamp(input, uuidv7());
-  await enqueueInTransaction(trx, JOBS.recordInteraction, payload, { jobId: payload.id });
+  await enqueueInTransaction(trx, JOBS.recordInteractions, { interactions: [payload] }, { jobId: payload.id });
   return payload;
 }
 

@@ -11,11 +11,20 @@ export const SOURCES = ['api', 'collection', 'gig_application'] as const;
 
 /** Job names, each paired with the schema of its payload. Stable: jobs outlive deployments. */
 export const JOBS = {
-  recordInteraction: 'interaction.record',
-  /** Interactions accepted together by one API process (group commit): one job, one transaction. */
+  /**
+   * Records interactions: one or more, accepted together (the API's group commit, or one from the
+   * outbox of collections and gigs). One job, one transaction.
+   */
   recordInteractions: 'interaction.batch',
   rebuildModel: 'model.rebuild',
 } as const;
+
+/**
+ * The name single interactions were queued under before every recording became a batch. Jobs and
+ * outbox rows of it may still wait in a deployment being upgraded: the worker takes one as a batch
+ * of one. Nothing queues it any more.
+ */
+export const LEGACY_RECORD_INTERACTION = 'interaction.record';
 
 const recordInteractionPayload = z.object({
   /** UUIDv7 (or v5 of an Idempotency-Key) made by the API: the row's primary key. */
@@ -32,7 +41,7 @@ const recordInteractionPayload = z.object({
 export const MAX_INTERACTIONS_PER_JOB = 500;
 
 export const jobPayloads = {
-  [JOBS.recordInteraction]: recordInteractionPayload,
+  [LEGACY_RECORD_INTERACTION]: recordInteractionPayload,
   [JOBS.recordInteractions]: z.object({ interactions: z.array(recordInteractionPayload).min(1).max(MAX_INTERACTIONS_PER_JOB) }),
   [JOBS.rebuildModel]: z.object({
     /** Why the rebuild was asked for, for the dashboard. */
@@ -42,7 +51,7 @@ export const jobPayloads = {
 
 export type JobName = keyof typeof jobPayloads;
 export type JobPayload<N extends JobName> = z.infer<(typeof jobPayloads)[N]>;
-export type RecordInteractionPayload = JobPayload<typeof JOBS.recordInteraction>;
+export type RecordInteractionPayload = z.infer<typeof recordInteractionPayload>;
 
 /** Every job's defaults, in one place: retried with backoff, trimmed once done, kept when failed. */
 export function defaultJobOptions(config: Pick<Config, 'jobs'>): DefaultJobOptions {

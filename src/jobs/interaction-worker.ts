@@ -6,7 +6,7 @@ import type { Config } from '../config';
 import type { Db } from '../data/db';
 import { persistInteractions } from '../domain/persist-interaction';
 import { rebuildModel } from '../domain/rebuild-model';
-import { JOBS, jobPayloads, QUEUES, type JobName, type RecordInteractionPayload } from './definitions';
+import { JOBS, jobPayloads, LEGACY_RECORD_INTERACTION, QUEUES, type JobName, type RecordInteractionPayload } from './definitions';
 import { isSignedJob } from './signature';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
@@ -34,14 +34,12 @@ async function store(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Pr
 export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' | 'data'>): Promise<unknown> {
   const log = deps.logger.child({ jobId: job.id, jobName: job.name });
   switch (job.name) {
-    case JOBS.recordInteraction: {
-      const payload = parse(deps, job, JOBS.recordInteraction);
-      const { inserted } = await persist(deps, [payload]);
-      log.debug({ inserted }, 'interaction persisted');
-      return { inserted: inserted === 1 };
-    }
+    case LEGACY_RECORD_INTERACTION:
     case JOBS.recordInteractions: {
-      const { interactions } = parse(deps, job, JOBS.recordInteractions);
+      const interactions =
+        job.name === JOBS.recordInteractions
+          ? parse(deps, job, JOBS.recordInteractions).interactions
+          : [parse(deps, job, LEGACY_RECORD_INTERACTION)];
       const result = await persist(deps, interactions);
       log.debug(result, 'interactions persisted');
       return result;

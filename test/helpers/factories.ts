@@ -3,6 +3,9 @@ import type { EventModel } from '../../src/data/models';
 import type { Db } from '../../src/data/db';
 import { v7 as uuidv7 } from 'uuid';
 import type { Action } from '../../src/domain/weights';
+import { JOBS } from '../../src/jobs/definitions';
+import type { Producer } from '../../src/jobs/producer';
+import type { RecordInteractionPayload } from '../../src/jobs/definitions';
 
 let counter = 0;
 
@@ -24,4 +27,9 @@ export async function buildEvent(db: Db, overrides: Partial<NewEvent> = {}): Pro
 /** The payload of an interaction as the API queues it (acceptance time with microseconds). */
 export function interactionPayload(userId: string, eventId: string, action: Action, acceptedAt = new Date(), id = uuidv7()) {
   return { id, userId, eventId, action, source: 'api' as const, acceptedAt: acceptedAt.toISOString().replace('Z', '000Z') };
+}
+
+/** The job the service queues to record interactions (a batch of one or more), signed as its producer signs. */
+export function recordingJob(producer: Pick<Producer, 'signed'>, ...interactions: RecordInteractionPayload[]) {
+  return { name: JOBS.recordInteractions, data: producer.signed(JOBS.recordInteractions, { interactions }) };
 }
