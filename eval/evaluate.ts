@@ -104,7 +104,7 @@ export async function evaluateMany(
     earlier.set(interaction.eventId, (earlier.get(interaction.eventId) ?? 0) + 1);
   };
   const catchUp = async () => {
-    const batch = pending.map(({ userId, eventId, action, at }) => ({ userId, eventId, action, createdAt: at }));
+    const batch = pending.map(({ userId, eventId, action, at }) => ({ userId, eventId, action, occurredAt: at }));
     pending = [];
     await applyInteractions(store, model, batch);
   };

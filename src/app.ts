@@ -6,7 +6,7 @@ import { cachedFeedEvents } from './feed/candidates';
 import { redisRankingCache } from './feed/ranking-cache';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate } from './http/auth';
-import { rateLimit } from './http/rate-limit';
+import { RateLimiter } from './http/rate-limit';
 import { createFailFastRedis } from './data/redis';
 import { requestContext } from './http/request-context';
 import { queueDashboard } from './http/dashboard';
@@ -46,6 +46,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
     eventExists: cachedEventExists(db, config.eventCacheTtlMs),
     // A fail-fast connection: a feed request with Redis away gets a 503 at once.
     rankingCache: redisRankingCache(redis, config.queuePrefix),
+    rateLimiter: new RateLimiter(redis, config.queuePrefix, config.rateLimits),
     rankingGate: new RankingGate(config.feedRanking, (outcome) => metrics.feedRankings.inc({ outcome })),
     feedEvents: cachedFeedEvents(feedDb, config.eventCacheTtlMs),
     outboxRelay,
@@ -86,7 +87,7 @@ export function createApp(deps: AppDeps): Express {
 
   // Everything below requires a valid token, so unknown paths do not reveal what exists.
   app.use(authenticate(deps.config));
-  app.use(rateLimit(deps.redis, deps.config.queuePrefix, deps.config.rateLimits));
+  app.use(deps.rateLimiter.middleware());
   app.use(interactionsRouter(deps));
   app.use(eventsRouter(deps));
   app.use(recommendationsRouter(deps));

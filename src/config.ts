@@ -200,6 +200,11 @@ const variables = z.object({
     group: 'tuning',
     description: 'events one user may keep across their collections; past it `409 limit_reached`',
   }),
+  INTERACTION_MAX_AGE_DAYS: variable(z.coerce.number().positive().max(365).default(7), {
+    group: 'tuning',
+    description:
+      'how long ago an interaction may have happened (`occurredAt`, corrected by `sentAt`) and still be recorded; older: `400 occurred_at_out_of_range`',
+  }),
   SHUTDOWN_TIMEOUT_MS: variable(positiveInt(25_000).pipe(z.number().min(5000, 'must be at least 5000 (the API drains for 2 s first)')), {
     group: 'tuning',
     description: 'after SIGTERM, how long a process may take to finish its requests and jobs before it exits 1',
@@ -273,6 +278,7 @@ const configSchema = crossChecked.transform((e) => {
     eventCacheTtlMs: e.EVENT_CACHE_TTL_MS,
     feedRankingMaxAgeMs: e.FEED_RANKING_MAX_AGE_S * 1000,
     rateLimits: { readsPerMinute: e.RATE_LIMIT_READS_PER_MINUTE, writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE },
+    interactionMaxAgeDays: e.INTERACTION_MAX_AGE_DAYS,
     collectionLimits: { collectionsPerUser: e.COLLECTIONS_PER_USER_MAX, eventsPerUser: e.COLLECTION_EVENTS_PER_USER_MAX },
     feedRanking: { concurrency: e.FEED_RANKING_CONCURRENCY, queue: e.FEED_RANKING_QUEUE },
     logLevel: e.LOG_LEVEL,

@@ -9,7 +9,16 @@ describe('the interactions table is append-only', () => {
   beforeAll(async () => {
     db = createDb(loadConfig());
     id = uuidv7();
-    await db('interactions').insert({ id, userId: 'u1', eventId: randomUUID(), action: 'VIEW', source: 'api', createdAt: new Date() });
+    const now = new Date();
+    await db('interactions').insert({
+      id,
+      userId: 'u1',
+      eventId: randomUUID(),
+      action: 'VIEW',
+      source: 'api',
+      createdAt: now,
+      occurredAt: now,
+    });
   });
   afterAll(() => db.destroy());
 
@@ -38,6 +47,7 @@ describe('the interactions table is append-only', () => {
         action: 'LIKE',
         source: 'api',
         createdAt: new Date(),
+        occurredAt: new Date(),
       }),
     ).rejects.toThrow(/interactions_action_check/);
   });

@@ -124,8 +124,10 @@ describe('collections, bounded per request', () => {
 
     expect(refused).toMatchObject({ status: 409, body: { error: { code: 'limit_reached', message: expect.stringContaining('120') } } });
     expect((await user.get(`/collections/${a.id}`)).body.eventCount).toBe(70);
-    const outbox = await stack.db('outbox').whereRaw("payload->>'userId' = ?", [userId]);
-    expect(outbox.map((row: { payload: { eventId: string } }) => row.payload.eventId)).toEqual([last.id]);
+    const outbox = await stack.db('outbox').whereRaw("payload->'interactions'->0->>'userId' = ?", [userId]);
+    expect(outbox.map((row: { payload: { interactions: { eventId: string }[] } }) => row.payload.interactions[0]!.eventId)).toEqual([
+      last.id,
+    ]);
     // Adding what is already there says so, even at the limit.
     const again = await user.post(`/collections/${b.id}/events`, { eventId: last.id });
     expect(again).toMatchObject({ status: 409, body: { error: { code: 'already_in_collection' } } });
@@ -143,6 +145,6 @@ describe('collections, bounded per request', () => {
     expect(results.filter((r) => r.status === 201)).toHaveLength(5);
     expect(results.filter((r) => r.status === 409)).toHaveLength(7);
     expect((await user.get(`/collections/${collection.id}`)).body.eventCount).toBe(120);
-    expect(await stack.db('outbox').whereRaw("payload->>'userId' = ?", [userId])).toHaveLength(5);
+    expect(await stack.db('outbox').whereRaw("payload->'interactions'->0->>'userId' = ?", [userId])).toHaveLength(5);
   });
 });

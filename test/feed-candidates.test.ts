@@ -62,7 +62,7 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
     await applyInteractions(
       store,
       stack.config.model,
-      interactions.map((i) => ({ userId: i.userId, eventId: i.eventId, action: i.action, createdAt: new Date(i.acceptedAt) })),
+      interactions.map((i) => ({ userId: i.userId, eventId: i.eventId, action: i.action, occurredAt: new Date(i.acceptedAt) })),
     );
 
     // Every source large enough to take every event, but "soonest", which the evaluation's data lacks.

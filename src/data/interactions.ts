@@ -11,6 +11,8 @@ export interface InteractionRow {
   source: InteractionSource;
   /** ISO 8601 with microseconds: when the interaction was accepted. */
   createdAt: string;
+  /** ISO 8601: when the user acted (the acceptance time when the client sent none). */
+  occurredAt: string;
 }
 
 /**
@@ -29,17 +31,17 @@ export async function insertInteractions(trx: Knex.Transaction, rows: Interactio
   // they are applied to the model. created_at is bound as text, so its microseconds survive.
   const { rows: inserted } = await trx.raw<{ rows: (ModelInteraction & { id: string })[] }>(
     `with inserted as (
-       insert into interactions (id, user_id, event_id, action, source, created_at, persisted_at)
-       select id, user_id, event_id, action, source, created_at, clock_timestamp()
-         from unnest(?::uuid[], ?::text[], ?::uuid[], ?::text[], ?::text[], ?::timestamptz[]) with ordinality
-              as r(id, user_id, event_id, action, source, created_at, n)
+       insert into interactions (id, user_id, event_id, action, source, created_at, occurred_at, persisted_at)
+       select id, user_id, event_id, action, source, created_at, occurred_at, clock_timestamp()
+         from unnest(?::uuid[], ?::text[], ?::uuid[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[]) with ordinality
+              as r(id, user_id, event_id, action, source, created_at, occurred_at, n)
         -- The version digit: 5 for ids made from an Idempotency-Key.
         where not (substr(r.id::text, 15, 1) = '5' and exists (select 1 from interactions i where i.id = r.id))
         order by n
        on conflict (id, created_at) do nothing
-       returning id, user_id, event_id, action, created_at, persisted_at
+       returning id, user_id, event_id, action, occurred_at, persisted_at
      )
-     select id, user_id as "userId", event_id as "eventId", action, created_at as "createdAt"
+     select id, user_id as "userId", event_id as "eventId", action, occurred_at as "occurredAt"
        from inserted order by persisted_at, id`,
     [
       rows.map((r) => r.id),
@@ -48,6 +50,7 @@ export async function insertInteractions(trx: Knex.Transaction, rows: Interactio
       rows.map((r) => r.action),
       rows.map((r) => r.source),
       rows.map((r) => r.createdAt),
+      rows.map((r) => r.occurredAt),
     ],
   );
   return inserted;

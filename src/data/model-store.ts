@@ -179,14 +179,14 @@ export async function* interactionsInPersistOrder(trx: Knex.Transaction, pageSiz
   let after: { persistedAt: string; id: string } | undefined;
   for (;;) {
     const { rows } = await trx.raw<{ rows: (ModelInteraction & { id: string; persistedAt: string })[] }>(
-      `select id, user_id as "userId", event_id as "eventId", action, created_at as "createdAt", persisted_at::text as "persistedAt"
+      `select id, user_id as "userId", event_id as "eventId", action, occurred_at as "occurredAt", persisted_at::text as "persistedAt"
          from interactions
         ${after ? 'where (persisted_at, id) > (?::timestamptz, ?::uuid)' : ''}
         order by persisted_at, id limit ?`,
       after ? [after.persistedAt, after.id, pageSize] : [pageSize],
     );
     if (rows.length === 0) return;
-    yield rows.map(({ userId, eventId, action, createdAt }) => ({ userId, eventId, action, createdAt }));
+    yield rows.map(({ userId, eventId, action, occurredAt }) => ({ userId, eventId, action, occurredAt }));
     const last = rows[rows.length - 1]!;
     after = { persistedAt: last.persistedAt, id: last.id };
   }

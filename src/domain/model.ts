@@ -73,7 +73,8 @@ export interface ModelInteraction {
   userId: string;
   eventId: string;
   action: Action;
-  createdAt: Date;
+  /** When the user acted: what the signal decays from. */
+  occurredAt: Date;
 }
 
 /** A positive event of a user, and when it first became positive. */
@@ -143,9 +144,9 @@ export async function applyInteractions(store: ModelStore, settings: ModelSettin
   const featureKeys = new Map<string, string[]>();
   const addTo = (map: Map<string, number>, key: string, value: number) => map.set(key, (map.get(key) ?? 0) + value);
 
-  for (const { userId, eventId, action, createdAt } of interactions) {
+  for (const { userId, eventId, action, occurredAt } of interactions) {
     const weight = settings.weights[action];
-    const scale = epochScale(settings, createdAt);
+    const scale = epochScale(settings, occurredAt);
     const scaled = weight * scale;
     const key = pairKey(userId, eventId);
     // Counted once per user and event: the first positive interaction with it.
@@ -157,7 +158,7 @@ export async function applyInteractions(store: ModelStore, settings: ModelSettin
       eventId,
       score: 0,
       count: 0,
-      lastAt: createdAt,
+      lastAt: occurredAt,
       decayed: 0,
       positiveAt: null,
       dismissedAt: null,
@@ -166,10 +167,10 @@ export async function applyInteractions(store: ModelStore, settings: ModelSettin
     pair.score += weight;
     pair.count += 1;
     pair.decayed += scaled;
-    if (createdAt > pair.lastAt) pair.lastAt = createdAt;
-    if (firstPositive) pair.positiveAt = createdAt;
-    if (action === 'DISMISS' && (!pair.dismissedAt || createdAt > pair.dismissedAt)) pair.dismissedAt = createdAt;
-    if (action === 'APPLY' && !pair.appliedAt) pair.appliedAt = createdAt;
+    if (occurredAt > pair.lastAt) pair.lastAt = occurredAt;
+    if (firstPositive) pair.positiveAt = occurredAt;
+    if (action === 'DISMISS' && (!pair.dismissedAt || occurredAt > pair.dismissedAt)) pair.dismissedAt = occurredAt;
+    if (action === 'APPLY' && !pair.appliedAt) pair.appliedAt = occurredAt;
     pairs.set(key, pair);
 
     const event = features.get(eventId);
@@ -187,7 +188,7 @@ export async function applyInteractions(store: ModelStore, settings: ModelSettin
     }
 
     // Paired with the user's latest positive events, counted when the second of the two becomes positive.
-    if (firstPositive) firstPositives.push({ userId, eventId, at: createdAt });
+    if (firstPositive) firstPositives.push({ userId, eventId, at: occurredAt });
   }
 
   const byKey = <T>(map: Map<string, T>) => [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

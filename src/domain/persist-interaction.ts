@@ -22,7 +22,15 @@ export async function persistInteractions(db: Db, settings: ModelSettings, paylo
     );
     const inserted = await insertInteractions(
       trx,
-      unique.map((p) => ({ id: p.id, userId: p.userId, eventId: p.eventId, action: p.action, source: p.source, createdAt: p.acceptedAt })),
+      unique.map((p) => ({
+        id: p.id,
+        userId: p.userId,
+        eventId: p.eventId,
+        action: p.action,
+        source: p.source,
+        createdAt: p.acceptedAt,
+        occurredAt: p.occurredAt ?? p.acceptedAt,
+      })),
     );
     await applyInteractions(sqlModelStore(trx), settings, inserted);
     await advanceUserVersions(

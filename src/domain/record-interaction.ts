@@ -13,7 +13,7 @@ import type { Action } from './weights';
 
 export interface RecordInteractionDeps {
   eventExists(eventId: string): Promise<boolean>;
-  producer: Pick<Producer, 'enqueueInteraction'>;
+  producer: Pick<Producer, 'enqueueInteractions'>;
   feed: Pick<RankingCache, 'hide'>;
   logger: Pick<Logger, 'warn'>;
 }
@@ -49,6 +49,8 @@ export interface InteractionInput {
    * key gets the same id, so it can never be recorded twice.
    */
   idempotencyKey?: string;
+  /** When the user acted, already corrected for the client's clock (see resolveOccurredAt). */
+  occurredAt?: Date;
   /** When to give up waiting on Redis (epoch ms): the request's deadline. */
   deadline: number;
 }
@@ -61,14 +63,36 @@ const IDEMPOTENT_IDS = '6f1c2a4e-8d3b-5e7f-9a1c-2b3d4e5f6a7b';
  * queues it. Resolves only once the job is stored; the worker writes the row.
  */
 export async function recordInteraction(deps: RecordInteractionDeps, input: InteractionInput): Promise<RecordInteractionPayload> {
-  if (!isUuid(input.eventId) || !(await deps.eventExists(input.eventId))) {
-    throw new NotFoundError('Event not found', { code: 'event_not_found' });
-  }
-  const payload = stamp(input, input.idempotencyKey ? uuidv5(`${input.userId}\n${input.idempotencyKey}`, IDEMPOTENT_IDS) : uuidv7());
-  await deps.producer.enqueueInteraction(payload, input.deadline);
-  if (HIDING_ACTIONS.includes(payload.action)) await hideFromFeed(deps, payload.userId, payload.eventId, input.deadline);
-  return payload;
+  const [outcome] = await recordInteractions(deps, [input], input.deadline);
+  if (outcome instanceof NotFoundError) throw outcome;
+  return outcome!;
 }
+
+/**
+ * Accepts interactions together (POST /interactions/batch): each whose event does not exist is
+ * refused on its own (404 `event_not_found`), and the rest are queued in one job, so that either all
+ * of them are stored in Redis or, past `deadline`, none is (503). Outcomes in the order given.
+ */
+export async function recordInteractions(
+  deps: RecordInteractionDeps,
+  inputs: Omit<InteractionInput, 'deadline'>[],
+  deadline: number,
+): Promise<(RecordInteractionPayload | NotFoundError)[]> {
+  const exists = await Promise.all(inputs.map((input) => isUuid(input.eventId) && deps.eventExists(input.eventId)));
+  const outcomes = inputs.map((input, i) =>
+    exists[i] ? stamp(input, idOf(input)) : new NotFoundError('Event not found', { code: 'event_not_found' }),
+  );
+  const accepted = outcomes.filter((outcome): outcome is RecordInteractionPayload => !(outcome instanceof NotFoundError));
+  await deps.producer.enqueueInteractions(accepted, deadline);
+  await Promise.all(
+    accepted.filter((p) => HIDING_ACTIONS.includes(p.action)).map((p) => hideFromFeed(deps, p.userId, p.eventId, deadline)),
+  );
+  return outcomes;
+}
+
+/** A fresh, time-ordered id; or, for an Idempotency-Key, the one id its user and key always give. */
+const idOf = (input: Pick<InteractionInput, 'userId' | 'idempotencyKey'>) =>
+  input.idempotencyKey ? uuidv5(`${input.userId}\n${input.idempotencyKey}`, IDEMPOTENT_IDS) : uuidv7();
 
 /**
  * For the platform's other handlers: records an interaction as part of the caller's transaction
@@ -86,7 +110,10 @@ export async function recordInteractionInTransaction(
   return payload;
 }
 
-/** The job payload of an accepted interaction: its id and the moment of acceptance. */
+/**
+ * The job payload of an accepted interaction: its id, the moment of acceptance and, when the client
+ * said, when the user acted. Keys in the schema's order: the producer signs it without parsing it.
+ */
 function stamp(input: Omit<InteractionInput, 'idempotencyKey' | 'deadline'>, id: string): RecordInteractionPayload {
   return {
     id,
@@ -95,5 +122,6 @@ function stamp(input: Omit<InteractionInput, 'idempotencyKey' | 'deadline'>, id:
     action: input.action,
     source: input.source,
     acceptedAt: acceptanceTime(),
+    ...(input.occurredAt && { occurredAt: input.occurredAt.toISOString() }),
   };
 }

@@ -8,6 +8,7 @@ import type { OutboxRelay } from '../jobs/outbox';
 import type { Producer } from '../jobs/producer';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import type { RateLimiter } from './rate-limit';
 
 /** What the HTTP layer needs; built by server.ts (and by tests). */
 export interface AppDeps {
@@ -23,6 +24,8 @@ export interface AppDeps {
   redis: RedisClient;
   /** Whether an event exists (cached for EVENT_CACHE_TTL_MS). */
   eventExists(id: string): Promise<boolean>;
+  /** Per-user limits on reads and writes, counted in `redis`. */
+  rateLimiter: RateLimiter;
   /** Feed rankings and hidden events in Redis. */
   rankingCache: RankingCache;
   /** Bounds the feed ranking work of this process (FEED_RANKING_CONCURRENCY, FEED_RANKING_QUEUE). */

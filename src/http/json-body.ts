@@ -22,7 +22,12 @@ const requireJson: RequestHandler = (req, _res, next) => {
 };
 
 /** For routes that take a body: a JSON content type, a size limit, objects and arrays only. */
-export const jsonBody: RequestHandler[] = [requireJson, express.json({ limit: BODY_LIMIT, strict: true, type: () => true })];
+export const jsonBodyUpTo = (limit: string | number): RequestHandler[] => [
+  requireJson,
+  express.json({ limit, strict: true, type: () => true }),
+];
+
+export const jsonBody = jsonBodyUpTo(BODY_LIMIT);
 
 /** For routes whose body is optional: no body at all is fine, any body must be JSON. */
 export const optionalJsonBody: RequestHandler[] = [

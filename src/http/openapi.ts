@@ -5,6 +5,8 @@ import {
   acceptedInteraction,
   addedEntry,
   applicationBody,
+  batchBody,
+  batchResponse,
   collectionEntry,
   collectionResponse,
   errorResponse,
@@ -98,6 +100,21 @@ export const openApiDocument = {
           ...common,
           ...withBody,
           404: error('No such event (event_not_found)'),
+        },
+      },
+    },
+    '/interactions/batch': {
+      post: {
+        summary: 'Record up to 500 interactions of the caller at once, each answered on its own',
+        description:
+          'Answers 200 with one result per item, in order: {status: 202, id, eventId, action} for each accepted, or {status: 400 | 404 | 429, error} for each refused. ' +
+          'The accepted ones are stored in Redis together before the 200; otherwise 503 and none is. The rate limit counts items: those past it get 429, and the response a Retry-After.',
+        requestBody: body(batchBody),
+        responses: {
+          200: json(batchResponse, 'One result per item'),
+          ...common,
+          ...withBody,
+          429: error('The caller has no writes left this minute (RATE_LIMIT_WRITES_PER_MINUTE); see Retry-After'),
         },
       },
     },

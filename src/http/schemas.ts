@@ -13,14 +13,57 @@ export const action = z.enum(ACTIONS, { error: `must be one of ${ACTIONS.join(',
 
 // ── Requests ──
 
+const clientTime = (description: string) =>
+  z.iso
+    .datetime({ offset: true, error: 'must be an ISO 8601 date-time with an offset, e.g. 2026-11-30T09:15:00Z' })
+    .transform((s) => new Date(s))
+    .meta({ description });
+
+const occurredAt = clientTime(
+  "When the user acted, by the client's clock (with the request's sentAt, corrected for its skew); within the last INTERACTION_MAX_AGE_DAYS and at most 5 minutes ahead, else 400 occurred_at_out_of_range. Default: when the API accepted it",
+);
+
 /** Unknown keys (a `userId`, say) are dropped: the user is always the token's subject. */
-export const interactionBody = z.object({ eventId: idField(), action }, anObject);
+export const interactionBody = z.object({ eventId: idField(), action, occurredAt: occurredAt.optional() }, anObject);
+
+const idempotencyKeyValue = z.string().regex(/^[\x21-\x7e]{1,200}$/, 'must be 1 to 200 visible ASCII characters');
 
 export const idempotencyKey = z
   .string()
   .regex(/^[\x21-\x7e]{1,200}$/, 'Idempotency-Key must be 1 to 200 visible ASCII characters')
   .optional()
   .meta({ description: 'Makes retries safe: a retry with the same key (per user) gets the same id and is recorded at most once' });
+
+/** Most interactions one batch request carries: one job's worth. */
+export const MAX_BATCH_ITEMS = 500;
+
+export const batchItem = z.object(
+  {
+    eventId: idField(),
+    action,
+    occurredAt: occurredAt.optional(),
+    idempotencyKey: idempotencyKeyValue.optional().meta({
+      description: 'As the Idempotency-Key header of POST /interactions: a retried batch gets the same ids and records nothing new',
+    }),
+  },
+  { error: 'must be a JSON object' },
+);
+
+/** The batch as documented; its items are validated one by one (batchEnvelope), each with its own answer. */
+export const batchBody = z.object(
+  {
+    sentAt: clientTime("The client's clock when it sent the request: occurredAt values are corrected by the difference").optional(),
+    interactions: z.array(batchItem).min(1).max(MAX_BATCH_ITEMS),
+  },
+  anObject,
+);
+
+export const batchEnvelope = batchBody.extend({
+  interactions: z
+    .array(z.unknown(), { error: 'must be an array' })
+    .min(1, 'must hold at least one interaction')
+    .max(MAX_BATCH_ITEMS, `must hold at most ${MAX_BATCH_ITEMS} interactions`),
+});
 
 export const newEventBody = z.object(
   {
@@ -68,6 +111,15 @@ export const errorResponse = z
   .meta({ id: 'Error', description: 'Every error: a stable code, and a message for people' });
 
 export const acceptedInteraction = z.object({ id: z.guid(), eventId: z.string(), action, status: z.literal('queued') });
+
+export const batchResponse = z.object({
+  results: z.array(
+    z.union([
+      z.object({ status: z.literal(202), id: z.guid(), eventId: z.string(), action }),
+      z.object({ status: z.union([z.literal(400), z.literal(404), z.literal(429)]), error: errorResponse.shape.error }),
+    ]),
+  ),
+});
 
 export const eventResponse = z
   .object({

@@ -35,6 +35,11 @@ const recordInteractionPayload = z.object({
   source: z.enum(SOURCES),
   /** When the API accepted the interaction (becomes interactions.created_at). */
   acceptedAt: z.iso.datetime({ precision: 6 }),
+  /**
+   * When the user acted, by the client's clock corrected for skew (interactions.occurred_at);
+   * absent when the client sent no time, and in jobs queued before it existed: then acceptedAt.
+   */
+  occurredAt: z.iso.datetime().optional(),
 });
 
 /** Most interactions one job carries. */

@@ -35,12 +35,13 @@ export interface Producer {
    */
   enqueue<N extends JobName>(name: N, payload: JobPayload<N>, options?: EnqueueOptions): Promise<void>;
   /**
-   * Queues one accepted interaction, resolving once Redis has stored it. Interactions arriving
-   * together (within one turn of the event loop) share one job: under load, one Redis write and one
-   * database transaction carry hundreds of them. Throws ServiceUnavailableError when it cannot by
-   * `deadline` (epoch ms), and then leaves nothing queued.
+   * Queues accepted interactions (1 to MAX_INTERACTIONS_PER_JOB, all in one job), resolving once
+   * Redis has stored them. Interactions arriving together (within one turn of the event loop) share
+   * one job: under load, one Redis write and one database transaction carry hundreds of them. Throws
+   * ServiceUnavailableError when it cannot by `deadline` (epoch ms), and then leaves none of them
+   * queued.
    */
-  enqueueInteraction(payload: RecordInteractionPayload, deadline?: number): Promise<void>;
+  enqueueInteractions(payloads: RecordInteractionPayload[], deadline?: number): Promise<void>;
   /** The job data the worker accepts for this payload: the payload and its signature. */
   signed<N extends JobName>(name: N, payload: JobPayload<N>): JobPayload<N> & { sig: string };
   readonly queue: Queue;
@@ -66,7 +67,8 @@ export function createProducer(config: Config, logger: Logger): Producer {
   // the next one. Under load, jobs grow by themselves; when idle, each goes at once. A job that is
   // slow (a stalled Redis) holds the next one back 20 ms at most, so every request still gets its
   // answer (or its 503) within the enqueue timeout of its own.
-  let pending: { payload: RecordInteractionPayload; deadline: number; done: (error?: unknown) => void }[] = [];
+  // One entry per caller: its interactions travel in one job, whatever else joins it.
+  let pending: { payloads: RecordInteractionPayload[]; deadline: number; done: (error?: unknown) => void }[] = [];
   let inFlight = 0;
   let lastSentAt = 0;
   let retry: NodeJS.Timeout | undefined;
@@ -80,7 +82,13 @@ export function createProducer(config: Config, logger: Logger): Producer {
       }, wait);
       return;
     }
-    const batch = pending.splice(0, MAX_INTERACTIONS_PER_JOB);
+    let size = 0;
+    let taken = 0;
+    while (taken < pending.length && (taken === 0 || size + pending[taken]!.payloads.length <= MAX_INTERACTIONS_PER_JOB)) {
+      size += pending[taken]!.payloads.length;
+      taken += 1;
+    }
+    const batch = pending.splice(0, taken);
     inFlight += 1;
     lastSentAt = Date.now();
     // A fresh job id that no earlier request can have used, so withdrawing it after a timeout is safe.
@@ -88,7 +96,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
     const deadline = Math.min(...batch.map((b) => b.deadline));
     // Payloads the service made itself (recordInteraction's stamp, in the schema's key order): signed
     // as they are, not parsed a second time on the hot path.
-    const data = { interactions: batch.map((b) => b.payload) };
+    const data = { interactions: batch.flatMap((b) => b.payloads) };
     add(
       JOBS.recordInteractions,
       { ...data, sig: signJob(config.jobSigningKey, JOBS.recordInteractions, data) },
@@ -132,9 +140,11 @@ export function createProducer(config: Config, logger: Logger): Producer {
   const producer: Producer = {
     queue,
     connection,
-    enqueueInteraction(payload, deadline = Date.now() + config.enqueueTimeoutMs) {
+    enqueueInteractions(payloads, deadline = Date.now() + config.enqueueTimeoutMs) {
+      if (payloads.length === 0) return Promise.resolve();
+      if (payloads.length > MAX_INTERACTIONS_PER_JOB) throw new RangeError(`At most ${MAX_INTERACTIONS_PER_JOB} interactions at once`);
       return new Promise<void>((resolve, reject) => {
-        pending.push({ payload, deadline, done: (error) => (error ? reject(error) : resolve()) });
+        pending.push({ payloads, deadline, done: (error) => (error ? reject(error) : resolve()) });
         // After this turn of the event loop, so that requests read together go together.
         if (pending.length === 1) setImmediate(flush);
       });

@@ -42,7 +42,7 @@ const interaction = (eventId: string, action: ModelInteraction['action'], userId
   userId,
   eventId,
   action,
-  createdAt: at,
+  occurredAt: at,
 });
 
 describe('what a batch of interactions adds to the model', () => {

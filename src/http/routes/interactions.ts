@@ -1,20 +1,53 @@
 import { Router } from 'express';
-import { recordInteraction } from '../../domain/record-interaction';
+import { resolveOccurredAt } from '../../domain/occurred-at';
+import { recordInteraction, recordInteractions, type InteractionInput } from '../../domain/record-interaction';
+import { AppError, TooManyRequestsError, ValidationError } from '../../errors';
 import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { requestLogger } from '../request-context';
-import { jsonBody } from '../json-body';
+import { jsonBody, jsonBodyUpTo } from '../json-body';
 import { parseInput } from '../validate';
-import { type acceptedInteraction, idempotencyKey, interactionBody, type Json } from '../schemas';
+import {
+  type acceptedInteraction,
+  batchEnvelope,
+  batchItem,
+  type batchResponse,
+  idempotencyKey,
+  interactionBody,
+  type Json,
+  MAX_BATCH_ITEMS,
+} from '../schemas';
+
+/**
+ * The largest body a batch can need: MAX_BATCH_ITEMS of the largest items the schema allows
+ * (an id of 200 characters, a key of 200 visible characters each escaped, a time with an offset),
+ * written compactly. Anything larger is refused (413) before it is parsed.
+ */
+const BATCH_BODY_LIMIT =
+  MAX_BATCH_ITEMS *
+    (JSON.stringify({
+      eventId: 'e'.repeat(200),
+      action: 'DISMISS',
+      occurredAt: '2026-11-30T09:15:00.123456+05:30',
+      idempotencyKey: '"'.repeat(200),
+    }).length +
+      1) +
+  JSON.stringify({ sentAt: '2026-11-30T09:15:00.123456+05:30', interactions: [] }).length;
+
+type BatchResult = Json<typeof batchResponse>['results'][number];
 
 export function interactionsRouter({
   eventExists,
   producer,
   rankingCache,
-}: Pick<AppDeps, 'eventExists' | 'producer' | 'rankingCache'>): Router {
+  rateLimiter,
+  config,
+}: Pick<AppDeps, 'eventExists' | 'producer' | 'rankingCache' | 'rateLimiter' | 'config'>): Router {
   const router = Router();
+  const maxAgeDays = config.interactionMaxAgeDays;
 
   router.post('/interactions', ...jsonBody, async (req, res) => {
+    const receivedAt = new Date();
     const body = parseInput(interactionBody, req.body);
     const key = parseInput(idempotencyKey, req.get('idempotency-key'));
     const accepted = await recordInteraction(
@@ -25,6 +58,7 @@ export function interactionsRouter({
         action: body.action,
         source: 'api',
         idempotencyKey: key,
+        occurredAt: resolveOccurredAt({ occurredAt: body.occurredAt }, receivedAt, maxAgeDays),
         deadline: req.deadline,
       },
     );
@@ -37,5 +71,49 @@ export function interactionsRouter({
     res.status(202).json(answer);
   });
 
+  // Each item is answered on its own (202, or 400/404/429 with an error); those accepted are stored
+  // in Redis together before the 200, or none is (503).
+  router.post('/interactions/batch', ...jsonBodyUpTo(BATCH_BODY_LIMIT), async (req, res) => {
+    const receivedAt = new Date();
+    const { sentAt, interactions } = parseInput(batchEnvelope, req.body);
+    const userId = currentUser(req).id;
+    const { granted, retryAfterS } = await rateLimiter.take(userId, 'writes', interactions.length, req.deadline);
+    if (granted === 0) throw new TooManyRequestsError(retryAfterS, 'writes');
+
+    const results: (BatchResult | undefined)[] = [];
+    const inputs: { index: number; input: Omit<InteractionInput, 'deadline'> }[] = [];
+    interactions.forEach((raw, index) => {
+      if (index >= granted) return void (results[index] = refused(new TooManyRequestsError(retryAfterS, 'writes')));
+      try {
+        const item = parseInput(batchItem, raw);
+        const occurredAt = resolveOccurredAt({ occurredAt: item.occurredAt, sentAt }, receivedAt, maxAgeDays);
+        inputs.push({
+          index,
+          input: { userId, eventId: item.eventId, action: item.action, source: 'api', idempotencyKey: item.idempotencyKey, occurredAt },
+        });
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        results[index] = refused(error);
+      }
+    });
+
+    const outcomes = await recordInteractions(
+      { eventExists, producer, feed: rankingCache, logger: requestLogger(req) },
+      inputs.map((i) => i.input),
+      req.deadline,
+    );
+    outcomes.forEach((outcome, i) => {
+      results[inputs[i]!.index] =
+        outcome instanceof AppError ? refused(outcome) : { status: 202, id: outcome.id, eventId: outcome.eventId, action: outcome.action };
+    });
+    if (granted < interactions.length) res.set('Retry-After', String(retryAfterS));
+    const answer: Json<typeof batchResponse> = { results: results as BatchResult[] };
+    res.status(200).json(answer);
+  });
+
   return router;
+}
+
+function refused(error: AppError): BatchResult {
+  return { status: error.status as 400 | 404 | 429, error: { code: error.code, message: error.message } };
 }
