@@ -1,0 +1,31 @@
+/// <reference types="node" />
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import type { BufferStorage, PendingInteraction } from './index';
+
+/**
+ * Keeps the buffer in a file (Node): written whole to a temporary file, flushed to disk and renamed
+ * over the old one, so a crash leaves either the old buffer or the new one, never half of one.
+ */
+export function fileBuffer(path: string): BufferStorage {
+  return {
+    load() {
+      try {
+        return JSON.parse(readFileSync(path, 'utf8')) as PendingInteraction[];
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw error;
+      }
+    },
+    save(items) {
+      const temporary = `${path}.tmp`;
+      const fd = openSync(temporary, 'w');
+      try {
+        writeSync(fd, JSON.stringify(items));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temporary, path);
+    },
+  };
+}

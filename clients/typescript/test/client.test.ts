@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createClient, memoryBuffer, type Dropped } from '../src';
+import { buildEvent } from '../../../test/helpers/factories';
+import { runEntry } from '../../../test/helpers/processes';
+import { TestRedis } from '../../../test/helpers/redis-server';
+import { startStack, type Stack } from '../../../test/helpers/stack';
+import { sleep, waitFor } from '../../../test/helpers/wait';
+
+/** Every row of the user: how many, and how many distinct interactions (a doubled one shows as fewer). */
+async function landed(stack: Stack, userId: string) {
+  const [row] = await stack
+    .db('interactions')
+    .where({ user_id: userId })
+    .select(stack.db.raw('count(*)::int as n, count(distinct id)::int as distinct'));
+  return row as { n: number; distinct: number };
+}
+
+const waitForRows = (stack: Stack, userId: string, n: number) =>
+  waitFor(`${n} rows of ${userId}`, async () => ((await landed(stack, userId)).n >= n ? landed(stack, userId) : undefined), 60_000);
+
+describe('the TypeScript client, against the service', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { RATE_LIMIT_WRITES_PER_MINUTE: '0' } });
+  });
+  afterAll(() => stack.stop());
+
+  test('batches what it tracks, records each once, and reports and drops what the service refuses', async () => {
+    const events = [await buildEvent(stack.db), await buildEvent(stack.db)];
+    const userId = `user-${randomUUID()}`;
+    const dropped: Dropped[] = [];
+    const fetches: number[] = [];
+    const client = createClient({
+      baseUrl: stack.baseUrl,
+      getToken: () => stack.token({ sub: userId }),
+      batchSize: 50,
+      onDrop: (d) => dropped.push(d),
+      fetch: async (input, init) => {
+        fetches.push(JSON.parse(String(init?.body)).interactions.length);
+        return fetch(input, init);
+      },
+    });
+    for (let i = 0; i < 120; i += 1) client.track(events[i % 2]!.id, i % 10 === 0 ? 'SAVE' : 'VIEW');
+    client.track(randomUUID(), 'VIEW'); // no such event
+    expect(client.pending).toBe(121);
+    await client.flush();
+    expect(client.pending).toBe(0);
+    expect(fetches).toEqual([50, 50, 21]);
+    expect(dropped).toEqual([expect.objectContaining({ status: 404, error: expect.objectContaining({ code: 'event_not_found' }) })]);
+    expect(await waitForRows(stack, userId, 120)).toEqual({ n: 120, distinct: 120 });
+    await client.close();
+  });
+
+  test('a retry after a lost answer records nothing twice (the key is given when tracked)', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    let calls = 0;
+    const client = createClient({
+      baseUrl: stack.baseUrl,
+      getToken: () => stack.token({ sub: userId }),
+      retryDelayMs: 10,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        calls += 1;
+        if (calls === 1) throw new TypeError('the answer was lost on the way back');
+        return response;
+      },
+    });
+    for (let i = 0; i < 5; i += 1) client.track(event.id, 'CLICK');
+    await client.flush();
+    expect(calls).toBe(2);
+    await sleep(500);
+    expect(await waitForRows(stack, userId, 5)).toEqual({ n: 5, distinct: 5 });
+  });
+});
+
+describe('the TypeScript client through outages', () => {
+  test('Redis stopped and restarted mid-stream: every tracked interaction lands exactly once', async () => {
+    // As in production: Redis keeps what it acknowledged (AOF, fsync always).
+    const redis = await TestRedis.start(['--appendonly', 'yes', '--appendfsync', 'always']);
+    const stack = await startStack({ env: { REDIS_URL: redis.url, RATE_LIMIT_WRITES_PER_MINUTE: '0' } });
+    try {
+      const event = await buildEvent(stack.db);
+      const userId = `user-${randomUUID()}`;
+      const retries: string[] = [];
+      const client = createClient({
+        baseUrl: stack.baseUrl,
+        getToken: () => stack.token({ sub: userId }),
+        storage: memoryBuffer(),
+        batchSize: 20,
+        flushIntervalMs: 20,
+        retryDelayMs: 100,
+        maxRetryDelayMs: 1000,
+        onRetry: (reason) => retries.push(reason),
+      });
+      for (let i = 0; i < 300; i += 1) {
+        client.track(event.id, 'VIEW');
+        if (i === 100) await redis.kill();
+        if (i === 200) await redis.restart();
+        await sleep(5);
+      }
+      await client.flush();
+      expect(retries.some((r) => /HTTP 503|network/.test(r))).toBe(true);
+      expect(await waitForRows(stack, userId, 300)).toEqual({ n: 300, distinct: 300 });
+      await sleep(1000);
+      expect(await landed(stack, userId)).toEqual({ n: 300, distinct: 300 });
+      await client.close();
+    } finally {
+      await stack.stop();
+      await redis.stop();
+    }
+  });
+
+  test('the client process killed mid-stream and started again on its file: every tracked interaction lands exactly once', async () => {
+    const stack = await startStack({ env: { RATE_LIMIT_WRITES_PER_MINUTE: '0' } });
+    const dir = mkdtempSync(path.join(tmpdir(), 'client-buffer-'));
+    try {
+      const events = [await buildEvent(stack.db), await buildEvent(stack.db), await buildEvent(stack.db)];
+      const userId = `user-${randomUUID()}`;
+      const env = {
+        BASE_URL: stack.baseUrl,
+        TOKEN: stack.token({ sub: userId }),
+        BUFFER_FILE: path.join(dir, 'buffer.json'),
+        EVENT_IDS: events.map((e) => e.id).join(','),
+      };
+      const first = runEntry('clients/typescript/test/fixtures/tracker.ts', { ...env, TRACK: '300' });
+      await waitFor('a few batches to be answered', async () => (first.output().match(/answered 200/g) ?? []).length >= 5, 30_000);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      expect(first.output()).not.toMatch(/flushed/);
+      expect((await landed(stack, userId)).n).toBeLessThan(300);
+
+      const second = runEntry('clients/typescript/test/fixtures/tracker.ts', { ...env, TRACK: '0' });
+      expect(await second.exited).toBe(0);
+      expect(second.output()).toMatch(/flushed/);
+      expect(await waitForRows(stack, userId, 300)).toEqual({ n: 300, distinct: 300 });
+      await sleep(1000);
+      expect(await landed(stack, userId)).toEqual({ n: 300, distinct: 300 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await stack.stop();
+    }
+  });
+});
