@@ -61,7 +61,7 @@ export class ServiceUnavailableError extends AppError {
 
 /** A user sent more requests than the limit allows; they may try again after Retry-After seconds. */
 export class TooManyRequestsError extends AppError {
-  constructor(retryAfterSeconds: number, what: 'reads' | 'writes' | 'requests' = 'requests') {
+  constructor(retryAfterSeconds: number, what: 'reads' | 'writes' | 'requests' | 'failed logins' = 'requests') {
     super({
       code: 'rate_limited',
       status: 429,

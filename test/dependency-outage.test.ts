@@ -7,6 +7,7 @@ import { createLogger } from '../src/logger';
 import { buildEvent } from './helpers/factories';
 import { interactionsOf, waitForInteractions } from './helpers/db';
 import { sparePort, TestRedis } from './helpers/redis-server';
+import { startService } from './helpers/service';
 import { startStack, type Stack } from './helpers/stack';
 import { sleep, waitFor } from './helpers/wait';
 
@@ -234,6 +235,49 @@ describe('Redis settings that endanger the queue', () => {
       expect(await warnings()).toEqual([]);
     } finally {
       await producer.close();
+      await redis.stop();
+    }
+  });
+});
+
+describe('the log during an outage', () => {
+  test('says when it began and when it ended, with counts, not a line with a stack per refused request', async () => {
+    const redis = await TestRedis.start();
+    const service = await startService({ redisUrl: redis.url, env: { LOG_LEVEL: 'info' } });
+    try {
+      const web = await service.start('web');
+      const event = await buildEvent(service.db);
+      const post = () =>
+        fetch(`${service.webUrl}/interactions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${service.token('user-outage')}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ eventId: event.id, action: 'VIEW' }),
+        });
+      expect((await post()).status).toBe(202);
+
+      await redis.kill();
+      for (let round = 0; round < 15; round += 1) {
+        const answers = await Promise.all(Array.from({ length: 20 }, post));
+        expect(answers.every((a) => a.status === 503)).toBe(true);
+      }
+      await redis.restart();
+      await waitFor('the API to accept again', async () => (await post()).status === 202);
+      await waitFor('the end of the outage in the log', async () => /outage over/.test(web.output()));
+
+      const lines = web
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { msg: string; failures?: number; err?: unknown; level: number });
+      const outage = lines.filter((l) => /outage/.test(l.msg));
+      expect(outage.filter((l) => /outage began/.test(l.msg)).length).toBeLessThanOrEqual(2);
+      expect(outage.find((l) => /the queue \(Redis\): outage over/.test(l.msg))?.failures).toBeGreaterThanOrEqual(300);
+      expect(lines.filter((l) => /request failed|enqueue failed/.test(l.msg))).toEqual([]);
+      // Beside the access log (info): the outage's own lines and the connection's (once per 10 s), no errors.
+      expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+      expect(lines.filter((l) => l.level >= 40).length).toBeLessThan(10);
+    } finally {
+      await service.stop();
       await redis.stop();
     }
   });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { JOBS, LEGACY_RECORD_INTERACTION } from '../src/jobs/definitions';
+import { COMPLETED_INTERACTIONS_KEPT, JOBS, LEGACY_RECORD_INTERACTION, MAX_INTERACTIONS_PER_JOB } from '../src/jobs/definitions';
 import { processJob } from '../src/jobs/interaction-worker';
 import { currentVersions } from '../src/feed/versions';
 import { createLogger } from '../src/logger';
@@ -305,5 +305,26 @@ describe('Idempotency-Key', () => {
       headers: { 'idempotency-key': 'has space' },
     });
     expect(res).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
+  });
+});
+
+describe('completed jobs kept in Redis', () => {
+  test('are bounded by the interactions they carry, not by load: at most COMPLETED_INTERACTIONS_KEPT / MAX_INTERACTIONS_PER_JOB jobs', async () => {
+    const stack = await startStack({ worker: false, ownDatabase: true });
+    try {
+      const event = await buildEvent(stack.db);
+      const kept = COMPLETED_INTERACTIONS_KEPT / MAX_INTERACTIONS_PER_JOB;
+      const userId = `user-${randomUUID()}`;
+      for (let i = 0; i < kept + 40; i += 1) await stack.producer.enqueueInteractions([interactionPayload(userId, event.id, 'VIEW')]);
+      await stack.startWorker();
+      await waitForInteractions(stack.db, userId, kept + 40);
+      await waitFor('the last job to complete', async () => (await stack.producer.queue.getJobCounts('active', 'wait')).wait === 0);
+      await sleep(500);
+      const completed = await stack.producer.queue.getCompletedCount();
+      expect(completed).toBeGreaterThan(0);
+      expect(completed).toBeLessThanOrEqual(kept);
+    } finally {
+      await stack.stop();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { JOBS } from '../src/jobs/definitions';
 import { Ajv2020 } from 'ajv/dist/2020';
+import { LOGIN_FAILURES_PER_WINDOW } from '../src/http/admin-auth';
 import { openApiDocument } from '../src/http/openapi';
 import { interactionsOf } from './helpers/db';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
@@ -180,6 +181,26 @@ describe('without admin credentials configured', () => {
     for (const path of ['/admin/queues', '/metrics']) {
       const res = await stack.request('GET', path, { token: stack.token({ roles: ['admin'] }) });
       expect(res).toMatchObject({ status: 404, body: { error: { code: 'route_not_found' } } });
+    }
+  });
+});
+
+describe('failed dashboard logins', () => {
+  test('are throttled per client address: past the limit every attempt is a 429 with Retry-After, the right password too', async () => {
+    const stack = await startStack({ worker: false, env: ADMIN });
+    try {
+      const get = (authorization?: string) =>
+        stack.request('GET', '/admin/queues', { token: null, headers: authorization ? { authorization } : {} });
+      for (let i = 0; i < LOGIN_FAILURES_PER_WINDOW; i += 1) expect((await get(basic('ops', `guess ${i}!!!!!!`))).status).toBe(401);
+      const throttled = await get(basic('ops', 'one more guess!!'));
+      expect(throttled).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+      expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await get(basic(ADMIN.ADMIN_USERNAME, ADMIN.ADMIN_PASSWORD))).status).toBe(429);
+      expect((await stack.request('GET', '/metrics', { token: null, headers: { authorization: basic('ops', 'x') } })).status).toBe(429);
+      // A browser's first request, with no credentials yet, still gets the login challenge.
+      expect((await get()).status).toBe(401);
+    } finally {
+      await stack.stop();
     }
   });
 });

@@ -2,13 +2,48 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { verifyBearerToken } from './auth';
 import type { Config } from '../config';
-import { AppError, ForbiddenError, NotFoundError } from '../errors';
+import { AppError, ForbiddenError, NotFoundError, TooManyRequestsError } from '../errors';
 
 const BASIC_CHALLENGE = 'Basic realm="Interaction tracking operations", charset="UTF-8"';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const needCredentials = (message: string) =>
   new AppError({ code: 'unauthorized', status: 401, message, headers: { 'WWW-Authenticate': BASIC_CHALLENGE } });
+
+/** Failed logins one client address may make per window; then 429 until the window ends. */
+export const LOGIN_FAILURES_PER_WINDOW = 10;
+const LOGIN_WINDOW_MS = 60_000;
+const REMEMBERED_ADDRESSES = 10_000;
+
+/**
+ * Counts failed logins per client address, for a minute from the first one, in this process
+ * (bounded: the oldest addresses are forgotten first). Past the limit every attempt from the
+ * address is a 429 until that minute ends, the right password too, so guessing gains nothing by
+ * going on.
+ */
+class LoginThrottle {
+  private readonly failures = new Map<string, { since: number; count: number }>();
+
+  private current(address: string) {
+    const entry = this.failures.get(address);
+    return entry && Date.now() - entry.since < LOGIN_WINDOW_MS ? entry : undefined;
+  }
+
+  /** Seconds until the address may try again, or 0. */
+  blockedFor(address: string): number {
+    const entry = this.current(address);
+    if (!entry || entry.count < LOGIN_FAILURES_PER_WINDOW) return 0;
+    return Math.max(1, Math.ceil((entry.since + LOGIN_WINDOW_MS - Date.now()) / 1000));
+  }
+
+  failed(address: string): void {
+    const entry = this.current(address) ?? { since: Date.now(), count: 0 };
+    entry.count += 1;
+    this.failures.delete(address);
+    this.failures.set(address, entry);
+    if (this.failures.size > REMEMBERED_ADDRESSES) this.failures.delete(this.failures.keys().next().value!);
+  }
+}
 
 /**
  * Guards the operations surface (the queue dashboard, /metrics). A browser logs in with HTTP Basic
@@ -21,10 +56,19 @@ export function requireAdmin(config: Pick<Config, 'admin' | 'jwt'>): RequestHand
   const verifyJwt = verifyBearerToken(config);
   const admin = config.admin;
   const digest = (value: string) => createHash('sha256').update(value).digest();
+  const throttle = new LoginThrottle();
 
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (!admin) return next(new NotFoundError(`No route for ${req.method} ${req.path}`, { code: 'route_not_found' }));
+  return (req: Request, res: Response, outerNext: NextFunction) => {
+    if (!admin) return outerNext(new NotFoundError(`No route for ${req.method} ${req.path}`, { code: 'route_not_found' }));
     const header = req.get('authorization') ?? '';
+    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const wait = header ? throttle.blockedFor(address) : 0;
+    if (wait > 0) return outerNext(new TooManyRequestsError(wait, 'failed logins'));
+    // A refused login (credentials sent, and wrong) counts against the address.
+    const next = (error?: unknown) => {
+      if (header && error instanceof AppError && error.status === 401) throttle.failed(address);
+      outerNext(error);
+    };
 
     if (/^basic /i.test(header)) {
       const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');

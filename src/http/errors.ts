@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { DBError, UniqueViolationError } from 'objection';
 import { AppError, ConflictError, NotFoundError, ServiceUnavailableError, ValidationError } from '../errors';
 import type { Logger } from '../logger';
+import { OutageLog } from '../outage-log';
 import { fromJwtError } from './auth';
 
 /** Unknown paths get the same error body as everything else. */
@@ -9,11 +10,19 @@ export const routeNotFound: RequestHandler = (req, _res, next) => {
   next(new NotFoundError(`No route for ${req.method} ${req.path}`, { code: 'route_not_found' }));
 };
 
-/** The one place errors become responses: `{ "error": { "code", "message" } }`, never internals. */
+/**
+ * The one place errors become responses: `{ "error": { "code", "message" } }`, never internals. A
+ * 503 (a dependency away) is logged by the outage it belongs to, not once per request with a stack.
+ */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
+  const outages = new Map<string, OutageLog>();
   return (error, req, res, next) => {
     const appError = toAppError(error);
-    if (appError.status >= 500) {
+    if (appError instanceof ServiceUnavailableError) {
+      const outage = outages.get(appError.message) ?? new OutageLog(logger, `requests answered 503 ("${appError.message}")`);
+      outages.set(appError.message, outage);
+      outage.failed(error instanceof AppError && error.cause ? error.cause : error);
+    } else if (appError.status >= 500) {
       (req.log ?? logger).error({ err: error }, 'request failed');
     }
     if (res.headersSent) return next(error);

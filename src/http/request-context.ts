@@ -62,7 +62,9 @@ export function requestContext(options: { logger: Logger; metrics: Metrics; budg
       if (logging) res.off('close', done);
       const ms = performance.now() - started;
       metrics.observeRequest(req, res.statusCode, ms / 1000);
-      const level = res.statusCode >= 500 ? 'error' : 'info';
+      // A 503 (a dependency away) is an outage's, logged by its state changes (OutageLog): per
+      // request it is an ordinary access line.
+      const level = res.statusCode >= 500 && res.statusCode !== 503 ? 'error' : 'info';
       if (level === 'info' ? !logging : !logger.isLevelEnabled(level)) return;
       const line = { res: { statusCode: res.statusCode, headers: res.getHeaders() }, responseTime: Math.round(ms) };
       req.log![level](line, res.writableFinished ? 'request completed' : 'request aborted');

@@ -58,12 +58,20 @@ export type JobName = keyof typeof jobPayloads;
 export type JobPayload<N extends JobName> = z.infer<(typeof jobPayloads)[N]>;
 export type RecordInteractionPayload = z.infer<typeof recordInteractionPayload>;
 
+/**
+ * Interactions the completed jobs kept for the dashboard may carry at most (about 320 bytes of
+ * Redis each): the cap counts jobs, and a job carries up to MAX_INTERACTIONS_PER_JOB, so the number
+ * of jobs kept is derived from it. Memory then stays bounded whatever the load (about 32 MB).
+ */
+export const COMPLETED_INTERACTIONS_KEPT = 100_000;
+
 /** Every job's defaults, in one place: retried with backoff, trimmed once done, kept when failed. */
 export function defaultJobOptions(config: Pick<Config, 'jobs'>): DefaultJobOptions {
   return {
     attempts: config.jobs.attempts,
     backoff: { type: 'exponential', delay: config.jobs.backoffMs },
-    removeOnComplete: { age: 60 * 60, count: 10_000 },
+    // The last hour's, and at most the last 200 jobs.
+    removeOnComplete: { age: 60 * 60, count: Math.floor(COMPLETED_INTERACTIONS_KEPT / MAX_INTERACTIONS_PER_JOB) },
     removeOnFail: { age: 14 * 24 * 60 * 60 },
   };
 }

@@ -4,6 +4,7 @@ import { createFailFastRedis, type RedisClient } from '../data/redis';
 import { beforeDeadline } from '../deadline';
 import { ServiceUnavailableError } from '../errors';
 import type { Logger } from '../logger';
+import { OutageLog } from '../outage-log';
 import { v7 as uuidv7 } from 'uuid';
 import {
   defaultJobOptions,
@@ -62,6 +63,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
     defaultJobOptions: defaultJobOptions(config),
   });
   queue.on('error', () => undefined); // already reported by the connection
+  const outage = new OutageLog(logger, 'the queue (Redis)');
 
   // Group commit: one job at a time is on its way to Redis, and whatever arrives meanwhile goes in
   // the next one. Under load, jobs grow by themselves; when idle, each goes at once. A job that is
@@ -105,6 +107,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
         withdrawOnFailure: true,
         deadline,
       },
+      data.interactions.length,
     )
       .then(
         () => batch.forEach((b) => b.done()),
@@ -116,12 +119,17 @@ export function createProducer(config: Config, logger: Logger): Producer {
       });
   };
 
-  /** Adds signed job data, by `options.deadline` or not at all (see Producer.enqueue). */
-  async function add(name: JobName, data: object, options: EnqueueOptions = {}): Promise<void> {
+  /**
+   * Adds signed job data, by `options.deadline` or not at all (see Producer.enqueue). `interactions`:
+   * how many the job carries, for the outage log's counts.
+   */
+  async function add(name: JobName, data: object, options: EnqueueOptions = {}, interactions = 1): Promise<void> {
     const deadline = options.deadline ?? Date.now() + config.enqueueTimeoutMs;
     // Nothing is sent when there is no time left for it: nothing to withdraw either.
     if (connection.status !== 'ready' || deadline <= Date.now()) {
-      throw new ServiceUnavailableError('The interaction queue is unavailable; retry shortly');
+      const error = new ServiceUnavailableError('The interaction queue is unavailable; retry shortly');
+      outage.failed(connection.status !== 'ready' ? `connection ${connection.status}` : error, interactions);
+      throw error;
     }
     try {
       const added = queue.add(name, data, {
@@ -129,8 +137,9 @@ export function createProducer(config: Config, logger: Logger): Producer {
         ...(options.deduplicationId && { deduplication: { id: options.deduplicationId } }),
       });
       await beforeDeadline(added, deadline);
+      outage.recovered();
     } catch (error) {
-      logger.warn({ err: error, jobName: name, jobId: options.jobId }, 'enqueue failed');
+      outage.failed(error, interactions);
       // The add may still reach Redis (a stalled server that resumes): the remove queued behind it undoes it.
       if (options.jobId && options.withdrawOnFailure) queue.remove(options.jobId).catch(() => undefined);
       throw new ServiceUnavailableError('The interaction queue is unavailable; retry shortly', { cause: error });
