@@ -32,6 +32,14 @@ const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).def
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const postgresUrl = () => z.url({ protocol: /^postgres(ql)?$/ });
 
+const hostPorts = () =>
+  z
+    .string()
+    .regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, 'must be host:port pairs separated by commas')
+    .transform((list) =>
+      list.split(',').map((node) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.slice(node.lastIndexOf(':') + 1)) })),
+    );
+
 const actionWeights = z
   .string()
   .transform((text, ctx) => {
@@ -73,22 +81,25 @@ const variables = z.object({
     group: 'deployment',
     description: 'Redis for the queue, rate limits and feed rankings (AOF on, `maxmemory-policy noeviction`)',
   }),
-  REDIS_CLUSTER_NODES: variable(
-    z
-      .string()
-      .regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, 'must be host:port pairs separated by commas')
-      .transform((list) =>
-        list
-          .split(',')
-          .map((node) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.slice(node.lastIndexOf(':') + 1)) })),
-      )
-      .optional(),
-    {
-      group: 'deployment',
-      description:
-        'seed nodes of a Redis Cluster, `host:port,host:port`; replaces `REDIS_URL`, and needs a hash-tagged `QUEUE_PREFIX` such as `{interactions}` (docs/scaling.md)',
-    },
-  ),
+  REDIS_CLUSTER_NODES: variable(hostPorts().optional(), {
+    group: 'deployment',
+    description:
+      'seed nodes of a Redis Cluster, `host:port,host:port`; replaces `REDIS_URL`, and needs a hash-tagged `QUEUE_PREFIX` such as `{interactions}` (docs/scaling.md)',
+  }),
+  REDIS_SENTINELS: variable(hostPorts().optional(), {
+    group: 'deployment',
+    description:
+      'Redis Sentinel nodes, `host:port,host:port`, with `REDIS_SENTINEL_NAME`: replaces `REDIS_URL` (its password and database still apply); every connection follows a failover to the new primary by itself',
+  }),
+  REDIS_SENTINEL_NAME: variable(z.string().min(1).max(200).optional(), {
+    group: 'deployment',
+    description: 'the name the sentinels monitor the primary under (`sentinel monitor <name> …`)',
+  }),
+  REDIS_MIN_REPLICAS_ACK: variable(z.coerce.number().int().min(0).max(16).default(0), {
+    group: 'deployment',
+    description:
+      'replicas that must hold a job (`WAIT`) before the API answers 202; otherwise 503 and the job is withdrawn. With replicas and Sentinel, set at least 1, so that a failover loses no acknowledged interaction; 0: the primary alone',
+  }),
   QUEUE_PREFIX: variable(
     z
       .string()
@@ -235,6 +246,11 @@ const crossChecked = variables.superRefine((e: Partial<Variables>, ctx) => {
   if (e.REDIS_CLUSTER_NODES && !/\{[^{}]+\}/.test(e.QUEUE_PREFIX ?? '')) {
     problem('QUEUE_PREFIX', 'needs a hash tag on a Redis Cluster, e.g. {interactions}');
   }
+  if (!e.REDIS_SENTINELS !== !e.REDIS_SENTINEL_NAME) problem('REDIS_SENTINELS', 'and REDIS_SENTINEL_NAME go together: set both or neither');
+  if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) problem('REDIS_SENTINELS', 'and REDIS_CLUSTER_NODES exclude each other');
+  if (typeof e.REDIS_MIN_REPLICAS_ACK === 'number' && e.REDIS_MIN_REPLICAS_ACK > 0 && e.REDIS_CLUSTER_NODES) {
+    problem('REDIS_MIN_REPLICAS_ACK', 'is for one primary (with Sentinel), not a Redis Cluster');
+  }
   if (!e.ADMIN_USERNAME !== !e.ADMIN_PASSWORD) problem('ADMIN_USERNAME', 'and ADMIN_PASSWORD go together: set both or neither');
 }, always);
 
@@ -250,6 +266,8 @@ const configSchema = crossChecked.transform((e) => {
     databaseReadUrl: e.DATABASE_READ_URL,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: e.REDIS_CLUSTER_NODES,
+    redisSentinel: e.REDIS_SENTINELS && e.REDIS_SENTINEL_NAME ? { nodes: e.REDIS_SENTINELS, name: e.REDIS_SENTINEL_NAME } : undefined,
+    redisMinReplicasAck: e.REDIS_MIN_REPLICAS_ACK,
     queuePrefix: e.QUEUE_PREFIX,
     jwt: {
       secret,

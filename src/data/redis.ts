@@ -6,7 +6,7 @@ import type { Logger } from '../logger';
 /** One Redis server or a Redis Cluster (REDIS_CLUSTER_NODES): the commands the service sends work on both. */
 export type RedisClient = Redis | Cluster;
 
-type RedisSettings = Pick<Config, 'redisUrl' | 'redisClusterNodes'>;
+type RedisSettings = Pick<Config, 'redisUrl' | 'redisClusterNodes' | 'redisSentinel'>;
 
 /**
  * A connection to the configured Redis. `failFast`, for request paths: no offline queue, no resend
@@ -34,7 +34,25 @@ export function connectRedis(
       { enableOfflineQueue: !failFast, clusterRetryStrategy: retryDelayMs, redisOptions: perNode, enableAutoPipelining },
     );
   }
-  return new Redis(config.redisUrl, { ...perNode, enableOfflineQueue: !failFast, retryStrategy: retryDelayMs, enableAutoPipelining });
+  const common = { ...perNode, enableOfflineQueue: !failFast, retryStrategy: retryDelayMs, enableAutoPipelining };
+  if (config.redisSentinel) {
+    // The primary is whichever the sentinels name; a connection that loses it asks them again. A
+    // request path's connection also listens for +switch-master, to move at once (the worker's
+    // BullMQ connections did not recover from being moved that way in the failover test; they
+    // reconnect by themselves when the old primary goes). Password and database come from REDIS_URL.
+    const url = new URL(config.redisUrl);
+    return new Redis({
+      ...common,
+      sentinels: config.redisSentinel.nodes.map((node) => ({ ...node })),
+      name: config.redisSentinel.name,
+      failoverDetector: !!failFast,
+      username: url.username ? decodeURIComponent(url.username) : undefined,
+      password: url.password ? decodeURIComponent(url.password) : undefined,
+      db: Number(url.pathname.slice(1) || 0),
+      sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 200, 1000),
+    });
+  }
+  return new Redis(config.redisUrl, common);
 }
 
 /** A fail-fast connection (see connectRedis) that logs an outage once every 10 s, not on every reconnect. */

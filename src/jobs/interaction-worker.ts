@@ -1,5 +1,4 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Cluster } from 'ioredis';
 import { connectRedis } from '../data/redis';
 import type { z } from 'zod';
 import type { Config } from '../config';
@@ -137,10 +136,11 @@ export function createInteractionWorker(baseDeps: WorkerDeps): Worker {
   };
   // Reconnect within 5 s of Redis coming back (BullMQ's default backs off to 20 s).
   const retryStrategy = (attempt: number) => Math.min(attempt * 500, 5000);
-  // A cluster client is made here and handed over; from options, BullMQ makes (and closes) its own.
-  const cluster = deps.config.redisClusterNodes && (connectRedis(deps.config, { retryDelayMs: retryStrategy }) as Cluster);
+  // A cluster or Sentinel client is made here and handed over; from options, BullMQ makes (and
+  // closes) its own.
+  const shared = (deps.config.redisClusterNodes || deps.config.redisSentinel) && connectRedis(deps.config, { retryDelayMs: retryStrategy });
   const worker = new Worker(QUEUES.interactions, timed, {
-    connection: cluster || { url: deps.config.redisUrl, maxRetriesPerRequest: null, retryStrategy },
+    connection: shared || { url: deps.config.redisUrl, maxRetriesPerRequest: null, retryStrategy },
     prefix: deps.config.queuePrefix,
     concurrency: deps.config.worker.concurrency,
     // A job whose worker died (SIGKILL, lost host) is redelivered once its claim lapses; BullMQ's
@@ -162,6 +162,6 @@ export function createInteractionWorker(baseDeps: WorkerDeps): Worker {
       deps.logger.warn({ err: error.message }, 'worker error');
     }
   });
-  if (cluster) worker.once('closed', () => cluster.disconnect());
+  if (shared) worker.once('closed', () => shared.disconnect());
   return worker;
 }

@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import { createFailFastRedis, type RedisClient } from '../data/redis';
 import { beforeDeadline } from '../deadline';
@@ -54,6 +55,13 @@ export interface Producer {
   writable(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/**
+ * How long a job waiting for its replicas is held back at most (see add): longer than any request's
+ * deadline (2 s), so a job answered 503 is withdrawn before it could run; short, so a release lost
+ * in a failover delays the job by seconds only.
+ */
+const HELD_UNTIL_REPLICATED_MS = 5_000;
 
 export function createProducer(config: Config, logger: Logger): Producer {
   const connection = createFailFastRedis(config, { commandTimeoutMs: config.enqueueTimeoutMs, label: 'producer' }, logger);
@@ -132,11 +140,24 @@ export function createProducer(config: Config, logger: Logger): Producer {
       throw error;
     }
     try {
+      // Waiting for replicas, a job is added held back (delayed), so that no worker takes it before
+      // it is acknowledged: a job answered 503 is withdrawn, never recorded. Once replicas hold it,
+      // it is released; were the release lost in a failover, it would run when its delay ends.
+      const held = config.redisMinReplicasAck > 0;
       const added = queue.add(name, data, {
         jobId: options.jobId,
         ...(options.deduplicationId && { deduplication: { id: options.deduplicationId } }),
+        ...(held && { delay: HELD_UNTIL_REPLICATED_MS }),
       });
-      await beforeDeadline(added, deadline);
+      const job = await beforeDeadline(added, deadline);
+      if (held) {
+        await replicated(deadline);
+        job
+          .promote()
+          .catch((error: unknown) =>
+            logger.warn({ err: error, jobId: job.id }, 'could not release a held job; it runs when its delay ends'),
+          );
+      }
       outage.recovered();
     } catch (error) {
       outage.failed(error, interactions);
@@ -144,6 +165,18 @@ export function createProducer(config: Config, logger: Logger): Producer {
       if (options.jobId && options.withdrawOnFailure) queue.remove(options.jobId).catch(() => undefined);
       throw new ServiceUnavailableError('The interaction queue is unavailable; retry shortly', { cause: error });
     }
+  }
+
+  /**
+   * Waits until REDIS_MIN_REPLICAS_ACK replicas hold every write this connection made so far (the
+   * job just added among them), or throws by `deadline`: a job only the primary holds is lost if the
+   * primary fails over before it replicates, so it is not acknowledged.
+   */
+  async function replicated(deadline: number): Promise<void> {
+    const wanted = config.redisMinReplicasAck;
+    // WAIT with a timeout of 0 would block for ever.
+    const acked = await beforeDeadline((connection as Redis).wait(wanted, Math.max(1, deadline - Date.now() - 50)), deadline);
+    if (acked < wanted) throw new Error(`${acked} of ${wanted} replicas acknowledged the job in time`);
   }
 
   const producer: Producer = {

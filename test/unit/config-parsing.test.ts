@@ -66,6 +66,25 @@ describe('configuration', () => {
     ]);
   });
 
+  test("Redis Sentinel: nodes and the primary's name together, not with a cluster; replica acks only for one primary", () => {
+    const sentinel = { NODE_ENV: 'test', REDIS_SENTINELS: '10.0.0.1:26379,10.0.0.2:26379', REDIS_SENTINEL_NAME: 'interactions' };
+    expect(loadConfig({ ...sentinel, REDIS_MIN_REPLICAS_ACK: '1' })).toMatchObject({
+      redisSentinel: {
+        nodes: [
+          { host: '10.0.0.1', port: 26379 },
+          { host: '10.0.0.2', port: 26379 },
+        ],
+        name: 'interactions',
+      },
+      redisMinReplicasAck: 1,
+    });
+    expect(problemsOf({ ...sentinel, REDIS_SENTINEL_NAME: '' }).join()).toMatch(/REDIS_SENTINELS and REDIS_SENTINEL_NAME go together/);
+    expect(problemsOf({ NODE_ENV: 'test', REDIS_CLUSTER_NODES: 'a:1', QUEUE_PREFIX: '{q}', REDIS_MIN_REPLICAS_ACK: '1' }).join()).toMatch(
+      /REDIS_MIN_REPLICAS_ACK is for one primary/,
+    );
+    expect(loadConfig({ NODE_ENV: 'test' }).redisMinReplicasAck).toBe(0);
+  });
+
   test('refuses an enqueue timeout that would break the two-second 503 promise', () => {
     expect(problemsOf({ NODE_ENV: 'test', ENQUEUE_TIMEOUT_MS: '5000' }).join()).toMatch(/ENQUEUE_TIMEOUT_MS/);
   });
