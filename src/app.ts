@@ -9,6 +9,7 @@ import { authenticate } from './http/auth';
 import { RateLimiter } from './http/rate-limit';
 import { createFailFastRedis } from './data/redis';
 import { requestContext } from './http/request-context';
+import { cors } from './http/cors';
 import { queueDashboard } from './http/dashboard';
 import { docsRouter } from './http/openapi';
 import { probesRouter } from './health';
@@ -77,6 +78,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
+  app.use(cors(deps.config.corsOrigins));
   app.use(probesRouter(deps, () => app.locals.draining === true));
   app.use(docsRouter());
 

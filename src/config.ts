@@ -107,6 +107,18 @@ const variables = z.object({
       .default('interactions'),
     { group: 'deployment', description: 'prefix of every Redis key; one per deployment (and per test run)' },
   ),
+  CORS_ORIGINS: variable(
+    z
+      .string()
+      .transform((list) => list.split(',').map((origin) => origin.trim()))
+      .pipe(z.array(z.string().regex(/^https?:\/\/[\w.-]+(:\d{1,5})?$/, 'must be origins such as https://app.example.com')))
+      .optional(),
+    {
+      group: 'deployment',
+      description:
+        'origins of the web apps that call the API from a browser, `https://app.example.com,https://m.example.com`; unset, no cross-origin access (the operations surface never has it)',
+    },
+  ),
   JWT_SECRET: variable(z.string().min(1).optional(), {
     group: 'deployment',
     description: 'HS256 secret of the bearer tokens; required unless `NODE_ENV` is `development` or `test`',
@@ -269,6 +281,7 @@ const configSchema = crossChecked.transform((e) => {
     redisSentinel: e.REDIS_SENTINELS && e.REDIS_SENTINEL_NAME ? { nodes: e.REDIS_SENTINELS, name: e.REDIS_SENTINEL_NAME } : undefined,
     redisMinReplicasAck: e.REDIS_MIN_REPLICAS_ACK,
     queuePrefix: e.QUEUE_PREFIX,
+    corsOrigins: e.CORS_ORIGINS ?? [],
     jwt: {
       secret,
       issuer: e.JWT_ISSUER,

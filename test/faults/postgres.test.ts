@@ -13,7 +13,8 @@ describe('PostgreSQL stopped for 15 s under load', () => {
   let service: Service;
   beforeAll(async () => {
     pg = await TestPostgres.start();
-    service = await startService({ databaseUrl: pg.url, env: { WORKER_LOCK_MS: '2000' } });
+    // Events known to exist stay so for 10 s: long enough to see 202s after the stop whatever it takes.
+    service = await startService({ databaseUrl: pg.url, env: { WORKER_LOCK_MS: '2000', EVENT_CACHE_TTL_MS: '10000' } });
     await service.start('web');
     await service.start('worker');
   }, 120_000);

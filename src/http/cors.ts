@@ -1,0 +1,25 @@
+import type { RequestHandler } from 'express';
+
+/**
+ * Cross-origin access for the platform's web apps (CORS_ORIGINS): those origins may call the API
+ * from a browser with their bearer token (no cookies, so no credentials mode); every other origin
+ * gets no CORS headers and the browser keeps the answer from it. The operations surface is never
+ * shared: its login is a browser-held credential.
+ */
+export function cors(allowedOrigins: readonly string[]): RequestHandler {
+  const allowed = new Set(allowedOrigins);
+  return (req, res, next) => {
+    const origin = req.get('origin');
+    if (!origin || !allowed.has(origin) || /^\/(admin|metrics)(\/|$)/.test(req.path)) return next();
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Vary', 'Origin');
+    res.setHeader('Access-Control-Expose-Headers', 'Retry-After, X-Request-Id, Location');
+    if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, X-Request-Id');
+      res.setHeader('Access-Control-Max-Age', '600');
+      return void res.status(204).end();
+    }
+    next();
+  };
+}
