@@ -26,11 +26,13 @@ const occurredAt = clientTime(
 /** Unknown keys (a `userId`, say) are dropped: the user is always the token's subject. */
 export const interactionBody = z.object({ eventId: idField(), action, occurredAt: occurredAt.optional() }, anObject);
 
-const idempotencyKeyValue = z.string().regex(/^[\x21-\x7e]{1,200}$/, 'must be 1 to 200 visible ASCII characters');
+/** An idempotency key, in the header of POST /interactions or on a batch item: 1 to 200 visible ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+const idempotencyKeyValue = z.string().regex(IDEMPOTENCY_KEY, 'must be 1 to 200 visible ASCII characters');
 
 export const idempotencyKey = z
   .string()
-  .regex(/^[\x21-\x7e]{1,200}$/, 'Idempotency-Key must be 1 to 200 visible ASCII characters')
+  .regex(IDEMPOTENCY_KEY, 'Idempotency-Key must be 1 to 200 visible ASCII characters')
   .optional()
   .meta({ description: 'Makes retries safe: a retry with the same key (per user) gets the same id and is recorded at most once' });
 
