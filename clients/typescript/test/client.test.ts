@@ -81,7 +81,8 @@ describe('the TypeScript client through outages', () => {
   test('Redis stopped and restarted mid-stream: every tracked interaction lands exactly once', async () => {
     // As in production: Redis keeps what it acknowledged (AOF, fsync always).
     const redis = await TestRedis.start(['--appendonly', 'yes', '--appendfsync', 'always']);
-    const stack = await startStack({ env: { REDIS_URL: redis.url, RATE_LIMIT_WRITES_PER_MINUTE: '0' } });
+    // A job the worker held when Redis died is redelivered once its lock lapses: 2 s here, not 30.
+    const stack = await startStack({ env: { REDIS_URL: redis.url, RATE_LIMIT_WRITES_PER_MINUTE: '0', WORKER_LOCK_MS: '2000' } });
     try {
       const event = await buildEvent(stack.db);
       const userId = `user-${randomUUID()}`;
@@ -112,7 +113,7 @@ describe('the TypeScript client through outages', () => {
       await stack.stop();
       await redis.stop();
     }
-  });
+  }, 120_000);
 
   test('the client process killed mid-stream and started again on its file: every tracked interaction lands exactly once', async () => {
     const stack = await startStack({ env: { RATE_LIMIT_WRITES_PER_MINUTE: '0' } });
