@@ -34,6 +34,9 @@ runMain(async () => {
   };
   const rate = flag('--rate', 2000);
   const seconds = flag('--seconds', 10);
+  // --only post,feed: some of the rows (for a profile of one path); the ceiling row is always measured.
+  const onlyAt = argv.indexOf('--only');
+  const only = new Set(onlyAt >= 0 ? argv[onlyAt + 1]!.split(',') : ['post', 'feed']);
 
   await snapshotBuild();
   const ctx = { settings: parseArgs([]), rss: new RssSampler(), log: (line: string) => console.log(line) };
@@ -67,11 +70,13 @@ runMain(async () => {
   rows.push(await measure('Bare Express 5 ceiling, POST', ceilingUrl, ceiling, post));
   await ceiling.stop();
 
-  rows.push(await measure('POST /interactions', stack.baseUrl, stack.web!, post));
-  // Each feed user asks once, untimed, at a rate the ranking on request keeps up with: their next
-  // first pages come from that ranking.
-  await openLoop({ base: stack.baseUrl, rate: 200, warmupS: 0, durationS: FEED_USERS / 200, next: firstPage, onAnswer: () => undefined });
-  rows.push(await measure('GET /recommendations, first page ranked ahead', stack.baseUrl, stack.web!, firstPage));
+  if (only.has('post')) rows.push(await measure('POST /interactions', stack.baseUrl, stack.web!, post));
+  if (only.has('feed')) {
+    // Each feed user asks once, untimed, at a rate the ranking on request keeps up with: their next
+    // first pages come from that ranking.
+    await openLoop({ base: stack.baseUrl, rate: 200, warmupS: 0, durationS: FEED_USERS / 200, next: firstPage, onAnswer: () => undefined });
+    rows.push(await measure('GET /recommendations, first page ranked ahead', stack.baseUrl, stack.web!, firstPage));
+  }
   ctx.rss.stop();
 
   const { commit, uncommittedFiles } = serviceVersion();

@@ -8,7 +8,7 @@ import type { FeedSettings } from './feed';
 
 /** What the fit may change: the model's half-life and co-occurrence window, the ranking, the candidate sources. */
 interface Fittable {
-  model: { halfLifeDays: number; cooccurrenceWindow: number };
+  model: Pick<ModelSettings, 'halfLifeDays' | 'cooccurrenceWindow' | 'cooccurrenceDistanceDecay' | 'cooccurrenceBackward'>;
   feed: FeedSettings;
 }
 
@@ -47,7 +47,7 @@ const limit = (key: 'neighboursPerEvent' | 'collaborative', values: number[]): C
   get: (s) => s.feed.candidates[key],
   set: (s, value) => ({ ...s, feed: { ...s.feed, candidates: { ...s.feed.candidates, [key]: value } } }),
 });
-const modelSetting = (key: 'halfLifeDays' | 'cooccurrenceWindow', values: number[]): Coordinate => ({
+const modelSetting = (key: keyof Fittable['model'], values: number[]): Coordinate => ({
   name: `model.${key}`,
   values,
   model: true,
@@ -67,15 +67,18 @@ const COORDINATES: Coordinate[] = [
   limit('collaborative', [100, 200, 400]),
   modelSetting('halfLifeDays', [7, 30, 90, 365]),
   modelSetting('cooccurrenceWindow', [10, 20, 40]),
+  modelSetting('cooccurrenceDistanceDecay', [0, 0.5, 1]),
+  modelSetting('cooccurrenceBackward', [0, 0.25, 0.5, 1]),
 ];
 
 /**
  * Where the search starts, whatever the settings file holds, so that the fit is reproducible:
  * textbook priors (cosine similarity, a mild preference for the latest events, small popularity and
- * feature weights).
+ * feature weights; pairs weighted by 1 / distance and read forward, as sequential rules do, with
+ * the reverse direction at half weight).
  */
 const START: Fittable = {
-  model: { halfLifeDays: 30, cooccurrenceWindow: 20 },
+  model: { halfLifeDays: 30, cooccurrenceWindow: 20, cooccurrenceDistanceDecay: 1, cooccurrenceBackward: 0.5 },
   feed: {
     ranking: {
       weights: { collaborative: 1, popularity: 0.1, features: 0.1 },

@@ -1,4 +1,4 @@
-import { pairKey, type EventFeatures, type ModelDelta, type ModelStore, type PositiveEvent } from '../src/domain/model';
+import { pairKey, pairWeights, type EventFeatures, type ModelDelta, type ModelStore, type PositiveEvent } from '../src/domain/model';
 
 export interface Pair {
   decayed: number;
@@ -77,20 +77,23 @@ export class MemoryModelStore implements ModelStore {
       if (engaged) this.engaged.set(eventId, (this.engaged.get(eventId) ?? 0) + engaged);
     }
     // As foldCooccurrence pairs them in PostgreSQL: with the user's latest positives applied before each.
-    const count = (a: string, b: string) => {
+    const count = (a: string, b: string, value: number) => {
+      if (value === 0) return;
       const id = this.intern(a);
       const row = this.cooccurrence.get(id) ?? new Map<number, number>();
       this.cooccurrence.set(id, row);
       const other = this.intern(b);
-      row.set(other, (row.get(other) ?? 0) + 1);
+      row.set(other, (row.get(other) ?? 0) + value);
     };
     for (const { userId, eventId } of delta.firstPositives) {
       const before = this.applied.get(userId) ?? [];
       this.applied.set(userId, before);
-      for (const other of before.slice(-delta.cooccurrenceWindow)) {
-        count(eventId, other);
-        count(other, eventId);
-      }
+      const window = before.slice(-delta.pairing.cooccurrenceWindow);
+      window.forEach((earlier, i) => {
+        const { forward, backward } = pairWeights(delta.pairing, window.length - i);
+        count(earlier, eventId, forward);
+        count(eventId, earlier, backward);
+      });
       before.push(eventId);
     }
   }

@@ -300,6 +300,8 @@ const configSchema = crossChecked.transform((e) => {
       halfLifeDays: e.SCORE_HALF_LIFE_DAYS,
       epoch: new Date(e.SCORE_EPOCH).toISOString(),
       cooccurrenceWindow: RECOMMENDATION_SETTINGS.model.cooccurrenceWindow,
+      cooccurrenceDistanceDecay: RECOMMENDATION_SETTINGS.model.cooccurrenceDistanceDecay,
+      cooccurrenceBackward: RECOMMENDATION_SETTINGS.model.cooccurrenceBackward,
     },
     /** How feeds are ranked from the model (src/domain/recommendation-settings.json; no rebuild needed). */
     feed: { ranking: RECOMMENDATION_SETTINGS.ranking, candidates: RECOMMENDATION_SETTINGS.candidates },

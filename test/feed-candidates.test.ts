@@ -56,7 +56,7 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
     for (const data of interactions) {
       await processJob({ config: stack.config, db: stack.db, logger }, { id: data.id, ...recordingJob(stack.producer, data) });
     }
-    await foldAll(stack.db, stack.config.model.cooccurrenceWindow);
+    await foldAll(stack.db, stack.config.model);
     // The evaluation: the same interactions folded into memory.
     const store = new MemoryModelStore(new Map(events.map((e) => [e.id, { ...e.features }])));
     await applyInteractions(

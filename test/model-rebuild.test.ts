@@ -4,6 +4,7 @@ import type { Config } from '../src/config';
 import { readModelSettings } from '../src/data/model-store';
 import { InteractionModel, type EventModel } from '../src/data/models';
 import { rebuildModel, scheduleRebuildIfStale } from '../src/domain/rebuild-model';
+import { pairWeights } from '../src/domain/model';
 import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/logger';
 import { createInteractionWorker } from '../src/jobs/interaction-worker';
@@ -62,6 +63,43 @@ describe('rebuilding the model from the interactions', () => {
     expect(result.interactions).toBe(ids.length);
     expect(progress.at(-1)).toBe(ids.length);
     expectSameModel(await modelState(stack.db), incremental);
+  });
+});
+
+describe('co-occurrence, as the workers fold it', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack.stop());
+
+  test("is directed and weighted by distance: an event's row holds what its users went on to engage with", async () => {
+    const [a, b, c] = [await buildEvent(stack.db), await buildEvent(stack.db), await buildEvent(stack.db)];
+    const userId = `user-${randomUUID()}`;
+    for (const event of [a!, b!, c!]) {
+      const res = await stack.request('POST', '/interactions', {
+        token: stack.token({ sub: userId }),
+        body: { eventId: event.id, action: 'SAVE' },
+      });
+      await waitFor('the row', async () => (await InteractionModel.query(stack.db).findById(res.body.id)) !== undefined);
+    }
+    const ids = [a!.id, b!.id, c!.id];
+    const rows = await waitFor('the pairs folded', async () => {
+      const found = await stack.db('eventCooccurrence').whereIn('eventId', ids).select('eventId', 'otherEventId', 'value');
+      return found.length === 6 ? found : undefined;
+    });
+    const value = (row: string, other: string) => rows.find((r) => r.eventId === row && r.otherEventId === other)?.value;
+    const near = pairWeights(stack.config.model, 1);
+    const far = pairWeights(stack.config.model, 2);
+    expect(near.forward).toBeGreaterThan(near.backward);
+    expect(far.forward).toBeLessThan(near.forward);
+    // a, then b, then c: b came 1 after a, c 2 after a and 1 after b.
+    expect(value(a!.id, b!.id)).toBeCloseTo(near.forward, 9);
+    expect(value(a!.id, c!.id)).toBeCloseTo(far.forward, 9);
+    expect(value(b!.id, c!.id)).toBeCloseTo(near.forward, 9);
+    expect(value(b!.id, a!.id)).toBeCloseTo(near.backward, 9);
+    expect(value(c!.id, a!.id)).toBeCloseTo(far.backward, 9);
+    expect(value(c!.id, b!.id)).toBeCloseTo(near.backward, 9);
   });
 });
 

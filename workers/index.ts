@@ -19,7 +19,7 @@ const metrics = new Metrics('worker');
 metrics.trackQueue(producer.queue);
 metrics.trackOutbox(db);
 // Co-occurrence is folded apart from the writes, merged across many users' interactions.
-const folder = cooccurrenceFolder(db, config.model.cooccurrenceWindow, logger);
+const folder = cooccurrenceFolder(db, config.model, logger);
 folder.start();
 const worker = createInteractionWorker({ config, db, logger, metrics, afterStore: () => folder.kick() });
 // The web process relays its own commits at once; this one drains whatever is left (a web process

@@ -1,5 +1,13 @@
 import type { Knex } from 'knex';
-import { pairKey, splitFeature, type EventFeatures, type ModelInteraction, type ModelSettings, type ModelStore } from '../domain/model';
+import {
+  pairKey,
+  splitFeature,
+  type CooccurrencePairing,
+  type EventFeatures,
+  type ModelInteraction,
+  type ModelSettings,
+  type ModelStore,
+} from '../domain/model';
 
 // Advisory lock keys (namespace, key). Interactions take the rebuild lock shared and their user's
 // lock exclusively; a rebuild takes the rebuild lock exclusively.
@@ -123,30 +131,33 @@ export const FOLD_BATCH = 5000;
 
 /**
  * Folds up to `limit` first positive interactions waiting in `cooccurrence_pending` into the
- * co-occurrence counts, in one statement: each is paired with its user's `window` latest positive
- * events before it (in the order they became positive as the worker applied them, positive_seq:
- * so a positive stored late, after a retry, pairs the same whenever the fold runs, and in a
- * rebuild), both ways, and the
- * pairs of all of them are summed before they are written, so a pair many users share is one row
- * write. The rows folded are deleted in the same statement: a fold that fails folds nothing, and
- * none is folded twice. Folds running at once take different rows (SKIP LOCKED) and write in key
- * order. Returns how many rows it folded.
+ * co-occurrence counts, in one statement: each is paired with its user's `cooccurrenceWindow`
+ * latest positive events before it (in the order they became positive as the worker applied them,
+ * positive_seq: so a positive stored late, after a retry, pairs the same whenever the fold runs,
+ * and in a rebuild), weighted as `pairWeights` says, and the pairs of all of them are summed before
+ * they are written, so a pair many users share is one row write. The rows folded are deleted in
+ * the same statement: a fold that fails folds nothing, and none is folded twice. Folds running at
+ * once take different rows (SKIP LOCKED) and write in key order. Returns how many rows it folded.
  */
-export async function foldCooccurrence(trx: Knex.Transaction, window: number, limit: number): Promise<number> {
+export async function foldCooccurrence(trx: Knex.Transaction, pairing: CooccurrencePairing, limit: number): Promise<number> {
   await trx.raw('select pg_advisory_xact_lock_shared(?, 0)', [REBUILD_LOCK]);
   const { rows } = await trx.raw<{ rows: { folded: number }[] }>(
     `with taken as (
        delete from cooccurrence_pending
-        where id in (select id from cooccurrence_pending order by id limit ? for update skip locked)
+        where id in (select id from cooccurrence_pending order by id limit :limit for update skip locked)
        returning id, user_id, event_id
      ), pairs as (
-       select t.event_id as a, w.event_id as b
+       -- distance 1: the user's latest positive event before this one
+       select w.event_id as earlier, t.event_id as later, power(w.distance, -:decay::float8) as weight
          from taken t
-         cross join lateral (select event_id from user_event_scores
-                              where user_id = t.user_id and positive_seq < t.id
-                              order by positive_seq desc limit ?) w
+         cross join lateral (select event_id, row_number() over (order by positive_seq desc) as distance
+                               from (select event_id, positive_seq from user_event_scores
+                                      where user_id = t.user_id and positive_seq < t.id
+                                      order by positive_seq desc limit :window) latest) w
      ), counted as (
-       select a, b, count(*)::float8 as value from (select a, b from pairs union all select b, a from pairs) both_ways
+       select a, b, sum(value) as value
+         from (select earlier as a, later as b, weight as value from pairs
+               union all select later, earlier, :backward::float8 * weight from pairs where :backward::float8 > 0) both_ways
         group by a, b
      ), written as (
        insert into event_cooccurrence as c (event_id, other_event_id, value)
@@ -154,7 +165,7 @@ export async function foldCooccurrence(trx: Knex.Transaction, window: number, li
        on conflict (event_id, other_event_id) do update set value = c.value + excluded.value
      )
      select count(*)::int as folded from taken`,
-    [limit, window],
+    { limit, window: pairing.cooccurrenceWindow, decay: pairing.cooccurrenceDistanceDecay, backward: pairing.cooccurrenceBackward },
   );
   return rows[0]!.folded;
 }

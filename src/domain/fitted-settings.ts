@@ -38,7 +38,12 @@ const positive = z.number().positive();
 const count = z.number().int().min(0).max(5000);
 const schema = z.object({
   version: z.number().int().positive(),
-  model: z.object({ halfLifeDays: positive, cooccurrenceWindow: z.number().int().min(1).max(200) }),
+  model: z.object({
+    halfLifeDays: positive,
+    cooccurrenceWindow: z.number().int().min(1).max(200),
+    cooccurrenceDistanceDecay: z.number().min(0).max(4),
+    cooccurrenceBackward: z.number().min(0).max(1),
+  }),
   ranking: z.object({
     weights: z.object({ collaborative: z.number().min(0), popularity: z.number().min(0), features: z.number().min(0) }),
     recencyDecay: z.number().min(0).max(10),

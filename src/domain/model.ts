@@ -11,6 +11,31 @@ export interface ModelSettings {
   epoch: string;
   /** How many of the user's latest positive events a new positive one is paired with (co-occurrence). */
   cooccurrenceWindow: number;
+  /**
+   * A pair counts distance^-decay, the distance being 1 for the user's latest positive event
+   * before the new one, 2 for the one before it, and so on: what a user engages with next says
+   * most about what they engaged with just before.
+   */
+  cooccurrenceDistanceDecay: number;
+  /**
+   * Co-occurrence is directed: the row of an event holds what its users went on to engage with
+   * (weight 1) and, weighted by this (0 to 1), what they had engaged with before it. The feed
+   * reads the rows of the user's latest events: it asks what comes next.
+   */
+  cooccurrenceBackward: number;
+}
+
+/** How first positive events are paired into the co-occurrence counts. */
+export type CooccurrencePairing = Pick<ModelSettings, 'cooccurrenceWindow' | 'cooccurrenceDistanceDecay' | 'cooccurrenceBackward'>;
+
+/**
+ * The co-occurrence a new positive event adds with one of the user's earlier positive events,
+ * `distance` places back (1 for the latest): `forward` to the earlier event's row (the new one came
+ * after it), `backward` to the new event's row.
+ */
+export function pairWeights(pairing: CooccurrencePairing, distance: number): { forward: number; backward: number } {
+  const forward = distance ** -pairing.cooccurrenceDistanceDecay;
+  return { forward, backward: forward * pairing.cooccurrenceBackward };
 }
 
 /**
@@ -91,13 +116,13 @@ export interface ModelDelta {
   popularity: { eventId: string; value: number; engaged: number }[];
   /**
    * First positive interactions of a user with an event, in the order given. Each is paired with
-   * the user's `cooccurrenceWindow` latest positive events before it (by the time they became
-   * positive) in the co-occurrence counts: by the store itself (memory), or by a fold that merges
-   * the pairs of many users after the fact (PostgreSQL, see foldCooccurrence).
+   * the user's `cooccurrenceWindow` latest positive events before it (in the order they became
+   * positive) in the co-occurrence counts, weighted by `pairWeights`: by the store itself (memory),
+   * or by a fold that merges the pairs of many users after the fact (PostgreSQL, see foldCooccurrence).
    */
   firstPositives: { userId: string; eventId: string; at: Date }[];
-  /** The co-occurrence window the first positives are to be paired within. */
-  cooccurrenceWindow: number;
+  /** How the first positives are to be paired. */
+  pairing: CooccurrencePairing;
 }
 
 /** Additions to one (user, event) row; the `…At` columns keep the first (positive, applied) or the latest (dismissed). */
@@ -201,7 +226,11 @@ export async function applyInteractions(store: ModelStore, settings: ModelSettin
     }),
     popularity: byKey(popularity).map(([eventId, p]) => ({ eventId, ...p })),
     firstPositives,
-    cooccurrenceWindow: settings.cooccurrenceWindow,
+    pairing: {
+      cooccurrenceWindow: settings.cooccurrenceWindow,
+      cooccurrenceDistanceDecay: settings.cooccurrenceDistanceDecay,
+      cooccurrenceBackward: settings.cooccurrenceBackward,
+    },
   });
 }
 

@@ -36,7 +36,7 @@ export async function rebuildModel(
     for await (const page of interactionsInPersistOrder(trx)) {
       await applyInteractions(store, settings, page);
       // The same fold as the workers', so that the co-occurrence counts equal theirs.
-      while ((await foldCooccurrence(trx, settings.cooccurrenceWindow, FOLD_BATCH)) > 0);
+      while ((await foldCooccurrence(trx, settings, FOLD_BATCH)) > 0);
       done += page.length;
       onProgress?.(done, total);
     }
@@ -59,6 +59,9 @@ function normalise(settings: ModelSettings): ModelSettings {
     halfLifeDays: settings.halfLifeDays,
     epoch: new Date(settings.epoch).toISOString(),
     cooccurrenceWindow: settings.cooccurrenceWindow ?? 20,
+    // Models built before pairs were weighted counted each pair once, both ways.
+    cooccurrenceDistanceDecay: settings.cooccurrenceDistanceDecay ?? 0,
+    cooccurrenceBackward: settings.cooccurrenceBackward ?? 1,
   };
 }
 

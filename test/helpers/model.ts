@@ -1,11 +1,11 @@
 import type { Db } from '../../src/data/db';
-import type { ModelSettings } from '../../src/domain/model';
+import type { CooccurrencePairing, ModelSettings } from '../../src/domain/model';
 import { rebuildModel } from '../../src/domain/rebuild-model';
 import { FOLD_BATCH, foldCooccurrence } from '../../src/data/model-store';
 
 /** Folds every first positive still waiting into the co-occurrence counts (what the workers' folder does). */
-export async function foldAll(db: Db, window: number): Promise<void> {
-  while ((await db.transaction((trx) => foldCooccurrence(trx, window, FOLD_BATCH))) > 0);
+export async function foldAll(db: Db, pairing: CooccurrencePairing): Promise<void> {
+  while ((await db.transaction((trx) => foldCooccurrence(trx, pairing, FOLD_BATCH))) > 0);
 }
 
 /** Every derived table, in a stable order, for comparison. */
@@ -39,7 +39,7 @@ export function expectSameModel(actual: Record<string, Record<string, unknown>[]
 
 /** The model the workers built incrementally is the one a rebuild from the rows yields: nothing applied twice or missed. */
 export async function expectModelToEqualRebuild(db: Db, settings: ModelSettings): Promise<void> {
-  await foldAll(db, settings.cooccurrenceWindow);
+  await foldAll(db, settings);
   const incremental = await modelState(db);
   expect(incremental.pairs!.length).toBeGreaterThan(0);
   await rebuildModel(db, settings);

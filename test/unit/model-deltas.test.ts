@@ -3,6 +3,7 @@ import {
   DISMISS_FEATURE_FACTOR,
   epochScale,
   pairKey,
+  pairWeights,
   type EventFeatures,
   type ModelDelta,
   type ModelInteraction,
@@ -17,6 +18,8 @@ const settings: ModelSettings = {
   halfLifeDays: 30,
   epoch: '2026-01-01T00:00:00.000Z',
   cooccurrenceWindow: 20,
+  cooccurrenceDistanceDecay: 0.5,
+  cooccurrenceBackward: 0.5,
 };
 
 /** A store that remembers what it was given: the delta is the unit's whole output. */
@@ -49,6 +52,13 @@ describe('what a batch of interactions adds to the model', () => {
   test('signals are stored scaled by 2^((t - epoch) / half-life), so older ones weigh less once divided by now', () => {
     expect(epochScale(settings, new Date(settings.epoch))).toBe(1);
     expect(epochScale(settings, at)).toBeCloseTo(2, 12);
+  });
+
+  test('a pair of positive events counts distance^-decay forward, and that times cooccurrenceBackward the other way', () => {
+    expect(pairWeights(settings, 1)).toEqual({ forward: 1, backward: 0.5 });
+    expect(pairWeights(settings, 4)).toEqual({ forward: 0.5, backward: 0.25 });
+    const undirected = { ...settings, cooccurrenceDistanceDecay: 0, cooccurrenceBackward: 1 };
+    expect(pairWeights(undirected, 7)).toEqual({ forward: 1, backward: 1 });
   });
 
   test('repeats of one pair sum into one row; the first positive is counted once, for popularity and co-occurrence', async () => {
