@@ -41,8 +41,8 @@ async function persist(pool: Pool, job: NaiveJob): Promise<void> {
   try {
     await client.query('begin');
     const inserted = await client.query(
-      `insert into interactions (id, user_id, event_id, action, source, created_at)
-       values ($1, $2, $3, $4, 'api', $5) on conflict (id, created_at) do nothing`,
+      `insert into interactions (id, user_id, event_id, action, source, created_at, occurred_at)
+       values ($1, $2, $3, $4, 'api', $5, $5) on conflict (id, created_at) do nothing`,
       [job.id, job.userId, job.eventId, job.action, job.acceptedAt],
     );
     // Only a new row moves the score, so a redelivered job changes nothing (as in the service).

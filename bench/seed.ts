@@ -65,11 +65,11 @@ async function insertChunks(client: PoolClient, options: { count: number; users?
   for (let done = 0; done < options.count; done += chunk) {
     const n = Math.min(chunk, options.count - done);
     await client.query(
-      `insert into interactions (id, user_id, event_id, action, source, created_at, persisted_at)
+      `insert into interactions (id, user_id, event_id, action, source, created_at, occurred_at, persisted_at)
        select gen_random_uuid(), s.user_id, e.id,
               case when s.a < 0.70 then 'VIEW' when s.a < 0.85 then 'CLICK' when s.a < 0.93 then 'SAVE'
                    when s.a < 0.95 then 'APPLY' else 'DISMISS' end,
-              'api', s.at, s.at + interval '5 milliseconds'
+              'api', s.at, s.at, s.at + interval '5 milliseconds'
          from (select ${user} as user_id,
                       least(floor(exp(random() * ln($3::int + 1)))::int - 1, $3::int - 1) as event_index,
                       random() as a,
