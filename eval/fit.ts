@@ -6,7 +6,7 @@ import type { EvalData } from './data';
 import { evaluate, evaluateMany, heldOutInteractions, type EvalOptions, type EvalResult } from './evaluate';
 import type { FeedSettings } from './feed';
 
-/** What the fit may change: the model's half-life and co-occurrence window, the ranking, the candidate sources. */
+/** What the fit may change: the model's half-life and co-occurrence pairing, the ranking, the candidate sources. */
 interface Fittable {
   model: Pick<ModelSettings, 'halfLifeDays' | 'cooccurrenceWindow' | 'cooccurrenceDistanceDecay' | 'cooccurrenceBackward'>;
   feed: FeedSettings;
