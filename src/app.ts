@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { Router, type Express, type RequestHandler } from 'express';
 import type { Config } from './config';
 import { createDb } from './data/db';
 import { cachedEventExists } from './data/events';
@@ -63,6 +63,9 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
   };
 }
 
+/** The paths of the routes mounted before authentication (probes, docs, metrics, dashboard). */
+const OPEN_PATHS = /^\/(healthz|readyz|openapi\.json|docs|metrics|admin)(\/|$)/i;
+
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -79,13 +82,18 @@ export function createApp(deps: AppDeps): Express {
   );
 
   app.use(cors(deps.config.corsOrigins));
-  app.use(probesRouter(deps, () => app.locals.draining === true));
-  app.use(docsRouter());
 
-  // The operations surface: HTTP Basic (or an admin token), and absent when no credentials are set.
+  // Probes, docs and the operations surface (HTTP Basic or an admin token, and absent when no
+  // credentials are set), behind one check of the path: the API's requests pass one test here
+  // rather than the match of every route of these routers.
+  const open = Router();
+  open.use(probesRouter(deps, () => app.locals.draining === true));
+  open.use(docsRouter());
   const admin = requireAdmin(deps.config);
-  app.get('/metrics', admin, deps.metrics.handler());
-  app.use('/admin/queues', admin, queueDashboard(deps.producer.queue));
+  open.get('/metrics', admin, deps.metrics.handler());
+  open.use('/admin/queues', admin, queueDashboard(deps.producer.queue));
+  const openPaths: RequestHandler = (req, res, next) => (OPEN_PATHS.test(req.path) ? open(req, res, next) : next());
+  app.use(Object.assign(openPaths, { stack: open.stack })); // its routes, for whoever lists the app's
 
   // Everything below requires a valid token, so unknown paths do not reveal what exists.
   app.use(authenticate(deps.config));

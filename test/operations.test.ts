@@ -314,7 +314,7 @@ function routesOf(app: { router: { stack: Layer[] } }): string[] {
   const walk = (layers: Layer[]) => {
     for (const layer of layers) {
       if (layer.route) for (const method of Object.keys(layer.route.methods)) out.push(`${method.toUpperCase()} ${layer.route.path}`);
-      else if (layer.name === 'router' && layer.handle.stack && !layer.matchers?.some((m) => m('/admin/queues'))) walk(layer.handle.stack);
+      else if (layer.handle.stack && !layer.matchers?.some((m) => m('/admin/queues'))) walk(layer.handle.stack);
     }
   };
   walk(app.router.stack);

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { connectRedis } from '../src/data/redis';
+import { RateLimiter } from '../src/http/rate-limit';
 import type { RecordInteractionPayload } from '../src/jobs/definitions';
 import { buildEvent } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';
@@ -39,6 +41,53 @@ describe('the per-user limit on writes', () => {
     expect(queued).toHaveLength(3);
     expect((await stack.request('GET', '/recommendations', { token: stack.token({ sub: alice }) })).status).toBe(200);
     expect((await post(bob)).status).toBe(202);
+  });
+
+  test('requests of many users at once are each counted to their own user', async () => {
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 50_000) await sleep(60_000 - intoMinute + 100);
+    const event = await buildEvent(stack.db);
+    const users = Array.from({ length: 6 }, () => `user-${randomUUID()}`);
+    const sends = users.flatMap((userId, u) => Array.from({ length: u + 1 }, () => userId)); // 1 to 6 each, 21 at once
+    const answers = await Promise.all(
+      sends.map((userId) =>
+        stack
+          .request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId: event.id, action: 'VIEW' } })
+          .then((res) => ({ userId, status: res.status })),
+      ),
+    );
+    const accepted = users.map((userId) => answers.filter((a) => a.userId === userId && a.status === 202).length);
+    const refused = users.map((userId) => answers.filter((a) => a.userId === userId && a.status === 429).length);
+    expect(accepted).toEqual([1, 2, 3, 3, 3, 3]);
+    expect(refused).toEqual([0, 0, 0, 1, 2, 3]);
+  });
+});
+
+describe('the limiter under load', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ worker: false });
+  });
+  afterAll(() => stack.stop());
+
+  test('counts the takes of one turn in one call to Redis, each to its own user', async () => {
+    const redis = connectRedis(stack.config, { retryDelayMs: () => 100 });
+    try {
+      const limiter = new RateLimiter(redis, `${stack.config.queuePrefix}-limiter`, { readsPerMinute: 0, writesPerMinute: 3 });
+      const calls = jest.spyOn(redis as unknown as { countRequests: () => Promise<number[]> }, 'countRequests');
+      const users = Array.from({ length: 6 }, () => `user-${randomUUID()}`);
+      const takes = users.flatMap((userId, u) => Array.from({ length: u + 1 }, () => userId)); // 1 to 6 each
+      const deadline = Date.now() + 2000;
+      const granted = await Promise.all(takes.map((userId) => limiter.take(userId, 'writes', 1, deadline).then((t) => ({ userId, ...t }))));
+
+      expect(calls).toHaveBeenCalledTimes(1);
+      expect(users.map((userId) => granted.filter((g) => g.userId === userId && g.granted === 1).length)).toEqual([1, 2, 3, 3, 3, 3]);
+      const [again] = await Promise.all([limiter.take(users[0]!, 'writes', 2, deadline), limiter.take(users[5]!, 'writes', 1, deadline)]);
+      expect(again.granted).toBe(2); // the first user had taken 1 of 3
+      expect(calls).toHaveBeenCalledTimes(2);
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 

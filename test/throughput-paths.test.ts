@@ -72,6 +72,34 @@ describe('the event check', () => {
     expect(await exists(event.id)).toBe(false);
   });
 
+  test('asks the database once for the events of one turn, and confirms those in use together before they expire', async () => {
+    const events = await Promise.all(Array.from({ length: 20 }, () => buildEvent(stack.db)));
+    const queries: string[] = [];
+    const count = (query: { sql: string }) => void (query.sql.includes('events') && queries.push(query.sql));
+    stack.db.on('query', count);
+    try {
+      const exists = cachedEventExists(stack.db, 400);
+      const missing = randomUUID();
+      const answers = await Promise.all([...events.map((e) => exists(e.id)), exists(missing)]);
+      expect(answers).toEqual([...events.map(() => true), false]);
+      expect(queries).toHaveLength(1);
+
+      // Asked for all along, the events stay remembered: one query per 200 ms confirms all of them
+      // again, and none is asked for on its own.
+      await stack.db('events').where({ id: events[0]!.id }).delete();
+      const until = Date.now() + 1000;
+      while (Date.now() < until) {
+        await Promise.all(events.slice(1).map((e) => exists(e.id)));
+        await sleep(20);
+      }
+      expect(queries.length).toBeGreaterThanOrEqual(3);
+      expect(queries.length).toBeLessThanOrEqual(1 + 1000 / 200 + 1);
+      expect(await exists(events[0]!.id)).toBe(false); // confirmed again: found gone
+    } finally {
+      stack.db.off('query', count);
+    }
+  });
+
   test('never remembers a missing event: one created a moment later is found at once', async () => {
     const exists = cachedEventExists(stack.db, 60_000);
     const id = randomUUID();

@@ -19,8 +19,12 @@ declare module 'express-serve-static-core' {
 /** Longest Authorization header accepted: real tokens are a few hundred bytes; a huge one is refused before it is decoded. */
 export const MAX_AUTHORIZATION_LENGTH = 4096;
 
-/** Most verified tokens remembered at once (see verifyBearerToken). */
-const REMEMBERED_TOKENS = 10_000;
+/**
+ * Most verified tokens remembered at once (see verifyBearerToken): about 350 bytes each, so 17 MB
+ * when full. It holds a process's active users: with fewer remembered than users sending, tokens
+ * leave before their next use and every request verifies again.
+ */
+const REMEMBERED_TOKENS = 50_000;
 
 /**
  * express-jwt's check of the bearer token (HS256 only; `exp`, and `iss`/`aud` when configured),
@@ -71,28 +75,27 @@ type Claims = Record<string, unknown> & { exp?: unknown; nbf?: unknown };
  * Verifies the bearer token (HS256 only; `exp`, and `iss`/`aud` when configured) and sets
  * `req.user` from its claims. A token without a usable `sub` is refused like a forged one.
  */
-export function authenticate(config: Pick<Config, 'jwt'>): RequestHandler[] {
+export function authenticate(config: Pick<Config, 'jwt'>): RequestHandler {
   const verify = verifyBearerToken(config);
-  const toUser = (req: Request, _res: Response, next: NextFunction) => {
+  const toUser = (req: Request): UnauthorizedError | undefined => {
     const claims = (req as Request & { auth?: Record<string, unknown> }).auth ?? {};
     const { sub, roles = [] } = claims;
-    if (typeof sub !== 'string' || sub.trim() === '') {
-      return next(new UnauthorizedError('The token has no subject (sub)'));
-    }
+    if (typeof sub !== 'string' || sub.trim() === '') return new UnauthorizedError('The token has no subject (sub)');
     // The subject becomes interactions.user_id: refuse here what could not be stored, rather than
     // accept an interaction (202) that the worker could never write.
     if (sub.length > MAX_SUBJECT_LENGTH || !isStorableText(sub)) {
-      return next(new UnauthorizedError("The token's subject (sub) is not a usable user id"));
+      return new UnauthorizedError("The token's subject (sub) is not a usable user id");
     }
     if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string')) {
-      return next(new UnauthorizedError("The token's roles claim must be an array of strings"));
+      return new UnauthorizedError("The token's roles claim must be an array of strings");
     }
     const problem = lifetimeProblem(config.jwt, claims);
-    if (problem) return next(new UnauthorizedError(problem));
+    if (problem) return new UnauthorizedError(problem);
     req.user = { id: sub, roles };
-    next();
+    return undefined;
   };
-  return [verify, toUser];
+  // One middleware, not two: each layer every request passes costs the router's dispatch.
+  return (req: Request, res: Response, next: NextFunction) => verify(req, res, (error?: unknown) => next(error ?? toUser(req)));
 }
 
 /** Clocks drift; a token issued further ahead than this was not issued by a sane clock. */

@@ -4,6 +4,7 @@ import { AppError, ConflictError, NotFoundError, ServiceUnavailableError, Valida
 import type { Logger } from '../logger';
 import { OutageLog } from '../outage-log';
 import { fromJwtError } from './auth';
+import { requestLog } from './request-context';
 
 /** Unknown paths get the same error body as everything else. */
 export const routeNotFound: RequestHandler = (req, _res, next) => {
@@ -23,7 +24,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       outages.set(appError.message, outage);
       outage.failed(error instanceof AppError && error.cause ? error.cause : error);
     } else if (appError.status >= 500) {
-      (req.log ?? logger).error({ err: error }, 'request failed');
+      requestLog(req, logger).error({ err: error }, 'request failed');
     }
     if (res.headersSent) return next(error);
     res

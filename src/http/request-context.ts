@@ -9,8 +9,9 @@ declare module 'node:http' {
   interface IncomingMessage {
     /** The request id: the caller's X-Request-Id when it is a sane token, else a fresh UUID. */
     id?: string;
-    /** A logger bound to this request (see requestContext). */
-    log?: Logger;
+    /** The logger that requestLog binds to this request, and its binding once made. */
+    [LOGGER]?: Logger;
+    [BOUND]?: Logger;
   }
 }
 
@@ -26,6 +27,8 @@ declare module 'express-serve-static-core' {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const LOGGER = Symbol('logger');
+const BOUND = Symbol('bound logger');
 
 /** The request as its log lines show it; the logger redacts the credentials among its headers. */
 function describe(req: IncomingMessage) {
@@ -37,9 +40,9 @@ function describe(req: IncomingMessage) {
  * request is CPU the API spends before its own work): its deadline (`budgetMs`, ENQUEUE_TIMEOUT_MS,
  * from its arrival), its id (the caller's X-Request-Id if sane, returned), the security headers,
  * `Connection: close` while the process drains, its duration in the metrics, and, once answered,
- * one log line: `info`, or `error` for a 5xx. `req.log`, a child logger bound to the request, is
- * made only when something logs through it: made for every request, as pino-http does, binding
- * the request cost a twentieth of the API's CPU even at `warn`, where nothing is written.
+ * one log line: `info`, or `error` for a 5xx. The logger bound to the request (requestLog) is
+ * made only when something logs through it: made for every request, as pino-http does, binding the
+ * request cost a twentieth of the API's CPU even at `warn`, where nothing is written.
  */
 export function requestContext(options: { logger: Logger; metrics: Metrics; budgetMs: number; draining: () => boolean }): RequestHandler {
   const { logger, metrics, budgetMs, draining } = options;
@@ -49,13 +52,12 @@ export function requestContext(options: { logger: Logger; metrics: Metrics; budg
     req.deadline = Date.now() + budgetMs;
     const given = req.headers['x-request-id'];
     req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    req[LOGGER] = logger;
     res.setHeader('X-Request-Id', req.id);
     headers(req.path, res);
     // While the process drains after SIGTERM, clients are told not to reuse their connection, so
     // none sends a request on a socket that is about to close.
     if (draining()) res.setHeader('Connection', 'close');
-    let bound: Logger | undefined;
-    Object.defineProperty(req, 'log', { get: () => (bound ??= logger.child({ req: describe(req) })), configurable: true });
     const logging = logger.isLevelEnabled('info');
     const done = () => {
       res.off('finish', done);
@@ -67,7 +69,7 @@ export function requestContext(options: { logger: Logger; metrics: Metrics; budg
       const level = res.statusCode >= 500 && res.statusCode !== 503 ? 'error' : 'info';
       if (level === 'info' ? !logging : !logger.isLevelEnabled(level)) return;
       const line = { res: { statusCode: res.statusCode, headers: res.getHeaders() }, responseTime: Math.round(ms) };
-      req.log![level](line, res.writableFinished ? 'request completed' : 'request aborted');
+      requestLog(req)[level](line, res.writableFinished ? 'request completed' : 'request aborted');
     };
     res.on('finish', done);
     if (logging) res.on('close', done);
@@ -75,10 +77,17 @@ export function requestContext(options: { logger: Logger; metrics: Metrics; budg
   };
 }
 
+/** The logger bound to this request (its id, method, URL, headers), made on first use; `fallback` outside requestContext. */
+export function requestLog(req: IncomingMessage, fallback?: Logger): Logger {
+  const base = req[LOGGER] ?? fallback;
+  if (!base) throw new Error('requestLog: no logger for this request');
+  return (req[BOUND] ??= base.child({ req: describe(req) }));
+}
+
 /**
- * What the domain may log about a request, bound to it only if it does: reading `req.log` binds a
- * child logger, which a request that logs nothing should not pay for.
+ * What the domain may log about a request, bound to it only if it does (see requestLog): a
+ * request that logs nothing should not pay for the binding.
  */
 export function requestLogger(req: IncomingMessage): Pick<Logger, 'warn'> {
-  return { warn: (...args: Parameters<Logger['warn']>) => req.log!.warn(...args) } as Pick<Logger, 'warn'>;
+  return { warn: (...args: Parameters<Logger['warn']>) => requestLog(req).warn(...args) } as Pick<Logger, 'warn'>;
 }
