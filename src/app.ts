@@ -90,7 +90,8 @@ export function createApp(deps: AppDeps): Express {
   open.use(probesRouter(deps, () => app.locals.draining === true));
   open.use(docsRouter());
   const admin = requireAdmin(deps.config);
-  open.get('/metrics', admin, deps.metrics.handler());
+  open.use('/metrics', admin); // every method, so that not even OPTIONS tells the route is there
+  open.get('/metrics', deps.metrics.handler());
   open.use('/admin/queues', admin, queueDashboard(deps.producer.queue));
   const openPaths: RequestHandler = (req, res, next) => (OPEN_PATHS.test(req.path) ? open(req, res, next) : next());
   app.use(Object.assign(openPaths, { stack: open.stack })); // its routes, for whoever lists the app's

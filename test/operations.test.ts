@@ -27,6 +27,13 @@ describe('the operations surface', () => {
       expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
     });
 
+    test('any method without credentials: 401, not even an Allow header', async () => {
+      for (const method of ['OPTIONS', 'HEAD', 'POST']) {
+        const res = await stack.request(method, path, { token: null });
+        expect({ method, status: res.status, allow: res.headers.get('allow') }).toEqual({ method, status: 401, allow: null });
+      }
+    });
+
     test('with a wrong password: 401', async () => {
       expect((await get(path, { authorization: basic('ops', 'wrong password!!') })).status).toBe(401);
       expect((await get(path, { authorization: basic('someone', ADMIN.ADMIN_PASSWORD) })).status).toBe(401);
@@ -181,6 +188,7 @@ describe('without admin credentials configured', () => {
     for (const path of ['/admin/queues', '/metrics']) {
       const res = await stack.request('GET', path, { token: stack.token({ roles: ['admin'] }) });
       expect(res).toMatchObject({ status: 404, body: { error: { code: 'route_not_found' } } });
+      expect((await stack.request('OPTIONS', path, { token: null })).headers.get('allow')).toBeNull();
     }
   });
 });

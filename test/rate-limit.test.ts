@@ -85,6 +85,18 @@ describe('the limiter under load', () => {
       const [again] = await Promise.all([limiter.take(users[0]!, 'writes', 2, deadline), limiter.take(users[5]!, 'writes', 1, deadline)]);
       expect(again.granted).toBe(2); // the first user had taken 1 of 3
       expect(calls).toHaveBeenCalledTimes(2);
+
+      // A request already past its deadline in the same turn does not cut the others' wait short
+      // (Redis's answer held back 50 ms here, within CHECK_MS).
+      const socket = (redis as unknown as { stream: { pause(): void; resume(): void } }).stream;
+      socket.pause();
+      setTimeout(() => socket.resume(), 50);
+      const [late, full] = await Promise.all([
+        limiter.take(`user-${randomUUID()}`, 'writes', 1, Date.now() - 1),
+        limiter.take(users[5]!, 'writes', 1, deadline),
+      ]);
+      expect(late.granted).toBe(1);
+      expect(full.granted).toBe(0);
     } finally {
       redis.disconnect();
     }

@@ -40,6 +40,8 @@ async function existingEvents(db: Db, ids: readonly string[]): Promise<Set<strin
 const CHECK_CHUNK = 5000;
 /** How long an event no one asks for stays confirmed in the background (see cachedEventExists). */
 const KEEP_CONFIRMING_MS = 60_000;
+/** Below this time to live, events are not confirmed in the background: rounds would run back to back. */
+const MIN_CONFIRMED_TTL_MS = 1000;
 
 /**
  * `eventExists` with memory, for the API's hot path: an event the database confirmed to exist less
@@ -49,7 +51,8 @@ const KEEP_CONFIRMING_MS = 60_000;
  *
  * Queries are few whatever the traffic: the events asked for in one turn of the event loop that are
  * not remembered share one query, and those asked for in the last KEEP_CONFIRMING_MS are confirmed
- * again together, in one query (per CHECK_CHUNK) every `ttlMs / 2`, before they expire. Asking the
+ * again together, in one query (per CHECK_CHUNK) every `ttlMs / 2`, one round at a time, before
+ * they expire; an event on its way from the database is asked for once. Asking the
  * database per event as it expired cost hundreds of queries a second under load, a tenth of the
  * API's CPU.
  */
@@ -58,6 +61,10 @@ export function cachedEventExists(db: Db, ttlMs: number, maxEntries = 100_000): 
   const used = new Map<string, number>(); // remembered id → when it was last asked for
   let lastRound = Date.now();
   let batch: { ids: Set<string>; found: Promise<Set<string>> } | undefined;
+  const asking = new Map<string, Promise<boolean>>(); // id → the database's answer on its way
+  // Below a second of memory, rounds would run back to back: lookups just ask.
+  const rounds = ttlMs >= MIN_CONFIRMED_TTL_MS;
+  let confirming = false;
 
   const remember = (id: string, at: number) => {
     confirmed.delete(id);
@@ -80,8 +87,10 @@ export function cachedEventExists(db: Db, ttlMs: number, maxEntries = 100_000): 
     }
   };
 
-  /** The database's answer for `id`, asked together with the others of this turn. */
+  /** The database's answer for `id`, asked together with the others of this turn, once at a time. */
   const ask = (id: string): Promise<boolean> => {
+    const asked = asking.get(id);
+    if (asked) return asked;
     if (!batch) {
       const ids = new Set<string>();
       const found = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
@@ -91,7 +100,7 @@ export function cachedEventExists(db: Db, ttlMs: number, maxEntries = 100_000): 
           if (ttlMs > 0) {
             for (const id of found) {
               remember(id, at);
-              used.set(id, at);
+              if (rounds) used.set(id, at);
             }
           }
           return found;
@@ -100,18 +109,24 @@ export function cachedEventExists(db: Db, ttlMs: number, maxEntries = 100_000): 
       batch = { ids, found };
     }
     batch.ids.add(id);
-    return batch.found.then((found) => found.has(id));
+    const answer = batch.found.then((found) => found.has(id)).finally(() => asking.delete(id));
+    asking.set(id, answer);
+    return answer;
   };
 
-  return async (id) => {
+  return async (given) => {
+    const id = given.toLowerCase(); // as PostgreSQL writes a uuid
     const now = Date.now();
-    if (used.size > 0 && now - lastRound >= ttlMs / 2) {
+    if (rounds && !confirming && used.size > 0 && now - lastRound >= ttlMs / 2) {
       lastRound = now;
-      confirmInUse(now).catch(() => undefined); // those not confirmed expire, and are asked for again
+      confirming = true;
+      confirmInUse(now)
+        .catch(() => undefined) // those not confirmed expire, and are asked for again
+        .finally(() => (confirming = false));
     }
     const at = confirmed.get(id);
     if (at === undefined || at + ttlMs <= now) return ask(id);
-    used.set(id, now);
+    if (rounds) used.set(id, now);
     return true;
   };
 }

@@ -34,7 +34,7 @@ const KEYS_PER_CALL = 1000;
 interface Turn {
   keys: string[];
   amounts: number[];
-  /** When the callers stop waiting for Redis (the soonest of theirs). */
+  /** When its callers stop waiting for Redis (CHECK_MS after its first). */
   until: number;
   counts: Promise<number[] | undefined>;
 }
@@ -82,7 +82,11 @@ export class RateLimiter {
     return { granted: Math.max(0, Math.min(n, perMinute - (count - n))), retryAfterS };
   }
 
-  /** Adds `n` to the window `key` with the others of this turn: its count after that, or undefined when Redis did not answer by `until`. */
+  /**
+   * Adds `n` to the window `key` with the others of this turn: its count after that, or undefined
+   * when Redis did not answer by `until`. The turn waits CHECK_MS from its start; a caller with less
+   * time stops waiting on its own, so that one late request does not cut the others' wait short.
+   */
   private count(key: string, n: number, until: number): Promise<number | undefined> {
     let turn = this.turn;
     if (!turn || turn.keys.length >= this.keysPerCall) {
@@ -91,7 +95,7 @@ export class RateLimiter {
       const created: Turn = {
         keys,
         amounts,
-        until,
+        until: Date.now() + CHECK_MS,
         counts: new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
           if (this.turn === created) this.turn = undefined;
           const counted = this.counting.countRequests(keys.length, ...keys, WINDOW_MS + 1000, ...amounts);
@@ -102,8 +106,8 @@ export class RateLimiter {
     }
     const index = turn.keys.push(key) - 1;
     turn.amounts.push(n);
-    turn.until = Math.min(turn.until, until);
-    return turn.counts.then((counts) => counts?.[index]);
+    const counted = turn.counts.then((counts) => counts?.[index]);
+    return until < turn.until ? settleBy(counted, until, undefined) : counted;
   }
 
   /** Every request counts one, but those of ITEM_COUNTED_ROUTES (they call `take` themselves). */
