@@ -15,9 +15,7 @@ describe('the per-user limit on writes', () => {
   afterAll(() => stack.stop());
 
   test('past the limit a write gets 429 with Retry-After and queues nothing; reads and other users go on', async () => {
-    // The window is a calendar minute: start well inside one.
-    const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 50_000) await sleep(60_000 - intoMinute + 100);
+    await wellInsideAMinute();
     const event = await buildEvent(stack.db);
     const [alice, bob] = [`user-${randomUUID()}`, `user-${randomUUID()}`];
     const post = (userId: string) =>
@@ -44,8 +42,7 @@ describe('the per-user limit on writes', () => {
   });
 
   test('requests of many users at once are each counted to their own user', async () => {
-    const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 50_000) await sleep(60_000 - intoMinute + 100);
+    await wellInsideAMinute();
     const event = await buildEvent(stack.db);
     const users = Array.from({ length: 6 }, () => `user-${randomUUID()}`);
     const sends = users.flatMap((userId, u) => Array.from({ length: u + 1 }, () => userId)); // 1 to 6 each, 21 at once
@@ -71,6 +68,7 @@ describe('the limiter under load', () => {
   afterAll(() => stack.stop());
 
   test('counts the takes of one turn in one call to Redis, each to its own user', async () => {
+    await wellInsideAMinute();
     const redis = connectRedis(stack.config, { retryDelayMs: () => 100 });
     try {
       const limiter = new RateLimiter(redis, `${stack.config.queuePrefix}-limiter`, { readsPerMinute: 0, writesPerMinute: 3 });
@@ -112,8 +110,7 @@ describe('the per-user limit on reads', () => {
   afterAll(() => stack.stop());
 
   test('past the limit a read gets 429 with Retry-After; writes, other users and the probes go on', async () => {
-    const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 50_000) await sleep(60_000 - intoMinute + 100);
+    await wellInsideAMinute();
     const [alice, bob] = [`user-${randomUUID()}`, `user-${randomUUID()}`];
     const get = (userId: string, path: string) => stack.request('GET', path, { token: stack.token({ sub: userId }) });
 
@@ -131,3 +128,9 @@ describe('the per-user limit on reads', () => {
     expect((await stack.request('GET', '/healthz', { token: null })).status).toBe(200);
   });
 });
+
+/** The limits count per calendar minute: a test that counts up to one starts well inside a minute. */
+async function wellInsideAMinute(): Promise<void> {
+  const intoMinute = Date.now() % 60_000;
+  if (intoMinute > 50_000) await sleep(60_000 - intoMinute + 100);
+}

@@ -20,11 +20,6 @@ export async function findEvent(db: Db, id: string): Promise<EventModel | undefi
   return EventModel.query(db).findById(id);
 }
 
-export async function eventExists(db: Db, id: string): Promise<boolean> {
-  const row = await EventModel.query(db).findById(id).select('id');
-  return row !== undefined;
-}
-
 /** Which of `ids` are events, in one query per CHECK_CHUNK ids. */
 async function existingEvents(db: Db, ids: readonly string[]): Promise<Set<string>> {
   const found = new Set<string>();
