@@ -117,6 +117,19 @@ export function buildRows(bench: BenchResults): Row[] {
     const values = Object.values(bench.rssPeakMb).flatMap((byProcess) => (byProcess[name] === undefined ? [] : [byProcess[name]]));
     return values.length ? Math.max(...values) : undefined;
   };
+  // Issue 17's measure: the web process against the bare one under the same load (the ingest phase
+  // sends the ceiling's requests, on as many connections).
+  const bare = bench.rssPeakMb.ceiling?.ceiling;
+  const underIngest = bench.rssPeakMb.ingest?.web;
+  if (bare !== undefined && underIngest !== undefined) {
+    const ratio = underIngest / bare;
+    target(
+      "Web RSS peak under the ingest load / the ceiling's",
+      `${num(underIngest)} / ${num(bare)} MB = ${num(ratio, 2)}×`,
+      '≤ 1.3×',
+      ratio <= 1.3,
+    );
+  }
   const web = peak('web');
   const worker = peak('worker');
   target('Web RSS peak (all phases)', web === undefined ? '–' : `${num(web)} MB`, '≤ 150 MB', web === undefined ? undefined : web <= 150);

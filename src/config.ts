@@ -228,6 +228,11 @@ const variables = z.object({
     description:
       'how long ago an interaction may have happened (`occurredAt`, corrected by `sentAt`) and still be recorded; older: `400 occurred_at_out_of_range`',
   }),
+  WEB_HEAP_GROWTH_PERCENT: variable(z.coerce.number().int().min(0).max(1000).default(50), {
+    group: 'tuning',
+    description:
+      "how far the API process lets V8's old generation grow past what was live at its last full collection before the next, in percent (0: V8's own factor, which under load is 300 %: about twice the memory for the same work). Not a cap: the heap still grows to whatever is live",
+  }),
   SHUTDOWN_TIMEOUT_MS: variable(positiveInt(25_000).pipe(z.number().min(5000, 'must be at least 5000 (the API drains for 2 s first)')), {
     group: 'tuning',
     description: 'after SIGTERM, how long a process may take to finish its requests and jobs before it exits 1',
@@ -318,6 +323,7 @@ const configSchema = crossChecked.transform((e) => {
     admin: e.ADMIN_USERNAME && e.ADMIN_PASSWORD ? { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD } : undefined,
     workerPort: e.WORKER_PORT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    webHeapGrowthPercent: e.WEB_HEAP_GROWTH_PERCENT,
   };
 });
 

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import v8 from 'node:v8';
 import { connectAppDeps, createApp } from './app';
 import { warnAboutRedisPolicy, warnIfNotReplica } from './health';
 import { loadConfigOrExit, onShutdown } from './lifecycle';
@@ -6,6 +7,11 @@ import { createLogger } from './logger';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, name: 'web' });
+// Under load a third of what a request allocates outlives a minor collection, so the old generation
+// fills fast; V8 then lets it grow to four times what is live before a full collection, and the
+// process holds twice the memory it needs. A smaller factor costs a few more full collections of a
+// small heap (see docs/performance.md).
+if (config.webHeapGrowthPercent > 0) v8.setFlagsFromString(`--heap-growing-percent=${config.webHeapGrowthPercent}`);
 const deps = connectAppDeps(config, logger);
 const app = createApp(deps);
 deps.outboxRelay.start();

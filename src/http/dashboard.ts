@@ -1,6 +1,6 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
+import type * as BullBoard from '@bull-board/api';
+import type * as BullBoardAdapters from '@bull-board/api/bullMQAdapter';
+import type * as BullBoardExpress from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import { Router, type RequestHandler } from 'express';
 
@@ -27,8 +27,24 @@ export const readOnlyButRetries: RequestHandler = (req, res, next) => {
   });
 };
 
-/** Bull Board over every queue of the service, mounted at /admin/queues (behind requireAdmin). */
-export function queueDashboard(...queues: Queue[]): Router {
+/**
+ * Bull Board over every queue of the service, mounted at /admin/queues (behind requireAdmin). It is
+ * loaded on the dashboard's first request: the API process serves interactions for hours without an
+ * operator looking, and its code would otherwise sit in the heap the whole time, which the garbage
+ * collector's growth multiplies.
+ */
+export function queueDashboard(...queues: Queue[]): RequestHandler {
+  let board: Router | undefined;
+  return (req, res, next) => {
+    board ??= Router().use(readOnlyButRetries, bullBoard(queues));
+    board(req, res, next);
+  };
+}
+
+function bullBoard(queues: Queue[]): Router {
+  const { createBullBoard } = require('@bull-board/api') as typeof BullBoard;
+  const { BullMQAdapter } = require('@bull-board/api/bullMQAdapter') as typeof BullBoardAdapters;
+  const { ExpressAdapter } = require('@bull-board/express') as typeof BullBoardExpress;
   const serverAdapter = new ExpressAdapter().setBasePath('/admin/queues');
   createBullBoard({
     queues: queues.map((queue) => new BullMQAdapter(queue)),
@@ -37,5 +53,5 @@ export function queueDashboard(...queues: Queue[]): Router {
   });
   const board = serverAdapter.getRouter() as Router & { disable?: (setting: string) => void };
   board.disable?.('x-powered-by'); // Bull Board serves from an Express app of its own
-  return Router().use(readOnlyButRetries, board);
+  return board;
 }
