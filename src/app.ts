@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import express, { Router, type Express, type RequestHandler } from 'express';
 import type { Config } from './config';
 import { createDb } from './data/db';
@@ -14,7 +15,8 @@ import { queueDashboard } from './http/dashboard';
 import { docsRouter } from './http/openapi';
 import { probesRouter } from './health';
 import { Metrics } from './metrics';
-import { errorHandler, routeNotFound } from './http/errors';
+import { errorResponder, routeNotFound } from './http/errors';
+import { plainIngestPath } from './http/ingest-path';
 import { collectionsRouter } from './http/routes/collections';
 import { eventsRouter } from './http/routes/events';
 import { gigsRouter } from './http/routes/gigs';
@@ -66,7 +68,20 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
 /** The paths of the routes mounted before authentication (probes, docs, metrics, dashboard). */
 const OPEN_PATHS = /^\/(healthz|readyz|openapi\.json|docs|metrics|admin)(\/|$)/i;
 
-export function createApp(deps: AppDeps): Express {
+/**
+ * The API: the Express app, and the listener a server runs, which hands the plain form of
+ * POST /interactions to its own path (see plainIngestPath) and everything else to the app. Set
+ * `app.locals.draining` once the process is stopping.
+ */
+export function createApi(deps: AppDeps): { app: Express; listener: RequestListener } {
+  const errors = errorResponder(deps.logger);
+  const app = createApp(deps, errors);
+  const ingest = plainIngestPath(deps, errors, () => app.locals.draining === true);
+  const listener: RequestListener = (req, res) => (ingest.takes(req) ? ingest.serve(req, res) : app(req, res));
+  return { app, listener };
+}
+
+function createApp(deps: AppDeps, errors: ReturnType<typeof errorResponder>): Express {
   const app = express();
   app.disable('x-powered-by');
   // Responses are answers to one request each, never cached: no ETag (hashing every body cost CPU).
@@ -105,6 +120,6 @@ export function createApp(deps: AppDeps): Express {
   app.use(collectionsRouter(deps));
   app.use(gigsRouter(deps));
   app.use(routeNotFound);
-  app.use(errorHandler(deps.logger));
+  app.use(errors.handler);
   return app;
 }

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import type { Knex } from 'knex';
 import client from 'prom-client';
 
@@ -109,12 +109,11 @@ export class Metrics {
    * series). The labelled child of each (method, route, status) is kept: finding it from a label
    * object on every request cost more than the observation.
    */
-  observeRequest(req: Request, statusCode: number, seconds: number): void {
-    const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : req.baseUrl || 'unmatched';
-    const key = `${req.method} ${route} ${statusCode}`;
+  observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    const key = `${method} ${route} ${statusCode}`;
     let timer = this.requestTimers.get(key);
     if (!timer) {
-      timer = this.httpDuration.labels(req.method, route, String(statusCode));
+      timer = this.httpDuration.labels(method, route, String(statusCode));
       this.requestTimers.set(key, timer);
     }
     timer.observe(seconds);

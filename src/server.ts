@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import v8 from 'node:v8';
-import { connectAppDeps, createApp } from './app';
+import { connectAppDeps, createApi } from './app';
 import { warnAboutRedisPolicy, warnIfNotReplica } from './health';
 import { loadConfigOrExit, onShutdown } from './lifecycle';
 import { createLogger } from './logger';
@@ -13,7 +13,7 @@ const logger = createLogger({ level: config.logLevel, name: 'web' });
 // small heap (see docs/performance.md).
 if (config.webHeapGrowthPercent > 0) v8.setFlagsFromString(`--heap-growing-percent=${config.webHeapGrowthPercent}`);
 const deps = connectAppDeps(config, logger);
-const app = createApp(deps);
+const { app, listener } = createApi(deps);
 deps.outboxRelay.start();
 deps.producer.connection.once('ready', () => void warnAboutRedisPolicy(deps.producer, logger));
 if (config.databaseReadUrl) void warnIfNotReplica(deps.feedDb, logger);
@@ -22,7 +22,7 @@ if (config.databaseReadUrl) void warnIfNotReplica(deps.feedDb, logger);
 // 15 s; the server checks every second (Node's default, 30 s, would let a slow client linger).
 const server = createServer(
   { headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1000 },
-  app,
+  listener,
 );
 server.listen(config.port, () => {
   const address = server.address();

@@ -1,5 +1,6 @@
 import { createSecretKey } from 'node:crypto';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request, Response } from 'express';
 import { expressjwt, UnauthorizedError as JwtError } from 'express-jwt';
 import type { Config } from '../config';
 import type { AuthUser } from '../domain/auth-user';
@@ -9,12 +10,17 @@ import { UnauthorizedError } from '../errors';
 /** Longest `sub` accepted; the column is indexed, and ids of any identity provider fit. */
 export const MAX_SUBJECT_LENGTH = 255;
 
-declare module 'express-serve-static-core' {
-  interface Request {
+declare module 'node:http' {
+  interface IncomingMessage {
     /** Set by `authenticate` from a verified token. */
     user?: AuthUser;
+    /** The verified token's claims (express-jwt's `req.auth`). */
+    auth?: Claims;
   }
 }
+
+/** Middleware on Node's request and response, so that the plain ingest path (ingest-path.ts) runs it too. */
+type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
 
 /** Longest Authorization header accepted: real tokens are a few hundred bytes; a huge one is refused before it is decoded. */
 export const MAX_AUTHORIZATION_LENGTH = 4096;
@@ -33,7 +39,7 @@ const REMEMBERED_TOKENS = 50_000;
  * tenth of the API's CPU. A remembered token is not trusted for longer than its own claims allow:
  * `exp` and `nbf` are checked on every use, and the memory is bounded (oldest first out).
  */
-export function verifyBearerToken(config: Pick<Config, 'jwt'>): RequestHandler {
+export function verifyBearerToken(config: Pick<Config, 'jwt'>): Middleware {
   const verify = expressjwt({
     // A KeyObject, not the string: given a string, jsonwebtoken first tries to read it as a public
     // key and throws, on every request; that cost a third of the API's CPU.
@@ -44,7 +50,7 @@ export function verifyBearerToken(config: Pick<Config, 'jwt'>): RequestHandler {
   });
   const verified = new Map<string, Claims>(); // token → its claims, oldest first
   return (req, res, next) => {
-    const header = req.get('authorization');
+    const header = req.headers.authorization;
     if ((header?.length ?? 0) > MAX_AUTHORIZATION_LENGTH) return next(new UnauthorizedError('The token is too long'));
     const token = header && /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/.test(header) ? header.slice(7) : undefined;
     const known = token === undefined ? undefined : verified.get(token);
@@ -55,11 +61,12 @@ export function verifyBearerToken(config: Pick<Config, 'jwt'>): RequestHandler {
         return next(new UnauthorizedError('The token has expired'));
       }
       if (typeof known.nbf === 'number' && now < known.nbf) return next(new UnauthorizedError('The token is invalid'));
-      (req as Request & { auth?: Claims }).auth = known;
+      req.auth = known;
       return next();
     }
-    return verify(req, res, (error?: unknown) => {
-      const claims = (req as Request & { auth?: Claims }).auth;
+    // express-jwt reads the request's headers and method, and sets req.auth: a Node request will do.
+    return void verify(req as Request, res as Response, (error?: unknown) => {
+      const claims = req.auth;
       if (!error && token !== undefined && claims) {
         verified.set(token, claims);
         if (verified.size > REMEMBERED_TOKENS) verified.delete(verified.keys().next().value!);
@@ -75,10 +82,10 @@ type Claims = Record<string, unknown> & { exp?: unknown; nbf?: unknown };
  * Verifies the bearer token (HS256 only; `exp`, and `iss`/`aud` when configured) and sets
  * `req.user` from its claims. A token without a usable `sub` is refused like a forged one.
  */
-export function authenticate(config: Pick<Config, 'jwt'>): RequestHandler {
+export function authenticate(config: Pick<Config, 'jwt'>): Middleware {
   const verify = verifyBearerToken(config);
-  const toUser = (req: Request): UnauthorizedError | undefined => {
-    const claims = (req as Request & { auth?: Record<string, unknown> }).auth ?? {};
+  const toUser = (req: IncomingMessage): UnauthorizedError | undefined => {
+    const claims = req.auth ?? {};
     const { sub, roles = [] } = claims;
     if (typeof sub !== 'string' || sub.trim() === '') return new UnauthorizedError('The token has no subject (sub)');
     // The subject becomes interactions.user_id: refuse here what could not be stored, rather than
@@ -95,7 +102,7 @@ export function authenticate(config: Pick<Config, 'jwt'>): RequestHandler {
     return undefined;
   };
   // One middleware, not two: each layer every request passes costs the router's dispatch.
-  return (req: Request, res: Response, next: NextFunction) => verify(req, res, (error?: unknown) => next(error ?? toUser(req)));
+  return (req, res, next) => verify(req, res, (error?: unknown) => next(error ?? toUser(req)));
 }
 
 /** Clocks drift; a token issued further ahead than this was not issued by a sane clock. */
@@ -114,7 +121,7 @@ function lifetimeProblem(jwt: Pick<Config['jwt'], 'requireExp'>, claims: Record<
 }
 
 /** The authenticated caller; only for routes behind `authenticate`. */
-export function currentUser(req: Request): AuthUser {
+export function currentUser(req: IncomingMessage): AuthUser {
   if (!req.user) throw new UnauthorizedError();
   return req.user;
 }

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { DBError, UniqueViolationError } from 'objection';
 import { AppError, ConflictError, NotFoundError, ServiceUnavailableError, ValidationError } from '../errors';
@@ -12,12 +13,14 @@ export const routeNotFound: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * The one place errors become responses: `{ "error": { "code", "message" } }`, never internals. A
- * 503 (a dependency away) is logged by the outage it belongs to, not once per request with a stack.
+ * The one place errors become answers: `{ "error": { "code", "message" } }`, never internals. A 503
+ * (a dependency away) is logged by the outage it belongs to, not once per request with a stack.
+ * `report` logs an error and gives its answer; `handler` is it as Express's error middleware. One per
+ * app: both paths of the API share its outage logs.
  */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorResponder(logger: Logger) {
   const outages = new Map<string, OutageLog>();
-  return (error, req, res, next) => {
+  const report = (error: unknown, req: IncomingMessage): { status: number; headers: Readonly<Record<string, string>>; body: ErrorBody } => {
     const appError = toAppError(error);
     if (appError instanceof ServiceUnavailableError) {
       const outage = outages.get(appError.message) ?? new OutageLog(logger, `requests answered 503 ("${appError.message}")`);
@@ -26,12 +29,21 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     } else if (appError.status >= 500) {
       requestLog(req, logger).error({ err: error }, 'request failed');
     }
-    if (res.headersSent) return next(error);
-    res
-      .status(appError.status)
-      .set(appError.headers)
-      .json({ error: { code: appError.code, message: appError.message } });
+    return { status: appError.status, headers: appError.headers, body: { error: { code: appError.code, message: appError.message } } };
   };
+  const handler: ErrorRequestHandler = (error, req, res, next) => {
+    const answer = report(error, req);
+    if (res.headersSent) return next(error);
+    res.status(answer.status).set(answer.headers).json(answer.body);
+  };
+  return { report, handler };
+}
+
+/** errorResponder's handler alone, for an app with no other path. */
+export const errorHandler = (logger: Logger): ErrorRequestHandler => errorResponder(logger).handler;
+
+export interface ErrorBody {
+  error: { code: string; message: string };
 }
 
 /** What any thrown error becomes for the client: its status, stable code and message. */

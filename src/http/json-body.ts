@@ -1,25 +1,43 @@
 import express, { type RequestHandler } from 'express';
-import { AppError } from '../errors';
+import { AppError, ValidationError } from '../errors';
 
 /** Bodies are small JSON objects; anything bigger is refused before it is parsed. */
-export const BODY_LIMIT = '8kb';
+export const BODY_LIMIT = 8 * 1024; // bytes
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/;
 
 /**
  * JSON in UTF-8 only: no charset, or utf-8. body-parser decodes other charsets it knows (utf-16,
  * utf-7...), so a body whose bytes spell nothing suspicious could decode to anything, past any
- * filter in front of the API that reads bytes.
+ * filter in front of the API that reads bytes. The refusal (415) for a Content-Type that is not that.
  */
-const requireJson: RequestHandler = (req, _res, next) => {
-  const [type = '', ...parameters] = (req.get('content-type') ?? '').split(';').map((part) => part.trim().toLowerCase());
+export function jsonTypeProblem(contentType: string | undefined): AppError | undefined {
+  const [type = '', ...parameters] = (contentType ?? '').split(';').map((part) => part.trim().toLowerCase());
   const charset = parameters
     .find((p) => p.startsWith('charset='))
     ?.slice('charset='.length)
     .replace(/^"(.*)"$/, '$1');
-  if (JSON_TYPE.test(type) && (charset === undefined || charset === 'utf-8' || charset === 'utf8')) return next();
-  next(new AppError({ code: 'unsupported_media_type', status: 415, message: 'Send the body as UTF-8 application/json' }));
-};
+  if (JSON_TYPE.test(type) && (charset === undefined || charset === 'utf-8' || charset === 'utf8')) return undefined;
+  return new AppError({ code: 'unsupported_media_type', status: 415, message: 'Send the body as UTF-8 application/json' });
+}
+
+const requireJson: RequestHandler = (req, _res, next) => next(jsonTypeProblem(req.get('content-type')));
+
+/**
+ * A UTF-8 body read as express.json reads it (strict): a byte-order mark dropped, an empty body as
+ * `{}`, only an object or an array at the top. Anything else is a 400 `invalid_json`.
+ */
+export function parseJsonBody(bytes: Buffer): unknown {
+  const text = bytes.toString('utf8').replace(/^\uFEFF/, '');
+  if (text.length === 0) return {};
+  const first = /^[\x20\x09\x0a\x0d]*(.)/.exec(text)?.[1];
+  try {
+    if (first !== '{' && first !== '[') throw new SyntaxError('not an object or array');
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ValidationError('The body is not valid JSON', { code: 'invalid_json' });
+  }
+}
 
 /** For routes that take a body: a JSON content type, a size limit, objects and arrays only. */
 export const jsonBodyUpTo = (limit: string | number): RequestHandler[] => [

@@ -110,13 +110,17 @@ export class RateLimiter {
     return until < turn.until ? settleBy(counted, until, undefined) : counted;
   }
 
+  /** Counts one request of `userId`; throws TooManyRequestsError (429) when it is over its limit. */
+  async admit(userId: string, kind: LimitKind, deadline: number): Promise<void> {
+    const { granted, retryAfterS } = await this.take(userId, kind, 1, deadline);
+    if (granted !== 1) throw new TooManyRequestsError(retryAfterS, kind);
+  }
+
   /** Every request counts one, but those of ITEM_COUNTED_ROUTES (they call `take` themselves). */
   middleware(): RequestHandler {
-    return async (req: Request, _res: Response, next: NextFunction) => {
+    return (req: Request, _res: Response, next: NextFunction) => {
       if (!req.user || ITEM_COUNTED_ROUTES.has(`${req.method} ${req.path}`)) return next();
-      const kind: LimitKind = READS.has(req.method) ? 'reads' : 'writes';
-      const { granted, retryAfterS } = await this.take(req.user.id, kind, 1, req.deadline);
-      next(granted === 1 ? undefined : new TooManyRequestsError(retryAfterS, kind));
+      this.admit(req.user.id, READS.has(req.method) ? 'reads' : 'writes', req.deadline).then(() => next(), next);
     };
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { securityHeaders } from './security-headers';
@@ -9,20 +9,15 @@ declare module 'node:http' {
   interface IncomingMessage {
     /** The request id: the caller's X-Request-Id when it is a sane token, else a fresh UUID. */
     id?: string;
-    /** The logger that requestLog binds to this request, and its binding once made. */
-    [LOGGER]?: Logger;
-    [BOUND]?: Logger;
-  }
-}
-
-declare module 'express-serve-static-core' {
-  interface Request {
     /**
      * When this request stops waiting on Redis (epoch ms), set at its arrival: the rate limit, the
      * enqueue and the feed's state share it, so however slow Redis is, the answer (a 503 at worst)
      * leaves within one budget rather than one per call.
      */
     deadline: number;
+    /** The logger that requestLog binds to this request, and its binding once made. */
+    [LOGGER]?: Logger;
+    [BOUND]?: Logger;
   }
 }
 
@@ -35,26 +30,32 @@ function describe(req: IncomingMessage) {
   return { id: req.id, method: req.method, url: req.url, headers: req.headers, remoteAddress: req.socket.remoteAddress };
 }
 
+export interface RequestContextOptions {
+  logger: Logger;
+  metrics: Metrics;
+  budgetMs: number;
+  draining: () => boolean;
+}
+
 /**
- * What every request gets, in one middleware with one listener (each middleware and listener per
- * request is CPU the API spends before its own work): its deadline (`budgetMs`, ENQUEUE_TIMEOUT_MS,
- * from its arrival), its id (the caller's X-Request-Id if sane, returned), the security headers,
- * `Connection: close` while the process drains, its duration in the metrics, and, once answered,
- * one log line: `info`, or `error` for a 5xx. The logger bound to the request (requestLog) is
- * made only when something logs through it: made for every request, as pino-http does, binding the
- * request cost a twentieth of the API's CPU even at `warn`, where nothing is written.
+ * What every request gets, with one listener (each middleware and listener per request is CPU the
+ * API spends before its own work): its deadline (`budgetMs`, ENQUEUE_TIMEOUT_MS, from its
+ * arrival), its id (the caller's X-Request-Id if sane, returned), the security headers for its
+ * `path`, `Connection: close` while the process drains, its duration in the metrics under `route`,
+ * and, once answered, one log line: `info`, or `error` for a 5xx. The logger bound to the request
+ * (requestLog) is made only when something logs through it: made for every request, as pino-http
+ * does, binding the request cost a twentieth of the API's CPU even at `warn`, where nothing is written.
  */
-export function requestContext(options: { logger: Logger; metrics: Metrics; budgetMs: number; draining: () => boolean }): RequestHandler {
-  const { logger, metrics, budgetMs, draining } = options;
+export function requestTracker({ logger, metrics, budgetMs, draining }: RequestContextOptions) {
   const headers = securityHeaders();
-  return (req, res, next) => {
+  return (req: IncomingMessage, res: ServerResponse, path: string, route: (req: IncomingMessage) => string): void => {
     const started = performance.now();
     req.deadline = Date.now() + budgetMs;
     const given = req.headers['x-request-id'];
     req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     req[LOGGER] = logger;
     res.setHeader('X-Request-Id', req.id);
-    headers(req.path, res);
+    headers(path, res);
     // While the process drains after SIGTERM, clients are told not to reuse their connection, so
     // none sends a request on a socket that is about to close.
     if (draining()) res.setHeader('Connection', 'close');
@@ -63,7 +64,7 @@ export function requestContext(options: { logger: Logger; metrics: Metrics; budg
       res.off('finish', done);
       if (logging) res.off('close', done);
       const ms = performance.now() - started;
-      metrics.observeRequest(req, res.statusCode, ms / 1000);
+      metrics.observeRequest(req.method ?? 'GET', route(req), res.statusCode, ms / 1000);
       // A 503 (a dependency away) is an outage's, logged by its state changes (OutageLog): per
       // request it is an ordinary access line.
       const level = res.statusCode >= 500 && res.statusCode !== 503 ? 'error' : 'info';
@@ -73,8 +74,22 @@ export function requestContext(options: { logger: Logger; metrics: Metrics; budg
     };
     res.on('finish', done);
     if (logging) res.on('close', done);
+  };
+}
+
+/** requestTracker as the Express app's first middleware; the metrics label is the matched route's pattern. */
+export function requestContext(options: RequestContextOptions): RequestHandler {
+  const track = requestTracker(options);
+  return (req, res, next) => {
+    track(req, res, req.path, routePattern);
     next();
   };
+}
+
+/** The pattern of the route that answered (never the raw URL: ids would explode the metric's series). */
+function routePattern(incoming: IncomingMessage): string {
+  const req = incoming as Request;
+  return req.route ? `${req.baseUrl}${String(req.route.path)}` : req.baseUrl || 'unmatched';
 }
 
 /** The logger bound to this request (its id, method, URL, headers), made on first use; `fallback` outside requestContext. */

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Worker } from 'bullmq';
 import type { Express } from 'express';
 import jwt from 'jsonwebtoken';
-import { connectAppDeps, createApp } from '../../src/app';
+import { connectAppDeps, createApi } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createDb, dropDatabase, ensureDatabase, migrateLatest, type Db } from '../../src/data/db';
 import type { OutboxRelay } from '../../src/jobs/outbox';
@@ -75,10 +75,10 @@ export async function startStack(
   const logger = createLogger({ level: config.logLevel, name: 'test' });
   const deps = connectAppDeps(config, logger);
   const { db, producer } = deps;
-  const app = createApp(deps);
+  const { app, listener } = createApi(deps);
   if (options.relay !== false) deps.outboxRelay.start();
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = createServer(listener).listen(0, '127.0.0.1', () => resolve(s));
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let worker: Worker | undefined;

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { Router } from 'express';
 import { resolveOccurredAt } from '../../domain/occurred-at';
 import { recordInteraction, recordInteractions, type InteractionInput } from '../../domain/record-interaction';
@@ -46,29 +47,9 @@ export function interactionsRouter({
   const router = Router();
   const maxAgeDays = config.interactionMaxAgeDays;
 
+  const accept = interactionAcceptor({ eventExists, producer, rankingCache, config });
   router.post('/interactions', ...jsonBody, async (req, res) => {
-    const receivedAt = new Date();
-    const body = parseInput(interactionBody, req.body);
-    const key = parseInput(idempotencyKey, req.get('idempotency-key'));
-    const accepted = await recordInteraction(
-      { eventExists, producer, feed: rankingCache, logger: requestLogger(req) },
-      {
-        userId: currentUser(req).id,
-        eventId: body.eventId,
-        action: body.action,
-        source: 'api',
-        idempotencyKey: key,
-        occurredAt: resolveOccurredAt({ occurredAt: body.occurredAt }, receivedAt, maxAgeDays),
-        deadline: req.deadline,
-      },
-    );
-    const answer: Json<typeof acceptedInteraction> = {
-      id: accepted.id,
-      eventId: accepted.eventId,
-      action: accepted.action,
-      status: 'queued',
-    };
-    res.status(202).json(answer);
+    res.status(202).json(await accept(req, req.body));
   });
 
   // Each item is answered on its own (202, or 400/404/429 with an error); those accepted are stored
@@ -112,6 +93,37 @@ export function interactionsRouter({
   });
 
   return router;
+}
+
+/**
+ * POST /interactions once its body is read (here and on the plain ingest path, ingest-path.ts): the
+ * 202's body, once the interaction is queued; an AppError otherwise.
+ */
+export function interactionAcceptor({
+  eventExists,
+  producer,
+  rankingCache,
+  config,
+}: Pick<AppDeps, 'eventExists' | 'producer' | 'rankingCache' | 'config'>) {
+  const maxAgeDays = config.interactionMaxAgeDays;
+  return async (req: IncomingMessage, rawBody: unknown): Promise<Json<typeof acceptedInteraction>> => {
+    const receivedAt = new Date();
+    const body = parseInput(interactionBody, rawBody);
+    const key = parseInput(idempotencyKey, req.headers['idempotency-key']);
+    const accepted = await recordInteraction(
+      { eventExists, producer, feed: rankingCache, logger: requestLogger(req) },
+      {
+        userId: currentUser(req).id,
+        eventId: body.eventId,
+        action: body.action,
+        source: 'api',
+        idempotencyKey: key,
+        occurredAt: resolveOccurredAt({ occurredAt: body.occurredAt }, receivedAt, maxAgeDays),
+        deadline: req.deadline,
+      },
+    );
+    return { id: accepted.id, eventId: accepted.eventId, action: accepted.action, status: 'queued' };
+  };
 }
 
 function refused(error: AppError): BatchResult {

@@ -1,0 +1,77 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AppError } from '../errors';
+import { authenticate, currentUser } from './auth';
+import { corsHeaders } from './cors';
+import type { AppDeps } from './deps';
+import type { errorResponder } from './errors';
+import { BODY_LIMIT, jsonTypeProblem, parseJsonBody } from './json-body';
+import { requestTracker } from './request-context';
+import { interactionAcceptor } from './routes/interactions';
+
+const PATH = '/interactions';
+const ROUTE = () => PATH; // its metrics label, as the Express route's
+
+/**
+ * POST /interactions, the API's hot path, served on Node's request and response rather than through
+ * Express: measured in one process, Express's dispatch and its request and response objects cost
+ * more CPU than everything this route does (docs/performance.md). The steps are the Express
+ * route's, in its order and from the same functions, with the same answers: the request's context,
+ * CORS, the token, the rate limit, the content type, the body, the route, and errors through the
+ * app's one error responder. A request in any other form (another method or path, a query string,
+ * a compressed or chunked body, a body over the limit) goes to Express, which answers it as before.
+ */
+export function plainIngestPath(deps: AppDeps, errors: ReturnType<typeof errorResponder>, draining: () => boolean) {
+  const track = requestTracker({ logger: deps.logger, metrics: deps.metrics, budgetMs: deps.config.enqueueTimeoutMs, draining });
+  const shareWithOrigin = corsHeaders(deps.config.corsOrigins);
+  const verify = authenticate(deps.config);
+  const accept = interactionAcceptor(deps);
+
+  const answer = async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      await new Promise<void>((resolve, reject) => verify(req, res, (error) => (error ? reject(error) : resolve())));
+      await deps.rateLimiter.admit(currentUser(req).id, 'writes', req.deadline);
+      const typeProblem = jsonTypeProblem(req.headers['content-type']);
+      if (typeProblem) throw typeProblem;
+      send(res, 202, await accept(req, parseJsonBody(await readBody(req))));
+    } catch (error) {
+      const { status, headers, body } = errors.report(error, req);
+      if (res.headersSent) return void res.destroy(); // as Express ends an answer that failed midway
+      send(res, status, body, headers);
+    }
+  };
+
+  return {
+    /** Whether a request is one this path serves; decided before anything of it is read. */
+    takes(req: IncomingMessage): boolean {
+      if (req.method !== 'POST' || req.url !== PATH) return false;
+      const { 'content-length': length, 'content-encoding': encoding, 'transfer-encoding': chunked } = req.headers;
+      return length !== undefined && Number(length) <= BODY_LIMIT && encoding === undefined && chunked === undefined;
+    },
+    serve(req: IncomingMessage, res: ServerResponse): void {
+      track(req, res, PATH, ROUTE);
+      shareWithOrigin(req, PATH, res);
+      void answer(req, res);
+    },
+  };
+}
+
+/** The body, whose length the Content-Length gave and the HTTP parser holds it to. */
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    // As body-parser answers a request cut off mid-body.
+    req.on('error', () => reject(new AppError({ code: 'bad_request', status: 400, message: 'The request could not be read' })));
+  });
+}
+
+/** A JSON answer, with the headers Express's res.json would give it. */
+function send(res: ServerResponse, status: number, body: object, headers: Readonly<Record<string, string>> = {}): void {
+  const json = JSON.stringify(body);
+  res.statusCode = status;
+  for (const name in headers) res.setHeader(name, headers[name]!);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
+}
