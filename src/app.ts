@@ -6,7 +6,7 @@ import { cachedEventExists } from './data/events';
 import { cachedFeedEvents } from './feed/candidates';
 import { redisRankingCache } from './feed/ranking-cache';
 import { requireAdmin } from './http/admin-auth';
-import { authenticate } from './http/auth';
+import { authenticate, type Middleware } from './http/auth';
 import { RateLimiter } from './http/rate-limit';
 import { createFailFastRedis } from './data/redis';
 import { requestContext } from './http/request-context';
@@ -74,14 +74,18 @@ const OPEN_PATHS = /^\/(healthz|readyz|openapi\.json|docs|metrics|admin)(\/|$)/i
  * `app.locals.draining` once the process is stopping.
  */
 export function createApi(deps: AppDeps): { app: Express; listener: RequestListener } {
-  const errors = errorResponder(deps.logger);
-  const app = createApp(deps, errors);
-  const ingest = plainIngestPath(deps, errors, () => app.locals.draining === true);
+  // One of each for both paths: one outage log per outage, one memory of verified tokens.
+  const shared = { errors: errorResponder(deps.logger), authenticate: authenticate(deps.config) };
+  const app = createApp(deps, shared);
+  const ingest = plainIngestPath(deps, { ...shared, draining: () => app.locals.draining === true });
   const listener: RequestListener = (req, res) => (ingest.takes(req) ? ingest.serve(req, res) : app(req, res));
   return { app, listener };
 }
 
-function createApp(deps: AppDeps, errors: ReturnType<typeof errorResponder>): Express {
+function createApp(
+  deps: AppDeps,
+  { errors, authenticate }: { errors: ReturnType<typeof errorResponder>; authenticate: Middleware },
+): Express {
   const app = express();
   app.disable('x-powered-by');
   // Responses are answers to one request each, never cached: no ETag (hashing every body cost CPU).
@@ -112,7 +116,7 @@ function createApp(deps: AppDeps, errors: ReturnType<typeof errorResponder>): Ex
   app.use(Object.assign(openPaths, { stack: open.stack })); // its routes, for whoever lists the app's
 
   // Everything below requires a valid token, so unknown paths do not reveal what exists.
-  app.use(authenticate(deps.config));
+  app.use(authenticate);
   app.use(deps.rateLimiter.middleware());
   app.use(interactionsRouter(deps));
   app.use(eventsRouter(deps));

@@ -20,7 +20,7 @@ declare module 'node:http' {
 }
 
 /** Middleware on Node's request and response, so that the plain ingest path (ingest-path.ts) runs it too. */
-type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
 
 /** Longest Authorization header accepted: real tokens are a few hundred bytes; a huge one is refused before it is decoded. */
 export const MAX_AUTHORIZATION_LENGTH = 4096;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError } from '../errors';
-import { authenticate, currentUser } from './auth';
+import { currentUser, type Middleware } from './auth';
 import { corsHeaders } from './cors';
 import type { AppDeps } from './deps';
 import type { errorResponder } from './errors';
@@ -9,7 +9,6 @@ import { requestTracker } from './request-context';
 import { interactionAcceptor } from './routes/interactions';
 
 const PATH = '/interactions';
-const ROUTE = () => PATH; // its metrics label, as the Express route's
 
 /**
  * POST /interactions, the API's hot path, served on Node's request and response rather than through
@@ -20,16 +19,29 @@ const ROUTE = () => PATH; // its metrics label, as the Express route's
  * app's one error responder. A request in any other form (another method or path, a query string,
  * a compressed or chunked body, a body over the limit) goes to Express, which answers it as before.
  */
-export function plainIngestPath(deps: AppDeps, errors: ReturnType<typeof errorResponder>, draining: () => boolean) {
-  const track = requestTracker({ logger: deps.logger, metrics: deps.metrics, budgetMs: deps.config.enqueueTimeoutMs, draining });
+export function plainIngestPath(
+  deps: AppDeps,
+  shared: { errors: ReturnType<typeof errorResponder>; authenticate: Middleware; draining: () => boolean },
+) {
+  const { errors, authenticate } = shared;
+  const track = requestTracker({
+    logger: deps.logger,
+    metrics: deps.metrics,
+    budgetMs: deps.config.enqueueTimeoutMs,
+    draining: shared.draining,
+  });
   const shareWithOrigin = corsHeaders(deps.config.corsOrigins);
-  const verify = authenticate(deps.config);
   const accept = interactionAcceptor(deps);
+  // The metrics label, as Express gives it: the route's once the request reached it (past the token
+  // and the rate limit), `unmatched` for one refused before.
+  const routed = new WeakSet<IncomingMessage>();
+  const route = (req: IncomingMessage) => (routed.has(req) ? PATH : 'unmatched');
 
   const answer = async (req: IncomingMessage, res: ServerResponse) => {
     try {
-      await new Promise<void>((resolve, reject) => verify(req, res, (error) => (error ? reject(error) : resolve())));
+      await new Promise<void>((resolve, reject) => authenticate(req, res, (error) => (error ? reject(error) : resolve())));
       await deps.rateLimiter.admit(currentUser(req).id, 'writes', req.deadline);
+      routed.add(req);
       const typeProblem = jsonTypeProblem(req.headers['content-type']);
       if (typeProblem) throw typeProblem;
       send(res, 202, await accept(req, parseJsonBody(await readBody(req))));
@@ -48,7 +60,7 @@ export function plainIngestPath(deps: AppDeps, errors: ReturnType<typeof errorRe
       return length !== undefined && Number(length) <= BODY_LIMIT && encoding === undefined && chunked === undefined;
     },
     serve(req: IncomingMessage, res: ServerResponse): void {
-      track(req, res, PATH, ROUTE);
+      track(req, res, PATH, route);
       shareWithOrigin(req, PATH, res);
       void answer(req, res);
     },
@@ -58,11 +70,14 @@ export function plainIngestPath(deps: AppDeps, errors: ReturnType<typeof errorRe
 /** The body, whose length the Content-Length gave and the HTTP parser holds it to. */
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // As body-parser answers a request cut off before or during its body (no one will read it).
+    const unreadable = () => reject(new AppError({ code: 'bad_request', status: 400, message: 'The request could not be read' }));
+    if (req.destroyed) return unreadable();
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    // As body-parser answers a request cut off mid-body.
-    req.on('error', () => reject(new AppError({ code: 'bad_request', status: 400, message: 'The request could not be read' })));
+    req.on('error', unreadable);
+    req.on('close', unreadable); // after 'end', a no-op
   });
 }
 
@@ -72,6 +87,6 @@ function send(res: ServerResponse, status: number, body: object, headers: Readon
   res.statusCode = status;
   for (const name in headers) res.setHeader(name, headers[name]!);
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.setHeader('Content-Length', String(Buffer.byteLength(json)));
   res.end(json);
 }

@@ -120,7 +120,7 @@ export class RateLimiter {
   middleware(): RequestHandler {
     return (req: Request, _res: Response, next: NextFunction) => {
       if (!req.user || ITEM_COUNTED_ROUTES.has(`${req.method} ${req.path}`)) return next();
-      this.admit(req.user.id, READS.has(req.method) ? 'reads' : 'writes', req.deadline).then(() => next(), next);
+      return this.admit(req.user.id, READS.has(req.method) ? 'reads' : 'writes', req.deadline).then(() => next(), next);
     };
   }
 }
