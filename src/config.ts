@@ -228,11 +228,19 @@ const variables = z.object({
     description:
       'how long ago an interaction may have happened (`occurredAt`, corrected by `sentAt`) and still be recorded; older: `400 occurred_at_out_of_range`',
   }),
-  WEB_HEAP_GROWTH_PERCENT: variable(z.coerce.number().int().min(0).max(1000).default(50), {
-    group: 'tuning',
-    description:
-      "how far the API process lets V8's old generation grow past what was live at its last full collection before the next, in percent (0: V8's own factor, which under load is 300 %: about twice the memory for the same work). Not a cap: the heap still grows to whatever is live",
-  }),
+  WEB_HEAP_GROWTH_PERCENT: variable(
+    z.coerce
+      .number()
+      .int()
+      .default(50)
+      // Below 10 % the process would collect its whole heap almost continuously; above 300 % is more than V8's own factor.
+      .refine((n) => n === 0 || (n >= 10 && n <= 300), "must be 0 (V8's own factor) or 10-300"),
+    {
+      group: 'tuning',
+      description:
+        "how far the API process lets V8's old generation grow past what was live at its last full collection before the next, in percent: 10-300, or 0 for V8's own factor, which under load is 300 % (about twice the memory for the same work). Not a cap: the heap still grows to whatever is live",
+    },
+  ),
   SHUTDOWN_TIMEOUT_MS: variable(positiveInt(25_000).pipe(z.number().min(5000, 'must be at least 5000 (the API drains for 2 s first)')), {
     group: 'tuning',
     description: 'after SIGTERM, how long a process may take to finish its requests and jobs before it exits 1',

@@ -55,6 +55,20 @@ describe('POST /interactions/batch', () => {
     expect(rows).toHaveLength(2);
   });
 
+  test.each(['charset = utf-16le', 'charset=utf8'])('a body sent with %s is a 415 and nothing is queued', async (charset) => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const res = await stack.request('POST', '/interactions/batch', {
+      token: stack.token({ sub: userId }),
+      body: JSON.stringify({ interactions: [{ eventId: event.id, action: 'VIEW' }] }),
+      headers: { 'content-type': `application/json; ${charset}` },
+    });
+    expect(res.status).toBe(415);
+    expect(res.body.error.code).toBe('unsupported_media_type');
+    await sleep(300);
+    expect(await interactionsOf(stack.db, userId)).toEqual([]);
+  });
+
   test('a retried batch with idempotency keys gets the same ids and records nothing new', async () => {
     const event = await buildEvent(stack.db);
     const userId = `user-${randomUUID()}`;

@@ -96,12 +96,15 @@ describe('POST /interactions refuses what it cannot accept, and queues nothing',
       expect(res.status).toBe(415);
     });
 
-    test.each(['utf-7', 'utf-16le', 'UTF-16', '"utf-32"'])('charset=%s, which the body parser would decode', async (charset) => {
-      // "+AEQ-ISMISS" is DISMISS in UTF-7: bytes a filter in front of the API would not recognise.
-      const res = await post(`{"eventId":"${eventId}","action":"+AEQ-ISMISS"}`, { 'content-type': `application/json; charset=${charset}` });
-      expect(res.status).toBe(415);
-      expect(res.body).toEqual(errorBody('unsupported_media_type'));
-    });
+    test.each(['charset=utf-7', 'charset=utf-16le', 'charset=UTF-16', 'charset="utf-32"', 'charset = utf-16le', 'charset=utf8'])(
+      '%s, which the body parser would decode or refuse',
+      async (charset) => {
+        // "+AEQ-ISMISS" is DISMISS in UTF-7: bytes a filter in front of the API would not recognise.
+        const res = await post(`{"eventId":"${eventId}","action":"+AEQ-ISMISS"}`, { 'content-type': `application/json; ${charset}` });
+        expect(res.status).toBe(415);
+        expect(res.body).toEqual(errorBody('unsupported_media_type'));
+      },
+    );
 
     test('a charset other than UTF-8', async () => {
       const res = await post(JSON.stringify({ eventId, action: 'VIEW' }), { 'content-type': 'application/json; charset=latin1' });

@@ -1,3 +1,4 @@
+import { parse as parseContentType } from 'content-type';
 import express, { type RequestHandler } from 'express';
 import { AppError, ValidationError } from '../errors';
 
@@ -9,15 +10,14 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/;
 /**
  * JSON in UTF-8 only: no charset, or utf-8. body-parser decodes other charsets it knows (utf-16,
  * utf-7...), so a body whose bytes spell nothing suspicious could decode to anything, past any
- * filter in front of the API that reads bytes. The refusal (415) for a Content-Type that is not that.
+ * filter in front of the API that reads bytes. The header is read by the parser body-parser itself
+ * uses, so a spelling it would decode (`charset = utf-16le`, a repeated parameter) cannot pass here
+ * as UTF-8; `utf8` is refused because body-parser refuses it. The refusal is a 415.
  */
 export function jsonTypeProblem(contentType: string | undefined): AppError | undefined {
-  const [type = '', ...parameters] = (contentType ?? '').split(';').map((part) => part.trim().toLowerCase());
-  const charset = parameters
-    .find((p) => p.startsWith('charset='))
-    ?.slice('charset='.length)
-    .replace(/^"(.*)"$/, '$1');
-  if (JSON_TYPE.test(type) && (charset === undefined || charset === 'utf-8' || charset === 'utf8')) return undefined;
+  const { type, parameters } = parseContentType(contentType ?? '');
+  const charset = parameters.charset?.toLowerCase();
+  if (JSON_TYPE.test(type.toLowerCase()) && (charset === undefined || charset === 'utf-8')) return undefined;
   return new AppError({ code: 'unsupported_media_type', status: 415, message: 'Send the body as UTF-8 application/json' });
 }
 
