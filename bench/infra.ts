@@ -5,7 +5,7 @@ import { Client, Pool } from 'pg';
 import { onCleanup } from './cleanup';
 import { build, runNodeScript } from './processes';
 
-export const PG_BASE = 'postgres://postgres@127.0.0.1:5432';
+export const PG_BASE = process.env.BENCH_PG_BASE ?? 'postgres://postgres@127.0.0.1:5432';
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 /** The service's queue name; part of its Redis keys, so a deployment contract. */
 export const QUEUE_NAME = 'interactions';

@@ -6,13 +6,22 @@ import type { CooccurrencePairing } from './model';
 
 /**
  * Keeps the co-occurrence counts up with the stored interactions: folds the first positives the
- * workers' transactions leave in `cooccurrence_pending` (see foldCooccurrence), after each commit
- * that left some and every `intervalMs`. Any number may run (each worker process has one); the
- * collaborative signal lags the rows by about one fold.
+ * workers' transactions leave in `cooccurrence_pending` (see foldCooccurrence), after commits that
+ * left some, at most once every `gapMs` while they keep coming, and every `intervalMs`. Folding a
+ * second's worth at once is what merges the pairs many users share into one row write each; folding
+ * after every commit wrote nearly every pair on its own. Any number may run (each worker process
+ * has one); the collaborative signal lags the rows by about `gapMs` and one fold.
  */
-export function cooccurrenceFolder(db: Db, pairing: CooccurrencePairing, logger: Logger, options: { intervalMs?: number } = {}): DrainLoop {
+export function cooccurrenceFolder(
+  db: Db,
+  pairing: CooccurrencePairing,
+  logger: Logger,
+  options: { intervalMs?: number; gapMs?: number } = {},
+): DrainLoop {
   return new DrainLoop(() => db.transaction((trx) => foldCooccurrence(trx, pairing, FOLD_BATCH)), {
-    intervalMs: options.intervalMs ?? 500,
+    intervalMs: options.intervalMs ?? 1000,
+    gapMs: options.gapMs ?? 1000,
+    fullStep: FOLD_BATCH,
     onFailure: (error) => logger.warn({ err: (error as Error).message }, 'co-occurrence fold failed; will retry'),
   });
 }

@@ -94,7 +94,7 @@ export async function startStack(
     baseUrl,
     async startWorker() {
       if (!worker) {
-        folder = cooccurrenceFolder(db, config.model, logger, { intervalMs: 50 });
+        folder = cooccurrenceFolder(db, config.model, logger, { intervalMs: 50, gapMs: 50 });
         folder.start();
         worker = createInteractionWorker({ config, db, logger, afterStore: () => folder!.kick() });
         await worker.waitUntilReady();
