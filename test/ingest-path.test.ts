@@ -219,6 +219,37 @@ describe('POST /interactions on its plain path', () => {
     }
   });
 
+  test('every case is counted in the metrics under the same labels on both paths', async () => {
+    const counts = async () => {
+      const metric = await stack.metrics.httpDuration.get();
+      return new Map(
+        metric.values
+          .filter((v) => v.metricName === 'http_request_duration_seconds_count')
+          .map((v) => [`${v.labels.method} ${v.labels.route} ${v.labels.status_code}`, v.value]),
+      );
+    };
+    const added = (before: Map<string, number>, after: Map<string, number>) =>
+      [...after]
+        .filter(([labels, n]) => n !== (before.get(labels) ?? 0))
+        .map(([labels, n]) => `${labels} +${n - (before.get(labels) ?? 0)}`)
+        .sort();
+    for (const [name, request] of cases) {
+      const counted: string[][] = [];
+      // One path after the other: each request's count is told apart by what it added.
+      for (const base of [stack.baseUrl, expressUrl]) {
+        const before = await counts();
+        await send(base, request(stack.token({ sub: `user-${randomUUID()}` })));
+        counted.push(
+          await waitFor(`${name} counted`, async () => {
+            const labels = added(before, await counts());
+            return labels.length > 0 ? labels : undefined;
+          }),
+        );
+      }
+      expect({ name, labels: counted[0] }).toEqual({ name, labels: counted[1] });
+    }
+  });
+
   test('over the rate limit: the same 429, and the request is not queued', async () => {
     const intoMinute = Date.now() % 60_000;
     if (intoMinute > 50_000) await sleep(60_000 - intoMinute + 100); // the limit's window is the minute
