@@ -74,6 +74,8 @@ export class TestRedis {
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.extraArgs],
       {
         stdio: 'ignore',
+        // Its own process group, which the saves and rewrites it forks join: stop() ends them all.
+        detached: true,
         env: this.recordSyncs ? { ...process.env, LD_PRELOAD: buildSyncLog(this.dir), SYNC_LOG: this.syncLog } : process.env,
       },
     );
@@ -138,8 +140,16 @@ export class TestRedis {
   }
 
   async stop(): Promise<void> {
+    const group = this.process?.pid;
     await this.kill();
-    // A background save the server forked may outlive it for a moment, still writing here.
+    // A background save or rewrite the server forked outlives it, still writing here, unless ended too.
+    if (group !== undefined) {
+      try {
+        process.kill(-group, 'SIGKILL');
+      } catch {
+        // nothing of the group is left
+      }
+    }
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
