@@ -54,6 +54,8 @@ describe('rebuilding the model from the interactions', () => {
     ).flat();
     await waitFor('every row', async () => (await InteractionModel.query(stack.db).whereIn('id', ids)).length === ids.length);
     await waitFor('the queue to drain', async () => (await stack.producer.queue.getJobCounts('active', 'waiting')).active === 0);
+    // The worker folds co-occurrence apart from the rows, a moment later.
+    await waitFor('the first positives folded', async () => (await stack.db('cooccurrence_pending').count({ n: '*' }))[0]!.n === '0');
     const incremental = await modelState(stack.db);
     expect(incremental.cooccurrence!.length).toBeGreaterThan(0);
 

@@ -247,6 +247,8 @@ describe('GET /recommendations', () => {
     await interact(newUser(), [lonely.id, 'SAVE'], [lonely.id, 'SAVE']);
     const userId = newUser();
     await interact(userId, [a.id, 'SAVE']);
+    // The worker folds co-occurrence apart from the rows, a moment later.
+    await waitFor('the first positives folded', async () => (await stack.db('cooccurrence_pending').count({ n: '*' }))[0]!.n === '0');
 
     const items = (await feed(userId, '?limit=100')).items;
     const ids = items.map((i) => i.eventId);
