@@ -10,7 +10,7 @@ import { createLogger } from '../src/logger';
 import { createInteractionWorker } from '../src/jobs/interaction-worker';
 import { buildEvent } from './helpers/factories';
 import { runEntry } from './helpers/processes';
-import { expectSameModel, modelState } from './helpers/model';
+import { expectSameModel, modelState, waitForFold } from './helpers/model';
 import { startStack, type Stack } from './helpers/stack';
 import { waitFor } from './helpers/wait';
 
@@ -54,8 +54,7 @@ describe('rebuilding the model from the interactions', () => {
     ).flat();
     await waitFor('every row', async () => (await InteractionModel.query(stack.db).whereIn('id', ids)).length === ids.length);
     await waitFor('the queue to drain', async () => (await stack.producer.queue.getJobCounts('active', 'waiting')).active === 0);
-    // The worker folds co-occurrence apart from the rows, a moment later.
-    await waitFor('the first positives folded', async () => (await stack.db('cooccurrence_pending').count({ n: '*' }))[0]!.n === '0');
+    await waitForFold(stack.db);
     const incremental = await modelState(stack.db);
     expect(incremental.cooccurrence!.length).toBeGreaterThan(0);
 

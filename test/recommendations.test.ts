@@ -11,6 +11,7 @@ import { createLogger } from '../src/logger';
 import { processJob } from '../src/jobs/interaction-worker';
 import { RankingGate } from '../src/feed/ranking-gate';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
+import { waitForFold } from './helpers/model';
 import { startStack, type Stack } from './helpers/stack';
 import { jobCarrying, sleep, waitFor } from './helpers/wait';
 
@@ -247,8 +248,7 @@ describe('GET /recommendations', () => {
     await interact(newUser(), [lonely.id, 'SAVE'], [lonely.id, 'SAVE']);
     const userId = newUser();
     await interact(userId, [a.id, 'SAVE']);
-    // The worker folds co-occurrence apart from the rows, a moment later.
-    await waitFor('the first positives folded', async () => (await stack.db('cooccurrence_pending').count({ n: '*' }))[0]!.n === '0');
+    await waitForFold(stack.db);
 
     const items = (await feed(userId, '?limit=100')).items;
     const ids = items.map((i) => i.eventId);

@@ -7,10 +7,11 @@ import type { CooccurrencePairing } from './model';
 /**
  * Keeps the co-occurrence counts up with the stored interactions: folds the first positives the
  * workers' transactions leave in `cooccurrence_pending` (see foldCooccurrence), after commits that
- * left some, at most once every `gapMs` while they keep coming, and every `intervalMs`. Folding a
- * second's worth at once is what merges the pairs many users share into one row write each; folding
- * after every commit wrote nearly every pair on its own. Any number may run (each worker process
- * has one); the collaborative signal lags the rows by about `gapMs` and one fold.
+ * left some, at most once every `gapMs` while they keep coming, and every `intervalMs`. Folding
+ * after every commit ran hundreds of small folds beside the writers during a drain; a second's worth
+ * at once wrote about as many rows in a twentieth of the folds, for half their statement time. Any
+ * number may run (each worker process has one); the collaborative signal lags the rows by about
+ * `gapMs` and one fold.
  */
 export function cooccurrenceFolder(
   db: Db,

@@ -2,10 +2,16 @@ import type { Db } from '../../src/data/db';
 import type { CooccurrencePairing, ModelSettings } from '../../src/domain/model';
 import { rebuildModel } from '../../src/domain/rebuild-model';
 import { FOLD_BATCH, foldCooccurrence } from '../../src/data/model-store';
+import { waitFor } from './wait';
 
 /** Folds every first positive still waiting into the co-occurrence counts (what the workers' folder does). */
 export async function foldAll(db: Db, pairing: CooccurrencePairing): Promise<void> {
   while ((await db.transaction((trx) => foldCooccurrence(trx, pairing, FOLD_BATCH))) > 0);
+}
+
+/** Waits for the worker's folder to take every first positive still waiting: it folds a moment after the rows. */
+export async function waitForFold(db: Db): Promise<void> {
+  await waitFor('the first positives folded', async () => (await db('cooccurrence_pending').count({ n: '*' }))[0]!.n === '0');
 }
 
 /** Every derived table, in a stable order, for comparison. */
