@@ -126,7 +126,8 @@ if (!haveBrowser)
 
     const [row] = await waitForInteractions(stack.db, userId, 1);
     expect(row).toMatchObject({ id: payload.id, action: 'SAVE' });
-    expect(await stack.producer.queue.getJobState(payload.id)).toBe('completed');
+    // The row commits before BullMQ moves the job to completed, so wait for the state.
+    await waitFor('the retried job to complete', async () => (await stack.producer.queue.getJobState(payload.id)) === 'completed');
     expect(await interactionsOf(stack.db, userId)).toHaveLength(1);
     await context.close();
   }, 60_000);
