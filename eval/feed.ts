@@ -1,14 +1,11 @@
-import { featuresOf, type EventFeatures } from '../src/domain/model';
 import { rankCandidates, type Candidate, type RankedItem } from '../src/feed/ranking';
 import type { CandidateLimits, RankingSettings } from '../src/domain/fitted-settings';
-import type { MemoryModelStore, Pair } from './memory-store';
+import { NO_FEATURES, type MemoryModelStore, type Pair } from './memory-store';
 
 export interface FeedSettings {
   ranking: RankingSettings;
   candidates: CandidateLimits;
 }
-
-export const NO_FEATURES: EventFeatures = { category: null, tags: [], city: null, organizerId: '', kind: '' };
 
 /**
  * The user's feed from the in-memory model, built as `loadFeedCandidates` builds it in SQL: the
@@ -18,7 +15,7 @@ export const NO_FEATURES: EventFeatures = { category: null, tags: [], city: null
  */
 export function rankFeedInMemory(store: MemoryModelStore, settings: FeedSettings, userId: string): RankedItem[] {
   const limits = settings.candidates;
-  const userAffinities = store.affinities.get(userId) ?? new Map<string, number>();
+  const userAffinities = store.affinitiesOf(userId, limits.profileEvents);
 
   const collaborative = collaborativeScores(store, settings.ranking, userId, (recent, weight) =>
     store.neighbours(recent, neighbourLimit(limits.neighboursPerEvent, weight)),
@@ -29,7 +26,7 @@ export function rankFeedInMemory(store: MemoryModelStore, settings: FeedSettings
     limits.topFeatures,
   );
   const wanted = new Set(topFeatures.map(([feature]) => feature).filter((f) => !f.startsWith('kind:')));
-  const matches = (id: string) => featureKeys(store, id).some((f) => wanted.has(f));
+  const matches = (id: string) => store.featuresOf(id).some((f) => wanted.has(f));
   // Like the SQL, each walk stops at its limit: testing every event for every user is what is slow.
   const firstMatching = (ids: Iterable<string>, limit: number) => {
     const found: string[] = [];
@@ -51,8 +48,7 @@ export function rankFeedInMemory(store: MemoryModelStore, settings: FeedSettings
 
 /**
  * Ranks these events for the user as the feed does, from the signals it reads (`collaborative`
- * given), without those the user interacted with: the profile is their strongest features and
- * their affinities for the events' features, as `loadFeedCandidates` reads them.
+ * given), without those the user interacted with, with the affinities `loadFeedCandidates` sums.
  */
 export function rankInMemory(
   store: MemoryModelStore,
@@ -62,18 +58,9 @@ export function rankInMemory(
   collaborative: Map<string, number>,
 ): RankedItem[] {
   const pairs = store.pairs.get(userId) ?? new Map<string, Pair>();
-  const userAffinities = store.affinities.get(userId) ?? new Map<string, number>();
-  const affinities = new Map(
-    strongest(
-      [...userAffinities].filter(([, v]) => v > 0),
-      settings.candidates.topFeatures,
-    ),
-  );
   const candidates: Candidate[] = [];
   for (const eventId of eventIds) {
     if (pairs.has(eventId)) continue;
-    for (const feature of featureKeys(store, eventId))
-      if (userAffinities.has(feature)) affinities.set(feature, userAffinities.get(feature)!);
     candidates.push({
       eventId,
       features: store.events.get(eventId) ?? NO_FEATURES,
@@ -81,7 +68,7 @@ export function rankInMemory(
       popularity: store.popularity.get(eventId) ?? 0,
     });
   }
-  return rankCandidates(settings.ranking, { affinities }, candidates);
+  return rankCandidates(settings.ranking, { affinities: store.affinitiesOf(userId, settings.candidates.profileEvents) }, candidates);
 }
 
 /**
@@ -113,14 +100,4 @@ export function collaborativeScores(
 /** The `limit` entries of highest value, best first (ties by key), as the feed's `order by ... limit` reads them. */
 export function strongest(entries: [string, number][], limit: number): [string, number][] {
   return entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit);
-}
-
-/** `featuresOf` each event, worked out once per store: events do not change during a replay. */
-const featureKeyCache = new WeakMap<MemoryModelStore, Map<string, string[]>>();
-export function featureKeys(store: MemoryModelStore, eventId: string): string[] {
-  let keys = featureKeyCache.get(store);
-  if (!keys) featureKeyCache.set(store, (keys = new Map()));
-  let found = keys.get(eventId);
-  if (!found) keys.set(eventId, (found = featuresOf(store.events.get(eventId) ?? NO_FEATURES)));
-  return found;
 }

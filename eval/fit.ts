@@ -87,7 +87,15 @@ const START: Fittable = {
       recentPositives: 20,
       popularityExponent: 1,
     },
-    candidates: { neighboursPerEvent: 50, collaborative: 200, byFeature: 100, popular: 100, soonest: 50, topFeatures: 30 },
+    candidates: {
+      neighboursPerEvent: 50,
+      collaborative: 200,
+      byFeature: 100,
+      popular: 100,
+      soonest: 50,
+      topFeatures: 30,
+      profileEvents: 200,
+    },
   },
 };
 

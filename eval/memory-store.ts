@@ -1,11 +1,25 @@
-import { pairKey, pairWeights, type EventFeatures, type ModelDelta, type ModelStore, type PositiveEvent } from '../src/domain/model';
+import {
+  featuresOf,
+  pairKey,
+  pairWeights,
+  type EventFeatures,
+  type ModelDelta,
+  type ModelStore,
+  type PositiveEvent,
+} from '../src/domain/model';
 
 export interface Pair {
   decayed: number;
+  featureWeight: number;
   positiveAt: Date | null;
+  /** The latest dismissal. */
+  dismissedAt: Date | null;
   /** Dismissed or applied to. */
   excluded: boolean;
 }
+
+/** What the ranking sees of an event the catalogue does not hold. */
+export const NO_FEATURES: EventFeatures = { category: null, tags: [], city: null, organizerId: '', kind: '' };
 
 /**
  * The model's state in memory, for offline evaluation: the same `applyInteractions` writes into it
@@ -13,7 +27,6 @@ export interface Pair {
  */
 export class MemoryModelStore implements ModelStore {
   readonly pairs = new Map<string, Map<string, Pair>>();
-  readonly affinities = new Map<string, Map<string, number>>();
   readonly popularity = new Map<string, number>();
   readonly engaged = new Map<string, number>();
   private readonly ids = new Map<string, number>();
@@ -28,6 +41,8 @@ export class MemoryModelStore implements ModelStore {
   private readonly applied = new Map<string, string[]>();
   /** Each user's positive events, oldest first (ties: by id, descending), so the latest are read off the end. */
   private readonly positives = new Map<string, PositiveEvent[]>();
+  private readonly profiles = new Map<string, { version: number; profileEvents: number; affinities: Map<string, number> }>();
+  private readonly featureKeys = new Map<string, string[]>();
 
   constructor(readonly events: Map<string, EventFeatures>) {}
 
@@ -51,8 +66,36 @@ export class MemoryModelStore implements ModelStore {
     return positives.slice(Math.max(0, positives.length - limit)).reverse();
   }
 
-  async eventFeatures(eventIds: string[]) {
-    return new Map(eventIds.filter((id) => this.events.has(id)).map((id) => [id, this.events.get(id)!]));
+  /** `featuresOf` the event, worked out once: events do not change during a replay. */
+  featuresOf(eventId: string): string[] {
+    let keys = this.featureKeys.get(eventId);
+    if (!keys) this.featureKeys.set(eventId, (keys = featuresOf(this.events.get(eventId) ?? NO_FEATURES)));
+    return keys;
+  }
+
+  /**
+   * The user's feature affinities as the feed's query sums them: over their `profileEvents`
+   * latest positive events (positive_at, then id) and their `profileEvents` latest events they only
+   * dismissed (dismissed_at, then id), each event's feature weight added to each of its features.
+   * Events the catalogue does not hold add nothing (the query joins them).
+   */
+  affinitiesOf(userId: string, profileEvents: number): Map<string, number> {
+    const cached = this.profiles.get(userId);
+    if (cached?.version === this.version && cached.profileEvents === profileEvents) return cached.affinities;
+    const pairs = this.pairs.get(userId) ?? new Map<string, Pair>();
+    const dismissedOnly = [...pairs]
+      .filter(([, pair]) => pair.positiveAt === null && pair.dismissedAt !== null)
+      .sort(([a, x], [b, y]) => y.dismissedAt!.getTime() - x.dismissedAt!.getTime() || (a < b ? -1 : 1))
+      .slice(0, profileEvents)
+      .map(([eventId]) => eventId);
+    const affinities = new Map<string, number>();
+    for (const eventId of [...this.latestPositives(userId, profileEvents).map((p) => p.eventId), ...dismissedOnly]) {
+      if (!this.events.has(eventId)) continue;
+      const weight = pairs.get(eventId)!.featureWeight;
+      for (const feature of this.featuresOf(eventId)) affinities.set(feature, (affinities.get(feature) ?? 0) + weight);
+    }
+    this.profiles.set(userId, { version: this.version, profileEvents, affinities });
+    return affinities;
   }
 
   async add(delta: ModelDelta) {
@@ -60,17 +103,14 @@ export class MemoryModelStore implements ModelStore {
     for (const change of delta.pairs) {
       const byEvent = this.pairs.get(change.userId) ?? new Map<string, Pair>();
       this.pairs.set(change.userId, byEvent);
-      const pair = byEvent.get(change.eventId) ?? { decayed: 0, positiveAt: null, excluded: false };
+      const pair = byEvent.get(change.eventId) ?? { decayed: 0, featureWeight: 0, positiveAt: null, dismissedAt: null, excluded: false };
       pair.decayed += change.decayed;
+      pair.featureWeight += change.featureWeight;
+      if (change.dismissedAt && (!pair.dismissedAt || change.dismissedAt > pair.dismissedAt)) pair.dismissedAt = change.dismissedAt;
       if (pair.positiveAt === null && change.positiveAt !== null) this.addPositive(change.userId, change.eventId, change.positiveAt);
       pair.positiveAt ??= change.positiveAt;
       pair.excluded ||= change.dismissedAt !== null || change.appliedAt !== null;
       byEvent.set(change.eventId, pair);
-    }
-    for (const { userId, feature, value } of delta.affinities) {
-      const features = this.affinities.get(userId) ?? new Map<string, number>();
-      this.affinities.set(userId, features);
-      features.set(feature, (features.get(feature) ?? 0) + value);
     }
     for (const { eventId, value, engaged } of delta.popularity) {
       this.popularity.set(eventId, (this.popularity.get(eventId) ?? 0) + value);

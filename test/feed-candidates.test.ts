@@ -71,13 +71,24 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
       ranking: { ...stack.config.feed.ranking, similarityExponent: 0.7, recencyDecay: 1.3, recentPositives: 6 },
       candidates: { ...stack.config.feed.candidates, soonest: 0, byFeature: 50, popular: 50, collaborative: 50, neighboursPerEvent: 50 },
     };
-    for (const userId of [...users, `user-${randomUUID()}`]) {
-      const inSql = (await rankFeed({ settings }, stack.db, userId, new Set())).items;
-      const inMemory = rankFeedInMemory(store, settings, userId);
-      const scores = (items: { eventId: string; score: number }[]) => new Map(items.map((item) => [item.eventId, item.score]));
-      expect({ userId, events: [...scores(inSql).keys()].sort() }).toEqual({ userId, events: [...scores(inMemory).keys()].sort() });
-      for (const [eventId, score] of scores(inMemory)) expect(scores(inSql).get(eventId)).toBeCloseTo(score, 5);
+    // A profile of 2 events leaves most of each user's events out of their affinities.
+    for (const profileEvents of [stack.config.feed.candidates.profileEvents, 2]) {
+      const these = { ...settings, candidates: { ...settings.candidates, profileEvents } };
+      for (const userId of [...users, `user-${randomUUID()}`]) {
+        const inSql = (await rankFeed({ settings: these }, stack.db, userId, new Set())).items;
+        const inMemory = rankFeedInMemory(store, these, userId);
+        const scores = (items: { eventId: string; score: number }[]) => new Map(items.map((item) => [item.eventId, item.score]));
+        expect({ profileEvents, userId, events: [...scores(inSql).keys()].sort() }).toEqual({
+          profileEvents,
+          userId,
+          events: [...scores(inMemory).keys()].sort(),
+        });
+        for (const [eventId, score] of scores(inMemory)) expect(scores(inSql).get(eventId)).toBeCloseTo(score, 5);
+      }
     }
     expect(new Set(interactions.map((i) => i.userId)).size).toBe(users.length);
+    // The bound is felt: for some user, 2 events make other affinities than all of them.
+    const profile = (userId: string, n: number) => JSON.stringify([...store.affinitiesOf(userId, n)].sort());
+    expect(users.some((userId) => profile(userId, 2) !== profile(userId, 200))).toBe(true);
   });
 });

@@ -1,13 +1,5 @@
 import type { Knex } from 'knex';
-import {
-  pairKey,
-  splitFeature,
-  type CooccurrencePairing,
-  type EventFeatures,
-  type ModelInteraction,
-  type ModelSettings,
-  type ModelStore,
-} from '../domain/model';
+import { pairKey, type CooccurrencePairing, type ModelInteraction, type ModelSettings, type ModelStore } from '../domain/model';
 
 // Advisory lock keys (namespace, key). Interactions take the rebuild lock shared and their user's
 // lock exclusively; a rebuild takes the rebuild lock exclusively.
@@ -48,15 +40,7 @@ export function sqlModelStore(trx: Knex.Transaction): ModelStore {
       return new Set(rows.map((r) => pairKey(r.userId, r.eventId)));
     },
 
-    async eventFeatures(eventIds) {
-      const { rows } = await trx.raw<{ rows: (EventFeatures & { id: string })[] }>(
-        'select id, category, tags, city, organizer_id as "organizerId", kind from events where id = any(?::uuid[])',
-        [eventIds],
-      );
-      return new Map(rows.map(({ id, ...features }) => [id, features]));
-    },
-
-    async add({ pairs, affinities, popularity, firstPositives }) {
+    async add({ pairs, popularity, firstPositives }) {
       const iso = (d: Date | null) => d?.toISOString() ?? null;
       // Paired by foldCooccurrence, which merges the pairs of many transactions' users: one row
       // each here instead of up to twice the window of co-occurrence upserts. The row's id, taken
@@ -77,14 +61,16 @@ export function sqlModelStore(trx: Knex.Transaction): ModelStore {
       if (pairs.length > 0) {
         await trx.raw(
           `insert into user_event_scores as s
-             (user_id, event_id, score, interaction_count, last_interaction_at, decayed, positive_at, positive_seq, dismissed_at, applied_at)
-           select * from unnest(?::text[], ?::uuid[], ?::float8[], ?::int[], ?::timestamptz[], ?::float8[], ?::timestamptz[], ?::bigint[],
-                                ?::timestamptz[], ?::timestamptz[])
+             (user_id, event_id, score, interaction_count, last_interaction_at, decayed, feature_weight, positive_at, positive_seq,
+              dismissed_at, applied_at)
+           select * from unnest(?::text[], ?::uuid[], ?::float8[], ?::int[], ?::timestamptz[], ?::float8[], ?::float8[], ?::timestamptz[],
+                                ?::bigint[], ?::timestamptz[], ?::timestamptz[])
            on conflict (user_id, event_id) do update set
              score = s.score + excluded.score,
              interaction_count = s.interaction_count + excluded.interaction_count,
              last_interaction_at = greatest(s.last_interaction_at, excluded.last_interaction_at),
              decayed = s.decayed + excluded.decayed,
+             feature_weight = s.feature_weight + excluded.feature_weight,
              positive_at = coalesce(s.positive_at, excluded.positive_at),
              positive_seq = coalesce(s.positive_seq, excluded.positive_seq),
              dismissed_at = greatest(s.dismissed_at, excluded.dismissed_at),
@@ -97,20 +83,12 @@ export function sqlModelStore(trx: Knex.Transaction): ModelStore {
             pairs.map((p) => p.count),
             pairs.map((p) => iso(p.lastAt)),
             pairs.map((p) => p.decayed),
+            pairs.map((p) => p.featureWeight),
             pairs.map((p) => iso(p.positiveAt)),
             pairs.map((p) => sequence.get(pairKey(p.userId, p.eventId)) ?? null),
             pairs.map((p) => iso(p.dismissedAt)),
             pairs.map((p) => iso(p.appliedAt)),
           ],
-        );
-      }
-      if (affinities.length > 0) {
-        const features = affinities.map((a) => splitFeature(a.feature));
-        await trx.raw(
-          `insert into user_feature_affinities as a (user_id, kind, name, value)
-           select * from unnest(?::text[], ?::text[], ?::text[], ?::float8[])
-           on conflict (user_id, kind, name) do update set value = a.value + excluded.value`,
-          [affinities.map((a) => a.userId), features.map((f) => f.kind), features.map((f) => f.name), affinities.map((a) => a.value)],
         );
       }
       // Last: the rows of popular events are the ones other transactions wait for, so hold them briefly.
@@ -175,7 +153,7 @@ export async function foldCooccurrence(trx: Knex.Transaction, pairing: Cooccurre
  * would lock the feed's readers out until the rebuild commits; DELETE lets them read the old model.
  */
 export async function resetModel(trx: Knex.Transaction): Promise<void> {
-  for (const table of ['user_event_scores', 'user_feature_affinities', 'event_popularity', 'event_cooccurrence', 'cooccurrence_pending']) {
+  for (const table of ['user_event_scores', 'event_popularity', 'event_cooccurrence', 'cooccurrence_pending']) {
     await trx.raw('delete from ??', [table]);
   }
 }

@@ -31,7 +31,13 @@ export interface CandidateLimits {
   byFeature: number;
   popular: number;
   soonest: number;
+  /** The user's strongest features whose events are candidates. */
   topFeatures: number;
+  /**
+   * How many of the user's latest positive events (and, apart, of the events they only dismissed)
+   * their feature affinities are summed over: older ones drop out of the profile.
+   */
+  profileEvents: number;
 }
 
 const positive = z.number().positive();
@@ -58,6 +64,7 @@ const schema = z.object({
     popular: count,
     soonest: count,
     topFeatures: count,
+    profileEvents: z.number().int().min(1).max(1000),
   }),
   /** What the fit measured, and how to run it again; null until fitted. */
   fitted: z.unknown(),

@@ -1,6 +1,6 @@
 import type { Db } from '../data/db';
 import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings';
-import { featureKey, featuresOf, splitFeature } from '../domain/model';
+import { featureKey } from '../domain/model';
 import type { Candidate, UserProfile } from './ranking';
 import type { Versions } from './versions';
 
@@ -36,9 +36,29 @@ with recent as (
                          order by value desc, other_event_id limit greatest(1, round(:neighboursPerEvent * r.weight))::int) n
     join event_popularity pc on pc.event_id = n.other_event_id
    group by n.other_event_id order by value desc limit :collaborative
+), profile as (
+  -- The events the user's feature affinities are summed over: their latest positive events and the
+  -- latest they only dismissed, each bounded, so the read does not grow with their history.
+  select event_id, feature_weight from (select event_id, feature_weight from user_event_scores
+                                         where user_id = :userId and positive_at is not null
+                                         order by positive_at desc, event_id limit :profileEvents) positive
+  union all
+  select event_id, feature_weight from (select event_id, feature_weight from user_event_scores
+                                         where user_id = :userId and positive_at is null
+                                         order by dismissed_at desc, event_id limit :profileEvents) dismissed
+), affinity as (
+  -- Each feature's summed weight over those events: the keys featuresOf (src/domain/model.ts) makes.
+  select f.kind, f.name, sum(p.feature_weight) as value
+    from profile p
+    join events e on e.id = p.event_id
+    cross join lateral (select 'category', lower(btrim(e.category)) where e.category <> ''
+                        union select 'tag', lower(btrim(tag)) from unnest(e.tags) as tag
+                        union select 'city', lower(btrim(e.city)) where e.city <> ''
+                        union select 'organizer', e.organizer_id where e.organizer_id <> ''
+                        union select 'kind', e.kind where e.kind <> '') f(kind, name)
+   group by f.kind, f.name
 ), top_features as (
-  select kind, name, value from user_feature_affinities
-   where user_id = :userId and value > 0 order by value desc limit :topFeatures
+  select kind, name, value from affinity where value > 0 order by value desc, kind, name limit :topFeatures
 ), wanted as (
   select coalesce(array_agg(name) filter (where kind = 'category'), '{}') as categories,
          coalesce(array_agg(name) filter (where kind = 'tag'), '{}') as tags,
@@ -86,11 +106,11 @@ select (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts
           from candidate i
           cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now offset 0) e
          where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id)) as candidates,
-       (select json_agg(json_build_array(kind, name, value)) from top_features) as "topFeatures",
+       (select json_agg(json_build_array(kind, name, value)) from affinity) as affinities,
        coalesce((select version from feed_versions where user_id = :userId), 0)::text as "userVersion",
        coalesce((select version from model_state where name = 'scores'), 0)::text as "modelVersion"`;
 
-/** Everything the ranking needs for one user: the candidates, and the user's affinities for their features. */
+/** Everything the ranking needs for one user: the candidates, and the user's feature affinities. */
 export async function loadFeedCandidates(
   db: Db,
   userId: string,
@@ -100,7 +120,7 @@ export async function loadFeedCandidates(
   const { recencyDecay, similarityExponent, recentPositives } = settings.ranking;
   const [found] = await rows<{
     candidates: CandidateRow[] | null;
-    topFeatures: [string, string, number][] | null;
+    affinities: [string, string, number][] | null;
     userVersion: string;
     modelVersion: string;
   }>(db, CANDIDATES_SQL, {
@@ -120,18 +140,8 @@ export async function loadFeedCandidates(
       startsAt: new Date(startsAt),
     }),
   );
-  const topFeatures = (found!.topFeatures ?? []).map(([kind, name, value]): [string, number] => [featureKey(kind, name), value]);
-  const wanted = [...new Set(candidates.flatMap((c) => featuresOf(c.features)))].map(splitFeature);
-  const affinities = await rows<{ kind: string; name: string; value: number }>(
-    db,
-    `select kind, name, value from user_feature_affinities
-      where user_id = ? and (kind, name) in (select * from unnest(?::text[], ?::text[]))`,
-    [userId, wanted.map((f) => f.kind), wanted.map((f) => f.name)],
-  );
-  const profile = {
-    affinities: new Map([...topFeatures, ...affinities.map((a): [string, number] => [featureKey(a.kind, a.name), a.value])]),
-  };
-  return { profile, candidates, versions: { user: found!.userVersion, model: found!.modelVersion } };
+  const affinities = new Map((found!.affinities ?? []).map(([kind, name, value]): [string, number] => [featureKey(kind, name), value]));
+  return { profile: { affinities }, candidates, versions: { user: found!.userVersion, model: found!.modelVersion } };
 }
 
 export interface FeedEvent {

@@ -26,7 +26,7 @@ export interface Candidate {
 }
 
 export interface UserProfile {
-  /** Stored affinities: the user's strongest features, and every feature of the candidates. */
+  /** The user's affinity for each feature of their profile's events (see `loadFeedCandidates`); others count 0. */
   affinities: Map<string, number>;
 }
 

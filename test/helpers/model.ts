@@ -16,17 +16,14 @@ export async function waitForFold(db: Db): Promise<void> {
 
 /** Every derived table, in a stable order, for comparison. */
 export async function modelState(db: Db) {
-  const [pairs, affinities, popularity, cooccurrence] = await Promise.all([
-    db.raw(`select user_id, event_id, score, interaction_count, last_interaction_at, decayed, positive_at, dismissed_at, applied_at
+  const [pairs, popularity, cooccurrence] = await Promise.all([
+    db.raw(`select user_id, event_id, score, interaction_count, last_interaction_at, decayed, feature_weight, positive_at, dismissed_at,
+                   applied_at
               from user_event_scores order by user_id, event_id`),
-    db.raw('select user_id, kind, name, value from user_feature_affinities order by user_id, kind, name'),
     db.raw('select event_id, value, engaged from event_popularity order by event_id'),
     db.raw('select event_id, other_event_id, value from event_cooccurrence order by event_id, other_event_id'),
   ]);
-  return { pairs: pairs.rows, affinities: affinities.rows, popularity: popularity.rows, cooccurrence: cooccurrence.rows } as Record<
-    string,
-    Record<string, unknown>[]
-  >;
+  return { pairs: pairs.rows, popularity: popularity.rows, cooccurrence: cooccurrence.rows } as Record<string, Record<string, unknown>[]>;
 }
 
 /** Equal, but for the last bits of sums added up in another order across users. */

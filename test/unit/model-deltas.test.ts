@@ -4,7 +4,6 @@ import {
   epochScale,
   pairKey,
   pairWeights,
-  type EventFeatures,
   type ModelDelta,
   type ModelInteraction,
   type ModelSettings,
@@ -23,14 +22,11 @@ const settings: ModelSettings = {
 };
 
 /** A store that remembers what it was given: the delta is the unit's whole output. */
-function recordingStore(events: Record<string, EventFeatures>, alreadyPositive: string[] = []) {
+function recordingStore(alreadyPositive: string[] = []) {
   const deltas: ModelDelta[] = [];
   const store: ModelStore = {
     async positivePairs(pairs) {
       return new Set(pairs.map((p) => pairKey(p.userId, p.eventId)).filter((key) => alreadyPositive.includes(key)));
-    },
-    async eventFeatures(ids) {
-      return new Map(ids.filter((id) => events[id]).map((id) => [id, events[id]!]));
     },
     async add(delta) {
       deltas.push(delta);
@@ -39,7 +35,6 @@ function recordingStore(events: Record<string, EventFeatures>, alreadyPositive: 
   return { store, deltas };
 }
 
-const jazz: EventFeatures = { category: 'jazz', tags: [], city: null, organizerId: 'o1', kind: 'EVENT' };
 const at = new Date('2026-01-31T00:00:00.000Z'); // one half-life after the epoch
 const interaction = (eventId: string, action: ModelInteraction['action'], userId = 'u1'): ModelInteraction => ({
   userId,
@@ -62,7 +57,7 @@ describe('what a batch of interactions adds to the model', () => {
   });
 
   test('repeats of one pair sum into one row; the first positive is counted once, for popularity and co-occurrence', async () => {
-    const { store, deltas } = recordingStore({ e1: jazz });
+    const { store, deltas } = recordingStore();
     await applyInteractions(store, settings, [interaction('e1', 'VIEW'), interaction('e1', 'SAVE'), interaction('e1', 'VIEW')]);
     const [delta] = deltas;
     const weight = 2 * DEFAULT_WEIGHTS.VIEW + DEFAULT_WEIGHTS.SAVE;
@@ -70,29 +65,29 @@ describe('what a batch of interactions adds to the model', () => {
       expect.objectContaining({ userId: 'u1', eventId: 'e1', score: weight, count: 3, positiveAt: at, dismissedAt: null }),
     ]);
     expect(delta!.pairs[0]!.decayed).toBeCloseTo(weight * 2, 12);
+    expect(delta!.pairs[0]!.featureWeight).toBeCloseTo(weight * 2, 12);
     expect(delta!.popularity).toEqual([{ eventId: 'e1', value: expect.closeTo(weight * 2, 12), engaged: 1 }]);
     expect(delta!.firstPositives).toEqual([{ userId: 'u1', eventId: 'e1', at }]);
   });
 
   test('a pair that was positive before adds no new engaged user and no co-occurrence', async () => {
-    const { store, deltas } = recordingStore({ e1: jazz }, [pairKey('u1', 'e1')]);
+    const { store, deltas } = recordingStore([pairKey('u1', 'e1')]);
     await applyInteractions(store, settings, [interaction('e1', 'CLICK')]);
     expect(deltas[0]!.popularity[0]!.engaged).toBe(0);
     expect(deltas[0]!.firstPositives).toEqual([]);
   });
 
   test("a dismissal is negative for the pair, lowers the event's features mildly, and adds nothing to popularity", async () => {
-    const { store, deltas } = recordingStore({ e1: jazz });
+    const { store, deltas } = recordingStore();
     await applyInteractions(store, settings, [interaction('e1', 'DISMISS')]);
     const [delta] = deltas;
     expect(delta!.pairs[0]).toMatchObject({ score: DEFAULT_WEIGHTS.DISMISS, dismissedAt: at, positiveAt: null });
     expect(delta!.popularity).toEqual([]);
-    const jazzAffinity = delta!.affinities.find((a) => a.feature === 'category:jazz');
-    expect(jazzAffinity!.value).toBeCloseTo(DEFAULT_WEIGHTS.DISMISS * 2 * DISMISS_FEATURE_FACTOR, 12);
+    expect(delta!.pairs[0]!.featureWeight).toBeCloseTo(DEFAULT_WEIGHTS.DISMISS * 2 * DISMISS_FEATURE_FACTOR, 12);
   });
 
   test('rows are handed over in key order, so concurrent writers lock in one order', async () => {
-    const { store, deltas } = recordingStore({});
+    const { store, deltas } = recordingStore();
     await applyInteractions(store, settings, [
       interaction('b', 'VIEW', 'u2'),
       interaction('a', 'VIEW', 'u2'),
@@ -102,7 +97,7 @@ describe('what a batch of interactions adds to the model', () => {
   });
 
   test('an empty batch touches nothing', async () => {
-    const { store, deltas } = recordingStore({});
+    const { store, deltas } = recordingStore();
     await applyInteractions(store, settings, []);
     expect(deltas).toEqual([]);
   });
