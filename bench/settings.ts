@@ -100,7 +100,7 @@ function sizesFor(scale: number, phases: Phase[]): Omit<Settings, 'nodeOptions'>
       backgroundUsers: n(5000, 100),
       backgroundInteractions: n(50_000, 1000),
     },
-    capsS: { drain: 120, naive: 60, ingestRebuild: 200, feedRebuild: 420, costRebuild: 200, costDrain: 45, visibility: 30 },
+    capsS: { drain: 120, naive: 60, ingestRebuild: 200, feedRebuild: 900, costRebuild: 200, costDrain: 45, visibility: 30 },
   };
 }
 

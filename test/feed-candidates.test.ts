@@ -4,6 +4,7 @@ import type { Action } from '../src/domain/weights';
 import { MemoryModelStore } from '../eval/memory-store';
 import { rankFeedInMemory } from '../eval/feed';
 import { rankFeed } from '../src/feed/feed';
+import { loadFeedCandidates } from '../src/feed/candidates';
 import { createLogger } from '../src/logger';
 import { processJob } from '../src/jobs/interaction-worker';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
@@ -27,7 +28,8 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
   test('on the same interactions, the same candidates with the same scores, for every user', async () => {
     const kinds = ['event', 'gig'] as const;
     const categories = ['jazz', 'rock', 'folk'];
-    const cities = ['Berlin', 'Köln: Süd', 'Leipzig'];
+    // Spelled as the platform's events may be: cities keep their case and spaces when stored.
+    const cities = ['Berlin', 'Köln: Süd', ' ÖHRINGEN '];
     const events: { id: string; features: EventFeatures }[] = [];
     for (let i = 0; i < 14; i += 1) {
       const features = {
@@ -71,19 +73,27 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
       ranking: { ...stack.config.feed.ranking, similarityExponent: 0.7, recencyDecay: 1.3, recentPositives: 6 },
       candidates: { ...stack.config.feed.candidates, soonest: 0, byFeature: 50, popular: 50, collaborative: 50, neighboursPerEvent: 50 },
     };
-    // A profile of 2 events leaves most of each user's events out of their affinities.
-    for (const profileEvents of [stack.config.feed.candidates.profileEvents, 2]) {
-      const these = { ...settings, candidates: { ...settings.candidates, profileEvents } };
+    // A profile of 2 events leaves most of each user's events out of their affinities; 3 top
+    // features leave most features out of the candidates by feature, and cut between equal values.
+    const variants = [{}, { profileEvents: 2 }, { topFeatures: 3 }];
+    for (const variant of variants) {
+      const these = { ...settings, candidates: { ...settings.candidates, ...variant } };
       for (const userId of [...users, `user-${randomUUID()}`]) {
         const inSql = (await rankFeed({ settings: these }, stack.db, userId, new Set())).items;
         const inMemory = rankFeedInMemory(store, these, userId);
         const scores = (items: { eventId: string; score: number }[]) => new Map(items.map((item) => [item.eventId, item.score]));
-        expect({ profileEvents, userId, events: [...scores(inSql).keys()].sort() }).toEqual({
-          profileEvents,
+        expect({ variant, userId, events: [...scores(inSql).keys()].sort() }).toEqual({
+          variant,
           userId,
           events: [...scores(inMemory).keys()].sort(),
         });
         for (const [eventId, score] of scores(inMemory)) expect(scores(inSql).get(eventId)).toBeCloseTo(score, 5);
+        // The affinities themselves, not only the scores they make (which a common factor would not change).
+        const { profile } = await loadFeedCandidates(stack.db, userId, new Date(), these);
+        const sqlAffinities = [...profile.affinities].sort(([a], [b]) => (a < b ? -1 : 1));
+        const memoryAffinities = [...store.affinitiesOf(userId, these.candidates.profileEvents)].sort(([a], [b]) => (a < b ? -1 : 1));
+        expect(sqlAffinities.map(([key]) => key)).toEqual(memoryAffinities.map(([key]) => key));
+        sqlAffinities.forEach(([, value], i) => expect(value).toBeCloseTo(memoryAffinities[i]![1], 6));
       }
     }
     expect(new Set(interactions.map((i) => i.userId)).size).toBe(users.length);

@@ -72,11 +72,11 @@ export type FeatureType = 'category' | 'tag' | 'city' | 'organizer' | 'kind';
 /** The features of an event as affinity keys ("category:jazz", "tag:live", "city:berlin", ...). */
 export function featuresOf(event: EventFeatures): string[] {
   const keys = new Set<string>();
-  if (event.category) keys.add(`category:${event.category.trim().toLowerCase()}`);
-  for (const tag of event.tags) keys.add(`tag:${tag.trim().toLowerCase()}`);
-  if (event.city) keys.add(`city:${event.city.trim().toLowerCase()}`);
-  if (event.organizerId) keys.add(`organizer:${event.organizerId}`);
-  if (event.kind) keys.add(`kind:${event.kind}`);
+  if (event.category) keys.add(featureKey('category', event.category));
+  for (const tag of event.tags) keys.add(featureKey('tag', tag));
+  if (event.city) keys.add(featureKey('city', event.city));
+  if (event.organizerId) keys.add(featureKey('organizer', event.organizerId));
+  if (event.kind) keys.add(featureKey('kind', event.kind));
   return [...keys];
 }
 
@@ -84,8 +84,11 @@ export function featureType(feature: string): FeatureType {
   return feature.slice(0, feature.indexOf(':')) as FeatureType;
 }
 
-/** A feature's key from its kind and name, as the feed's query returns them apart. */
-export const featureKey = (kind: string, name: string) => `${kind}:${name}`;
+/** A feature's key from its kind and name: categories, tags and cities in one spelling each. */
+export function featureKey(kind: string, name: string): string {
+  const spelled = kind === 'category' || kind === 'tag' || kind === 'city';
+  return `${kind}:${spelled ? name.trim().toLowerCase() : name}`;
+}
 
 /** One accepted interaction, as the model sees it. */
 export interface ModelInteraction {

@@ -44,10 +44,11 @@ with recent as (
                                          order by positive_at desc, event_id limit :profileEvents) positive
   union all
   select event_id, feature_weight from (select event_id, feature_weight from user_event_scores
-                                         where user_id = :userId and positive_at is null
+                                         where user_id = :userId and positive_at is null and dismissed_at is not null
                                          order by dismissed_at desc, event_id limit :profileEvents) dismissed
 ), affinity as (
-  -- Each feature's summed weight over those events: the keys featuresOf (src/domain/model.ts) makes.
+  -- Each feature's summed weight over those events, by the names featuresOf (src/domain/model.ts)
+  -- makes; spelled again by featureKey below, so that the lookups agree whatever the locale's lower().
   select f.kind, f.name, sum(p.feature_weight) as value
     from profile p
     join events e on e.id = p.event_id
@@ -58,7 +59,8 @@ with recent as (
                         union select 'kind', e.kind where e.kind <> '') f(kind, name)
    group by f.kind, f.name
 ), top_features as (
-  select kind, name, value from affinity where value > 0 order by value desc, kind, name limit :topFeatures
+  select kind, name, value from affinity where value > 0
+   order by value desc, (kind || ':' || name) collate "C" limit :topFeatures
 ), wanted as (
   select coalesce(array_agg(name) filter (where kind = 'category'), '{}') as categories,
          coalesce(array_agg(name) filter (where kind = 'tag'), '{}') as tags,
@@ -140,7 +142,11 @@ export async function loadFeedCandidates(
       startsAt: new Date(startsAt),
     }),
   );
-  const affinities = new Map((found!.affinities ?? []).map(([kind, name, value]): [string, number] => [featureKey(kind, name), value]));
+  const affinities = new Map<string, number>();
+  for (const [kind, name, value] of found!.affinities ?? []) {
+    const key = featureKey(kind, name);
+    affinities.set(key, (affinities.get(key) ?? 0) + value);
+  }
   return { profile: { affinities }, candidates, versions: { user: found!.userVersion, model: found!.modelVersion } };
 }
 
