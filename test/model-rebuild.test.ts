@@ -10,7 +10,7 @@ import { createLogger } from '../src/logger';
 import { createInteractionWorker } from '../src/jobs/interaction-worker';
 import { buildEvent } from './helpers/factories';
 import { runEntry } from './helpers/processes';
-import { expectSameModel, modelState, waitForFold } from './helpers/model';
+import { DIRECTED_COOCCURRENCE, expectSameModel, modelState, waitForFold } from './helpers/model';
 import { startStack, type Stack } from './helpers/stack';
 import { waitFor } from './helpers/wait';
 
@@ -86,10 +86,13 @@ describe('co-occurrence, as the workers fold it', () => {
     }
     const ids = [a!.id, b!.id, c!.id];
     const rows = await waitFor('the pairs folded', async () => {
-      const found = await stack.db('eventCooccurrence').whereIn('eventId', ids).select('eventId', 'otherEventId', 'value');
+      const { rows: found } = await stack.db.raw<{ rows: { event_id: string; other_event_id: string; value: number }[] }>(
+        `select * from (${DIRECTED_COOCCURRENCE}) directed where event_id = any(?::uuid[])`,
+        [ids],
+      );
       return found.length === 6 ? found : undefined;
     });
-    const value = (row: string, other: string) => rows.find((r) => r.eventId === row && r.otherEventId === other)?.value;
+    const value = (row: string, other: string) => rows.find((r) => r.event_id === row && r.other_event_id === other)?.value;
     const near = pairWeights(stack.config.model, 1);
     const far = pairWeights(stack.config.model, 2);
     expect(near.forward).toBeGreaterThan(near.backward);

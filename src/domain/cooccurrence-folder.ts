@@ -9,9 +9,9 @@ import type { CooccurrencePairing } from './model';
  * workers' transactions leave in `cooccurrence_pending` (see foldCooccurrence), after commits that
  * left some, at most once every `gapMs` while they keep coming, and every `intervalMs`. Folding
  * after every commit ran hundreds of small folds beside the writers during a drain; a second's worth
- * at once wrote about as many rows in a twentieth of the folds, for half their statement time. Any
- * number may run (each worker process has one); the collaborative signal lags the rows by about
- * `gapMs` and one fold.
+ * at once wrote about as many rows in a twentieth of the folds, for half their statement time, and
+ * three seconds' worth merges more pairs again. Any number may run (each worker process has one);
+ * under load the collaborative signal lags the rows by up to `gapMs` and one fold.
  */
 export function cooccurrenceFolder(
   db: Db,
@@ -21,7 +21,7 @@ export function cooccurrenceFolder(
 ): DrainLoop {
   return new DrainLoop(() => db.transaction((trx) => foldCooccurrence(trx, pairing, FOLD_BATCH)), {
     intervalMs: options.intervalMs ?? 1000,
-    gapMs: options.gapMs ?? 1000,
+    gapMs: options.gapMs ?? 3000,
     fullStep: FOLD_BATCH,
     onFailure: (error) => logger.warn({ err: (error as Error).message }, 'co-occurrence fold failed; will retry'),
   });

@@ -26,14 +26,23 @@ with recent as (
 ), collaborative as (
   -- "People who engaged with your latest events also engaged with": co-occurrence normalised by
   -- both events' engaged users, the latest events counting most (see Candidate.collaborative);
-  -- each recent event's strongest neighbours, fewer for older ones as they weigh less.
+  -- each recent event's strongest neighbours, fewer for older ones as they weigh less. A pair of
+  -- events is one row of event_pairs, so an event's neighbours are read from either side of it.
   select n.other_event_id as event_id, sum(r.weight * n.value
              / (power(greatest(pr.engaged, 1), :similarityExponent::float8)
                 * power(greatest(pc.engaged, 1), 1 - :similarityExponent::float8))) as value
     from (select event_id, power(k + 1, -:recencyDecay::float8) as weight from recent) r
     join event_popularity pr on pr.event_id = r.event_id
-    cross join lateral (select other_event_id, value from event_cooccurrence where event_id = r.event_id
-                         order by value desc, other_event_id limit greatest(1, round(:neighboursPerEvent * r.weight))::int) n
+    cross join lateral (select greatest(1, round(:neighboursPerEvent * r.weight))::int as size) l
+    cross join lateral (select other_event_id, value
+                          from ((select high_event_id as other_event_id, low_to_high as value from event_pairs
+                                  where low_event_id = r.event_id and low_to_high > 0
+                                  order by low_to_high desc, high_event_id limit l.size)
+                                union all
+                                (select low_event_id, high_to_low from event_pairs
+                                  where high_event_id = r.event_id and high_to_low > 0
+                                  order by high_to_low desc, low_event_id limit l.size)) both_ways
+                         order by value desc, other_event_id limit l.size) n
     join event_popularity pc on pc.event_id = n.other_event_id
    group by n.other_event_id order by value desc limit :collaborative
 ), profile as (

@@ -14,6 +14,13 @@ export async function waitForFold(db: Db): Promise<void> {
   await waitFor('the first positives folded', async () => (await db('cooccurrence_pending').count({ n: '*' }))[0]!.n === '0');
 }
 
+/** `event_pairs` with each direction of a pair as a row of its own, as the feed reads them. */
+export const DIRECTED_COOCCURRENCE = `
+  select event_id, other_event_id, value
+    from (select low_event_id as event_id, high_event_id as other_event_id, low_to_high as value from event_pairs
+          union all select high_event_id, low_event_id, high_to_low from event_pairs) both_ways
+   where value > 0`;
+
 /** Every derived table, in a stable order, for comparison. */
 export async function modelState(db: Db) {
   const [pairs, popularity, cooccurrence] = await Promise.all([
@@ -21,7 +28,7 @@ export async function modelState(db: Db) {
                    applied_at
               from user_event_scores order by user_id, event_id`),
     db.raw('select event_id, value, engaged from event_popularity order by event_id'),
-    db.raw('select event_id, other_event_id, value from event_cooccurrence order by event_id, other_event_id'),
+    db.raw(`select * from (${DIRECTED_COOCCURRENCE}) directed order by event_id, other_event_id`),
   ]);
   return { pairs: pairs.rows, popularity: popularity.rows, cooccurrence: cooccurrence.rows } as Record<string, Record<string, unknown>[]>;
 }
