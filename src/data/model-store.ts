@@ -146,6 +146,8 @@ export async function foldCooccurrence(trx: Knex.Transaction, pairing: Cooccurre
               sum(case when earlier < later then weight else :backward::float8 * weight end) as low_to_high,
               sum(case when earlier < later then :backward::float8 * weight else weight end) as high_to_low
          from pairs
+        -- The window never pairs an event with itself; were it to, the check on low < high would fail every fold.
+        where earlier <> later
         group by 1, 2
      ), written as (
        insert into event_pairs as c (low_event_id, high_event_id, low_to_high, high_to_low)
