@@ -44,3 +44,33 @@ describe(`migration ${EVENT_PAIRS}`, () => {
     await stack.db.migrate.up({ name: EVENT_PAIRS });
   });
 });
+
+describe('migration 20261201020000_drop_user_feature_affinities', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true, worker: false });
+  });
+  afterAll(() => stack.stop());
+
+  const exists = async (table: string) => (await stack.db.raw('select to_regclass(?) as t', [table])).rows[0].t !== null;
+
+  test('drops the table nothing reads since affinities are summed at read time, and gives it back on the way down', async () => {
+    expect(await exists('user_feature_affinities')).toBe(false);
+    await stack.db.migrate.down({ name: '20261201020000_drop_user_feature_affinities' });
+    expect(await exists('user_feature_affinities')).toBe(true);
+    // Every migration before it still rolls back over it (the one before restores this table's older key).
+    await stack.db.migrate.down({ name: '20261201010000_event_pairs' });
+    await stack.db.migrate.down({ name: '20261201000000_affinities_at_read_time' });
+    await stack.db.migrate.down({ name: '20261130050000_interactions_occurred_at' });
+    await stack.db.migrate.down({ name: '20261130040000_scores_without_decayed_index' });
+    await stack.db.migrate.down({ name: '20261130030000_cooccurrence_pending' });
+    await stack.db.migrate.down({ name: '20261130020000_feed_versions' });
+    const { rows } = await stack.db.raw(
+      "select column_name from information_schema.columns where table_name = 'user_feature_affinities' order by column_name",
+    );
+    expect(rows.map((r: { column_name: string }) => r.column_name)).toEqual(['feature', 'user_id', 'value']);
+    await stack.db.migrate.latest();
+    expect(await exists('user_feature_affinities')).toBe(false);
+    expect(await exists('event_pairs')).toBe(true);
+  });
+});
