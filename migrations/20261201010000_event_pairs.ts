@@ -3,8 +3,8 @@ import type { Knex } from 'knex';
 /**
  * Co-occurrence stored once per pair of events instead of once per direction: the fold wrote two
  * rows, each with an entry in two indexes, for every pair; one row with both directions' values
- * and an index for each direction is a third less of its time. The feed reads an event's strongest
- * neighbours from both indexes (src/feed/candidates.ts).
+ * and an index for each direction is a quarter to a third less of its time. The feed reads an
+ * event's strongest neighbours from both indexes (src/feed/candidates.ts).
  *
  * The counts are copied from `event_cooccurrence`, so the feed keeps its neighbours through the
  * deploy; the new model version then rebuilds them, which also takes in what the previous
