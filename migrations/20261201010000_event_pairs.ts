@@ -13,7 +13,7 @@ import type { Knex } from 'knex';
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
-    create table if not exists event_pairs (
+    create table event_pairs (
       low_event_id uuid not null,
       high_event_id uuid not null,
       low_to_high double precision not null,
@@ -27,10 +27,9 @@ export async function up(knex: Knex): Promise<void> {
            sum(case when event_id < other_event_id then value else 0 end),
            sum(case when event_id > other_event_id then value else 0 end)
       from event_cooccurrence where event_id <> other_event_id
-     group by 1, 2
-    on conflict do nothing`);
-  await knex.raw('create index if not exists event_pairs_low_neighbours on event_pairs (low_event_id, low_to_high)');
-  await knex.raw('create index if not exists event_pairs_high_neighbours on event_pairs (high_event_id, high_to_low)');
+     group by 1, 2`);
+  await knex.raw('create index event_pairs_low_neighbours on event_pairs (low_event_id, low_to_high)');
+  await knex.raw('create index event_pairs_high_neighbours on event_pairs (high_event_id, high_to_low)');
 }
 
 export async function down(knex: Knex): Promise<void> {
