@@ -47,6 +47,13 @@ export function buildRows(bench: BenchResults): Row[] {
     const value = `${num(drain.ratePerS)}/s (${num(drain.rows)} of ${num(drain.expected)} rows in ${num(drain.seconds, 1)} s${drain.note ? `; ${drain.note}` : ''})`;
     target('Drain: service worker on the ingest backlog', value, '≥ 10,000/s, all rows', drain.completed && drain.ratePerS >= 10_000);
     info('Co-occurrence folded, after the last row', drain.foldLagS === undefined ? 'not within the cap' : `${num(drain.foldLagS, 1)} s`);
+    if (drain.cpu) {
+      const { micros, cores } = drain.cpu;
+      info(
+        'Drain CPU per interaction, first row to co-occurrence folded',
+        `${num(micros.machine)} µs of the machine: PostgreSQL ${num(micros.postgres)}, worker ${num(micros.worker)}, Redis ${num(micros.redis)} (10,000/s on ${cores} cores allows ${num((cores / 10_000) * 1e6)})`,
+      );
+    }
   }
   if (naive) {
     const value = `${num(naive.ratePerS)}/s (${num(naive.rows)} of ${num(naive.expected)} rows in ${num(naive.seconds, 1)} s${naive.note ? `; ${naive.note}` : ''})`;

@@ -43,6 +43,15 @@ export interface DrainResult extends DrainMeasure {
   vsNaive?: number;
   /** Seconds after the last row until every first positive was folded into co-occurrence (the collaborative signal's lag at the end). */
   foldLagS?: number;
+  /** CPU per interaction from the first row until the co-occurrence caught up (absent if it never did). */
+  cpu?: DrainCpu;
+}
+
+export interface DrainCpu {
+  interactions: number;
+  cores: number;
+  /** Microseconds of CPU per interaction: the whole machine, and the processes that do the work. */
+  micros: { machine: number; postgres: number; worker: number; redis: number };
 }
 
 export interface NaiveResult extends DrainMeasure {

@@ -1,5 +1,5 @@
 // What /proc says of a child: peak resident memory per phase (sampled every 500 ms), CPU used.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export class RssSampler {
   private readonly tracked = new Map<string, number>();
@@ -68,4 +68,57 @@ export function procStat(pid: number | string): string[] | undefined {
 export function cpuSeconds(pid: number | string): number {
   const fields = procStat(pid);
   return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : 0;
+}
+
+/**
+ * CPU seconds of every process named `command` (`postgres`, `redis-server`): the live ones, and the
+ * children they have reaped (a postmaster accounts for its exited backends), so that the figure
+ * never goes backwards while a server runs.
+ */
+export function commandCpuSeconds(command: string): number {
+  const found = new Map<string, string[]>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== command) continue;
+    } catch {
+      continue; // exited meanwhile
+    }
+    const fields = procStat(pid);
+    if (fields) found.set(pid, fields);
+  }
+  let total = 0;
+  for (const fields of found.values()) {
+    total += (Number(fields[11]) + Number(fields[12])) / 100;
+    if (!found.has(fields[1]!)) total += (Number(fields[13]) + Number(fields[14])) / 100; // the server's parent process
+  }
+  return total;
+}
+
+/** CPU seconds the whole machine has been busy (every core, the kernel's own threads included). */
+export function machineBusySeconds(): number {
+  // Time the hypervisor gave to other machines (steal) is not this machine's work.
+  const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return (user! + nice! + system! + irq! + softirq!) / 100;
+}
+
+export interface CpuSnapshot {
+  machine: number;
+  postgres: number;
+  worker: number;
+  redis: number;
+}
+
+export function cpuSnapshot(workerPid: number): CpuSnapshot {
+  return {
+    machine: machineBusySeconds(),
+    postgres: commandCpuSeconds('postgres'),
+    worker: cpuSeconds(workerPid),
+    redis: commandCpuSeconds('redis-server'),
+  };
 }

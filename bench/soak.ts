@@ -3,7 +3,7 @@
 // window it records throughput, errors, latency, memory and the backlog; at the end it checks that
 // memory did not grow after the warm-up, that nothing failed, and that every accepted interaction
 // is a row. Writes bench/results/soak.{json,md,svg}.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -14,7 +14,7 @@ import { distribution, keepAliveAgent, send, type LoadRequest } from './load';
 import { machine, serviceVersion } from './machine';
 import { snapshotBuild, sleep } from './processes';
 import { pretty, RESULTS_DIR } from './report';
-import { cpuSeconds, procStat, readRssMb, RssSampler } from './rss';
+import { commandCpuSeconds, cpuSeconds, readRssMb, RssSampler } from './rss';
 import { parseArgs as parseBenchArgs } from './settings';
 import { Stack } from './stack';
 import { rng, Workload, type Interaction } from './workload';
@@ -100,30 +100,6 @@ interface Window {
   redisMb: number;
   queuePending: number;
   queueFailed: number;
-}
-
-/**
- * CPU seconds of PostgreSQL: every live server process, and the backends that have exited (the
- * postmaster accounts for its reaped children), so that the figure never goes backwards.
- */
-function postgresCpuSeconds(): number {
-  const postgres = new Map<string, string[]>();
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
-    } catch {
-      continue; // exited meanwhile
-    }
-    const fields = procStat(pid);
-    if (fields) postgres.set(pid, fields);
-  }
-  let total = 0;
-  for (const fields of postgres.values()) {
-    total += (Number(fields[11]) + Number(fields[12])) / 100;
-    if (!postgres.has(fields[1]!)) total += (Number(fields[13]) + Number(fields[14])) / 100; // the postmaster
-  }
-  return total;
 }
 
 /** What each simulated user has made so far, so that later requests can refer to it. */
@@ -241,7 +217,11 @@ async function main(): Promise<void> {
   let windowStart = loadStart;
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
   const redisMb = async () => Math.round(Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0) / 2 ** 20);
-  const cpuNow = () => ({ web: cpuSeconds(stack.web!.pid), worker: cpuSeconds(stack.worker!.pid), postgres: postgresCpuSeconds() });
+  const cpuNow = () => ({
+    web: cpuSeconds(stack.web!.pid),
+    worker: cpuSeconds(stack.worker!.pid),
+    postgres: commandCpuSeconds('postgres'),
+  });
   let cpuAtWindowStart = cpuNow();
   let sent = 0;
   const inFlight = new Set<Promise<void>>();

@@ -1,11 +1,13 @@
 // Phase 3: the service's worker on the ingest backlog, and the naive one-job-one-transaction
 // baseline on a backlog of the same distribution, each timed until every row is in PostgreSQL.
+import os from 'node:os';
 import type { Pool } from 'pg';
 import type { Context } from '../context';
 import { countRows, createDeployment, dropDeployment, QueueProbe, REDIS_URL } from '../infra';
 import { enqueueNaiveJobs } from '../naive-worker';
 import { measuredEnv, sleep, startNode } from '../processes';
-import type { DrainMeasure, DrainResult, NaiveResult } from '../results';
+import type { DrainCpu, DrainMeasure, DrainResult, NaiveResult } from '../results';
+import { cpuSnapshot, type CpuSnapshot } from '../rss';
 import { seedEvents } from '../seed';
 import { baseEnv, type Stack } from '../stack';
 import { naiveJob, Workload } from '../workload';
@@ -23,6 +25,8 @@ export interface DrainWatch {
   pollMs: number;
   /** False once the worker died: no point waiting for the cap then. */
   alive: () => boolean;
+  /** Called once, when the first new row is counted, with the rows counted then. */
+  onFirstRow?: (rows: number) => void;
 }
 
 /**
@@ -52,7 +56,10 @@ export async function waitDrained(watch: DrainWatch): Promise<DrainMeasure> {
     const capped = at - watch.startedAt > watch.capS * 1000;
     if ((!first && progressed) || queue.pending === 0 || capped || !watch.alive()) {
       rows = await count();
-      if (!first && rows > watch.baseline) first = { at, rows };
+      if (!first && rows > watch.baseline) {
+        first = { at, rows };
+        watch.onFirstRow?.(rows);
+      }
     }
     if (queue.pending === 0 && rows >= goal) {
       completed = true;
@@ -105,6 +112,8 @@ export async function runDrain(ctx: Context, stack: Stack, accepted: number): Pr
     (at) => (workerReadyS = (at - spawnedAt) / 1000),
     (error: unknown) => ctx.log(`  worker never became ready: ${(error as Error).message}`),
   );
+  // CPU from the first row to the co-occurrence caught up: everything the backlog cost, start-up excluded.
+  let cpuFrom: { at: CpuSnapshot; rows: number } | undefined;
   const measure = await waitDrained({
     pool: stack.pool,
     queue: stack.queue,
@@ -114,6 +123,7 @@ export async function runDrain(ctx: Context, stack: Stack, accepted: number): Pr
     capS: ctx.settings.capsS.drain,
     pollMs: 100,
     alive: () => worker.child.exitCode === null,
+    onFirstRow: (rows) => (cpuFrom = { at: cpuSnapshot(worker.pid), rows }),
   });
   // Co-occurrence is folded apart from the rows: how long after the last row it caught up.
   const drainedAt = performance.now();
@@ -126,7 +136,23 @@ export async function runDrain(ctx: Context, stack: Stack, accepted: number): Pr
     }
     await sleep(100);
   }
-  return { ...measure, workerReadyS, foldLagS };
+  return {
+    ...measure,
+    workerReadyS,
+    foldLagS,
+    cpu: cpuFrom && foldLagS !== undefined ? cpuPerInteraction(cpuFrom, cpuSnapshot(worker.pid), baseline + measure.rows) : undefined,
+  };
+}
+
+function cpuPerInteraction(from: { at: CpuSnapshot; rows: number }, to: CpuSnapshot, rows: number): DrainCpu | undefined {
+  const interactions = rows - from.rows;
+  if (interactions <= 0) return undefined;
+  const micros = (key: keyof CpuSnapshot) => Math.round(((to[key] - from.at[key]) / interactions) * 1e6);
+  return {
+    interactions,
+    cores: os.cpus().length,
+    micros: { machine: micros('machine'), postgres: micros('postgres'), worker: micros('worker'), redis: micros('redis') },
+  };
 }
 
 export async function runNaive(ctx: Context): Promise<NaiveResult> {
