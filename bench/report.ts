@@ -48,7 +48,8 @@ export function buildRows(bench: BenchResults): Row[] {
     target('Drain: service worker on the ingest backlog', value, '≥ 10,000/s, all rows', drain.completed && drain.ratePerS >= 10_000);
     info('Co-occurrence folded, after the last row', drain.foldLagS === undefined ? 'not within the cap' : `${num(drain.foldLagS, 1)} s`);
     if (drain.cpu) {
-      const { micros, cores } = drain.cpu;
+      const { micros } = drain.cpu;
+      const { cores } = bench.machine;
       info(
         'Drain CPU per interaction, first row to co-occurrence folded',
         `${num(micros.machine)} µs of the machine: PostgreSQL ${num(micros.postgres)}, worker ${num(micros.worker)}, Redis ${num(micros.redis)} (10,000/s on ${cores} cores allows ${num((cores / 10_000) * 1e6)})`,

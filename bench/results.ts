@@ -49,7 +49,6 @@ export interface DrainResult extends DrainMeasure {
 
 export interface DrainCpu {
   interactions: number;
-  cores: number;
   /** Microseconds of CPU per interaction: the whole machine, and the processes that do the work. */
   micros: { machine: number; postgres: number; worker: number; redis: number };
 }

@@ -1,6 +1,5 @@
 // Phase 3: the service's worker on the ingest backlog, and the naive one-job-one-transaction
 // baseline on a backlog of the same distribution, each timed until every row is in PostgreSQL.
-import os from 'node:os';
 import type { Pool } from 'pg';
 import type { Context } from '../context';
 import { countRows, createDeployment, dropDeployment, QueueProbe, REDIS_URL } from '../infra';
@@ -150,7 +149,6 @@ function cpuPerInteraction(from: { at: CpuSnapshot; rows: number }, to: CpuSnaps
   const micros = (key: keyof CpuSnapshot) => Math.round(((to[key] - from.at[key]) / interactions) * 1e6);
   return {
     interactions,
-    cores: os.cpus().length,
     micros: { machine: micros('machine'), postgres: micros('postgres'), worker: micros('worker'), redis: micros('redis') },
   };
 }
