@@ -8,7 +8,7 @@ import { redisRankingCache } from './feed/ranking-cache';
 import { requireAdmin } from './http/admin-auth';
 import { authenticate, type Middleware } from './http/auth';
 import { RateLimiter } from './http/rate-limit';
-import { createFailFastRedis } from './data/redis';
+import { closeRedis, createFailFastRedis } from './data/redis';
 import { requestContext } from './http/request-context';
 import { cors } from './http/cors';
 import { queueDashboard } from './http/dashboard';
@@ -58,7 +58,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
     async close() {
       await outboxRelay.stop();
       await producer.close();
-      redis.disconnect();
+      closeRedis(redis);
       await db.destroy();
       if (feedDb !== db) await feedDb.destroy();
     },

@@ -41,7 +41,7 @@ export function connectRedis(
     // BullMQ connections did not recover from being moved that way in the failover test; they
     // reconnect by themselves when the old primary goes). Password and database come from REDIS_URL.
     const url = new URL(config.redisUrl);
-    return new Redis({
+    const redis = new Redis({
       ...common,
       sentinels: config.redisSentinel.nodes.map((node) => ({ ...node })),
       name: config.redisSentinel.name,
@@ -51,8 +51,34 @@ export function connectRedis(
       db: Number(url.pathname.slice(1) || 0),
       sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 200, 1000),
     });
+    if (failFast) reopenWhenAbandoned(redis);
+    return redis;
   }
   return new Redis(config.redisUrl, common);
+}
+
+const closing = new WeakSet<RedisClient>();
+
+/** Closes a connection for good: one from connectRedis may otherwise reopen itself (see reopenWhenAbandoned). */
+export function closeRedis(redis: RedisClient): void {
+  closing.add(redis);
+  redis.disconnect();
+}
+
+/**
+ * ioredis's failover detector ends the connection to move it to the new primary; when
+ * +switch-master arrives while the connection is asking a sentinel for the primary (it is then
+ * reconnecting after losing the old one, and a busy process makes that window long), that ending
+ * aborts the connect itself, and ioredis gives up for good: status 'end', no socket, every command
+ * refused. So an 'end' the service did not ask for (closeRedis) opens the connection again.
+ */
+function reopenWhenAbandoned(redis: Redis): void {
+  redis.on('end', () => {
+    if (closing.has(redis)) return;
+    setTimeout(() => {
+      if (!closing.has(redis) && redis.status === 'end') redis.connect().catch(() => undefined);
+    }, 100).unref();
+  });
 }
 
 /** A fail-fast connection (see connectRedis) that logs an outage once every 10 s, not on every reconnect. */

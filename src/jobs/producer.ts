@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
-import { createFailFastRedis, type RedisClient } from '../data/redis';
+import { closeRedis, createFailFastRedis, type RedisClient } from '../data/redis';
 import { beforeDeadline } from '../deadline';
 import { ServiceUnavailableError } from '../errors';
 import type { Logger } from '../logger';
@@ -217,7 +217,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
       inFlight = 0;
       flush();
       await queue.close().catch(() => undefined);
-      connection.disconnect();
+      closeRedis(connection);
     },
   };
   return producer;

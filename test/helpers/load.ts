@@ -12,6 +12,8 @@ export interface LoadOptions {
   total?: number;
   /** How long one interaction is retried before the client gives up on it. */
   giveUpAfterMs?: number;
+  /** The pause before a retry (100 ms unless told). */
+  retryDelayMs?: number;
 }
 
 export interface Load {
@@ -92,7 +94,7 @@ export function startLoad(options: LoadOptions): Load {
           load.abandoned += 1;
           break;
         }
-        await sleep(100);
+        await sleep(options.retryDelayMs ?? 100);
       }
     }
   };

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as connectTo, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -88,5 +89,70 @@ export class TestSentinelGroup {
     this.sentinel.kill('SIGKILL');
     await Promise.all(this.servers.map((s) => s.stop()));
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A TCP proxy in front of a sentinel. Once `holdLookups()` is called, it holds back the sentinel's
+ * answers to "which is the primary?" until +switch-master has passed through it to a subscriber:
+ * a connection that asks then is still asking when it learns of the failover, the window that a
+ * busy process stays in for long.
+ */
+export class HeldLookupProxy {
+  private holding = false;
+  private readonly releases: (() => void)[] = [];
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(sentinelPort: number): Promise<HeldLookupProxy> {
+    const port = await sparePort();
+    let proxy!: HeldLookupProxy;
+    const server = createServer((client) => {
+      const upstream = connectTo(sentinelPort, '127.0.0.1');
+      let asksPrimary = false;
+      const held: Buffer[] = [];
+      proxy.sockets.add(client).add(upstream);
+      client.on('data', (chunk) => {
+        if (proxy.holding && chunk.includes('get-master-addr-by-name')) asksPrimary = true;
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk) => {
+        if (chunk.includes('message') && chunk.includes('+switch-master')) proxy.release();
+        if (asksPrimary && proxy.holding) held.push(chunk);
+        else client.write(chunk);
+      });
+      proxy.releases.push(() => {
+        if (held.length > 0 && !client.destroyed) client.write(Buffer.concat(held.splice(0)));
+      });
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    proxy = new HeldLookupProxy(server, port);
+    return proxy;
+  }
+
+  holdLookups(): void {
+    this.holding = true;
+  }
+
+  private release(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    // After the subscriber has had the message, as when the answer is simply late.
+    setTimeout(() => this.releases.forEach((release) => release()), 50);
+  }
+
+  async stop(): Promise<void> {
+    this.sockets.forEach((socket) => socket.destroy());
+    await new Promise((resolve) => this.server.close(resolve));
   }
 }

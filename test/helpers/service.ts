@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import jwt from 'jsonwebtoken';
 import { loadConfig } from '../../src/config';
 import { createDb, dropDatabase, ensureDatabase, migrateLatest, type Db } from '../../src/data/db';
+import { connectRedis } from '../../src/data/redis';
 import { QUEUES } from '../../src/jobs/definitions';
 import { startLoad, type Load, type LoadOptions } from './load';
 import { runEntry, type RunningProcess } from './processes';
@@ -58,7 +58,8 @@ export async function startService(
     LOG_LEVEL: 'warn',
     ...options.env,
   };
-  const queueConnection = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null, retryStrategy: () => 200 });
+  // The service's own Redis settings: a plain server, a Sentinel group or a Cluster.
+  const queueConnection = connectRedis(loadConfig({ ...process.env, ...env }), { retryDelayMs: () => 200 });
   queueConnection.on('error', () => undefined); // the fault tests take Redis away on purpose
   const queue = new Queue(QUEUES.interactions, { connection: queueConnection, prefix: env.QUEUE_PREFIX });
   queue.on('error', () => undefined);
