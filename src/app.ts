@@ -96,6 +96,7 @@ function createApp(
       logger: deps.logger,
       metrics: deps.metrics,
       budgetMs: deps.config.enqueueTimeoutMs,
+      bodyTimeoutMs: deps.config.bodyTimeoutMs,
       draining: () => app.locals.draining === true,
     }),
   );

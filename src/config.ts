@@ -194,7 +194,12 @@ const variables = z.object({
   ENQUEUE_TIMEOUT_MS: variable(positiveInt(1500).pipe(z.number().max(1900)), {
     group: 'tuning',
     description:
-      "a request's deadline for everything it waits on Redis (the rate limit, the enqueue, the feed's state), from its arrival; past it 503 with `Retry-After`. At most 1900, so that the answer comes within 2 s",
+      "a request's deadline for everything it waits on Redis (the rate limit, the enqueue, the feed's state), from its arrival and again once its body is read; past it 503 with `Retry-After`. At most 1900, so that the answer comes within 2 s of the body",
+  }),
+  BODY_TIMEOUT_MS: variable(z.coerce.number().int().min(1000).max(600_000).default(30_000), {
+    group: 'tuning',
+    description:
+      "how long a request's body may take to arrive, from its headers; past it 408 `request_timeout` and the connection is closed. A slow upload does not spend the Redis deadline, which starts once the body is read",
   }),
   EVENT_CACHE_TTL_MS: variable(z.coerce.number().int().min(0).max(60_000).default(5000), {
     group: 'tuning',
@@ -321,6 +326,7 @@ const configSchema = crossChecked.transform((e) => {
     worker: { concurrency: e.WORKER_CONCURRENCY, transactions: e.WORKER_TRANSACTIONS, lockMs: e.WORKER_LOCK_MS },
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
+    bodyTimeoutMs: e.BODY_TIMEOUT_MS,
     eventCacheTtlMs: e.EVENT_CACHE_TTL_MS,
     feedRankingMaxAgeMs: e.FEED_RANKING_MAX_AGE_S * 1000,
     rateLimits: { readsPerMinute: e.RATE_LIMIT_READS_PER_MINUTE, writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE },

@@ -1,10 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError } from '../errors';
 import { currentUser, type Middleware } from './auth';
 import { corsHeaders } from './cors';
 import type { AppDeps } from './deps';
 import type { errorResponder } from './errors';
-import { BODY_LIMIT, jsonTypeProblem, parseJsonBody } from './json-body';
+import { BODY_LIMIT, jsonTypeProblem, readJsonBody } from './json-body';
 import { requestTracker } from './request-context';
 import { interactionAcceptor } from './routes/interactions';
 
@@ -28,6 +27,7 @@ export function plainIngestPath(
     logger: deps.logger,
     metrics: deps.metrics,
     budgetMs: deps.config.enqueueTimeoutMs,
+    bodyTimeoutMs: deps.config.bodyTimeoutMs,
     draining: shared.draining,
   });
   const shareWithOrigin = corsHeaders(deps.config.corsOrigins);
@@ -44,7 +44,7 @@ export function plainIngestPath(
       routed.add(req);
       const typeProblem = jsonTypeProblem(req.headers['content-type']);
       if (typeProblem) throw typeProblem;
-      send(res, 202, await accept(req, parseJsonBody(await readBody(req))));
+      send(res, 202, await accept(req, await readJsonBody(req, BODY_LIMIT)));
     } catch (error) {
       const { status, headers, body } = errors.report(error, req);
       if (res.headersSent) return void res.destroy(); // as Express ends an answer that failed midway
@@ -65,20 +65,6 @@ export function plainIngestPath(
       void answer(req, res);
     },
   };
-}
-
-/** The body, whose length the Content-Length gave and the HTTP parser holds it to. */
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    // As body-parser answers a request cut off before or during its body (no one will read it).
-    const unreadable = () => reject(new AppError({ code: 'bad_request', status: 400, message: 'The request could not be read' }));
-    if (req.destroyed) return unreadable();
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', unreadable);
-    req.on('close', unreadable); // after 'end', a no-op
-  });
 }
 
 /** A JSON answer, with the headers Express's res.json would give it. */

@@ -1,5 +1,8 @@
+import type { IncomingMessage } from 'node:http';
+import type { Readable, Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { parse as parseContentType } from 'content-type';
-import express, { type RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { AppError, ValidationError } from '../errors';
 
 /** Bodies are small JSON objects; anything bigger is refused before it is parsed. */
@@ -39,11 +42,92 @@ export function parseJsonBody(bytes: Buffer): unknown {
   }
 }
 
+const DECODERS: Record<string, (() => Transform) | undefined> = {
+  identity: undefined,
+  gzip: () => createGunzip(),
+  deflate: () => createInflate(),
+  br: () => createBrotliDecompress(),
+};
+
+// Refused midway, the rest of the body is not read: the connection closes after the answer.
+const tooLarge = (midway = false) =>
+  new AppError({ code: 'payload_too_large', status: 413, message: 'The body is too large', headers: midway ? CLOSE : undefined });
+const CLOSE = { Connection: 'close' };
+const unreadable = () => new AppError({ code: 'bad_request', status: 400, message: 'The request could not be read' });
+
+/**
+ * A request's body, whole and decoded (identity, gzip, deflate or br, as body-parser takes them),
+ * for both paths of the API. It may take `req.bodyTimeoutMs` from the headers to arrive; past that
+ * it is a 408, with the connection closed (the rest of the upload is not waited for). The Redis
+ * deadline starts again once it is read: a slow upload must not spend what the enqueue needs. Over
+ * `limit` bytes decoded (or declared) is a 413; a body cut off, or that does not decode, a 400.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (!(encoding in DECODERS)) {
+      return reject(new AppError({ code: 'unsupported_media_type', status: 415, message: 'Send the body as UTF-8 application/json' }));
+    }
+    const declared = Number(req.headers['content-length']);
+    if (encoding === 'identity' && declared > limit) return reject(tooLarge());
+    if (req.destroyed) return reject(unreadable());
+    const decoder = DECODERS[encoding]?.();
+    const source: Readable = decoder ? req.pipe(decoder) : req;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (error?: AppError) => {
+      clearTimeout(timer);
+      source.off('data', onData).off('end', onEnd).off('error', onError);
+      req.off('close', onClose).off('error', onError);
+      if (!error) return resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      if (decoder) req.unpipe(decoder);
+      req.pause();
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return finish(tooLarge(true));
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      req.deadline = Date.now() + req.redisBudgetMs;
+      finish();
+    };
+    const onError = () => finish(unreadable());
+    const onClose = () => {
+      if (!req.complete) finish(unreadable()); // cut off before its end
+    };
+    const timer = setTimeout(
+      () =>
+        finish(
+          new AppError({
+            code: 'request_timeout',
+            status: 408,
+            message: `The body did not arrive within ${req.bodyTimeoutMs / 1000} s`,
+            headers: CLOSE,
+          }),
+        ),
+      req.bodyTimeoutMs,
+    );
+    source.on('data', onData).on('end', onEnd).on('error', onError);
+    req.on('close', onClose).on('error', onError);
+  });
+}
+
+/** The request's body parsed as JSON (parseJsonBody), read by readBody. */
+export const readJsonBody = async (req: IncomingMessage, limit: number): Promise<unknown> => parseJsonBody(await readBody(req, limit));
+
+const parseInto =
+  (limit: number): RequestHandler =>
+  (req, _res, next) => {
+    readJsonBody(req, limit).then((body) => {
+      req.body = body;
+      next();
+    }, next);
+  };
+
 /** For routes that take a body: a JSON content type, a size limit, objects and arrays only. */
-export const jsonBodyUpTo = (limit: string | number): RequestHandler[] => [
-  requireJson,
-  express.json({ limit, strict: true, type: () => true }),
-];
+export const jsonBodyUpTo = (limit: number): RequestHandler[] => [requireJson, parseInto(limit)];
 
 export const jsonBody = jsonBodyUpTo(BODY_LIMIT);
 
@@ -51,8 +135,7 @@ export const jsonBody = jsonBodyUpTo(BODY_LIMIT);
 export const optionalJsonBody: RequestHandler[] = [
   (req, res, next) => {
     const hasBody = req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? 0) > 0;
-    if (hasBody) return requireJson(req, res, next);
+    if (hasBody) return requireJson(req, res, (error) => (error ? next(error) : parseInto(BODY_LIMIT)(req, res, next)));
     next();
   },
-  express.json({ limit: BODY_LIMIT, strict: true, type: () => true }),
 ];

@@ -15,6 +15,10 @@ declare module 'node:http' {
      * leaves within one budget rather than one per call.
      */
     deadline: number;
+    /** The Redis budget `deadline` gives, from the arrival and again once the body is read (readBody). */
+    redisBudgetMs: number;
+    /** How long the body may take to arrive (BODY_TIMEOUT_MS): past it, a 408. */
+    bodyTimeoutMs: number;
     /** The logger that requestLog binds to this request, and its binding once made. */
     [LOGGER]?: Logger;
     [BOUND]?: Logger;
@@ -34,23 +38,26 @@ export interface RequestContextOptions {
   logger: Logger;
   metrics: Metrics;
   budgetMs: number;
+  bodyTimeoutMs: number;
   draining: () => boolean;
 }
 
 /**
  * What every request gets, with one listener (each middleware and listener per request is CPU the
  * API spends before its own work): its deadline (`budgetMs`, ENQUEUE_TIMEOUT_MS, from its
- * arrival), its id (the caller's X-Request-Id if sane, returned), the security headers for its
+ * arrival, and again once its body is read), how long its body may take (`bodyTimeoutMs`), its id (the caller's X-Request-Id if sane, returned), the security headers for its
  * `path`, `Connection: close` while the process drains, its duration in the metrics under `route`,
  * and, once answered, one log line: `info`, or `error` for a 5xx. The logger bound to the request
  * (requestLog) is made only when something logs through it: made for every request, as pino-http
  * does, binding the request cost a twentieth of the API's CPU even at `warn`, where nothing is written.
  */
-export function requestTracker({ logger, metrics, budgetMs, draining }: RequestContextOptions) {
+export function requestTracker({ logger, metrics, budgetMs, bodyTimeoutMs, draining }: RequestContextOptions) {
   const headers = securityHeaders();
   return (req: IncomingMessage, res: ServerResponse, path: string, route: (req: IncomingMessage) => string): void => {
     const started = performance.now();
     req.deadline = Date.now() + budgetMs;
+    req.redisBudgetMs = budgetMs;
+    req.bodyTimeoutMs = bodyTimeoutMs;
     const given = req.headers['x-request-id'];
     req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     req[LOGGER] = logger;

@@ -1,14 +1,15 @@
 /// <reference types="node" />
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import type { BufferStorage, PendingInteraction } from './index';
+import { snapshotBuffer, type BufferStorage, type PendingInteraction } from './index';
 
 /**
  * Keeps the buffer in a file (Node): written whole to a temporary file, flushed to disk and renamed
- * over the old one, so a crash leaves either the old buffer or the new one, never half of one.
+ * over the old one, so a crash leaves either the old buffer or the new one, never half of one. One
+ * process writes it (see snapshotBuffer).
  */
 export function fileBuffer(path: string): BufferStorage {
-  return {
-    load() {
+  return snapshotBuffer(
+    () => {
       try {
         return JSON.parse(readFileSync(path, 'utf8')) as PendingInteraction[];
       } catch (error) {
@@ -16,7 +17,7 @@ export function fileBuffer(path: string): BufferStorage {
         throw error;
       }
     },
-    save(items) {
+    (items) => {
       const temporary = `${path}.tmp`;
       const fd = openSync(temporary, 'w');
       try {
@@ -27,5 +28,5 @@ export function fileBuffer(path: string): BufferStorage {
       }
       renameSync(temporary, path);
     },
-  };
+  );
 }

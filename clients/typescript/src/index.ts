@@ -17,10 +17,17 @@ export interface PendingInteraction {
   idempotencyKey: string;
 }
 
-/** Where the buffer lives between sends. Saving must be durable when it returns (or resolves). */
+/**
+ * Where the buffer lives between sends. Changes are given item by item (never a whole snapshot),
+ * so several writers sharing one storage (tabs of one origin) never erase each other's items; an
+ * item tracked in one tab and sent by another is recorded once, by its idempotency key. A change
+ * must be durable when it returns (or resolves).
+ */
 export interface BufferStorage {
   load(): PendingInteraction[] | Promise<PendingInteraction[]>;
-  save(items: PendingInteraction[]): void | Promise<void>;
+  add(items: PendingInteraction[]): void | Promise<void>;
+  /** Removes the items with these idempotency keys (those the service stored or refused). */
+  remove(idempotencyKeys: string[]): void | Promise<void>;
 }
 
 /** An interaction the service refused for good (400 or 404): reported, then dropped. */
@@ -37,8 +44,14 @@ export interface ClientOptions {
   getToken: () => string | Promise<string>;
   /** Default: memory (lost on exit); `localStorageBuffer()` in browsers, `fileBuffer(path)` in Node. */
   storage?: BufferStorage;
-  /** Interactions per request, 1 to 500 (default 100). */
+  /**
+   * Interactions per request, 1 to 500 (default 100): the most. After a timeout, a 408 or a 503 the
+   * next requests carry half as many (a slow link may need small bodies), then twice as many again
+   * after each success.
+   */
   batchSize?: number;
+  /** How long one request may take before it is abandoned and retried (default 30000 ms). */
+  requestTimeoutMs?: number;
   /** How long a tracked interaction may wait for others to join its batch (default 1000 ms). */
   flushIntervalMs?: number;
   /** First retry delay, doubled on each failure up to maxRetryDelayMs, with jitter (default 1000 ms). */
@@ -64,18 +77,63 @@ export interface Client {
 
 /** Keeps the buffer in memory: lost when the process or page goes. */
 export function memoryBuffer(): BufferStorage {
-  let items: PendingInteraction[] = [];
-  return { load: () => items, save: (next) => void (items = next) };
+  return snapshotBuffer(
+    () => [],
+    () => undefined,
+  );
 }
 
-/** Keeps the buffer in the browser's localStorage (survives reloads). */
-export function localStorageBuffer(key = 'interaction-tracking:buffer'): BufferStorage {
-  const store = (globalThis as { localStorage?: { getItem(key: string): string | null; setItem(key: string, value: string): void } })
-    .localStorage;
-  if (!store) throw new Error('localStorage is not available here; use memoryBuffer() or fileBuffer()');
+/**
+ * A storage kept as one whole list, for a single writer (memory, a file in one process): each
+ * change rewrites the list through `write`.
+ */
+export function snapshotBuffer(read: () => PendingInteraction[], write: (items: PendingInteraction[]) => void): BufferStorage {
+  let items: PendingInteraction[] | undefined;
+  const current = () => (items ??= read());
   return {
-    load: () => JSON.parse(store.getItem(key) ?? '[]') as PendingInteraction[],
-    save: (items) => store.setItem(key, JSON.stringify(items)),
+    load: () => current().slice(),
+    add: (added) => write((items = [...current(), ...added])),
+    remove: (keys) => {
+      const gone = new Set(keys);
+      write((items = current().filter((item) => !gone.has(item.idempotencyKey))));
+    },
+  };
+}
+
+interface WebStorage {
+  readonly length: number;
+  key(index: number): string | null;
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+/**
+ * Keeps the buffer in the browser's localStorage (survives reloads), one entry per interaction
+ * under `prefix`: tabs of one origin add and remove their own entries, so none erases another's
+ * (a whole list written back by each tab would keep only the last tab's). A tab that starts picks
+ * up what any tab left, oldest first.
+ */
+export function localStorageBuffer(prefix = 'interaction-tracking:buffer'): BufferStorage {
+  const store = (globalThis as { localStorage?: WebStorage }).localStorage;
+  if (!store) throw new Error('localStorage is not available here; use memoryBuffer() or fileBuffer()');
+  const entry = (idempotencyKey: string) => `${prefix}:${idempotencyKey}`;
+  return {
+    load() {
+      const items: PendingInteraction[] = [];
+      for (let i = 0; i < store.length; i += 1) {
+        const key = store.key(i);
+        if (!key?.startsWith(`${prefix}:`)) continue;
+        try {
+          items.push(JSON.parse(store.getItem(key) ?? 'null') as PendingInteraction);
+        } catch {
+          store.removeItem(key); // not ours to read: never sent, so dropped
+        }
+      }
+      return items.filter(Boolean).sort((a, b) => a.occurredAt.localeCompare(b.occurredAt));
+    },
+    add: (items) => items.forEach((item) => store.setItem(entry(item.idempotencyKey), JSON.stringify(item))),
+    remove: (keys) => keys.forEach((key) => store.removeItem(entry(key))),
   };
 }
 
@@ -85,6 +143,7 @@ export function createClient(options: ClientOptions): Client {
   const storage = options.storage ?? memoryBuffer();
   const batchSize = Math.min(Math.max(1, options.batchSize ?? 100), MAX_BATCH);
   const flushIntervalMs = options.flushIntervalMs ?? 1000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const retryDelayMs = options.retryDelayMs ?? 1000;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 60_000;
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
@@ -101,12 +160,11 @@ export function createClient(options: ClientOptions): Client {
     if (!ready) buffer = [...items, ...buffer];
     ready = true;
   });
-  let writes: Promise<void> | undefined; // the chain of an asynchronous storage's saves
-  const persist = (): Promise<void> => {
-    if (!ready) return loaded.then(persist);
-    const snapshot = buffer.slice();
-    if (writes) return (writes = writes.then(() => storage.save(snapshot)));
-    const result = storage.save(snapshot);
+  let writes: Promise<void> | undefined; // the chain of an asynchronous storage's changes
+  const persist = (change: () => void | Promise<void>): Promise<void> => {
+    if (!ready) return loaded.then(() => persist(change));
+    if (writes) return (writes = writes.then(change));
+    const result = change();
     if (result && typeof result.then === 'function') writes = result;
     return Promise.resolve(result);
   };
@@ -114,6 +172,7 @@ export function createClient(options: ClientOptions): Client {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let sending: Promise<void> | undefined;
   let failures = 0;
+  let currentBatch = batchSize;
   let closed = false;
   let waiters: (() => void)[] = [];
 
@@ -129,13 +188,14 @@ export function createClient(options: ClientOptions): Client {
   const send = (): Promise<void> => {
     sending ??= (async () => {
       await loaded;
-      const batch = buffer.slice(0, batchSize);
+      const batch = buffer.slice(0, currentBatch);
       if (batch.length === 0) return;
       const outcome = await attempt(batch);
       if (outcome.settled.size > 0) {
         buffer = buffer.filter((item) => !outcome.settled.has(item.idempotencyKey));
-        await persist();
+        await persist(() => storage.remove([...outcome.settled]));
       }
+      currentBatch = outcome.shrink ? Math.max(1, Math.floor(currentBatch / 2)) : Math.min(batchSize, currentBatch * 2);
       if (outcome.retryAfterMs === undefined) {
         failures = 0;
         if (buffer.length > 0) schedule(0);
@@ -159,7 +219,9 @@ export function createClient(options: ClientOptions): Client {
   };
 
   /** Which interactions are settled (stored, or refused for good), and whether to retry the rest. */
-  async function attempt(batch: PendingInteraction[]): Promise<{ settled: Set<string>; retryAfterMs?: number; reason?: string }> {
+  async function attempt(
+    batch: PendingInteraction[],
+  ): Promise<{ settled: Set<string>; retryAfterMs?: number; reason?: string; shrink?: boolean }> {
     const settled = new Set<string>();
     let response: Response;
     try {
@@ -167,9 +229,11 @@ export function createClient(options: ClientOptions): Client {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${await options.getToken()}` },
         body: JSON.stringify({ sentAt: new Date().toISOString(), interactions: batch }),
+        signal: AbortSignal.timeout(requestTimeoutMs),
       });
     } catch (error) {
-      return { settled, retryAfterMs: 0, reason: `network: ${(error as Error).message}` };
+      const timedOut = (error as Error).name === 'TimeoutError';
+      return { settled, retryAfterMs: 0, reason: `${timedOut ? 'timeout' : 'network'}: ${(error as Error).message}`, shrink: timedOut };
     }
     const retryAfterMs = retryAfter(response.headers.get('retry-after'));
     if (response.status === 200) {
@@ -195,15 +259,18 @@ export function createClient(options: ClientOptions): Client {
       }
       return { settled };
     }
-    // 401 (a token to refresh), 429, 5xx: nothing was recorded; the same batch goes again.
-    return { settled, retryAfterMs: retryAfterMs ?? 0, reason: `HTTP ${response.status}` };
+    // 401 (a token to refresh), 408, 429, 5xx: nothing was recorded; the batch goes again, smaller
+    // after a 408 or a 503 (its upload may be what took too long).
+    const shrink = response.status === 408 || response.status === 503;
+    return { settled, retryAfterMs: retryAfterMs ?? 0, reason: `HTTP ${response.status}`, shrink };
   }
 
   return {
     track(eventId, action) {
       if (closed) throw new Error('The client is closed');
-      buffer.push({ eventId, action, occurredAt: new Date().toISOString(), idempotencyKey: randomKey() });
-      void persist();
+      const item: PendingInteraction = { eventId, action, occurredAt: new Date().toISOString(), idempotencyKey: randomKey() };
+      buffer.push(item);
+      void persist(() => storage.add([item]));
       if (buffer.length >= batchSize && !sending) void send();
       else schedule(flushIntervalMs);
     },
@@ -223,7 +290,7 @@ export function createClient(options: ClientOptions): Client {
       await sending;
       await loaded;
       if (buffer.length > 0) await send();
-      await persist();
+      await writes;
     },
     get pending() {
       return buffer.length;

@@ -33,6 +33,17 @@ function serveApp(): Promise<Server> {
 }
 
 (haveBrowser ? describe : describe.skip)('the TypeScript client in headless Chromium', () => {
+  /** Every row of the user: how many, and how many distinct interactions (a doubled one shows as fewer). */
+  const landedRows = async (userId: string) =>
+    (
+      await stack
+        .db('interactions')
+        .where({ user_id: userId })
+        .select(stack.db.raw('count(*)::int as n, count(distinct id)::int as distinct'))
+    )[0];
+  const waitForRows = (userId: string, n: number) =>
+    waitFor(`${n} rows of ${userId}`, async () => ((await landedRows(userId)).n >= n ? landedRows(userId) : undefined), 30_000);
+
   let stack: Stack;
   let app: Server;
   let browser: Browser;
@@ -90,6 +101,63 @@ function serveApp(): Promise<Server> {
     expect(new Set(rows.map((r: { id: string }) => r.id)).size).toBe(12);
     expect(await stack.db('interactions').where({ user_id: userId })).toHaveLength(12);
     await page.close();
+  });
+
+  test('three tabs of one origin share the localStorage buffer: two offline tabs track, a third sends; nothing is lost or doubled', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const token = stack.token({ sub: userId });
+    const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}/`;
+    const context = await browser.newContext(); // one origin's storage, shared by its tabs
+    const open = async () => {
+      const page = await context.newPage();
+      await page.goto(appUrl);
+      await page.waitForFunction(() => 'tracking' in globalThis);
+      await page.evaluate(
+        ({ baseUrl, token }) => {
+          const { createClient, localStorageBuffer } = (globalThis as unknown as { tracking: typeof import('../src') }).tracking;
+          (globalThis as Record<string, unknown>).client = createClient({
+            baseUrl,
+            getToken: () => token,
+            storage: localStorageBuffer(),
+            flushIntervalMs: 10,
+            retryDelayMs: 50,
+            maxRetryDelayMs: 200,
+          });
+        },
+        { baseUrl: stack.baseUrl, token },
+      );
+      return page;
+    };
+    type Tab = Awaited<ReturnType<typeof open>>;
+    const track = (tab: Tab, action: string) =>
+      tab.evaluate(({ eventId, action }) => (globalThis as any).client.track(eventId, action), { eventId: event.id, action });
+    const flush = (tab: Tab) => tab.evaluate(() => (globalThis as any).client.flush());
+
+    const offline = (tab: Tab) => tab.route(`${stack.baseUrl}/**`, (route) => route.abort('internetdisconnected'));
+    const [first, second] = [await open(), await open()];
+    await offline(first);
+    await offline(second);
+    await track(first, 'SAVE');
+    await track(second, 'VIEW');
+    await track(first, 'CLICK');
+    await track(second, 'VIEW');
+    await sleep(300); // both tabs have tried, and failed, to send
+
+    const third = await open();
+    expect(await third.evaluate(() => (globalThis as any).client.pending)).toBe(4);
+    await flush(third);
+    expect(await waitForRows(userId, 4)).toEqual({ n: 4, distinct: 4 });
+
+    // Back online, the first two send what they hold themselves: recorded once all the same.
+    await first.unrouteAll();
+    await second.unrouteAll();
+    await flush(first);
+    await flush(second);
+    await sleep(500);
+    expect(await landedRows(userId)).toEqual({ n: 4, distinct: 4 });
+    expect(await third.evaluate(() => Object.keys(localStorage).length)).toBe(0);
+    await context.close();
   });
 
   test('an origin not in CORS_ORIGINS gets no CORS headers; the operations surface never does', async () => {

@@ -75,6 +75,42 @@ describe('the TypeScript client, against the service', () => {
     await sleep(500);
     expect(await waitForRows(stack, userId, 5)).toEqual({ n: 5, distinct: 5 });
   });
+
+  test('after a timeout or a 503 it sends smaller batches, and larger again after successes', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const sizes: number[] = [];
+    let slowLink = true; // a link on which the first request hangs and batches over 12 never get through
+    const client = createClient({
+      baseUrl: stack.baseUrl,
+      getToken: () => stack.token({ sub: userId }),
+      batchSize: 50,
+      requestTimeoutMs: 300,
+      retryDelayMs: 1,
+      maxRetryDelayMs: 1,
+      fetch: async (input, init) => {
+        const size = JSON.parse(String(init?.body)).interactions.length as number;
+        sizes.push(size);
+        if (slowLink && sizes.length === 1) {
+          return new Promise((_, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)));
+        }
+        if (slowLink && size > 12) return new Response('{"error":{"code":"service_unavailable","message":""}}', { status: 503 });
+        return fetch(input, init);
+      },
+    });
+    for (let i = 0; i < 100; i += 1) client.track(event.id, 'VIEW');
+    await client.flush();
+    expect(sizes.slice(0, 4)).toEqual([50, 25, 12, 24]); // timed out, 503, stored, 503 ...
+    expect(await waitForRows(stack, userId, 100)).toEqual({ n: 100, distinct: 100 });
+
+    slowLink = false;
+    sizes.length = 0;
+    for (let i = 0; i < 150; i += 1) client.track(event.id, 'VIEW');
+    await client.flush();
+    expect(sizes).toEqual([48, 50, 50, 2]); // the last of the first 100 went as 4 of 24 allowed, which doubled it
+    expect(await waitForRows(stack, userId, 250)).toEqual({ n: 250, distinct: 250 });
+    await client.close();
+  });
 });
 
 describe('the TypeScript client through outages', () => {
