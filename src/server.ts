@@ -18,10 +18,17 @@ deps.outboxRelay.start();
 deps.producer.connection.once('ready', () => void warnAboutRedisPolicy(deps.producer, logger));
 if (config.databaseReadUrl) void warnIfNotReplica(deps.feedDb, logger);
 
-// Slow clients: a connection must deliver its headers within 10 s and its whole request within
-// 15 s; the server checks every second (Node's default, 30 s, would let a slow client linger).
+// Slow clients: a connection must deliver its headers within 10 s; a route that reads a body
+// answers 408 itself once it has taken BODY_TIMEOUT_MS, and Node cuts off any request still coming
+// in 10 s later (one whose body no route reads). The server checks every second (Node's default,
+// 30 s, would let a slow client linger).
 const server = createServer(
-  { headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1000 },
+  {
+    headersTimeout: 10_000,
+    requestTimeout: config.bodyTimeoutMs + 10_000,
+    keepAliveTimeout: 5_000,
+    connectionsCheckingInterval: 1000,
+  },
   listener,
 );
 server.listen(config.port, () => {

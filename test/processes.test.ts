@@ -170,6 +170,31 @@ describe('the web and worker processes', () => {
     expect(Date.now() - started).toBeLessThan(14_000); // Node's own check would allow up to 40 s
   }, 30_000);
 
+  test('an upload that takes 16 s, within BODY_TIMEOUT_MS (30 s), is accepted by the web process', async () => {
+    await service.start('web');
+    const event = await buildEvent(db);
+    const body = Buffer.from(JSON.stringify({ eventId: event.id, action: 'SAVE' }));
+    const socket = connect(Number(env.PORT), '127.0.0.1');
+    await once(socket, 'connect');
+    const head = [
+      'POST /interactions HTTP/1.1',
+      'Host: localhost',
+      `Authorization: Bearer ${service.token(`user-${randomUUID()}`)}`,
+      'Content-Type: application/json',
+      `Content-Length: ${body.length}`,
+    ];
+    socket.write(`${head.join('\r\n')}\r\n\r\n`);
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk));
+    for (let i = 0; i < body.length; i += 8) {
+      await sleep((16_000 * 8) / body.length);
+      socket.write(body.subarray(i, i + 8));
+    }
+    await waitFor('the answer', async () => received.includes('\r\n\r\n{'));
+    socket.destroy();
+    expect(received).toMatch(/^HTTP\/1\.1 202/);
+  }, 40_000);
+
   test('SIGTERM with Redis gone: the worker does not wait for it, and exits 0', async () => {
     const redis = await TestRedis.start();
     try {
