@@ -87,6 +87,25 @@ describe('POST /interactions/batch', () => {
     expect(await scoreOf(stack.db, userId, event.id)).toMatchObject({ interactionCount: 2 });
   });
 
+  test('items of one batch with the same idempotency key: the first is recorded, the others answered with its id and nothing else', async () => {
+    const [viewed, dismissed, applied] = [await buildEvent(stack.db), await buildEvent(stack.db), await buildEvent(stack.db)];
+    const userId = `user-${randomUUID()}`;
+    const res = await batch(userId, {
+      interactions: [
+        { eventId: viewed.id, action: 'VIEW', idempotencyKey: 'same' },
+        { eventId: dismissed.id, action: 'DISMISS', idempotencyKey: 'same' },
+        { eventId: applied.id, action: 'APPLY', idempotencyKey: 'same' },
+      ],
+    });
+    const first = { status: 202, id: expect.any(String), eventId: viewed.id, action: 'VIEW' };
+    expect(res.body.results).toEqual([first, first, first]);
+    expect(new Set(res.body.results.map((r: { id: string }) => r.id)).size).toBe(1);
+    await waitForInteractions(stack.db, userId, 1);
+    await sleep(500);
+    expect(await interactionsOf(stack.db, userId)).toEqual([expect.objectContaining({ eventId: viewed.id, action: 'VIEW' })]);
+    expect(await stack.rankingCache.hidden(userId)).toEqual(new Set());
+  });
+
   test('1 to 500 items: none, more, or a body too large for 500 is refused whole, and nothing is queued', async () => {
     const event = await buildEvent(stack.db);
     const userId = `user-${randomUUID()}`;

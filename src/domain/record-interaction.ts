@@ -79,10 +79,18 @@ export async function recordInteractions(
   deadline: number,
 ): Promise<(RecordInteractionPayload | NotFoundError)[]> {
   const exists = await Promise.all(inputs.map((input) => isUuid(input.eventId) && deps.eventExists(input.eventId)));
-  const outcomes = inputs.map((input, i) =>
-    exists[i] ? stamp(input, idOf(input)) : new NotFoundError('Event not found', { code: 'event_not_found' }),
-  );
-  const accepted = outcomes.filter((outcome): outcome is RecordInteractionPayload => !(outcome instanceof NotFoundError));
+  // Items that share an idempotency key name one interaction: the first is recorded, and the others
+  // are answered with it, nothing of their own (their row, their hiding) taking effect.
+  const recorded = new Map<string, RecordInteractionPayload>();
+  const outcomes = inputs.map((input, i) => {
+    if (!exists[i]) return new NotFoundError('Event not found', { code: 'event_not_found' });
+    const payload = stamp(input, idOf(input));
+    const first = recorded.get(payload.id);
+    if (first) return first;
+    recorded.set(payload.id, payload);
+    return payload;
+  });
+  const accepted = [...recorded.values()];
   await deps.producer.enqueueInteractions(accepted, deadline);
   await Promise.all(
     accepted.filter((p) => HIDING_ACTIONS.includes(p.action)).map((p) => hideFromFeed(deps, p.userId, p.eventId, deadline)),

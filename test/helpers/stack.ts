@@ -7,6 +7,7 @@ import jwt from 'jsonwebtoken';
 import { connectAppDeps, createApi } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createDb, dropDatabase, ensureDatabase, migrateLatest, type Db } from '../../src/data/db';
+import type { AppDeps } from '../../src/http/deps';
 import type { OutboxRelay } from '../../src/jobs/outbox';
 import type { Producer } from '../../src/jobs/producer';
 import { createLogger } from '../../src/logger';
@@ -22,6 +23,7 @@ export interface Stack {
   metrics: Metrics;
   db: Db;
   producer: Producer;
+  rankingCache: AppDeps['rankingCache'];
   baseUrl: string;
   /** Starts the real worker of this stack (once); `startStack` does it unless told not to. */
   startWorker(): Promise<Worker>;
@@ -89,6 +91,7 @@ export async function startStack(
     app,
     db,
     producer,
+    rankingCache: deps.rankingCache,
     outboxRelay: deps.outboxRelay,
     metrics: deps.metrics,
     baseUrl,
