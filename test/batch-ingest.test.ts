@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { epochScale } from '../src/domain/model';
 import { interactionsOf, scoreOf, waitForInteractions } from './helpers/db';
@@ -195,6 +196,19 @@ describe('POST /interactions/batch under limits and outages', () => {
       const none = await stack.request('POST', '/interactions/batch', { token, body: { interactions: items.slice(0, 1) } });
       expect(none).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
       expect((await stack.request('POST', '/interactions', { token, body: items[0] })).status).toBe(429);
+      // Refused before its body is read: a batch the service would refuse as too long, and one
+      // whose body never ends, are answered 429 all the same.
+      const tooLong = await stack.request('POST', '/interactions/batch', { token, body: { interactions: Array(501).fill(items[0]) } });
+      expect(tooLong).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+      const stalled = await new Promise<number>((resolve, reject) => {
+        const req = request(`${stack.baseUrl}/interactions/batch`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': '100000' },
+        });
+        req.on('error', reject).on('response', (res) => resolve(res.statusCode!));
+        req.write('{"interactions": [');
+      });
+      expect(stalled).toBe(429);
     } finally {
       await stack.stop();
     }

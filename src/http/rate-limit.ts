@@ -25,9 +25,6 @@ type Counting = RedisClient & { countRequests(...args: (string | number)[]): Pro
 
 export type LimitKind = 'reads' | 'writes';
 
-/** Routes that count their items rather than themselves (a batch of 500 is 500 writes). */
-export const ITEM_COUNTED_ROUTES = new Set(['POST /interactions/batch']);
-
 /** Most windows counted in one script call. */
 const KEYS_PER_CALL = 1000;
 
@@ -116,10 +113,13 @@ export class RateLimiter {
     if (granted !== 1) throw new TooManyRequestsError(retryAfterS, kind);
   }
 
-  /** Every request counts one, but those of ITEM_COUNTED_ROUTES (they call `take` themselves). */
+  /**
+   * Every request counts one, before its body is read: a user past the limit cannot make the
+   * service read and parse anything. A batch counts its items past the first once it has read them.
+   */
   middleware(): RequestHandler {
     return (req: Request, _res: Response, next: NextFunction) => {
-      if (!req.user || ITEM_COUNTED_ROUTES.has(`${req.method} ${req.path}`)) return next();
+      if (!req.user) return next();
       return this.admit(req.user.id, READS.has(req.method) ? 'reads' : 'writes', req.deadline).then(() => next(), next);
     };
   }

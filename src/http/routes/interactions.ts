@@ -58,8 +58,10 @@ export function interactionsRouter({
     const receivedAt = new Date();
     const { sentAt, interactions } = parseInput(batchEnvelope, req.body);
     const userId = currentUser(req).id;
-    const { granted, retryAfterS } = await rateLimiter.take(userId, 'writes', interactions.length, req.deadline);
-    if (granted === 0) throw new TooManyRequestsError(retryAfterS, 'writes');
+    // The request's own count (the rate-limit middleware, before the body) was its first item's.
+    const more = await rateLimiter.take(userId, 'writes', interactions.length - 1, req.deadline);
+    const granted = 1 + more.granted;
+    const { retryAfterS } = more;
 
     const results: (BatchResult | undefined)[] = [];
     const inputs: { index: number; input: Omit<InteractionInput, 'deadline'> }[] = [];
