@@ -88,6 +88,7 @@ function createApp(
 ): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', deps.config.trustProxy); // req.ip: the client's address as the trusted proxies report it
   // Responses are answers to one request each, never cached: no ETag (hashing every body cost CPU).
   app.set('etag', false);
 

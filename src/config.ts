@@ -107,6 +107,23 @@ const variables = z.object({
       .default('interactions'),
     { group: 'deployment', description: 'prefix of every Redis key; one per deployment (and per test run)' },
   ),
+  TRUST_PROXY: variable(
+    z
+      .string()
+      .regex(
+        /^(true|false|\d+|[\w.:/]+(\s*,\s*[\w.:/]+)*)$/,
+        'must be true, false, a number of proxies, or addresses and subnets separated by commas',
+      )
+      .transform((value): boolean | number | string =>
+        value === 'true' ? true : value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value,
+      )
+      .optional(),
+    {
+      group: 'deployment',
+      description:
+        "which proxies in front of the API to believe about the client's address (X-Forwarded-For), as Express's `trust proxy`: `true`, a number of hops, or addresses and subnets (`loopback`, `10.0.0.0/8`). Unset: none, and the dashboard's failed-login throttle counts the address it is connected to, the load balancer's behind one",
+    },
+  ),
   CORS_ORIGINS: variable(
     z
       .string()
@@ -300,6 +317,7 @@ const configSchema = crossChecked.transform((e) => {
     redisMinReplicasAck: e.REDIS_MIN_REPLICAS_ACK,
     queuePrefix: e.QUEUE_PREFIX,
     corsOrigins: e.CORS_ORIGINS ?? [],
+    trustProxy: e.TRUST_PROXY ?? false,
     jwt: {
       secret,
       issuer: e.JWT_ISSUER,

@@ -213,6 +213,44 @@ describe('failed dashboard logins', () => {
   });
 });
 
+describe('failed dashboard logins behind a load balancer', () => {
+  test('with TRUST_PROXY, count per reported client address and user name: one guessing client locks out only itself', async () => {
+    const stack = await startStack({ worker: false, env: { ...ADMIN, TRUST_PROXY: 'loopback' } });
+    try {
+      const get = (from: string, authorization: string) =>
+        stack.request('GET', '/admin/queues', { token: null, headers: { authorization, 'x-forwarded-for': from } });
+      const attacker = '203.0.113.7';
+      for (let i = 0; i < LOGIN_FAILURES_PER_WINDOW; i += 1)
+        expect((await get(attacker, basic('ops', `guess ${i}!!!!!!`))).status).toBe(401);
+      expect((await get(attacker, basic(ADMIN.ADMIN_USERNAME, ADMIN.ADMIN_PASSWORD))).status).toBe(429);
+      // Another operator through the same load balancer logs in.
+      expect((await get('198.51.100.20', basic(ADMIN.ADMIN_USERNAME, ADMIN.ADMIN_PASSWORD))).status).toBe(200);
+
+      // Guessing user names locks out those names, not the operator who shares the address.
+      const office = '198.51.100.30';
+      for (let i = 0; i < LOGIN_FAILURES_PER_WINDOW; i += 1)
+        expect((await get(office, basic('admin', `guess ${i}!!!!!!`))).status).toBe(401);
+      expect((await get(office, basic('admin', 'one more guess!!'))).status).toBe(429);
+      expect((await get(office, basic(ADMIN.ADMIN_USERNAME, ADMIN.ADMIN_PASSWORD))).status).toBe(200);
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test('without TRUST_PROXY, a client cannot escape the throttle by claiming another address', async () => {
+    const stack = await startStack({ worker: false, env: ADMIN });
+    try {
+      const get = (from: string, authorization: string) =>
+        stack.request('GET', '/admin/queues', { token: null, headers: { authorization, 'x-forwarded-for': from } });
+      for (let i = 0; i < LOGIN_FAILURES_PER_WINDOW; i += 1)
+        expect((await get(`203.0.113.${i}`, basic('ops', `guess ${i}!!!!!!`))).status).toBe(401);
+      expect((await get('203.0.113.99', basic('ops', 'one more guess!!'))).status).toBe(429);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
 type Documented = { responses: Record<string, { content?: Record<string, { schema: object }> }> };
 const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
 

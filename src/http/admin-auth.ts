@@ -10,16 +10,18 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const needCredentials = (message: string) =>
   new AppError({ code: 'unauthorized', status: 401, message, headers: { 'WWW-Authenticate': BASIC_CHALLENGE } });
 
-/** Failed logins one client address may make per window; then 429 until the window ends. */
+/** Failed logins one client address may make per window and user name; then 429 until the window ends. */
 export const LOGIN_FAILURES_PER_WINDOW = 10;
 const LOGIN_WINDOW_MS = 60_000;
-const REMEMBERED_ADDRESSES = 10_000;
+const REMEMBERED_CLIENTS = 10_000;
 
 /**
- * Counts failed logins per client address, for a minute from the first one, in this process
- * (bounded: the oldest addresses are forgotten first). Past the limit every attempt from the
- * address is a 429 until that minute ends, the right password too, so guessing gains nothing by
- * going on.
+ * Counts failed logins per client address and user name, for a minute from the first one, in this
+ * process (bounded: the oldest are forgotten first). Past the limit every attempt from the address
+ * with that name is a 429 until that minute ends, the right password too, so guessing gains nothing
+ * by going on. The address is the one the trusted proxies report (TRUST_PROXY), so that behind a
+ * load balancer one client's guesses lock out that client, and the name keeps an attacker guessing
+ * names from locking out an operator who shares its address.
  */
 class LoginThrottle {
   private readonly failures = new Map<string, { since: number; count: number }>();
@@ -41,7 +43,7 @@ class LoginThrottle {
     entry.count += 1;
     this.failures.delete(address);
     this.failures.set(address, entry);
-    if (this.failures.size > REMEMBERED_ADDRESSES) this.failures.delete(this.failures.keys().next().value!);
+    if (this.failures.size > REMEMBERED_CLIENTS) this.failures.delete(this.failures.keys().next().value!);
   }
 }
 
@@ -61,21 +63,21 @@ export function requireAdmin(config: Pick<Config, 'admin' | 'jwt'>): RequestHand
   return (req: Request, res: Response, outerNext: NextFunction) => {
     if (!admin) return outerNext(new NotFoundError(`No route for ${req.method} ${req.path}`, { code: 'route_not_found' }));
     const header = req.get('authorization') ?? '';
-    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    const wait = header ? throttle.blockedFor(address) : 0;
+    const basic = /^basic /i.test(header) ? Buffer.from(header.slice(6).trim(), 'base64').toString('utf8') : undefined;
+    const colon = basic?.indexOf(':') ?? -1;
+    const client = `${req.ip ?? req.socket.remoteAddress ?? 'unknown'}\n${basic?.slice(0, Math.max(colon, 0)) ?? ''}`;
+    const wait = header ? throttle.blockedFor(client) : 0;
     if (wait > 0) return outerNext(new TooManyRequestsError(wait, 'failed logins'));
-    // A refused login (credentials sent, and wrong) counts against the address.
+    // A refused login (credentials sent, and wrong) counts against the client's address and name.
     const next = (error?: unknown) => {
-      if (header && error instanceof AppError && error.status === 401) throttle.failed(address);
+      if (header && error instanceof AppError && error.status === 401) throttle.failed(client);
       outerNext(error);
     };
 
-    if (/^basic /i.test(header)) {
-      const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
+    if (basic !== undefined) {
       // Compare digests so that the comparison takes the same time whatever the input's length.
-      const userOk = timingSafeEqual(digest(decoded.slice(0, Math.max(colon, 0))), digest(admin.username));
-      const passwordOk = timingSafeEqual(digest(decoded.slice(colon + 1)), digest(admin.password));
+      const userOk = timingSafeEqual(digest(basic.slice(0, Math.max(colon, 0))), digest(admin.username));
+      const passwordOk = timingSafeEqual(digest(basic.slice(colon + 1)), digest(admin.password));
       if (colon < 0 || !userOk || !passwordOk) return next(needCredentials('Wrong username or password'));
       if (!SAFE_METHODS.has(req.method) && isCrossSite(req))
         return next(new ForbiddenError('Cross-site requests to the operations surface are refused'));
