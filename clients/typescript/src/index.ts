@@ -59,15 +59,21 @@ export interface ClientOptions {
   maxRetryDelayMs?: number;
   /** Told of each interaction the service refused for good. */
   onDrop?: (dropped: Dropped) => void;
-  /** Told of each failed attempt that will be retried (network error, 429, 5xx). */
+  /** Told of each failed attempt that will be retried (network error, 401/403, 408, 429, 5xx). */
   onRetry?: (reason: string, delayMs: number) => void;
+  /** The most interactions kept unsent (default 10,000); past it the oldest go first, told here. */
+  maxBuffered?: number;
+  onOverflow?: (dropped: PendingInteraction[]) => void;
   fetch?: typeof fetch;
 }
 
 export interface Client {
   /** Buffers an interaction and returns at once; it is sent with the next batch. */
   track(eventId: string, action: Action): void;
-  /** Resolves once every interaction tracked so far is stored by the service or dropped. */
+  /**
+   * Resolves once every interaction tracked so far is stored by the service or dropped; rejects
+   * with TokenRefusedError while the service refuses the token (the interactions are kept).
+   */
   flush(): Promise<void>;
   /** Stops sending after one last attempt; what is still buffered stays in storage for next time. */
   close(): Promise<void>;
@@ -138,10 +144,26 @@ export function localStorageBuffer(prefix = 'interaction-tracking:buffer'): Buff
 }
 
 const MAX_BATCH = 500;
+/** What the requests sent as a page goes away may carry together (browsers allow 64 KiB of keepalive bodies). */
+const KEEPALIVE_BYTES = 60_000;
+
+/**
+ * flush() rejects with this when the service refuses the token (401, 403). The interactions are
+ * kept; nothing is sent with that token again, and sending resumes once getToken gives another.
+ */
+export class TokenRefusedError extends Error {
+  constructor(readonly status: number) {
+    super(`The service refused the token (HTTP ${status}); interactions are kept and sent once getToken gives another token`);
+    this.name = 'TokenRefusedError';
+  }
+}
+
+type Outcome = { settled: Set<string>; retryAfterMs?: number; reason?: string; shrink?: boolean; refused?: number };
 
 export function createClient(options: ClientOptions): Client {
   const storage = options.storage ?? memoryBuffer();
   const batchSize = Math.min(Math.max(1, options.batchSize ?? 100), MAX_BATCH);
+  const maxBuffered = Math.max(1, options.maxBuffered ?? 10_000);
   const flushIntervalMs = options.flushIntervalMs ?? 1000;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const retryDelayMs = options.retryDelayMs ?? 1000;
@@ -174,7 +196,14 @@ export function createClient(options: ClientOptions): Client {
   let failures = 0;
   let currentBatch = batchSize;
   let closed = false;
-  let waiters: (() => void)[] = [];
+  let refused: { token: string; error: TokenRefusedError } | undefined;
+  let waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+
+  const settleWaiters = (error?: Error) => {
+    const waiting = waiters;
+    waiters = [];
+    waiting.forEach((waiter) => (error ? waiter.reject(error) : waiter.resolve()));
+  };
 
   const schedule = (delayMs: number) => {
     if (closed || timer) return;
@@ -182,6 +211,19 @@ export function createClient(options: ClientOptions): Client {
       timer = undefined;
       void send();
     }, delayMs);
+    // In Node, a pending send does not keep the process alive by itself (unless a flush() waits
+    // on it): the process exits when its work is done, and sends what it holds then (beforeExit).
+    if (waiters.length === 0) (timer as { unref?: () => void }).unref?.();
+  };
+
+  /** Sends `batch` with `token`, and forgets what the service settled. */
+  const deliver = async (batch: PendingInteraction[], token: string, keepalive = false): Promise<Outcome> => {
+    const outcome = await attempt(batch, token, keepalive);
+    if (outcome.settled.size > 0) {
+      buffer = buffer.filter((item) => !outcome.settled.has(item.idempotencyKey));
+      await persist(() => storage.remove([...outcome.settled]));
+    }
+    return outcome;
   };
 
   /** One request with the oldest batch; then the next, or a retry after a delay. */
@@ -190,11 +232,15 @@ export function createClient(options: ClientOptions): Client {
       await loaded;
       const batch = buffer.slice(0, currentBatch);
       if (batch.length === 0) return;
-      const outcome = await attempt(batch);
-      if (outcome.settled.size > 0) {
-        buffer = buffer.filter((item) => !outcome.settled.has(item.idempotencyKey));
-        await persist(() => storage.remove([...outcome.settled]));
-      }
+      const token = await options.getToken();
+      // A token the service refused is not sent again: the items wait for another one.
+      const outcome: Outcome =
+        refused?.token === token ? { settled: new Set(), refused: refused.error.status } : await deliver(batch, token);
+      if (outcome.refused) {
+        refused ??= { token, error: new TokenRefusedError(outcome.refused) };
+        outcome.retryAfterMs = 0;
+        outcome.reason = `token refused (HTTP ${outcome.refused})`;
+      } else refused = undefined;
       currentBatch = outcome.shrink ? Math.max(1, Math.floor(currentBatch / 2)) : Math.min(batchSize, currentBatch * 2);
       if (outcome.retryAfterMs === undefined) {
         failures = 0;
@@ -205,31 +251,27 @@ export function createClient(options: ClientOptions): Client {
         // Full jitter, but never sooner than the service asked.
         const delay = Math.max(outcome.retryAfterMs, Math.random() * backoff);
         options.onRetry?.(outcome.reason ?? 'retry', delay);
+        if (refused) settleWaiters(refused.error);
         schedule(delay);
       }
     })().finally(() => {
       sending = undefined;
-      if (buffer.length === 0) {
-        const done = waiters;
-        waiters = [];
-        done.forEach((resolve) => resolve());
-      }
+      if (buffer.length === 0) settleWaiters();
     });
     return sending;
   };
 
   /** Which interactions are settled (stored, or refused for good), and whether to retry the rest. */
-  async function attempt(
-    batch: PendingInteraction[],
-  ): Promise<{ settled: Set<string>; retryAfterMs?: number; reason?: string; shrink?: boolean }> {
+  async function attempt(batch: PendingInteraction[], token: string, keepalive: boolean): Promise<Outcome> {
     const settled = new Set<string>();
     let response: Response;
     try {
       response = await doFetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${await options.getToken()}` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ sentAt: new Date().toISOString(), interactions: batch }),
         signal: AbortSignal.timeout(requestTimeoutMs),
+        keepalive,
       });
     } catch (error) {
       const timedOut = (error as Error).name === 'TimeoutError';
@@ -259,25 +301,82 @@ export function createClient(options: ClientOptions): Client {
       }
       return { settled };
     }
-    // 401 (a token to refresh), 408, 429, 5xx: nothing was recorded; the batch goes again, smaller
-    // after a 408 or a 503 (its upload may be what took too long).
+    if (response.status === 401 || response.status === 403) return { settled, refused: response.status };
+    // 408, 429, 5xx: nothing was recorded; the batch goes again, smaller after a 408 or a 503 (its
+    // upload may be what took too long).
     const shrink = response.status === 408 || response.status === 503;
     return { settled, retryAfterMs: retryAfterMs ?? 0, reason: `HTTP ${response.status}`, shrink };
   }
+
+  /**
+   * As the page goes away (hidden, or unloaded), what fits in a keepalive request is sent at once:
+   * the browser finishes it after the page is gone. What it settles is forgotten if the page is
+   * still there to hear the answer; otherwise it stays in storage and its key keeps it from being
+   * recorded twice when sent again.
+   */
+  const sendAsPageLeaves = () => {
+    if (!ready || buffer.length === 0) return;
+    const batch: PendingInteraction[] = [];
+    let bytes = 100;
+    for (const item of buffer.slice(0, MAX_BATCH)) {
+      bytes += JSON.stringify(item).length + 1;
+      if (bytes > KEEPALIVE_BYTES) break;
+      batch.push(item);
+    }
+    void Promise.resolve(options.getToken())
+      .then((token) => (refused?.token === token ? undefined : deliver(batch, token, true)))
+      .catch(() => undefined);
+  };
+
+  /** Node: when the process has nothing left to do, one last pass sends what is buffered. */
+  let leaving = false;
+  const sendAsProcessExits = () => {
+    if (leaving || closed) return;
+    leaving = true;
+    void (async () => {
+      await loaded;
+      while (buffer.length > 0 && !refused) {
+        const before = buffer.length;
+        const outcome = await deliver(buffer.slice(0, currentBatch), await options.getToken());
+        if (outcome.refused || buffer.length >= before) break;
+      }
+    })().catch(() => undefined);
+  };
+
+  const page = globalThis as {
+    addEventListener?: (type: string, listener: () => void) => void;
+    removeEventListener?: typeof page.addEventListener;
+  };
+  const nodeProcess = (
+    globalThis as { process?: { on?: (event: string, listener: () => void) => void; off?: (event: string, listener: () => void) => void } }
+  ).process;
+  const inBrowser = typeof page.addEventListener === 'function' && 'document' in globalThis;
+  const whenHidden = () => {
+    if ((globalThis as { document?: { visibilityState?: string } }).document?.visibilityState === 'hidden') sendAsPageLeaves();
+  };
+  if (inBrowser) {
+    page.addEventListener!('visibilitychange', whenHidden);
+    page.addEventListener!('pagehide', sendAsPageLeaves);
+  } else nodeProcess?.on?.('beforeExit', sendAsProcessExits);
 
   return {
     track(eventId, action) {
       if (closed) throw new Error('The client is closed');
       const item: PendingInteraction = { eventId, action, occurredAt: new Date().toISOString(), idempotencyKey: randomKey() };
+      if (buffer.length >= maxBuffered) {
+        const overflow = buffer.splice(0, buffer.length - maxBuffered + 1);
+        void persist(() => storage.remove(overflow.map((dropped) => dropped.idempotencyKey)));
+        options.onOverflow?.(overflow);
+      }
       buffer.push(item);
       void persist(() => storage.add([item]));
-      if (buffer.length >= batchSize && !sending) void send();
+      if (buffer.length >= batchSize && !sending && !refused) void send();
       else schedule(flushIntervalMs);
     },
     async flush() {
       await loaded;
       if (buffer.length === 0) return;
-      const emptied = new Promise<void>((resolve) => waiters.push(resolve));
+      const emptied = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
       if (timer) clearTimeout(timer);
       timer = undefined;
       if (!sending) void send();
@@ -285,12 +384,17 @@ export function createClient(options: ClientOptions): Client {
     },
     async close() {
       closed = true;
+      if (inBrowser) {
+        page.removeEventListener!('visibilitychange', whenHidden);
+        page.removeEventListener!('pagehide', sendAsPageLeaves);
+      } else nodeProcess?.off?.('beforeExit', sendAsProcessExits);
       if (timer) clearTimeout(timer);
       timer = undefined;
       await sending;
       await loaded;
       if (buffer.length > 0) await send();
       await writes;
+      settleWaiters(refused?.error ?? new Error('The client is closed'));
     },
     get pending() {
       return buffer.length;

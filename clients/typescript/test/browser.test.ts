@@ -160,6 +160,25 @@ function serveApp(): Promise<Server> {
     await context.close();
   });
 
+  test('what a page holds is sent as it goes away (a keepalive request), without waiting for its batch', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${(app.address() as AddressInfo).port}/`);
+    await page.waitForFunction(() => 'tracking' in globalThis);
+    await page.evaluate(
+      ({ baseUrl, token, eventId }) => {
+        const { createClient, localStorageBuffer } = (globalThis as unknown as { tracking: typeof import('../src') }).tracking;
+        const client = createClient({ baseUrl, getToken: () => token, storage: localStorageBuffer('leaving'), flushIntervalMs: 600_000 });
+        for (let i = 0; i < 3; i += 1) client.track(eventId, 'CLICK');
+      },
+      { baseUrl: stack.baseUrl, token: stack.token({ sub: userId }), eventId: event.id },
+    );
+    await page.goto('about:blank');
+    expect(await waitForRows(userId, 3)).toEqual({ n: 3, distinct: 3 });
+    await page.close();
+  });
+
   test('an origin not in CORS_ORIGINS gets no CORS headers; the operations surface never does', async () => {
     const appOrigin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
     const preflight = (origin: string, path: string) =>

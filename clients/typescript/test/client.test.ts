@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createClient, memoryBuffer, type Dropped } from '../src';
+import { createClient, memoryBuffer, TokenRefusedError, type Dropped, type PendingInteraction } from '../src';
 import { buildEvent } from '../../../test/helpers/factories';
 import { runEntry } from '../../../test/helpers/processes';
-import { TestRedis } from '../../../test/helpers/redis-server';
+import { sparePort, TestRedis } from '../../../test/helpers/redis-server';
 import { startStack, type Stack } from '../../../test/helpers/stack';
 import { sleep, waitFor } from '../../../test/helpers/wait';
 
@@ -110,6 +110,78 @@ describe('the TypeScript client, against the service', () => {
     expect(sizes).toEqual([48, 50, 50, 2]); // the last of the first 100 went as 4 of 24 allowed, which doubled it
     expect(await waitForRows(stack, userId, 250)).toEqual({ n: 250, distinct: 250 });
     await client.close();
+  });
+});
+
+describe('the TypeScript client when it cannot send', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { RATE_LIMIT_WRITES_PER_MINUTE: '0' } });
+  });
+  afterAll(() => stack.stop());
+
+  test('a refused token: flush() rejects, the items are kept and not sent with it again; a new token sends them by itself', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    let token = 'expired-or-revoked';
+    let requests = 0;
+    const client = createClient({
+      baseUrl: stack.baseUrl,
+      getToken: () => token,
+      retryDelayMs: 10,
+      maxRetryDelayMs: 20,
+      fetch: (input, init) => {
+        requests += 1;
+        return fetch(input, init);
+      },
+    });
+    for (let i = 0; i < 5; i += 1) client.track(event.id, 'SAVE');
+    const refused = await client.flush().catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(TokenRefusedError);
+    expect((refused as TokenRefusedError).status).toBe(401);
+    expect(client.pending).toBe(5);
+    const sent = requests;
+    await sleep(300); // a dozen rechecks of the token
+    expect(requests).toBe(sent);
+
+    token = stack.token({ sub: userId });
+    expect(await waitForRows(stack, userId, 5)).toEqual({ n: 5, distinct: 5 });
+    await client.flush();
+    expect(client.pending).toBe(0);
+    await client.close();
+  });
+
+  test('past maxBuffered the oldest are dropped first, told to onOverflow, and gone from storage', async () => {
+    const storage = memoryBuffer();
+    const overflowed: PendingInteraction[] = [];
+    const client = createClient({
+      baseUrl: `http://127.0.0.1:${await sparePort()}`, // offline
+      getToken: () => 'token',
+      storage,
+      maxBuffered: 5,
+      flushIntervalMs: 60_000,
+      onOverflow: (dropped) => overflowed.push(...dropped),
+    });
+    const eventIds = Array.from({ length: 8 }, () => randomUUID());
+    eventIds.forEach((eventId) => client.track(eventId, 'VIEW'));
+    expect(client.pending).toBe(5);
+    expect(overflowed.map((i) => i.eventId)).toEqual(eventIds.slice(0, 3));
+    expect((await storage.load()).map((i) => i.eventId)).toEqual(eventIds.slice(3));
+  });
+
+  test('a Node process that tracks and ends without flushing sends what it holds as it exits', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const started = Date.now();
+    const script = runEntry('clients/typescript/test/fixtures/exit-tracker.ts', {
+      BASE_URL: stack.baseUrl,
+      TOKEN: stack.token({ sub: userId }),
+      EVENT_ID: event.id,
+      TRACK: '25',
+    });
+    expect(await script.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(20_000); // not held by the minute-long batch timer
+    expect(await waitForRows(stack, userId, 25)).toEqual({ n: 25, distinct: 25 });
   });
 });
 
