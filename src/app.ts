@@ -6,7 +6,7 @@ import { cachedEventExists } from './data/events';
 import { cachedFeedEvents } from './feed/candidates';
 import { redisRankingCache } from './feed/ranking-cache';
 import { requireAdmin } from './http/admin-auth';
-import { authenticate, type Middleware } from './http/auth';
+import { apiSteps, type Step } from './http/pipeline';
 import { RateLimiter } from './http/rate-limit';
 import { closeRedis, createFailFastRedis } from './data/redis';
 import { requestContext } from './http/request-context';
@@ -73,19 +73,21 @@ const OPEN_PATHS = /^\/(healthz|readyz|openapi\.json|docs|metrics|admin)(\/|$)/i
  * POST /interactions to its own path (see plainIngestPath) and everything else to the app. Set
  * `app.locals.draining` once the process is stopping.
  */
-export function createApi(deps: AppDeps): { app: Express; listener: RequestListener } {
-  // One of each for both paths: one outage log per outage, one memory of verified tokens.
-  const shared = { errors: errorResponder(deps.logger), authenticate: authenticate(deps.config) };
+export function createApi(
+  deps: AppDeps,
+  options: { steps?: (defaults: Step[]) => Step[] } = {},
+): { app: Express; listener: RequestListener } {
+  // One of each for both paths: one outage log per outage, one list of steps (and so one memory of
+  // verified tokens). `options.steps` changes the list, for both paths at once.
+  const defaults = apiSteps(deps);
+  const shared = { errors: errorResponder(deps.logger), steps: options.steps?.(defaults) ?? defaults };
   const app = createApp(deps, shared);
   const ingest = plainIngestPath(deps, { ...shared, draining: () => app.locals.draining === true });
   const listener: RequestListener = (req, res) => (ingest.takes(req) ? ingest.serve(req, res) : app(req, res));
   return { app, listener };
 }
 
-function createApp(
-  deps: AppDeps,
-  { errors, authenticate }: { errors: ReturnType<typeof errorResponder>; authenticate: Middleware },
-): Express {
+function createApp(deps: AppDeps, { errors, steps }: { errors: ReturnType<typeof errorResponder>; steps: readonly Step[] }): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.trustProxy); // req.ip: the client's address as the trusted proxies report it
@@ -117,9 +119,9 @@ function createApp(
   const openPaths: RequestHandler = (req, res, next) => (OPEN_PATHS.test(req.path) ? open(req, res, next) : next());
   app.use(Object.assign(openPaths, { stack: open.stack })); // its routes, for whoever lists the app's
 
-  // Everything below requires a valid token, so unknown paths do not reveal what exists.
-  app.use(authenticate);
-  app.use(deps.rateLimiter.middleware());
+  // Everything below takes the API's steps (a valid token first, so unknown paths do not reveal
+  // what exists): the one list the plain ingest path runs too. Add a check there, not here.
+  for (const step of steps) app.use(step);
   app.use(interactionsRouter(deps));
   app.use(eventsRouter(deps));
   app.use(recommendationsRouter(deps));

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ForbiddenError } from '../src/errors';
+import type { Step } from '../src/http/pipeline';
 import { buildEvent } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';
 import { sleep, waitFor } from './helpers/wait';
@@ -265,5 +267,36 @@ describe('POST /interactions on its plain path', () => {
     );
     expect(answers[0]!.status).toBe(429);
     expect(comparable(answers[0]!)).toEqual(comparable(answers[1]!));
+  });
+});
+
+describe('a step added to the API', () => {
+  test('is taken on both paths: the plain path, Express, and every other route', async () => {
+    // A check of every request, as a deployment might add: suspended users are refused.
+    const refuseSuspended: Step = (req, _res, next) =>
+      next(req.user?.id.startsWith('suspended-') ? new ForbiddenError('This account is suspended') : undefined);
+    const stack = await startStack({ worker: false, steps: (defaults) => [...defaults, refuseSuspended] });
+    try {
+      const eventId = (await buildEvent(stack.db)).id;
+      const handled = jest.spyOn(stack.app as unknown as { handle: (...args: unknown[]) => void }, 'handle');
+      const suspended = stack.token({ sub: `suspended-${randomUUID()}` });
+      const body = { eventId, action: 'VIEW' };
+      const refused = { status: 403, body: { error: { code: 'forbidden', message: 'This account is suspended' } } };
+
+      expect(await stack.request('POST', '/interactions', { token: suspended, body })).toMatchObject(refused);
+      expect(handled).not.toHaveBeenCalled(); // the plain path answered
+      expect(await stack.request('POST', '/interactions?via=express', { token: suspended, body })).toMatchObject(refused);
+      expect(await stack.request('POST', '/interactions/batch', { token: suspended, body: { interactions: [body] } })).toMatchObject(
+        refused,
+      );
+      expect(await stack.request('GET', '/recommendations', { token: suspended })).toMatchObject(refused);
+      expect(handled).toHaveBeenCalledTimes(3);
+      expect(await stack.producer.queue.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 0, delayed: 0 });
+
+      expect((await stack.request('POST', '/interactions', { token: stack.token(), body })).status).toBe(202);
+      handled.mockRestore();
+    } finally {
+      await stack.stop();
+    }
   });
 });

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { currentUser, type Middleware } from './auth';
 import { corsHeaders } from './cors';
 import type { AppDeps } from './deps';
 import type { errorResponder } from './errors';
 import { BODY_LIMIT, jsonTypeProblem, readJsonBody } from './json-body';
+import { runSteps, type Step } from './pipeline';
 import { requestTracker } from './request-context';
 import { interactionAcceptor } from './routes/interactions';
 
@@ -14,15 +14,15 @@ const PATH = '/interactions';
  * Express: measured in one process, Express's dispatch and its request and response objects cost
  * more CPU than everything this route does (docs/performance.md). The steps are the Express
  * route's, in its order and from the same functions, with the same answers: the request's context,
- * CORS, the token, the rate limit, the content type, the body, the route, and errors through the
- * app's one error responder. A request in any other form (another method or path, a query string,
+ * CORS, the API's steps (the one list the app is built from too: src/http/pipeline.ts), the
+ * content type, the body, the route, and errors through the app's one error responder. A request in any other form (another method or path, a query string,
  * a compressed or chunked body, a body over the limit) goes to Express, which answers it as before.
  */
 export function plainIngestPath(
   deps: AppDeps,
-  shared: { errors: ReturnType<typeof errorResponder>; authenticate: Middleware; draining: () => boolean },
+  shared: { errors: ReturnType<typeof errorResponder>; steps: readonly Step[]; draining: () => boolean },
 ) {
-  const { errors, authenticate } = shared;
+  const { errors, steps } = shared;
   const track = requestTracker({
     logger: deps.logger,
     metrics: deps.metrics,
@@ -32,15 +32,14 @@ export function plainIngestPath(
   });
   const shareWithOrigin = corsHeaders(deps.config.corsOrigins);
   const accept = interactionAcceptor(deps);
-  // The metrics label, as Express gives it: the route's once the request reached it (past the token
-  // and the rate limit), `unmatched` for one refused before.
+  // The metrics label, as Express gives it: the route's once the request reached it (past the
+  // steps), `unmatched` for one refused before.
   const routed = new WeakSet<IncomingMessage>();
   const route = (req: IncomingMessage) => (routed.has(req) ? PATH : 'unmatched');
 
   const answer = async (req: IncomingMessage, res: ServerResponse) => {
     try {
-      await new Promise<void>((resolve, reject) => authenticate(req, res, (error) => (error ? reject(error) : resolve())));
-      await deps.rateLimiter.admit(currentUser(req).id, 'writes', req.deadline);
+      await runSteps(steps, req, res);
       routed.add(req);
       const typeProblem = jsonTypeProblem(req.headers['content-type']);
       if (typeProblem) throw typeProblem;

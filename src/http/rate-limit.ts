@@ -1,4 +1,4 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Step } from './pipeline';
 import type { Config } from '../config';
 import { userStateKey, type RedisClient } from '../data/redis';
 import { settleBy } from '../deadline';
@@ -114,13 +114,12 @@ export class RateLimiter {
   }
 
   /**
-   * Every request counts one, before its body is read: a user past the limit cannot make the
-   * service read and parse anything. A batch counts its items past the first once it has read them.
+   * The step (src/http/pipeline.ts) that counts one request of its user, before its body is read:
+   * a user past the limit cannot make the service read and parse anything. A batch counts its
+   * items past the first once it has read them.
    */
-  middleware(): RequestHandler {
-    return (req: Request, _res: Response, next: NextFunction) => {
-      if (!req.user) return next();
-      return this.admit(req.user.id, READS.has(req.method) ? 'reads' : 'writes', req.deadline).then(() => next(), next);
-    };
-  }
+  readonly step: Step = (req, _res, next) => {
+    if (!req.user) return next();
+    this.admit(req.user.id, READS.has(req.method ?? 'GET') ? 'reads' : 'writes', req.deadline).then(() => next(), next);
+  };
 }

@@ -8,6 +8,7 @@ import { connectAppDeps, createApi } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createDb, dropDatabase, ensureDatabase, migrateLatest, type Db } from '../../src/data/db';
 import type { AppDeps } from '../../src/http/deps';
+import type { Step } from '../../src/http/pipeline';
 import type { OutboxRelay } from '../../src/jobs/outbox';
 import type { Producer } from '../../src/jobs/producer';
 import { createLogger } from '../../src/logger';
@@ -53,7 +54,14 @@ export interface ApiResponse {
  * real interaction worker consuming that queue.
  */
 export async function startStack(
-  options: { worker?: boolean; relay?: boolean; env?: Record<string, string>; ownDatabase?: boolean } = {},
+  options: {
+    worker?: boolean;
+    relay?: boolean;
+    env?: Record<string, string>;
+    ownDatabase?: boolean;
+    /** Changes the API's steps (see createApi). */
+    steps?: (defaults: Step[]) => Step[];
+  } = {},
 ): Promise<Stack> {
   const tag = randomBytes(4).toString('hex');
   let databaseUrl = process.env.DATABASE_URL!;
@@ -77,7 +85,7 @@ export async function startStack(
   const logger = createLogger({ level: config.logLevel, name: 'test' });
   const deps = connectAppDeps(config, logger);
   const { db, producer } = deps;
-  const { app, listener } = createApi(deps);
+  const { app, listener } = createApi(deps, { steps: options.steps });
   if (options.relay !== false) deps.outboxRelay.start();
   const server: Server = await new Promise((resolve) => {
     const s = createServer(listener).listen(0, '127.0.0.1', () => resolve(s));
