@@ -50,7 +50,8 @@ describe('GET /recommendations', () => {
     const res = await stack.request('GET', `/recommendations${query}`, { token: stack.token({ sub: userId }) });
     expect(res.status).toBe(200);
     return res.body as {
-      items: { eventId: string; score: number; reasons: { code: string; text: string }[]; event: { id: string } }[];
+      recommendationId: string;
+      items: { eventId: string; position: number; score: number; reasons: { code: string; text: string }[]; event: { id: string } }[];
       nextCursor: string | null;
     };
   }
@@ -80,8 +81,10 @@ describe('GET /recommendations', () => {
     const body = await feed(newUser(), '?limit=100');
 
     const item = body.items.find((i) => i.eventId === upcoming.id);
+    expect(body.recommendationId).toEqual(expect.any(String));
     expect(item).toEqual({
       eventId: upcoming.id,
+      position: body.items.indexOf(item!) + 1,
       score: expect.any(Number),
       reasons: expect.any(Array),
       event: {
@@ -264,16 +267,22 @@ describe('GET /recommendations', () => {
 
     const first = await feed(userId, '?limit=3');
     const all = [...first.items.map((i) => i.eventId)];
+    const positions = first.items.map((i) => i.position);
+    const rankings: string[] = [];
     let cursor = first.nextCursor;
     // Scores move between pages: other users pile onto the events not yet seen.
     await interact(newUser(), ...mine.slice(4).map((e): [string, Action] => [e.id, 'SAVE']));
     while (cursor) {
       const page = await feed(userId, `?limit=3&cursor=${cursor}`);
       all.push(...page.items.map((i) => i.eventId));
+      positions.push(...page.items.map((i) => i.position));
+      rankings.push(page.recommendationId);
       cursor = page.nextCursor;
     }
 
     expect(new Set(all).size).toBe(all.length);
+    expect(positions).toEqual(all.map((_, i) => i + 1)); // 1-based, in the one ranking every page names
+    expect(new Set(rankings)).toEqual(new Set([first.recommendationId]));
     const total = await stack.db('events').where('startsAt', '>', new Date()).count<{ count: string }[]>('* as count');
     expect(all).toHaveLength(Number(total[0]!.count) - 1); // every upcoming event but the one the user viewed
     expect(all).not.toContain(mine[0]!.id);

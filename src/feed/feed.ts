@@ -30,7 +30,10 @@ export interface FeedDeps {
 }
 
 export interface FeedPage {
-  items: (RankedItem & { event: FeedEvent })[];
+  /** The ranking the page was cut from: the same on every page of it. */
+  rankingId: string;
+  /** Each with its 1-based position in that ranking. */
+  items: (RankedItem & { event: FeedEvent; position: number })[];
   nextCursor: string | null;
   /** Whether the first page was ranked for this request (false: served from the stored ranking). */
   ranked: boolean;
@@ -100,18 +103,19 @@ export async function getFeedPage(
 
   const page: FeedPage['items'] = [];
   while (page.length < request.limit && position < items.length) {
+    const start = position;
     const slice = items.slice(position, position + request.limit - page.length);
     position += slice.length;
     const ids = slice.map((item) => item.eventId);
     // A first page's ranking reflects every stored DISMISS and APPLY; an older one, paged through, may not.
     const [events, settled] = await Promise.all([deps.events(ids, now), request.cursor ? loadSettledEvents(deps.db, userId, ids) : NONE]);
-    for (const item of slice) {
+    slice.forEach((item, i) => {
       const event = events.get(item.eventId);
-      if (event && !hidden.has(item.eventId) && !settled.has(item.eventId)) page.push({ ...item, event });
-    }
+      if (event && !hidden.has(item.eventId) && !settled.has(item.eventId)) page.push({ ...item, event, position: start + i + 1 });
+    });
   }
   const nextCursor = position < items.length ? encodeCursor({ snapshot: snapshotId, offset: position }) : null;
-  return { items: page, nextCursor, ranked };
+  return { rankingId: snapshotId, items: page, nextCursor, ranked };
 }
 
 /** The user's whole feed from the model as `db` has it, without the events in `hidden`, and the versions it was made under. */

@@ -11,7 +11,7 @@ import {
   collectionResponse,
   errorResponse,
   eventResponse,
-  feedItem,
+  feedPage,
   gigApplicationResponse,
   idempotencyKey,
   interactionBody,
@@ -136,7 +136,7 @@ export const openApiDocument = {
       get: {
         summary: "The caller's personalised feed of upcoming events",
         parameters: pageParameters,
-        responses: { 200: json(page(feedItem)), ...common, ...read },
+        responses: { 200: json(feedPage), ...common, ...read },
       },
     },
     '/collections': {

@@ -176,6 +176,8 @@ export const reason = z
 
 export const feedItem = z.object({
   eventId: z.string(),
+  /** 1-based, in the ranking the page was cut from (recommendationId). */
+  position: z.number().int().positive(),
   score: z.number(),
   reasons: z.array(reason),
   event: z.object({
@@ -187,6 +189,16 @@ export const feedItem = z.object({
     tags: z.array(z.string()),
     city: z.string().nullable(),
   }),
+});
+
+/**
+ * A page of the feed: `recommendationId` names the frozen ranking it was cut from, the same on every
+ * page of it; an interaction that sends it is attributed to that ranking.
+ */
+export const feedPage = z.object({
+  recommendationId: z.string(),
+  items: z.array(feedItem),
+  nextCursor: z.string().nullable(),
 });
 
 /** A page of a list, and the cursor of the next (null on the last). */

@@ -31,8 +31,10 @@ export function recommendationsRouter({
     const page = await beforeDeadline(getFeedPage(deps, currentUser(req).id, { ...query, deadline: req.deadline }), req.deadline);
     if (!query.cursor) metrics.feedFirstPages.inc({ ranking: page.ranked ? 'afresh' : 'ahead' });
     res.json({
-      items: page.items.map(({ eventId, score, reasons, event }): Json<typeof feedItem> => ({
+      recommendationId: page.rankingId,
+      items: page.items.map(({ eventId, position, score, reasons, event }): Json<typeof feedItem> => ({
         eventId,
+        position,
         score,
         reasons,
         event: { ...event, startsAt: event.startsAt.toISOString() },
