@@ -4,6 +4,7 @@ import type { Config } from './config';
 import { createDb } from './data/db';
 import { cachedEventExists } from './data/events';
 import { cachedFeedEvents } from './feed/candidates';
+import { ImpressionRecorder } from './feed/impressions';
 import { redisRankingCache } from './feed/ranking-cache';
 import { requireAdmin } from './http/admin-auth';
 import { apiSteps, type Step } from './http/pipeline';
@@ -19,6 +20,7 @@ import { errorResponder, routeNotFound } from './http/errors';
 import { plainIngestPath } from './http/ingest-path';
 import { collectionsRouter } from './http/routes/collections';
 import { eventsRouter } from './http/routes/events';
+import { feedStatsRouter } from './http/routes/feed-stats';
 import { gigsRouter } from './http/routes/gigs';
 import { interactionsRouter } from './http/routes/interactions';
 import { recommendationsRouter } from './http/routes/recommendations';
@@ -38,6 +40,7 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
   const redis = createFailFastRedis(config, { commandTimeoutMs: config.enqueueTimeoutMs, label: 'state', autoPipelining: true }, logger);
   const metrics = new Metrics('web');
   const outboxRelay = new OutboxRelay(db, producer, logger, { onFailure: () => metrics.outboxRelayFailures.inc() });
+  const impressions = new ImpressionRecorder(producer, metrics);
   metrics.trackQueue(producer.queue);
   metrics.trackOutbox(db);
   return {
@@ -53,10 +56,12 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { clos
     rankingGate: new RankingGate(config.feedRanking, (outcome) => metrics.feedRankings.inc({ outcome })),
     feedEvents: cachedFeedEvents(feedDb, config.eventCacheTtlMs),
     outboxRelay,
+    impressions,
     metrics,
     logger,
     async close() {
       await outboxRelay.stop();
+      await impressions.flush();
       await producer.close();
       closeRedis(redis);
       await db.destroy();
@@ -116,6 +121,8 @@ function createApp(deps: AppDeps, { errors, steps }: { errors: ReturnType<typeof
   open.use('/metrics', admin); // every method, so that not even OPTIONS tells the route is there
   open.get('/metrics', deps.metrics.handler());
   open.use('/admin/queues', admin, queueDashboard(deps.producer.queue));
+  open.use('/admin/feed', admin);
+  open.use(feedStatsRouter(deps));
   const openPaths: RequestHandler = (req, res, next) => (OPEN_PATHS.test(req.path) ? open(req, res, next) : next());
   app.use(Object.assign(openPaths, { stack: open.stack })); // its routes, for whoever lists the app's
 

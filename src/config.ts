@@ -245,6 +245,22 @@ const variables = z.object({
     group: 'tuning',
     description: 'events one user may keep across their collections; past it `409 limit_reached`',
   }),
+  FEED_ATTRIBUTION_HOURS: variable(
+    z.coerce
+      .number()
+      .positive()
+      .max(24 * 30)
+      .default(24),
+    {
+      group: 'tuning',
+      description:
+        'an interaction without a recommendationId is attributed to the latest feed page that showed its event to its user within this many hours before it (GET /admin/feed/stats)',
+    },
+  ),
+  FEED_IMPRESSIONS_RETENTION_DAYS: variable(z.coerce.number().int().positive().max(3650).default(90), {
+    group: 'tuning',
+    description: 'how long feed_impressions keeps the pages served; the worker deletes older rows, at most once an hour',
+  }),
   INTERACTION_MAX_AGE_DAYS: variable(z.coerce.number().positive().max(365).default(7), {
     group: 'tuning',
     description:
@@ -349,6 +365,7 @@ const configSchema = crossChecked.transform((e) => {
     feedRankingMaxAgeMs: e.FEED_RANKING_MAX_AGE_S * 1000,
     rateLimits: { readsPerMinute: e.RATE_LIMIT_READS_PER_MINUTE, writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE },
     interactionMaxAgeDays: e.INTERACTION_MAX_AGE_DAYS,
+    feedImpressions: { attributionHours: e.FEED_ATTRIBUTION_HOURS, retentionDays: e.FEED_IMPRESSIONS_RETENTION_DAYS },
     collectionLimits: { collectionsPerUser: e.COLLECTIONS_PER_USER_MAX, eventsPerUser: e.COLLECTION_EVENTS_PER_USER_MAX },
     feedRanking: { concurrency: e.FEED_RANKING_CONCURRENCY, queue: e.FEED_RANKING_QUEUE },
     logLevel: e.LOG_LEVEL,

@@ -50,6 +50,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly feedImpressions = new client.Counter({
+    name: 'feed_impressions_total',
+    help: 'Feed pages served, by experiment variant',
+    labelNames: ['variant'] as const,
+    registers: [this.registry],
+  });
+
+  readonly feedImpressionsDropped = new client.Counter({
+    name: 'feed_impressions_dropped_total',
+    help: 'Feed pages whose impression could not be queued (Redis away for long) and was dropped',
+    registers: [this.registry],
+  });
+
   readonly persistLag = new client.Histogram({
     name: 'interaction_persist_lag_seconds',
     help: 'Time from the API accepting an interaction to its row being committed',

@@ -13,6 +13,8 @@ export interface InteractionRow {
   createdAt: string;
   /** ISO 8601: when the user acted (the acceptance time when the client sent none). */
   occurredAt: string;
+  /** The feed ranking the client said the interaction came from. */
+  recommendationId: string | null;
 }
 
 /**
@@ -31,10 +33,10 @@ export async function insertInteractions(trx: Knex.Transaction, rows: Interactio
   // they are applied to the model. created_at is bound as text, so its microseconds survive.
   const { rows: inserted } = await trx.raw<{ rows: (ModelInteraction & { id: string })[] }>(
     `with inserted as (
-       insert into interactions (id, user_id, event_id, action, source, created_at, occurred_at, persisted_at)
-       select id, user_id, event_id, action, source, created_at, occurred_at, clock_timestamp()
-         from unnest(?::uuid[], ?::text[], ?::uuid[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[]) with ordinality
-              as r(id, user_id, event_id, action, source, created_at, occurred_at, n)
+       insert into interactions (id, user_id, event_id, action, source, created_at, occurred_at, recommendation_id, persisted_at)
+       select id, user_id, event_id, action, source, created_at, occurred_at, recommendation_id, clock_timestamp()
+         from unnest(?::uuid[], ?::text[], ?::uuid[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::text[]) with ordinality
+              as r(id, user_id, event_id, action, source, created_at, occurred_at, recommendation_id, n)
         -- The version digit: 5 for ids made from an Idempotency-Key.
         where not (substr(r.id::text, 15, 1) = '5' and exists (select 1 from interactions i where i.id = r.id))
         order by n
@@ -51,6 +53,7 @@ export async function insertInteractions(trx: Knex.Transaction, rows: Interactio
       rows.map((r) => r.source),
       rows.map((r) => r.createdAt),
       rows.map((r) => r.occurredAt),
+      rows.map((r) => r.recommendationId) as string[], // null where none: an SQL NULL in the array
     ],
   );
   return inserted;

@@ -30,6 +30,7 @@ export async function persistInteractions(db: Db, settings: ModelSettings, paylo
         source: p.source,
         createdAt: p.acceptedAt,
         occurredAt: p.occurredAt ?? p.acceptedAt,
+        recommendationId: p.recommendationId ?? null,
       })),
     );
     await applyInteractions(sqlModelStore(trx), settings, inserted);

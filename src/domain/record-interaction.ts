@@ -51,6 +51,8 @@ export interface InteractionInput {
   idempotencyKey?: string;
   /** When the user acted, already corrected for the client's clock (see resolveOccurredAt). */
   occurredAt?: Date;
+  /** The feed ranking the client says it came from, for attribution. */
+  recommendationId?: string;
   /** When to give up waiting on Redis (epoch ms): the request's deadline. */
   deadline: number;
 }
@@ -131,5 +133,6 @@ function stamp(input: Omit<InteractionInput, 'idempotencyKey' | 'deadline'>, id:
     source: input.source,
     acceptedAt: acceptanceTime(),
     ...(input.occurredAt && { occurredAt: input.occurredAt.toISOString() }),
+    ...(input.recommendationId && { recommendationId: input.recommendationId }),
   };
 }

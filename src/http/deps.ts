@@ -1,3 +1,4 @@
+import type { ImpressionRecorder } from '../feed/impressions';
 import type { Config } from '../config';
 import type { Db } from '../data/db';
 import type { RedisClient } from '../data/redis';
@@ -32,6 +33,8 @@ export interface AppDeps {
   rankingGate: RankingGate;
   /** What feed pages show of their events (cached for EVENT_CACHE_TTL_MS). */
   feedEvents(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
+  /** Records the feed pages served (feed_impressions), off the request path. */
+  impressions: ImpressionRecorder;
   /** Relays interactions recorded inside transactions (collections, gig applications). */
   outboxRelay: OutboxRelay;
   metrics: Metrics;

@@ -238,6 +238,35 @@ export const openApiDocument = {
         responses: { 200: { description: 'HTML' }, 401: error('No credentials'), 403: error('Not an admin') },
       },
     },
+    '/admin/feed/stats': {
+      get: {
+        ...admin,
+        summary:
+          'Per UTC day and variant: feed impressions (distinct ranking and event pairs served) and the interactions attributed to them, by action and by position 1 to 20',
+        parameters: [
+          {
+            name: 'from',
+            in: 'query',
+            required: true,
+            description: 'First UTC day, YYYY-MM-DD',
+            schema: { type: 'string', format: 'date' },
+          },
+          {
+            name: 'to',
+            in: 'query',
+            required: true,
+            description: 'Last UTC day, YYYY-MM-DD (at most 366 days after from)',
+            schema: { type: 'string', format: 'date' },
+          },
+        ],
+        responses: {
+          200: anyObject,
+          400: error('A missing or malformed day, or a range the wrong way round'),
+          401: error('No credentials'),
+          403: error('Not an admin'),
+        },
+      },
+    },
     '/openapi.json': { get: { ...open, summary: 'This document', responses: { 200: anyObject } } },
     '/docs': { get: { ...open, summary: 'This document, readable', responses: { 200: { description: 'HTML' } } } },
   },

@@ -24,7 +24,12 @@ const occurredAt = clientTime(
 );
 
 /** Unknown keys (a `userId`, say) are dropped: the user is always the token's subject. */
-export const interactionBody = z.object({ eventId: idField(), action, occurredAt: occurredAt.optional() }, anObject);
+const recommendationId = storableText(200).optional().meta({
+  description:
+    'The recommendationId of the feed page the user acted from: the interaction is attributed to that ranking. Without it, to the latest page that showed the event to the user within FEED_ATTRIBUTION_HOURS',
+});
+
+export const interactionBody = z.object({ eventId: idField(), action, occurredAt: occurredAt.optional(), recommendationId }, anObject);
 
 /** An idempotency key, in the header of POST /interactions or on a batch item: 1 to 200 visible ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -44,6 +49,7 @@ export const batchItem = z.object(
     eventId: idField(),
     action,
     occurredAt: occurredAt.optional(),
+    recommendationId,
     idempotencyKey: idempotencyKeyValue.optional().meta({
       description: 'As the Idempotency-Key header of POST /interactions: a retried batch gets the same ids and records nothing new',
     }),

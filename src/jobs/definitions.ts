@@ -17,6 +17,8 @@ export const JOBS = {
    */
   recordInteractions: 'interaction.batch',
   rebuildModel: 'model.rebuild',
+  /** Records feed pages served (feed_impressions), batched by the web process. */
+  recordImpressions: 'feed.impressions',
 } as const;
 
 /**
@@ -40,7 +42,25 @@ const recordInteractionPayload = z.object({
    * absent when the client sent no time, and in jobs queued before it existed: then acceptedAt.
    */
   occurredAt: z.iso.datetime().optional(),
+  /** The feed ranking the client said it came from (GET /recommendations' recommendationId). */
+  recommendationId: z.string().min(1).max(200).optional(),
 });
+
+const impressionPayload = z.object({
+  /** Made when the page was served: a job delivered twice stores it once. */
+  id: z.uuid(),
+  servedAt: z.iso.datetime({ precision: 3 }),
+  userId: z.string().min(1).max(255),
+  rankingId: z.string().min(1).max(200),
+  variant: z.string().min(1).max(100),
+  settingsVersion: z.number().int().positive(),
+  eventIds: z.array(z.uuid()).max(100),
+  positions: z.array(z.number().int().positive()).max(100),
+});
+export type ImpressionPayload = z.infer<typeof impressionPayload>;
+
+/** Most impressions one job carries. */
+export const MAX_IMPRESSIONS_PER_JOB = 1000;
 
 /** Most interactions one job carries. */
 export const MAX_INTERACTIONS_PER_JOB = 500;
@@ -48,6 +68,7 @@ export const MAX_INTERACTIONS_PER_JOB = 500;
 export const jobPayloads = {
   [LEGACY_RECORD_INTERACTION]: recordInteractionPayload,
   [JOBS.recordInteractions]: z.object({ interactions: z.array(recordInteractionPayload).min(1).max(MAX_INTERACTIONS_PER_JOB) }),
+  [JOBS.recordImpressions]: z.object({ impressions: z.array(impressionPayload).min(1).max(MAX_IMPRESSIONS_PER_JOB) }),
   [JOBS.rebuildModel]: z.object({
     /** Why the rebuild was asked for, for the dashboard. */
     reason: z.string().max(500),

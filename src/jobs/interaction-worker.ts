@@ -3,6 +3,7 @@ import { connectRedis } from '../data/redis';
 import type { z } from 'zod';
 import type { Config } from '../config';
 import type { Db } from '../data/db';
+import { insertImpressions, pruneImpressions } from '../data/impressions';
 import { persistInteractions } from '../domain/persist-interaction';
 import { rebuildModel } from '../domain/rebuild-model';
 import { JOBS, jobPayloads, LEGACY_RECORD_INTERACTION, QUEUES, type JobName, type RecordInteractionPayload } from './definitions';
@@ -29,6 +30,8 @@ async function store(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Pr
   return inserted;
 }
 
+let impressionsPrunedAt = 0;
+
 /** Handles one job: validates its payload again, then calls the domain. Safe to run twice for one job. */
 export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' | 'data'>): Promise<unknown> {
   const log = deps.logger.child({ jobId: job.id, jobName: job.name });
@@ -42,6 +45,17 @@ export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' 
       const result = await persist(deps, interactions);
       log.debug(result, 'interactions persisted');
       return result;
+    }
+    case JOBS.recordImpressions: {
+      const { impressions } = parse(deps, job, JOBS.recordImpressions);
+      const stored = await insertImpressions(deps.db, impressions);
+      // Retention rides on the writes: at most once an hour per process, whatever the traffic.
+      if (Date.now() - impressionsPrunedAt > 3_600_000) {
+        impressionsPrunedAt = Date.now();
+        const pruned = await pruneImpressions(deps.db, deps.config.feedImpressions.retentionDays);
+        if (pruned > 0) log.info({ pruned }, 'old feed impressions deleted');
+      }
+      return { stored };
     }
     case JOBS.rebuildModel: {
       const { reason } = parse(deps, job, JOBS.rebuildModel);

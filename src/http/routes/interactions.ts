@@ -72,7 +72,15 @@ export function interactionsRouter({
         const occurredAt = resolveOccurredAt({ occurredAt: item.occurredAt, sentAt }, receivedAt, maxAgeDays);
         inputs.push({
           index,
-          input: { userId, eventId: item.eventId, action: item.action, source: 'api', idempotencyKey: item.idempotencyKey, occurredAt },
+          input: {
+            userId,
+            eventId: item.eventId,
+            action: item.action,
+            source: 'api',
+            idempotencyKey: item.idempotencyKey,
+            occurredAt,
+            recommendationId: item.recommendationId,
+          },
         });
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
@@ -121,6 +129,7 @@ export function interactionAcceptor({
         source: 'api',
         idempotencyKey: key,
         occurredAt: resolveOccurredAt({ occurredAt: body.occurredAt }, receivedAt, maxAgeDays),
+        recommendationId: body.recommendationId,
         deadline: req.deadline,
       },
     );

@@ -1,10 +1,14 @@
 import { Router } from 'express';
 import { beforeDeadline } from '../../deadline';
+import { RECOMMENDATION_SETTINGS } from '../../domain/fitted-settings';
 import { getFeedPage } from '../../feed/feed';
 import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { parseInput } from '../validate';
 import { type feedItem, type Json, pageQuery } from '../schemas';
+
+/** The one variant while no experiment runs. */
+const CONTROL = 'control';
 
 export function recommendationsRouter({
   db,
@@ -14,7 +18,8 @@ export function recommendationsRouter({
   feedEvents,
   metrics,
   rankingGate,
-}: Pick<AppDeps, 'db' | 'feedDb' | 'config' | 'rankingCache' | 'feedEvents' | 'metrics' | 'rankingGate'>): Router {
+  impressions,
+}: Pick<AppDeps, 'db' | 'feedDb' | 'config' | 'rankingCache' | 'feedEvents' | 'metrics' | 'rankingGate' | 'impressions'>): Router {
   const router = Router();
   const deps = {
     db,
@@ -28,8 +33,19 @@ export function recommendationsRouter({
 
   router.get('/recommendations', async (req, res) => {
     const query = parseInput(pageQuery, req.query);
-    const page = await beforeDeadline(getFeedPage(deps, currentUser(req).id, { ...query, deadline: req.deadline }), req.deadline);
+    const userId = currentUser(req).id;
+    const page = await beforeDeadline(getFeedPage(deps, userId, { ...query, deadline: req.deadline }), req.deadline);
     if (!query.cursor) metrics.feedFirstPages.inc({ ranking: page.ranked ? 'afresh' : 'ahead' });
+    if (page.items.length > 0) {
+      impressions.record({
+        userId,
+        rankingId: page.rankingId,
+        variant: CONTROL,
+        settingsVersion: RECOMMENDATION_SETTINGS.version,
+        eventIds: page.items.map((item) => item.eventId),
+        positions: page.items.map((item) => item.position),
+      });
+    }
     res.json({
       recommendationId: page.rankingId,
       items: page.items.map(({ eventId, position, score, reasons, event }): Json<typeof feedItem> => ({

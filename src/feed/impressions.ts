@@ -1,0 +1,56 @@
+import { v7 as uuidv7 } from 'uuid';
+import { JOBS, MAX_IMPRESSIONS_PER_JOB, type ImpressionPayload } from '../jobs/definitions';
+import type { Producer } from '../jobs/producer';
+import type { Metrics } from '../metrics';
+
+/** Impressions one process holds while Redis is away; past it the oldest are dropped. */
+const MAX_PENDING = 20_000;
+
+export type Impression = Omit<ImpressionPayload, 'id' | 'servedAt'>;
+
+/**
+ * Records the feed pages served, off the request path: the pages of a second are queued together
+ * in one job (as interactions are), and the worker stores them in feed_impressions. While Redis is
+ * away they wait here, up to MAX_PENDING; past that the oldest are dropped and counted
+ * (feed_impressions_dropped_total): the pages were served, and no client waits on their record.
+ */
+export class ImpressionRecorder {
+  private pending: ImpressionPayload[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly producer: Pick<Producer, 'enqueue'>,
+    private readonly metrics: Pick<Metrics, 'feedImpressions' | 'feedImpressionsDropped'>,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  record(page: Impression, servedAt = new Date()): void {
+    this.pending.push({ id: uuidv7(), servedAt: servedAt.toISOString(), ...page });
+    this.metrics.feedImpressions.inc({ variant: page.variant });
+    if (this.pending.length > MAX_PENDING)
+      this.metrics.feedImpressionsDropped.inc(this.pending.splice(0, this.pending.length - MAX_PENDING).length);
+    this.schedule();
+  }
+
+  /** Queues everything recorded so far; what Redis does not take is kept for the next try. */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, MAX_IMPRESSIONS_PER_JOB);
+      try {
+        // The first page's id names the job: a retry of an enqueue that did land adds nothing.
+        await this.producer.enqueue(JOBS.recordImpressions, { impressions: batch }, { jobId: `impressions-${batch[0]!.id}` });
+      } catch {
+        // Redis away: the producer's outage log says so; the pages wait for the next try.
+        this.pending.unshift(...batch);
+        this.schedule();
+        return;
+      }
+    }
+  }
+
+  private schedule(): void {
+    this.timer ??= setTimeout(() => void this.flush(), this.intervalMs).unref();
+  }
+}

@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { insertImpressions } from '../src/data/impressions';
+import { processJob } from '../src/jobs/interaction-worker';
+import { JOBS } from '../src/jobs/definitions';
+import { createLogger } from '../src/logger';
+import { waitForInteractions } from './helpers/db';
+import { buildEvent } from './helpers/factories';
+import { startStack, type Stack } from './helpers/stack';
+import { waitFor } from './helpers/wait';
+
+const ADMIN = { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'correct horse battery' };
+const basic = `Basic ${Buffer.from(`${ADMIN.ADMIN_USERNAME}:${ADMIN.ADMIN_PASSWORD}`).toString('base64')}`;
+const today = () => new Date().toISOString().slice(0, 10);
+const yesterday = () => new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+
+interface FeedPage {
+  recommendationId: string;
+  items: { eventId: string; position: number }[];
+  nextCursor: string | null;
+}
+
+type Day = { date: string; variant: string; impressions: number; engaged: Record<string, number>; byPosition: any[] };
+
+describe('feed impressions and attribution', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true, env: { ...ADMIN, FEED_ATTRIBUTION_HOURS: '1' } });
+    for (let i = 0; i < 6; i += 1) await buildEvent(stack.db);
+  });
+  afterAll(() => stack.stop());
+
+  const feed = async (userId: string, query: string): Promise<FeedPage> => {
+    const res = await stack.request('GET', `/recommendations${query}`, { token: stack.token({ sub: userId }) });
+    expect(res.status).toBe(200);
+    return res.body;
+  };
+  const impressionsOf = (userId: string) => stack.db('feed_impressions').where({ user_id: userId }).orderBy('first_position');
+  const stats = async (from = yesterday(), to = today()) => {
+    const res = await stack.request('GET', `/admin/feed/stats?from=${from}&to=${to}`, { token: null, headers: { authorization: basic } });
+    expect(res.status).toBe(200);
+    return res.body.days as Day[];
+  };
+  const interact = (userId: string, body: object) =>
+    stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body }).then((res) => expect(res.status).toBe(202));
+
+  test('every page served is recorded once, with its ranking, variant, settings version, events and positions', async () => {
+    const userId = `user-${randomUUID()}`;
+    const first = await feed(userId, '?limit=3');
+    const second = await feed(userId, `?limit=3&cursor=${first.nextCursor}`);
+    const rows = await waitFor('both pages stored', async () =>
+      (await impressionsOf(userId)).length === 2 ? impressionsOf(userId) : undefined,
+    );
+    expect(rows.map((r) => [r.rankingId, r.variant, r.firstPosition, r.positions, r.eventIds])).toEqual(
+      [first, second].map((page) => [
+        first.recommendationId,
+        'control',
+        page.items[0]!.position,
+        page.items.map((i) => i.position),
+        page.items.map((i) => i.eventId),
+      ]),
+    );
+    expect(rows[0].settingsVersion).toEqual(expect.any(Number));
+
+    // The job delivered again (a worker that died after its commit) stores nothing twice.
+    const again = {
+      id: 'again',
+      name: JOBS.recordImpressions,
+      data: stack.producer.signed(JOBS.recordImpressions, {
+        impressions: rows.map((r) => ({
+          id: r.id,
+          servedAt: r.servedAt.toISOString(),
+          userId,
+          rankingId: r.rankingId,
+          variant: r.variant,
+          settingsVersion: r.settingsVersion,
+          eventIds: r.eventIds,
+          positions: r.positions,
+        })),
+      }),
+    };
+    await processJob({ config: stack.config, db: stack.db, logger: createLogger({ level: 'silent', name: 'test' }) }, again);
+    expect(await impressionsOf(userId)).toHaveLength(2);
+    expect(await stack.counted('feedImpressions', 'control')).toBeGreaterThanOrEqual(2);
+  });
+
+  test('interactions are attributed to the page that showed them, with or without a recommendationId, and never past the window', async () => {
+    const before = await stats();
+    const userId = `user-${randomUUID()}`;
+    const first = await feed(userId, '?limit=3');
+    const second = await feed(userId, `?limit=3&cursor=${first.nextCursor}`);
+    await waitFor('the pages stored', async () => (await impressionsOf(userId)).length === 2);
+    const [clicked, saved, named] = [first.items[1]!, second.items[0]!, first.items[2]!];
+
+    await interact(userId, { eventId: clicked.eventId, action: 'CLICK', recommendationId: first.recommendationId });
+    await interact(userId, { eventId: saved.eventId, action: 'SAVE' }); // the latest page that showed it
+    await interact(userId, { eventId: named.eventId, action: 'APPLY', recommendationId: 'a-ranking-that-did-not-show-it' });
+    const unseen = await buildEvent(stack.db);
+    await interact(userId, { eventId: unseen.id, action: 'VIEW' });
+
+    // Shown to another user 90 minutes ago: past the one-hour window.
+    const late = `user-${randomUUID()}`;
+    await insertImpressions(stack.db, [
+      {
+        id: randomUUID(),
+        servedAt: new Date(Date.now() - 90 * 60_000).toISOString(),
+        userId: late,
+        rankingId: 'old',
+        variant: 'control',
+        settingsVersion: 1,
+        eventIds: [clicked.eventId],
+        positions: [1],
+      },
+    ]);
+    await interact(late, { eventId: clicked.eventId, action: 'CLICK' });
+    await waitForInteractions(stack.db, userId, 4);
+    await waitForInteractions(stack.db, late, 1);
+
+    const after = await stats();
+    const total = (days: Day[], pick: (d: Day) => number) => days.reduce((n, d) => n + pick(d), 0);
+    expect(total(after, (d) => d.impressions) - total(before, (d) => d.impressions)).toBe(first.items.length + second.items.length + 1);
+    const engaged = (days: Day[], action: string) => total(days, (d) => d.engaged[action]!);
+    expect(['VIEW', 'CLICK', 'SAVE', 'APPLY', 'DISMISS'].map((a) => engaged(after, a) - engaged(before, a))).toEqual([0, 1, 1, 0, 0]);
+    const at = (days: Day[], position: number, action: string) => total(days, (d) => d.byPosition[position - 1].engaged[action]);
+    expect(at(after, clicked.position, 'CLICK') - at(before, clicked.position, 'CLICK')).toBe(1);
+    expect(at(after, saved.position, 'SAVE') - at(before, saved.position, 'SAVE')).toBe(1);
+    expect(after.every((d) => d.variant === 'control' && d.byPosition.length === 20)).toBe(true);
+  });
+
+  test('the stats need the operators’ login and a valid range', async () => {
+    expect((await stack.request('GET', `/admin/feed/stats?from=${today()}&to=${today()}`, { token: null })).status).toBe(401);
+    const bad = await stack.request('GET', `/admin/feed/stats?from=${today()}&to=${yesterday()}`, {
+      token: null,
+      headers: { authorization: basic },
+    });
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
+  });
+
+  test('a recommendationId that is not a string of at most 200 characters is refused, and nothing is recorded', async () => {
+    const event = await buildEvent(stack.db);
+    for (const recommendationId of ['r'.repeat(201), 42, '']) {
+      const single = await stack.request('POST', '/interactions', { body: { eventId: event.id, action: 'VIEW', recommendationId } });
+      expect(single).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
+      const batch = await stack.request('POST', '/interactions/batch', {
+        body: { interactions: [{ eventId: event.id, action: 'VIEW', recommendationId }] },
+      });
+      expect(batch.body.results[0]).toMatchObject({ status: 400, error: { code: 'validation_failed' } });
+    }
+  });
+});
