@@ -15,6 +15,8 @@ export interface PendingInteraction {
   /** When it was tracked, by this device's clock (the service corrects the skew with sentAt). */
   occurredAt: string;
   idempotencyKey: string;
+  /** The recommendationId of the feed page the user acted from, if any. */
+  recommendationId?: string;
 }
 
 /**
@@ -68,8 +70,11 @@ export interface ClientOptions {
 }
 
 export interface Client {
-  /** Buffers an interaction and returns at once; it is sent with the next batch. */
-  track(eventId: string, action: Action): void;
+  /**
+   * Buffers an interaction and returns at once; it is sent with the next batch. Pass the feed
+   * page's `recommendationId` when the user acted from the feed, so the service attributes it.
+   */
+  track(eventId: string, action: Action, options?: { recommendationId?: string }): void;
   /**
    * Resolves once every interaction tracked so far is stored by the service or dropped; rejects
    * with TokenRefusedError while the service refuses the token (the interactions are kept).
@@ -360,9 +365,15 @@ export function createClient(options: ClientOptions): Client {
   } else nodeProcess?.on?.('beforeExit', sendAsProcessExits);
 
   return {
-    track(eventId, action) {
+    track(eventId, action, { recommendationId } = {}) {
       if (closed) throw new Error('The client is closed');
-      const item: PendingInteraction = { eventId, action, occurredAt: new Date().toISOString(), idempotencyKey: randomKey() };
+      const item: PendingInteraction = {
+        eventId,
+        action,
+        occurredAt: new Date().toISOString(),
+        idempotencyKey: randomKey(),
+        ...(recommendationId && { recommendationId }),
+      };
       if (buffer.length >= maxBuffered) {
         const overflow = buffer.splice(0, buffer.length - maxBuffered + 1);
         void persist(() => storage.remove(overflow.map((dropped) => dropped.idempotencyKey)));

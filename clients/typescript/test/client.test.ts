@@ -43,7 +43,8 @@ describe('the TypeScript client, against the service', () => {
         return fetch(input, init);
       },
     });
-    for (let i = 0; i < 120; i += 1) client.track(events[i % 2]!.id, i % 10 === 0 ? 'SAVE' : 'VIEW');
+    for (let i = 0; i < 120; i += 1)
+      client.track(events[i % 2]!.id, i % 10 === 0 ? 'SAVE' : 'VIEW', { recommendationId: `ranking-${i % 3}` });
     client.track(randomUUID(), 'VIEW'); // no such event
     expect(client.pending).toBe(121);
     await client.flush();
@@ -51,6 +52,8 @@ describe('the TypeScript client, against the service', () => {
     expect(fetches).toEqual([50, 50, 21]);
     expect(dropped).toEqual([expect.objectContaining({ status: 404, error: expect.objectContaining({ code: 'event_not_found' }) })]);
     expect(await waitForRows(stack, userId, 120)).toEqual({ n: 120, distinct: 120 });
+    const named = await stack.db('interactions').where({ user_id: userId }).countDistinct({ n: 'recommendation_id' });
+    expect(named).toEqual([{ n: '3' }]); // each carried the feed page it came from
     await client.close();
   });
 
