@@ -2,6 +2,7 @@ import { hkdfSync } from 'node:crypto';
 import { z } from 'zod';
 import { RECOMMENDATION_SETTINGS } from './domain/fitted-settings';
 import { ACTIONS, DEFAULT_WEIGHTS } from './domain/weights';
+import { experimentSchema, NO_EXPERIMENT } from './feed/experiment';
 
 const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production';
 const DAY_MS = 86_400_000;
@@ -39,6 +40,16 @@ const hostPorts = () =>
     .transform((list) =>
       list.split(',').map((node) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.slice(node.lastIndexOf(':') + 1)) })),
     );
+
+const json = (example: string) =>
+  z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be JSON, e.g. ${example}` });
+      return z.NEVER;
+    }
+  });
 
 const actionWeights = z
   .string()
@@ -183,6 +194,17 @@ const variables = z.object({
     description: 'first pages that may wait for a ranking slot, each until its deadline; beyond it `503` with `Retry-After: 1` at once',
   }),
 
+  FEED_EXPERIMENT: variable(
+    json('[{"name":"control","share":0.5},{"name":"fresh","share":0.5,"settings":{"ranking":{"recencyDecay":1}}}]')
+      .pipe(experimentSchema)
+      .optional(),
+    {
+      group: 'tuning',
+      description:
+        'an experiment on the feed\'s ranking: JSON `[{"name", "share", "settings"?}]`, shares adding up to 1, `settings` overriding `ranking` and `candidates` of src/domain/recommendation-settings.json (not `model`: the workers store it). Users are dealt to variants by a stable hash of their id and the variants\' names; every feed page and its impression carry the variant, and GET /admin/feed/stats compares them',
+      shownDefault: 'none (one variant, `control`)',
+    },
+  ),
   ACTION_WEIGHTS: variable(actionWeights.optional(), {
     group: 'model',
     description: 'JSON overriding some action weights, e.g. `{"VIEW":0.5}`; `DISMISS` must stay negative, the rest positive',
@@ -357,6 +379,8 @@ const configSchema = crossChecked.transform((e) => {
     },
     /** How feeds are ranked from the model (src/domain/recommendation-settings.json; no rebuild needed). */
     feed: { ranking: RECOMMENDATION_SETTINGS.ranking, candidates: RECOMMENDATION_SETTINGS.candidates },
+    /** The experiment's variants (FEED_EXPERIMENT), or the one variant, control. */
+    feedVariants: e.FEED_EXPERIMENT ?? NO_EXPERIMENT,
     worker: { concurrency: e.WORKER_CONCURRENCY, transactions: e.WORKER_TRANSACTIONS, lockMs: e.WORKER_LOCK_MS },
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,

@@ -57,6 +57,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly feedEngagements = new client.Counter({
+    name: 'feed_engagements_total',
+    help: "Interactions accepted with the recommendationId of a feed page, by the user's variant and the action",
+    labelNames: ['variant', 'action'] as const,
+    registers: [this.registry],
+  });
+
   readonly feedImpressionsDropped = new client.Counter({
     name: 'feed_impressions_dropped_total',
     help: 'Feed pages whose impression could not be queued (Redis away for long) and was dropped',

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { insertImpressions } from '../src/data/impressions';
+import { assignVariant } from '../src/feed/experiment';
 import { processJob } from '../src/jobs/interaction-worker';
 import { JOBS } from '../src/jobs/definitions';
 import { createLogger } from '../src/logger';
@@ -145,5 +146,68 @@ describe('feed impressions and attribution', () => {
       });
       expect(batch.body.results[0]).toMatchObject({ status: 400, error: { code: 'validation_failed' } });
     }
+  });
+});
+
+describe('an experiment on the feed', () => {
+  const FEED_EXPERIMENT = JSON.stringify([
+    { name: 'control', share: 0.5 },
+    // Its feeds draw on the one soonest event only: a setting whose effect shows on every page.
+    { name: 'soonest', share: 0.5, settings: { candidates: { popular: 0, soonest: 1, collaborative: 0, byFeature: 0 } } },
+  ]);
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true, env: { ...ADMIN, FEED_EXPERIMENT } });
+    for (let i = 0; i < 4; i += 1) await buildEvent(stack.db);
+  });
+  afterAll(() => stack.stop());
+
+  test('users are dealt to variants stably, every page records its variant, and the stats report each with its interval', async () => {
+    const users = Array.from({ length: 12 }, () => `user-${randomUUID()}`);
+    const variantOf = new Map(users.map((u) => [u, assignVariant(stack.config.feedVariants, u).name]));
+    expect(new Set(variantOf.values())).toEqual(new Set(['control', 'soonest']));
+    const pages = new Map<string, FeedPage>();
+    for (const userId of users) {
+      const res = await stack.request('GET', '/recommendations?limit=2', { token: stack.token({ sub: userId }) });
+      pages.set(userId, res.body);
+      await stack.request('GET', '/recommendations?limit=2', { token: stack.token({ sub: userId }) }); // the same variant again
+    }
+    const rows = await waitFor('every page stored', async () => {
+      const found = await stack.db('feed_impressions').whereIn('user_id', users);
+      return found.length === users.length * 2 ? found : undefined;
+    });
+    for (const row of rows) expect(row.variant).toBe(variantOf.get(row.userId));
+    for (const [userId, page] of pages) expect(page.items).toHaveLength(variantOf.get(userId) === 'soonest' ? 1 : 2);
+
+    // One user of each variant saves the first event of their page.
+    for (const variant of ['control', 'soonest']) {
+      const userId = users.find((u) => variantOf.get(u) === variant)!;
+      const { recommendationId, items } = pages.get(userId)!;
+      const res = await stack.request('POST', '/interactions', {
+        token: stack.token({ sub: userId }),
+        body: { eventId: items[0]!.eventId, action: 'SAVE', recommendationId },
+      });
+      expect(res.status).toBe(202);
+      await waitForInteractions(stack.db, userId, 1);
+    }
+    const res = await stack.request('GET', `/admin/feed/stats?from=${yesterday()}&to=${today()}`, {
+      token: null,
+      headers: { authorization: basic },
+    });
+    expect(res.status).toBe(200);
+    const days = res.body.days as Day[];
+    expect(new Set(days.map((d) => d.variant))).toEqual(new Set(['control', 'soonest']));
+    for (const variant of ['control', 'soonest']) {
+      expect(days.filter((d) => d.variant === variant).reduce((n, d) => n + d.engaged.SAVE!, 0)).toBe(1);
+    }
+    expect(res.body.variants).toEqual([
+      expect.objectContaining({ variant: 'control', positive: 1, difference: null }),
+      expect.objectContaining({
+        variant: 'soonest',
+        positive: 1,
+        difference: { estimate: expect.any(Number), low: expect.any(Number), high: expect.any(Number) },
+      }),
+    ]);
+    expect(await stack.counted('feedEngagements', 'soonest')).toBe(1);
   });
 });

@@ -32,7 +32,7 @@ export interface Stack {
   token(claims?: Record<string, unknown>, options?: jwt.SignOptions): string;
   request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
   /** The value of one of this stack's feed counters for a label (`ahead`, `afresh`, `stored`, ...). */
-  counted(counter: 'feedFirstPages' | 'feedRankings' | 'feedImpressions', label: string): Promise<number>;
+  counted(counter: 'feedFirstPages' | 'feedRankings' | 'feedImpressions' | 'feedEngagements', label: string): Promise<number>;
   stop(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { feedStats } from '../../data/impressions';
+import { feedStats, type FeedDayStats } from '../../data/impressions';
+import { compareVariants } from '../../feed/experiment';
 import type { AppDeps } from '../deps';
 import { parseInput } from '../validate';
 
@@ -25,7 +26,28 @@ export function feedStatsRouter({ feedDb, config }: Pick<AppDeps, 'feedDb' | 'co
   const router = Router();
   router.get('/admin/feed/stats', async (req, res) => {
     const { from, to } = parseInput(statsQuery, req.query);
-    res.json({ days: await feedStats(feedDb, from, to, config.feedImpressions.attributionHours) });
+    const days = await feedStats(feedDb, from, to, config.feedImpressions.attributionHours);
+    res.json({
+      days,
+      variants: compareVariants(
+        variantTotals(
+          days,
+          config.feedVariants.map((v) => v.name),
+        ),
+      ),
+    });
   });
   return router;
+}
+
+/** The range's impressions and positive interactions per variant: the configured ones first, in order, then any others served in it. */
+function variantTotals(days: readonly FeedDayStats[], configured: readonly string[]) {
+  const totals = new Map(configured.map((variant) => [variant, { variant, impressions: 0, positive: 0 }]));
+  for (const day of days) {
+    const total = totals.get(day.variant) ?? { variant: day.variant, impressions: 0, positive: 0 };
+    total.impressions += day.impressions;
+    total.positive += day.engaged.CLICK + day.engaged.SAVE + day.engaged.APPLY;
+    totals.set(day.variant, total);
+  }
+  return [...totals.values()];
 }

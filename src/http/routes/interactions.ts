@@ -3,6 +3,8 @@ import { Router } from 'express';
 import { resolveOccurredAt } from '../../domain/occurred-at';
 import { recordInteraction, recordInteractions, type InteractionInput } from '../../domain/record-interaction';
 import { AppError, TooManyRequestsError, ValidationError } from '../../errors';
+import { assignVariant } from '../../feed/experiment';
+import type { RecordInteractionPayload } from '../../jobs/definitions';
 import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { requestLogger } from '../request-context';
@@ -43,11 +45,13 @@ export function interactionsRouter({
   rankingCache,
   rateLimiter,
   config,
-}: Pick<AppDeps, 'eventExists' | 'producer' | 'rankingCache' | 'rateLimiter' | 'config'>): Router {
+  metrics,
+}: Pick<AppDeps, 'eventExists' | 'producer' | 'rankingCache' | 'rateLimiter' | 'config' | 'metrics'>): Router {
   const router = Router();
   const maxAgeDays = config.interactionMaxAgeDays;
 
-  const accept = interactionAcceptor({ eventExists, producer, rankingCache, config });
+  const accept = interactionAcceptor({ eventExists, producer, rankingCache, config, metrics });
+  const engaged = feedEngagementCounter(config, metrics);
   router.post('/interactions', ...jsonBody, async (req, res) => {
     res.status(202).json(await accept(req, req.body));
   });
@@ -97,6 +101,7 @@ export function interactionsRouter({
       results[inputs[i]!.index] =
         outcome instanceof AppError ? refused(outcome) : { status: 202, id: outcome.id, eventId: outcome.eventId, action: outcome.action };
     });
+    engaged(userId, outcomes);
     if (granted < interactions.length) res.set('Retry-After', String(retryAfterS));
     const answer: Json<typeof batchResponse> = { results: results as BatchResult[] };
     res.status(200).json(answer);
@@ -114,8 +119,10 @@ export function interactionAcceptor({
   producer,
   rankingCache,
   config,
-}: Pick<AppDeps, 'eventExists' | 'producer' | 'rankingCache' | 'config'>) {
+  metrics,
+}: Pick<AppDeps, 'eventExists' | 'producer' | 'rankingCache' | 'config' | 'metrics'>) {
   const maxAgeDays = config.interactionMaxAgeDays;
+  const engaged = feedEngagementCounter(config, metrics);
   return async (req: IncomingMessage, rawBody: unknown): Promise<Json<typeof acceptedInteraction>> => {
     const receivedAt = new Date();
     const body = parseInput(interactionBody, rawBody);
@@ -133,7 +140,18 @@ export function interactionAcceptor({
         deadline: req.deadline,
       },
     );
+    engaged(accepted.userId, [accepted]);
     return { id: accepted.id, eventId: accepted.eventId, action: accepted.action, status: 'queued' };
+  };
+}
+
+/** Counts accepted interactions that name a feed page (feed_engagements_total), by the user's variant. */
+function feedEngagementCounter(config: AppDeps['config'], metrics: AppDeps['metrics']) {
+  return (userId: string, outcomes: readonly (RecordInteractionPayload | AppError)[]) => {
+    for (const outcome of outcomes) {
+      if (outcome instanceof AppError || !outcome.recommendationId) continue;
+      metrics.feedEngagements.inc({ variant: assignVariant(config.feedVariants, userId).name, action: outcome.action });
+    }
   };
 }
 

@@ -1,14 +1,12 @@
 import { Router } from 'express';
 import { beforeDeadline } from '../../deadline';
 import { RECOMMENDATION_SETTINGS } from '../../domain/fitted-settings';
+import { assignVariant } from '../../feed/experiment';
 import { getFeedPage } from '../../feed/feed';
 import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { parseInput } from '../validate';
 import { type feedItem, type Json, pageQuery } from '../schemas';
-
-/** The one variant while no experiment runs. */
-const CONTROL = 'control';
 
 export function recommendationsRouter({
   db,
@@ -34,13 +32,17 @@ export function recommendationsRouter({
   router.get('/recommendations', async (req, res) => {
     const query = parseInput(pageQuery, req.query);
     const userId = currentUser(req).id;
-    const page = await beforeDeadline(getFeedPage(deps, userId, { ...query, deadline: req.deadline }), req.deadline);
+    const variant = assignVariant(config.feedVariants, userId);
+    const page = await beforeDeadline(
+      getFeedPage({ ...deps, settings: variant }, userId, { ...query, deadline: req.deadline }),
+      req.deadline,
+    );
     if (!query.cursor) metrics.feedFirstPages.inc({ ranking: page.ranked ? 'afresh' : 'ahead' });
     if (page.items.length > 0) {
       impressions.record({
         userId,
         rankingId: page.rankingId,
-        variant: CONTROL,
+        variant: variant.name,
         settingsVersion: RECOMMENDATION_SETTINGS.version,
         eventIds: page.items.map((item) => item.eventId),
         positions: page.items.map((item) => item.position),
