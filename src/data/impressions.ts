@@ -56,9 +56,15 @@ export interface FeedDayStats {
   impressions: number;
   /** Interactions attributed to those impressions, by action. */
   engaged: Engaged;
+  /** Distinct events shown, and their share of the events upcoming that day (created by its end, starting after its start). */
+  events: number;
+  coverage: number;
   /** The same for positions 1 to 20 of the rankings. */
   byPosition: { position: number; impressions: number; engaged: Engaged }[];
 }
+
+/** A `YYYY-MM-DD` parameter as the start of that day in UTC, whatever the session's time zone. */
+const UTC_DAY = `((?::date)::timestamp at time zone 'UTC')`;
 
 /** Positions reported one by one (a feed's first pages). */
 const POSITIONS = 20;
@@ -79,7 +85,7 @@ export async function feedStats(db: Db, from: string, to: string, attributionHou
     `with seen as (
        select to_char(f.served_at at time zone 'UTC', 'YYYY-MM-DD') as day, f.variant, f.ranking_id, s.event_id, min(s.position) as position
          from feed_impressions f cross join lateral unnest(f.event_ids, f.positions) as s(event_id, position)
-        where f.served_at >= ?::date and f.served_at < ?::date + 1
+        where f.served_at >= ${UTC_DAY} and f.served_at < ${UTC_DAY} + interval '1 day'
         group by 1, 2, 3, 4)
      select day, variant, least(position, ${POSITIONS + 1}) as position, count(*) as impressions from seen group by 1, 2, 3`,
     range,
@@ -88,7 +94,7 @@ export async function feedStats(db: Db, from: string, to: string, attributionHou
     `with shown as (
        select f.served_at, f.user_id, f.ranking_id, f.variant, s.event_id, s.position
          from feed_impressions f cross join lateral unnest(f.event_ids, f.positions) as s(event_id, position)
-        where f.served_at >= ?::date and f.served_at < ?::date + 1),
+        where f.served_at >= ${UTC_DAY} and f.served_at < ${UTC_DAY} + interval '1 day'),
      attributed as (
        select distinct on (i.id) i.action, s.served_at, s.variant, s.position
          from shown s
@@ -102,6 +108,19 @@ export async function feedStats(db: Db, from: string, to: string, attributionHou
        from attributed group by 1, 2, 3, 4`,
     [...range, attributionHours],
   );
+  const { rows: covered } = await db.raw<{ rows: { day: string; variant: string; events: string; upcoming: string }[] }>(
+    `with shown as (
+       select to_char(f.served_at at time zone 'UTC', 'YYYY-MM-DD') as day, f.variant, count(distinct e) as events
+         from feed_impressions f cross join lateral unnest(f.event_ids) as e
+        where f.served_at >= ${UTC_DAY} and f.served_at < ${UTC_DAY} + interval '1 day'
+        group by 1, 2)
+     select s.day, s.variant, s.events,
+            (select count(*) from events ev
+              where ev.starts_at >= (s.day::date)::timestamp at time zone 'UTC'
+                and ev.created_at < (s.day::date + 1)::timestamp at time zone 'UTC') as upcoming
+       from shown s`,
+    range,
+  );
 
   const days = new Map<string, FeedDayStats>();
   const dayOf = (day: string, variant: string) => {
@@ -113,6 +132,8 @@ export async function feedStats(db: Db, from: string, to: string, attributionHou
         variant,
         impressions: 0,
         engaged: noEngagement(),
+        events: 0,
+        coverage: 0,
         byPosition: Array.from({ length: POSITIONS }, (_, i) => ({ position: i + 1, impressions: 0, engaged: noEngagement() })),
       };
       days.set(key, stats);
@@ -123,6 +144,11 @@ export async function feedStats(db: Db, from: string, to: string, attributionHou
     const stats = dayOf(row.day, row.variant);
     stats.impressions += Number(row.impressions);
     if (row.position <= POSITIONS) stats.byPosition[row.position - 1]!.impressions += Number(row.impressions);
+  }
+  for (const row of covered) {
+    const stats = dayOf(row.day, row.variant);
+    stats.events = Number(row.events);
+    stats.coverage = Number(row.upcoming) > 0 ? Number(row.events) / Number(row.upcoming) : 0;
   }
   for (const row of engaged) {
     const stats = dayOf(row.day, row.variant);

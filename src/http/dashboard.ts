@@ -49,7 +49,9 @@ function bullBoard(queues: Queue[]): Router {
   createBullBoard({
     queues: queues.map((queue) => new BullMQAdapter(queue)),
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'Interaction queues' } },
+    options: {
+      uiConfig: { boardTitle: 'Interaction queues', miscLinks: [{ text: 'Feed statistics', url: '/admin/feed' }], hideDocsLink: true },
+    },
   });
   const board = serverAdapter.getRouter() as Router & { disable?: (setting: string) => void };
   board.disable?.('x-powered-by'); // Bull Board serves from an Express app of its own

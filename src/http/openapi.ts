@@ -238,6 +238,14 @@ export const openApiDocument = {
         responses: { 200: { description: 'HTML' }, 401: error('No credentials'), 403: error('Not an admin') },
       },
     },
+    '/admin/feed': {
+      get: {
+        ...admin,
+        summary:
+          'The feed statistics as a page, for a browser: impressions, engagement, rate by position and coverage, drawn over a range of days',
+        responses: { 200: { description: 'HTML' }, 401: error('No credentials'), 403: error('Not an admin') },
+      },
+    },
     '/admin/feed/stats': {
       get: {
         ...admin,

@@ -1,4 +1,5 @@
-import { Router } from 'express';
+import path from 'node:path';
+import express, { Router } from 'express';
 import { z } from 'zod';
 import { feedStats, type FeedDayStats } from '../../data/impressions';
 import { compareVariants } from '../../feed/experiment';
@@ -24,6 +25,14 @@ const statsQuery = z
  */
 export function feedStatsRouter({ feedDb, config }: Pick<AppDeps, 'feedDb' | 'config'>): Router {
   const router = Router();
+  // The page (GET /admin/feed): its own files and Chart.js, under the API's strict content policy.
+  const page = path.join(__dirname, '..', 'admin-feed');
+  router.get('/admin/feed', (_req, res) => res.sendFile(path.join(page, 'index.html')));
+  router.use('/admin/feed/files', express.static(page, { index: false }));
+  router.use(
+    '/admin/feed/assets',
+    express.static(path.dirname(require.resolve('chart.js')) /* its dist/, which holds chart.umd.min.js */, { index: false }),
+  );
   router.get('/admin/feed/stats', async (req, res) => {
     const { from, to } = parseInput(statsQuery, req.query);
     const days = await feedStats(feedDb, from, to, config.feedImpressions.attributionHours);
