@@ -3,11 +3,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import jwt from 'jsonwebtoken';
 import { createDb, ensureDatabase, migrateLatest } from '../src/data/db';
 import { seedDemoEvents } from '../src/data/demo-events';
 import { loadConfigOrExit } from '../src/lifecycle';
 import { checkPostgres, checkRedis } from './preflight';
+import { signToken } from './token';
 
 process.env.NODE_ENV ??= 'development';
 // The queue dashboard needs a login; make one for this session unless one is configured.
@@ -36,12 +36,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 
   await waitForReady(`http://127.0.0.1:${config.port}/readyz`);
-  const token = jwt.sign({ sub: 'dev-user', roles: ['organizer'] }, config.jwt.secret, {
-    algorithm: 'HS256',
-    expiresIn: '7d',
-    ...(config.jwt.issuer && { issuer: config.jwt.issuer }),
-    ...(config.jwt.audience && { audience: config.jwt.audience }),
-  });
+  const token = signToken(config, { sub: 'dev-user', roles: ['organizer'] });
   const base = `http://127.0.0.1:${config.port}`;
   console.log(`
 ──────────────────────────────────────────────────────────────────────────────
