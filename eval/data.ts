@@ -1,5 +1,6 @@
 import type { EventFeatures } from '../src/domain/model';
 import { ACTIONS, type Action } from '../src/domain/weights';
+import type { Db } from '../src/data/db';
 import { parseCsv, parseTimestamp, readCsv } from './csv';
 
 export interface EvalInteraction {
@@ -95,4 +96,53 @@ export function timeSpan(data: EvalData): { first: Date; last: Date } {
     last = Math.max(last, at.getTime());
   }
   return { first: new Date(first), last: new Date(last) };
+}
+
+/** Rows read from the database per query. */
+const DB_BATCH = 50_000;
+
+/**
+ * The platform's own data, from the database (the read replica, when the caller passes it): every
+ * event, and the interactions that happened in the last `sinceDays` days (all, without it), read
+ * in batches in the order they happened. `progress` is told how many interactions are read so far.
+ */
+export async function readEvalDatabase(
+  db: Db,
+  options: { sinceDays?: number; progress?: (read: number, total: number) => void } = {},
+): Promise<EvalData> {
+  const builder = new EvalDataBuilder();
+  const events: { id: string; category: string | null; tags: string[]; city: string | null }[] = await db('events').select(
+    'id',
+    'category',
+    'tags',
+    'city',
+  );
+  for (const e of events) builder.event({ event_id: e.id, category: e.category ?? '', tags: e.tags.join('|'), city: e.city ?? '' });
+  const since = options.sinceDays === undefined ? new Date(0) : new Date(Date.now() - options.sinceDays * 86_400_000);
+  const [counted] = await db('interactions').where('occurredAt', '>=', since).count({ total: '*' });
+  const total = Number(counted?.total ?? 0);
+  // The cursor keeps occurred_at as PostgreSQL's text: a Date would drop its microseconds.
+  let after: { at: string; id: string } | undefined;
+  let read = 0;
+  for (;;) {
+    const query = db('interactions')
+      .select('id', 'userId', 'eventId', 'action', 'occurredAt', db.raw('occurred_at::text as "cursorAt"'))
+      .where('occurredAt', '>=', since)
+      .orderBy([{ column: 'occurredAt' }, { column: 'id' }])
+      .limit(DB_BATCH);
+    if (after) query.whereRaw('(occurred_at, id) > (?::timestamptz, ?::uuid)', [after.at, after.id]);
+    const rows: { id: string; userId: string; eventId: string; action: Action; occurredAt: Date; cursorAt: string }[] = await query;
+    rows.forEach((row, i) =>
+      builder.interaction(read + i + 1, {
+        user_id: row.userId,
+        event_id: row.eventId,
+        action: row.action,
+        timestamp: row.occurredAt.toISOString(),
+      }),
+    );
+    read += rows.length;
+    options.progress?.(read, total);
+    if (rows.length < DB_BATCH) return builder.data;
+    after = { at: rows[rows.length - 1]!.cursorAt, id: rows[rows.length - 1]!.id };
+  }
 }

@@ -201,9 +201,12 @@ export function validationSplit(data: EvalData): EvalData {
 }
 
 /** Writes the fitted settings, with the figures they gave and how to fit them again, to the versioned file. */
-export function writeFittedSettings(fit: FitResult, files: { interactions: string; events: string }): string {
-  const file = path.join(__dirname, '..', 'src', 'domain', 'recommendation-settings.json');
-  const relative = (p: string) => path.relative(process.cwd(), path.resolve(p));
+/**
+ * Writes the fitted settings, with what the fit measured and the command that made them (`source`:
+ * its data flags), to `out` or to the settings the service ships.
+ */
+export function writeFittedSettings(fit: FitResult, source: string, out?: string): string {
+  const file = out ? path.resolve(out) : path.join(__dirname, '..', 'src', 'domain', 'recommendation-settings.json');
   const brief = (r: EvalResult) => ({
     users: r.users,
     feed: round(r.feed),
@@ -216,7 +219,7 @@ export function writeFittedSettings(fit: FitResult, files: { interactions: strin
     version: RECOMMENDATION_SETTINGS.version,
     ...fit.settings,
     fitted: {
-      command: `npm run eval -- --fit --interactions ${relative(files.interactions)} --events ${relative(files.events)}`,
+      command: `npm run eval -- --fit ${source}`,
       at: new Date().toISOString().slice(0, 10),
       objective: `the served feed's NDCG@10 on a validation split: each user's last ${VALIDATION_POINTS} positives before the held-out one`,
       validation: { before: brief(fit.validation.before), after: brief(fit.validation.after) },

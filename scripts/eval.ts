@@ -1,43 +1,80 @@
-// `npm run eval -- --interactions FILE --events FILE [--fit] [--negatives 100] [--k 10] [--seed 42] [--half-life-days N] [--json]`
-// Offline evaluation of what the feed serves (src/eval/evaluate.ts); --fit fits the ranking on a
-// validation split and writes src/domain/recommendation-settings.json (src/eval/fit.ts).
+// `npm run eval -- --help`: offline evaluation of what the feed serves (eval/evaluate.ts), on CSV
+// files or on the platform's own database; --fit fits the ranking on a validation split (eval/fit.ts).
 import { parseArgs } from 'node:util';
+import { Presets, SingleBar } from 'cli-progress';
 import { RECOMMENDATION_SETTINGS } from '../src/domain/fitted-settings';
-import { readEvalFiles, timeSpan, type EvalData } from '../eval/data';
+import { createDb } from '../src/data/db';
+import { readEvalDatabase, readEvalFiles, timeSpan, type EvalData } from '../eval/data';
 import { evaluate, type EvalResult } from '../eval/evaluate';
 import { fitSettings, writeFittedSettings } from '../eval/fit';
+import type { Config } from '../src/config';
 import { loadConfigOrExit } from '../src/lifecycle';
 
 process.env.NODE_ENV ??= 'development';
 
-const USAGE =
-  'usage: npm run eval -- --interactions FILE --events FILE [--fit] [--negatives 100] [--k 10] [--seed 42] [--half-life-days N] [--json]';
+const USAGE = `usage: npm run eval -- (--interactions FILE --events FILE | --database [--since DAYS]) [options]
+
+Replays a log of interactions through the model and the feed as the service serves them, holding
+out each user's last positive first engagement, and reports HR@k and NDCG@k against the whole
+catalogue, beside decayed popularity and item-kNN (docs/recommendation-model.md).
+
+Data, one of:
+  --interactions FILE --events FILE   CSV: user_id,event_id,action,timestamp and event_id,category,tags,city
+  --database [--since DAYS]           the configured database (DATABASE_READ_URL's replica when set):
+                                      every event, and the interactions of the last DAYS days (all without it)
+Options:
+  --fit               fit the ranking on a validation split and write the settings
+  --out FILE          with --fit: where to write them (default src/domain/recommendation-settings.json;
+                      a deployment loads another file with RECOMMENDATION_SETTINGS_FILE)
+  --k N               the cut-off (default 10)
+  --negatives N       sampled negatives for the sampled metrics (default 100)
+  --seed N            the sampling seed (default 42)
+  --half-life-days N  the model's decay (default: the configured one)
+  --json              the figures as JSON
+  --help              this text`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      interactions: { type: 'string' },
-      events: { type: 'string' },
-      fit: { type: 'boolean', default: false },
-      negatives: { type: 'string', default: '100' },
-      k: { type: 'string', default: '10' },
-      seed: { type: 'string', default: '42' },
-      'half-life-days': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (!values.interactions || !values.events) throw new Error(USAGE);
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        interactions: { type: 'string' },
+        events: { type: 'string' },
+        database: { type: 'boolean', default: false },
+        since: { type: 'string' },
+        fit: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        negatives: { type: 'string', default: '100' },
+        k: { type: 'string', default: '10' },
+        seed: { type: 'string', default: '42' },
+        'half-life-days': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) return void console.log(USAGE);
+  const fromFiles = values.interactions !== undefined && values.events !== undefined;
+  if (fromFiles === values.database) throw new Error(USAGE);
+  const sinceDays = values.since === undefined ? undefined : Number(values.since);
+  if (sinceDays !== undefined && !(sinceDays > 0)) throw new Error(`--since takes a number of days\n\n${USAGE}`);
   const config = loadConfigOrExit();
-  const data = await readEvalFiles(values.interactions, values.events);
-  if (data.interactions.length === 0) throw new Error('No readable interactions in the file');
+  const data = fromFiles ? await readEvalFiles(values.interactions!, values.events!) : await readDatabase(config, sinceDays, !values.json);
+  if (data.interactions.length === 0)
+    throw new Error(fromFiles ? 'No readable interactions in the file' : 'No interactions in the database');
   const halfLifeDays = values['half-life-days'] ? Number(values['half-life-days']) : config.model.halfLifeDays;
   const model = { ...config.model, halfLifeDays, epoch: middleOf(data, halfLifeDays) };
   const options = { negatives: Number(values.negatives), k: Number(values.k), seed: Number(values.seed) };
   const started = Date.now();
+  const source = fromFiles
+    ? `--interactions ${values.interactions} --events ${values.events}`
+    : `--database${sinceDays === undefined ? '' : ` --since ${sinceDays}`}`;
 
   if (values.fit) {
     const fitted = await fitSettings(data, model, { ...options, log: values.json ? () => undefined : console.log });
-    const file = writeFittedSettings(fitted, { interactions: values.interactions, events: values.events });
+    const file = writeFittedSettings(fitted, source, values.out);
     if (values.json) console.log(JSON.stringify(fitted, null, 2));
     else {
       console.log(`\nwrote ${file}; on the held-out interactions (test) with the fitted settings:`);
@@ -63,6 +100,27 @@ async function main(): Promise<void> {
   );
   report(result, data, halfLifeDays);
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+/** The platform's own interactions and events, from the read replica when there is one, with a progress bar. */
+async function readDatabase(config: Config, sinceDays: number | undefined, showProgress: boolean): Promise<EvalData> {
+  const db = createDb({ ...config, databaseUrl: config.databaseReadUrl ?? config.databaseUrl, databasePoolMax: 1 });
+  const bar = new SingleBar({ format: 'reading interactions [{bar}] {value}/{total}', stream: process.stderr }, Presets.shades_classic);
+  let started = false;
+  try {
+    return await readEvalDatabase(db, {
+      sinceDays,
+      progress: (read, total) => {
+        if (!showProgress) return;
+        if (!started) bar.start(total, 0);
+        started = true;
+        bar.update(read);
+      },
+    });
+  } finally {
+    if (started) bar.stop();
+    await db.destroy();
+  }
 }
 
 /** The middle of the data as the epoch keeps the stored (epoch-scaled) values in range for data of any age. */

@@ -194,6 +194,12 @@ const variables = z.object({
     description: 'first pages that may wait for a ranking slot, each until its deadline; beyond it `503` with `Retry-After: 1` at once',
   }),
 
+  RECOMMENDATION_SETTINGS_FILE: variable(z.string().optional(), {
+    group: 'model',
+    description:
+      "a settings file to use instead of src/domain/recommendation-settings.json, as `npm run eval -- --fit --out FILE` writes it (say, fitted on the platform's own data with `--database`); read once at start, and the workers rebuild the model when it changes what they store",
+    shownDefault: 'the shipped settings',
+  }),
   FEED_EXPERIMENT: variable(
     json('[{"name":"control","share":0.5},{"name":"fresh","share":0.5,"settings":{"ranking":{"recencyDecay":1}}}]')
       .pipe(experimentSchema)

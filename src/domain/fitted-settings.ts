@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import fitted from './recommendation-settings.json';
 
@@ -72,5 +73,19 @@ const schema = z.object({
 
 export type RecommendationSettings = z.infer<typeof schema>;
 
-/** The versioned settings in recommendation-settings.json, checked once at start. */
-export const RECOMMENDATION_SETTINGS: RecommendationSettings = Object.freeze(schema.parse(fitted));
+/**
+ * The versioned settings, checked once at start: recommendation-settings.json, or the file
+ * RECOMMENDATION_SETTINGS_FILE names (one `npm run eval -- --fit --out FILE` wrote, say). The
+ * workers rebuild the model when the file changes what they store.
+ */
+export const RECOMMENDATION_SETTINGS: RecommendationSettings = Object.freeze(loadSettings(process.env.RECOMMENDATION_SETTINGS_FILE));
+
+function loadSettings(file: string | undefined): RecommendationSettings {
+  if (!file) return schema.parse(fitted);
+  try {
+    return schema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (error) {
+    const reason = error instanceof z.ZodError ? z.prettifyError(error) : (error as Error).message;
+    throw new Error(`RECOMMENDATION_SETTINGS_FILE ${file} cannot be used: ${reason}`);
+  }
+}
