@@ -125,6 +125,19 @@ describe('feed impressions and attribution', () => {
     expect(at(after, clicked.position, 'CLICK') - at(before, clicked.position, 'CLICK')).toBe(1);
     expect(at(after, saved.position, 'SAVE') - at(before, saved.position, 'SAVE')).toBe(1);
     expect(after.every((d) => d.variant === 'control' && d.byPosition.length === 20)).toBe(true);
+
+    // Each attributed interaction knows its ranking, position and variant.
+    const { rows } = await stack.db.raw(
+      `select a.action, a.ranking_id, a.position, a.variant from feed_attributions(now() - interval '1 day', now() + interval '1 minute', 1) a
+        where a.user_id in (?, ?) order by a.position`,
+      [userId, late],
+    );
+    expect(rows).toEqual(
+      [
+        { action: 'CLICK', ranking_id: first.recommendationId, position: clicked.position, variant: 'control' },
+        { action: 'SAVE', ranking_id: first.recommendationId, position: saved.position, variant: 'control' },
+      ].sort((a, b) => a.position - b.position),
+    );
   });
 
   test('the stats need the operators’ login and a valid range', async () => {

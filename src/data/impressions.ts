@@ -72,12 +72,12 @@ const POSITIONS = 20;
 const noEngagement = (): Engaged => Object.fromEntries(ACTIONS.map((a) => [a, 0])) as Engaged;
 
 /**
- * Per UTC day in [from, to] and variant: impressions and the interactions attributed to them.
- * Attribution is read here, from the rows: an interaction is attributed to the latest page served
- * to its user that showed its event (of the ranking it names, if it names one), served before the
- * interaction was accepted and within `attributionHours` before the user acted. So an impression
- * stored after the interaction it led to (the two jobs raced) still counts, and nothing is written
- * on the interactions' path.
+ * Per UTC day in [from, to] and variant: impressions and the interactions attributed to them by
+ * the database's feed_attributions (migrations/20261206000000): the latest page served to the user
+ * that showed the event (of the ranking the interaction names, if it names one), served before the
+ * interaction was accepted and within `attributionHours` before the user acted. Read from the rows
+ * when asked, so an impression stored after the interaction it led to (the two jobs raced) still
+ * counts, and nothing is written on the interactions' path.
  */
 export async function feedStats(db: Db, from: string, to: string, attributionHours: number): Promise<FeedDayStats[]> {
   const range = [from, to];
@@ -91,21 +91,10 @@ export async function feedStats(db: Db, from: string, to: string, attributionHou
     range,
   );
   const { rows: engaged } = await db.raw<{ rows: { day: string; variant: string; position: number; action: Action; n: string }[] }>(
-    `with shown as (
-       select f.served_at, f.user_id, f.ranking_id, f.variant, s.event_id, s.position
-         from feed_impressions f cross join lateral unnest(f.event_ids, f.positions) as s(event_id, position)
-        where f.served_at >= ${UTC_DAY} and f.served_at < ${UTC_DAY} + interval '1 day'),
-     attributed as (
-       select distinct on (i.id) i.action, s.served_at, s.variant, s.position
-         from shown s
-         join interactions i on i.user_id = s.user_id and i.event_id = s.event_id
-          and i.created_at >= s.served_at
-          and i.occurred_at < s.served_at + make_interval(hours => ?)
-          and (i.recommendation_id is null or i.recommendation_id = s.ranking_id)
-        order by i.id, s.served_at desc)
-     select to_char(served_at at time zone 'UTC', 'YYYY-MM-DD') as day, variant, least(position, ${POSITIONS + 1}) as position, action,
-            count(*) as n
-       from attributed group by 1, 2, 3, 4`,
+    `select to_char(a.served_at at time zone 'UTC', 'YYYY-MM-DD') as day, a.variant, least(a.position, ${POSITIONS + 1}) as position,
+            a.action, count(*) as n
+       from feed_attributions(${UTC_DAY}, ${UTC_DAY} + interval '1 day', ?) a
+      group by 1, 2, 3, 4`,
     [...range, attributionHours],
   );
   const { rows: covered } = await db.raw<{ rows: { day: string; variant: string; events: string; upcoming: string }[] }>(
