@@ -27,7 +27,7 @@ export function jsonTypeProblem(contentType: string | undefined): AppError | und
 const requireJson: RequestHandler = (req, _res, next) => next(jsonTypeProblem(req.get('content-type')));
 
 /**
- * A UTF-8 body read as express.json reads it (strict): a byte-order mark dropped, an empty body as
+ * A UTF-8 body read strictly, as express.json would: a byte-order mark dropped, an empty body as
  * `{}`, only an object or an array at the top. Anything else is a 400 `invalid_json`.
  */
 export function parseJsonBody(bytes: Buffer): unknown {
