@@ -21,7 +21,7 @@ describe('npm run token', () => {
     const printed = token(['--sub', 'alice', '--roles', 'admin'], { JWT_SECRET: stack.config.jwt.secret });
     expect(printed.status).toBe(0);
     const authorization = `Bearer ${printed.stdout.trim()}`;
-    expect((await stack.request('GET', '/recommendations', { token: null, headers: { authorization } })).status).toBe(200);
+    expect((await stack.request('GET', '/collections', { token: null, headers: { authorization } })).status).toBe(200);
     const day = new Date().toISOString().slice(0, 10);
     expect(
       (await stack.request('GET', `/admin/feed/stats?from=${day}&to=${day}`, { token: null, headers: { authorization } })).status,

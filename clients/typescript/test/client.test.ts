@@ -88,7 +88,7 @@ describe('the TypeScript client, against the service', () => {
       baseUrl: stack.baseUrl,
       getToken: () => stack.token({ sub: userId }),
       batchSize: 50,
-      requestTimeoutMs: 300,
+      requestTimeoutMs: 3000, // only the hanging request reaches it, however loaded the machine
       retryDelayMs: 1,
       maxRetryDelayMs: 1,
       fetch: async (input, init) => {
