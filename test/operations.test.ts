@@ -277,6 +277,27 @@ describe('the API description', () => {
     expect(res).toMatchObject({ status: 200, body: { openapi: '3.1.0' } });
   });
 
+  test('groups every operation under a tag, and shows each error with an example of its body and code', () => {
+    const paths = openApiDocument.paths as unknown as Record<
+      string,
+      Record<string, { tags: string[]; responses: Record<string, { content?: Record<string, { example?: any }> }> }>
+    >;
+    const tags = new Set(openApiDocument.tags.map((t) => t.name));
+    for (const operations of Object.values(paths))
+      for (const operation of Object.values(operations)) expect(tags).toContain(operation.tags[0]);
+    expect(paths['/interactions']!.post!.tags).toEqual(['Interactions']);
+    expect(paths['/recommendations']!.get!.tags).toEqual(['Feed']);
+    expect(paths['/admin/feed/stats']!.get!.tags).toEqual(['Operations']);
+    const examples = paths['/interactions']!.post!.responses;
+    expect(examples['404']!.content!['application/json']!.example).toEqual({
+      error: { code: 'event_not_found', message: expect.any(String) },
+    });
+    expect(examples['415']!.content!['application/json']!.example.error.code).toBe('unsupported_media_type');
+    const body = JSON.stringify(paths['/interactions']!.post);
+    expect(body).toContain('0193a0de-0000-7000-8000-000000000004'); // an event id that looks like one
+    expect(body).toContain('2026-12-06T09:15:00Z'); // and a time of this era
+  });
+
   test('documents exactly the routes the app serves', async () => {
     const served = routesOf(stack.app as unknown as { router: { stack: Layer[] } }).sort();
     const documented = Object.entries(openApiDocument.paths)

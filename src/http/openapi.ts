@@ -64,6 +64,56 @@ const components = (
   }
 ).schemas;
 
+/** The groups the page shows operations in, by the first part of their path. */
+const TAGS = {
+  Interactions: 'Record what users do: one interaction, or a batch',
+  Feed: "The caller's personalised feed",
+  Events: 'Events and gigs',
+  Collections: "The caller's collections (adding an event records a SAVE)",
+  Gigs: 'Applying to gigs (records an APPLY)',
+  Operations: 'Probes, metrics, the queue dashboard, feed statistics and this document',
+} as const;
+const TAG_OF: Record<string, keyof typeof TAGS> = {
+  interactions: 'Interactions',
+  recommendations: 'Feed',
+  events: 'Events',
+  collections: 'Collections',
+  gigs: 'Gigs',
+};
+
+/** The code each error status has unless its description names another, in parentheses. */
+const ERROR_CODES: Record<string, string> = {
+  400: 'validation_failed',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  408: 'request_timeout',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  503: 'service_unavailable',
+};
+
+type Operation = { tags?: string[]; responses: Record<string, { description: string; content?: Record<string, { example?: unknown }> }> };
+
+/** Every operation with its tag, and every error answer with an example of its body. */
+function tagged<P extends Record<string, Record<string, unknown>>>(paths: P): P {
+  for (const [route, operations] of Object.entries(paths)) {
+    const tag = TAG_OF[route.split('/')[1] ?? ''] ?? 'Operations';
+    for (const operation of Object.values(operations) as Operation[]) {
+      operation.tags = [tag];
+      for (const [status, answer] of Object.entries(operation.responses)) {
+        const content = answer.content?.['application/json'];
+        if (Number(status) < 400 || !content) continue;
+        const code = /\(([a-z_]+)\)/.exec(answer.description)?.[1] ?? ERROR_CODES[status] ?? 'error';
+        answer.content = { 'application/json': { ...content, example: { error: { code, message: answer.description } } } };
+      }
+    }
+  }
+  return paths;
+}
+
 /** The API, described for clients; a test checks it against the routes the app really serves, and their answers. */
 export const openApiDocument = {
   openapi: '3.1.0',
@@ -87,7 +137,8 @@ export const openApiDocument = {
     },
     schemas: Object.fromEntries(Object.entries(components).map(([id, schema]) => [id, withoutMetaKeys(schema)])),
   },
-  paths: {
+  tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
+  paths: tagged({
     '/interactions': {
       post: {
         summary: 'Record an interaction of the caller with an event',
@@ -277,7 +328,7 @@ export const openApiDocument = {
     },
     '/openapi.json': { get: { ...open, summary: 'This document', responses: { 200: anyObject } } },
     '/docs': { get: { ...open, summary: 'This document, readable', responses: { 200: { description: 'HTML' } } } },
-  },
+  }),
 } as const;
 
 /** A parameter's description sits beside its schema in OpenAPI. */

@@ -7,7 +7,10 @@ import { idField, storableText } from './validate';
 // and shape their answers to them, and the OpenAPI document (openapi.ts) is generated from them.
 
 const anObject = { error: 'The body must be a JSON object' };
-const dateTime = () => z.iso.datetime({ offset: true });
+const EXAMPLE_TIME = '2026-12-06T09:15:00Z';
+const dateTime = () => z.iso.datetime({ offset: true }).meta({ examples: [EXAMPLE_TIME] });
+/** An event's id in a body, with an example the docs show. */
+const eventIdField = () => idField(['0193a0de-0000-7000-8000-000000000004']).meta({ description: "The event's id (a UUID)" });
 
 export const action = z.enum(ACTIONS, { error: `must be one of ${ACTIONS.join(', ')}` }).meta({ id: 'Action' });
 
@@ -16,6 +19,7 @@ export const action = z.enum(ACTIONS, { error: `must be one of ${ACTIONS.join(',
 const clientTime = (description: string) =>
   z.iso
     .datetime({ offset: true, error: 'must be an ISO 8601 date-time with an offset, e.g. 2026-11-30T09:15:00Z' })
+    .meta({ examples: [EXAMPLE_TIME] })
     .transform((s) => new Date(s))
     .meta({ description });
 
@@ -29,7 +33,7 @@ const recommendationId = storableText(200).optional().meta({
     'The recommendationId of the feed page the user acted from: the interaction is attributed to that ranking. Without it, to the latest page that showed the event to the user within FEED_ATTRIBUTION_HOURS',
 });
 
-export const interactionBody = z.object({ eventId: idField(), action, occurredAt: occurredAt.optional(), recommendationId }, anObject);
+export const interactionBody = z.object({ eventId: eventIdField(), action, occurredAt: occurredAt.optional(), recommendationId }, anObject);
 
 /** An idempotency key, in the header of POST /interactions or on a batch item: 1 to 200 visible ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -46,7 +50,7 @@ export const MAX_BATCH_ITEMS = 500;
 
 export const batchItem = z.object(
   {
-    eventId: idField(),
+    eventId: eventIdField(),
     action,
     occurredAt: occurredAt.optional(),
     recommendationId,
@@ -90,7 +94,7 @@ export const newEventBody = z.object(
 );
 
 export const newCollectionBody = z.object({ name: storableText(100) }, anObject);
-export const newEntryBody = z.object({ eventId: idField() }, anObject);
+export const newEntryBody = z.object({ eventId: eventIdField() }, anObject);
 export const applicationBody = z.object({ message: storableText(2000).nullish() }, anObject);
 
 const PAGE_LIMIT = 'must be a whole number from 1 to 100';

@@ -27,8 +27,13 @@ export const storableText = (max: number) =>
  */
 export const normaliseId = (value: string) => value.toLowerCase();
 
-/** An id the client sent in the body: a string of at most 200 characters, normalised. */
-export const idField = () => z.string({ error: 'must be a string' }).max(200, 'is too long').transform(normaliseId);
+/** An id the client sent in the body: a string of at most 200 characters, normalised; `examples` for the docs. */
+export const idField = (examples?: string[]) =>
+  z
+    .string({ error: 'must be a string' })
+    .max(200, 'is too long')
+    .meta(examples ? { examples } : {})
+    .transform(normaliseId);
 
 /** An id from the path, normalised. */
 export const idParam = (req: { params: Record<string, string | string[] | undefined> }, name: string) =>
