@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createDb, ensureDatabase, migrateLatest } from '../src/data/db';
-import { seedDemoEvents } from '../src/data/demo-events';
+import { seeded, seedDemoEvents, type DemoEvent } from '../src/data/demo-events';
+import type { Config } from '../src/config';
 import { loadConfigOrExit } from '../src/lifecycle';
 import { checkPostgres, checkRedis } from './preflight';
 import { signToken } from './token';
@@ -38,9 +39,11 @@ async function main(): Promise<void> {
   await waitForReady(`http://127.0.0.1:${config.port}/readyz`);
   const token = signToken(config, { sub: 'dev-user', roles: ['organizer'] });
   const base = `http://127.0.0.1:${config.port}`;
+  const simulated = await simulateDemoUsers(base, config, events);
   console.log(`
 ──────────────────────────────────────────────────────────────────────────────
  API and worker are running on ${base}   (Ctrl-C stops both)
+ Demo: ${events.length} events; ${DEMO_USERS} simulated users' ${simulated} interactions sent through the API and the queue
 
  Dev token (sub "dev-user", roles ["organizer"], valid 7 days):
    export TOKEN=${token}
@@ -57,6 +60,42 @@ async function main(): Promise<void> {
    psql ${config.databaseUrl} -c 'select * from interactions order by created_at desc limit 5' -c 'select * from user_event_scores'
 ──────────────────────────────────────────────────────────────────────────────
 `);
+}
+
+const DEMO_USERS = 60;
+
+/**
+ * Demo users with a taste (a category, mostly in one city), whose histories go through the API and
+ * the queue as any client's would, so the feed, similar events and the operators' pages show
+ * something. Their idempotency keys are fixed: starting again records nothing twice.
+ */
+async function simulateDemoUsers(base: string, config: Config, events: DemoEvent[]): Promise<number> {
+  const random = seeded(7);
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
+  const categories = [...new Set(events.map((e) => e.category))];
+  const cities = [...new Set(events.map((e) => e.city))];
+  let sent = 0;
+  for (let u = 1; u <= DEMO_USERS; u += 1) {
+    const [taste, home] = [pick(categories), pick(cities)];
+    const liked = events.filter((e) => e.category === taste);
+    const likedAtHome = liked.filter((e) => e.city === home);
+    const count = 8 + Math.floor(random() * 25);
+    const interactions = Array.from({ length: count }, (_, n) => {
+      const roll = random();
+      const event = roll < 0.5 && likedAtHome.length ? pick(likedAtHome) : roll < 0.85 ? pick(liked) : pick(events);
+      const positive = random() < 0.6 ? 'VIEW' : random() < 0.5 ? 'CLICK' : event.kind === 'gig' ? 'APPLY' : 'SAVE';
+      const action = event.category !== taste && random() < 0.3 ? 'DISMISS' : positive;
+      const occurredAt = new Date(Date.now() - (count - n) * 3_600_000).toISOString();
+      return { eventId: event.id, action, occurredAt, idempotencyKey: `demo-${u}-${n}` };
+    });
+    const res = await fetch(`${base}/interactions/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${signToken(config, { sub: `demo-user-${u}`, roles: [] })}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ interactions }),
+    });
+    if (res.ok) sent += interactions.length;
+  }
+  return sent;
 }
 
 function start(name: string, entry: string): ChildProcess {
