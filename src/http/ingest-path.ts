@@ -12,11 +12,12 @@ const PATH = '/interactions';
 /**
  * POST /interactions, the API's hot path, served on Node's request and response rather than through
  * Express: measured in one process, Express's dispatch and its request and response objects cost
- * more CPU than everything this route does (docs/performance.md). The steps are the Express
- * route's, in its order and from the same functions, with the same answers: the request's context,
- * CORS, the API's steps (the one list the app is built from too: src/http/pipeline.ts), the
- * content type, the body, the route, and errors through the app's one error responder. A request in any other form (another method or path, a query string,
- * a compressed or chunked body, a body over the limit) goes to Express, which answers it as before.
+ * more CPU than everything this route does (docs/performance.md). It takes the Express route's
+ * way, from the same pieces and with the same answers: the request's context, CORS, the API's steps
+ * (the one list the app mounts too: src/http/pipeline.ts), the content type, the one body reader,
+ * the route, and errors through the app's one error responder. A request in any other form
+ * (another method or path, a query string, a compressed or chunked body, a body over the limit)
+ * goes to Express.
  */
 export function plainIngestPath(
   deps: AppDeps,

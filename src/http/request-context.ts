@@ -45,8 +45,8 @@ export interface RequestContextOptions {
 /**
  * What every request gets, with one listener (each middleware and listener per request is CPU the
  * API spends before its own work): its deadline (`budgetMs`, ENQUEUE_TIMEOUT_MS, from its
- * arrival, and again once its body is read), how long its body may take (`bodyTimeoutMs`), its id (the caller's X-Request-Id if sane, returned), the security headers for its
- * `path`, `Connection: close` while the process drains, its duration in the metrics under `route`,
+ * arrival, and again once its body is read), how long its body may take (`bodyTimeoutMs`), its
+ * id (the caller's X-Request-Id if sane, returned), the security headers for its `path`, `Connection: close` while the process drains, its duration in the metrics under `route`,
  * and, once answered, one log line: `info`, or `error` for a 5xx. The logger bound to the request
  * (requestLog) is made only when something logs through it: made for every request, as pino-http
  * does, binding the request cost a twentieth of the API's CPU even at `warn`, where nothing is written.
