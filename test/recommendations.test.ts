@@ -481,11 +481,11 @@ describe('GET /recommendations: one freshness rule, the versions of the user and
     const stale = [{ eventId: randomUUID(), score: 1, reasons: [] }];
     const at = (ranking: Awaited<ReturnType<typeof firstPage>>) => ranking.ranked;
 
-    await cache().save(userId, stale, { ...versions, user: String(BigInt(versions.user) - 1n) }, Date.now());
+    await cache().save(userId, '', stale, { ...versions, user: String(BigInt(versions.user) - 1n) }, Date.now());
     expect(at(await firstPage(feedDeps(), userId))).toBe(true); // made before a write the primary has stored
-    await cache().save(userId, stale, { ...versions, model: String(BigInt(versions.model) - 1n) }, Date.now());
+    await cache().save(userId, '', stale, { ...versions, model: String(BigInt(versions.model) - 1n) }, Date.now());
     expect(at(await firstPage(feedDeps(), userId))).toBe(true); // made from the model before a rebuild
-    await cache().save(userId, stale, versions, Date.now() - 61_000);
+    await cache().save(userId, '', stale, versions, Date.now() - 61_000);
     expect(at(await firstPage(feedDeps(), userId))).toBe(true); // older than the greatest age
     expect(at(await firstPage(feedDeps(), userId))).toBe(false); // the one just made, true to both
     expect(at(await firstPage(feedDeps(0), userId))).toBe(true); // FEED_RANKING_MAX_AGE_S=0: always afresh

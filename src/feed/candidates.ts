@@ -3,6 +3,7 @@ import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings
 import { featureKey } from '../domain/model';
 import type { Candidate, UserProfile } from './ranking';
 import type { Versions } from './versions';
+import { filterBindings, filterSql, isFiltered, NO_FILTER, type FeedFilter } from './filter';
 
 /** A candidate as the query returns it: id, start (ms), features, popularity, co-occurrence. */
 type CandidateRow = [string, number, string | null, string[], string | null, string, string, number, number];
@@ -13,10 +14,12 @@ type CandidateRow = [string, number, string | null, string[], string | null, str
  * of their latest positive events, events matching their strongest features, popular and soonest
  * events; each source indexed and bounded, so the cost does not grow with a user's history or the
  * number of events. Events the user interacted with (the feed is for discovery, see ranking.ts)
- * and events that have started are left out. Rows come back as one JSON document: parsing a
+ * and events that have started are left out. Under a filter, every source yields only events that
+ * pass it (filter.ts), so the feed is ranked within the filter rather than cut out of the plain
+ * one, each walk still bounded. Rows come back as one JSON document: parsing a
  * thousand typed rows one by one cost the API more CPU than PostgreSQL spent finding them.
  */
-const CANDIDATES_SQL = `
+const candidatesSql = (filtered: boolean) => `
 with recent as (
   -- The user's latest positive events, k = 0 for the latest.
   select event_id, row_number() over (order by positive_at desc, event_id) - 1 as k
@@ -35,13 +38,9 @@ with recent as (
     join event_popularity pr on pr.event_id = r.event_id
     cross join lateral (select greatest(1, round(:neighboursPerEvent * r.weight))::int as size) l
     cross join lateral (select other_event_id, value
-                          from ((select high_event_id as other_event_id, low_to_high as value from event_pairs
-                                  where low_event_id = r.event_id and low_to_high > 0
-                                  order by low_to_high desc, high_event_id limit l.size)
+                          from (${neighbours('low', 'high', 'r.event_id', 'l.size', filtered)}
                                 union all
-                                (select low_event_id, high_to_low from event_pairs
-                                  where high_event_id = r.event_id and high_to_low > 0
-                                  order by high_to_low desc, low_event_id limit l.size)) both_ways
+                                ${neighbours('high', 'low', 'r.event_id', 'l.size', filtered)}) both_ways
                          order by value desc, other_event_id limit l.size) n
     join event_popularity pc on pc.event_id = n.other_event_id
    group by n.other_event_id order by value desc limit :collaborative
@@ -80,8 +79,8 @@ with recent as (
   -- Walks the popularity index and stops at the limit, so its cost does not grow with the number
   -- of events that match. The test is a subquery per row (and the wanted features sub-selects), not
   -- a join: a join lets the planner sort every matching event instead.
-  select p.event_id as id from event_popularity p
-   where (select e.starts_at > :now
+  select p.event_id as id from ${filtered ? '(select event_id, value from event_popularity order by value desc limit :filterScan) p' : 'event_popularity p'}
+   where (select e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''}
                  and (lower(e.category) = any((select categories from wanted)::text[]) or e.tags && (select tags from wanted)
                       or lower(e.city) = any((select cities from wanted)::text[])
                       or e.organizer_id = any((select organizers from wanted)::text[]))
@@ -90,14 +89,27 @@ with recent as (
 ), matching_fresh as (
   -- Events no one has engaged with yet (not in that index) fill what is left, soonest first.
   select e.id from events e cross join wanted w
-   where not exists (select 1 from event_popularity p where p.event_id = e.id) and e.starts_at > :now
+   where not exists (select 1 from event_popularity p where p.event_id = e.id) and e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''}
      and (lower(e.category) = any(w.categories) or e.tags && w.tags or lower(e.city) = any(w.cities) or e.organizer_id = any(w.organizers))
    order by e.starts_at limit greatest(:byFeature - (select count(*) from matching), 0)
-), popular as (
+), popular as (${
+  filtered
+    ? `
+  -- Within the filter, from both ends, each walk bounded: the most popular events that pass it, and
+  -- the most popular of the soonest events that pass it (how a rare filter finds any).
+  (select p.event_id as id from (select event_id, value from event_popularity order by value desc limit :filterScan) p
+    where (select e.starts_at > :now and ${filterSql('e')} from events e where e.id = p.event_id)
+    order by p.value desc limit :popular)
+  union
+  (select e.id from (select id from events e where e.starts_at > :now and ${filterSql('e')} order by e.starts_at limit :filterScan) e
+     join event_popularity p on p.event_id = e.id
+    order by p.value desc limit :popular)`
+    : `
   select e.id from event_popularity p join events e on e.id = p.event_id
-   where e.starts_at > :now order by p.value desc limit :popular
+   where e.starts_at > :now order by p.value desc limit :popular`
+}
 ), soonest as (
-  select e.id from events e where e.starts_at > :now order by e.starts_at limit :soonest
+  select e.id from events e where e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} order by e.starts_at limit :soonest
 ), candidate as materialized (
   -- Each candidate once, with its co-occurrence value when it has one.
   select id, max(collaborative) as collaborative
@@ -115,11 +127,36 @@ select (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts
                                          coalesce((select p.value from event_popularity p where p.event_id = e.id), 0),
                                          coalesce(i.collaborative, 0)))
           from candidate i
-          cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now offset 0) e
+          cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} offset 0) e
          where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id)) as candidates,
        (select json_agg(json_build_array(kind, name, value)) from affinity) as affinities,
        coalesce((select version from feed_versions where user_id = :userId), 0)::text as "userVersion",
        coalesce((select version from model_state where name = 'scores'), 0)::text as "modelVersion"`;
+
+/**
+ * One direction of an event's row in event_pairs: its `size` strongest neighbours, read off the
+ * index of that direction. Under a filter, only those that pass it, found among `size` times
+ * FILTER_SCAN_FACTOR of the strongest: the walk stays bounded however rare the filter.
+ */
+function neighbours(own: 'low' | 'high', other: 'low' | 'high', eventId: string, size: string, filtered: boolean): string {
+  const value = `${own}_to_${other}`;
+  const strongest = (limit: string) => `select ${other}_event_id as other_event_id, ${value} as value from event_pairs
+                                  where ${own}_event_id = ${eventId} and ${value} > 0
+                                  order by ${value} desc, ${other}_event_id limit ${limit}`;
+  if (!filtered) return `(${strongest(size)})`;
+  return `(select n.other_event_id, n.value from (${strongest(`${size} * ${FILTER_SCAN_FACTOR}`)}) n
+             join events e on e.id = n.other_event_id
+            where e.starts_at > :now and ${filterSql('e')}
+            order by n.value desc, n.other_event_id limit ${size})`;
+}
+
+/** Under a filter, how many more of each event's neighbours are read than the plain feed reads. */
+const FILTER_SCAN_FACTOR = 5;
+/** Under a filter, how many of the most popular and of the soonest events are looked through. */
+const FILTER_SCAN = 2000;
+
+const CANDIDATES_SQL = candidatesSql(false);
+const FILTERED_CANDIDATES_SQL = candidatesSql(true);
 
 /** Everything the ranking needs for one user: the candidates, and the user's feature affinities. */
 export async function loadFeedCandidates(
@@ -127,6 +164,7 @@ export async function loadFeedCandidates(
   userId: string,
   now: Date,
   settings: { ranking: RankingSettings; candidates: CandidateLimits },
+  filter: FeedFilter = NO_FILTER,
 ): Promise<{ profile: UserProfile; candidates: Candidate[]; versions: Versions }> {
   const { recencyDecay, similarityExponent, recentPositives } = settings.ranking;
   const [found] = await rows<{
@@ -134,9 +172,11 @@ export async function loadFeedCandidates(
     affinities: [string, string, number][] | null;
     userVersion: string;
     modelVersion: string;
-  }>(db, CANDIDATES_SQL, {
+  }>(db, isFiltered(filter) ? FILTERED_CANDIDATES_SQL : CANDIDATES_SQL, {
     userId,
     now,
+    ...filterBindings(filter),
+    filterScan: FILTER_SCAN,
     recencyDecay,
     similarityExponent,
     recentPositives,

@@ -3,6 +3,7 @@ import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings
 import { ValidationError } from '../errors';
 import { loadFeedCandidates, loadSettledEvents, type FeedEvent } from './candidates';
 import { decodeCursor, encodeCursor } from './cursor';
+import { filterScope, NO_FILTER, type FeedFilter } from './filter';
 import type { RankingCache, RankingItems } from './ranking-cache';
 import type { RankingGate } from './ranking-gate';
 import { rankCandidates, type RankedItem } from './ranking';
@@ -50,16 +51,19 @@ export interface FeedPage {
  * page reflects it. A ranking read on a replica that has not yet replayed what the primary's
  * versions count is made again on the primary.
  *
- * Every ranking is frozen: a cursor pages through the one it was cut from, dropping events that
+ * Each filter set has its own rankings, under the same rule (a cursor works only with the filter
+ * its first page was asked with). Every ranking is frozen: a cursor pages through the one it was cut from, dropping events that
  * started, or that the user dismissed or applied to since, so paging never repeats or skips an
  * event while scores move.
  */
 export async function getFeedPage(
   deps: FeedDeps,
   userId: string,
-  request: { limit: number; cursor?: string; deadline: number },
+  request: { limit: number; cursor?: string; deadline: number; filter?: FeedFilter },
   now = new Date(),
 ): Promise<FeedPage> {
+  const filter = request.filter ?? NO_FILTER;
+  const scope = filterScope(filter);
   let items: RankingItems;
   let snapshotId: string;
   let position = 0;
@@ -68,7 +72,7 @@ export async function getFeedPage(
   let hidden: Set<string>;
   if (request.cursor) {
     const cursor = decodeCursor(request.cursor);
-    const [frozen, hiddenNow] = await Promise.all([deps.cache.load(userId, cursor.snapshot), deps.cache.hidden(userId)]);
+    const [frozen, hiddenNow] = await Promise.all([deps.cache.load(userId, scope, cursor.snapshot), deps.cache.hidden(userId)]);
     if (!frozen) {
       throw new ValidationError(
         'The cursor has expired, was replaced by a newer first page, or belongs to another feed; fetch the first page again',
@@ -82,7 +86,7 @@ export async function getFeedPage(
   } else {
     const [versions, stored, hiddenNow] = await Promise.all([
       currentVersions(deps.db, userId),
-      deps.cache.latest(userId),
+      deps.cache.latest(userId, scope),
       deps.cache.hidden(userId),
     ]);
     hidden = hiddenNow;
@@ -90,11 +94,11 @@ export async function getFeedPage(
       ({ items, id: snapshotId } = stored);
     } else {
       // First pages of the user under the same versions share one ranking.
-      const key = `${userId}\n${versions.user}\n${versions.model}`;
+      const key = `${userId}\n${scope}\n${versions.user}\n${versions.model}`;
       ({ items, snapshotId } = await deps.gate.run(key, request.deadline, async () => {
-        let ranking = await rankFeed(deps, deps.readDb, userId, hidden, now);
-        if (!atLeast(ranking.versions, versions)) ranking = await rankFeed(deps, deps.db, userId, hidden, now);
-        const id = await deps.cache.save(userId, ranking.items, ranking.versions, now.getTime());
+        let ranking = await rankFeed(deps, deps.readDb, userId, hidden, now, filter);
+        if (!atLeast(ranking.versions, versions)) ranking = await rankFeed(deps, deps.db, userId, hidden, now, filter);
+        const id = await deps.cache.save(userId, scope, ranking.items, ranking.versions, now.getTime());
         return { items: ranking.items, snapshotId: id };
       }));
       ranked = true;
@@ -118,15 +122,19 @@ export async function getFeedPage(
   return { rankingId: snapshotId, items: page, nextCursor, ranked };
 }
 
-/** The user's whole feed from the model as `db` has it, without the events in `hidden`, and the versions it was made under. */
+/**
+ * The user's whole feed (within the filter) from the model as `db` has it, without the events in
+ * `hidden`, and the versions it was made under.
+ */
 export async function rankFeed(
   deps: Pick<FeedDeps, 'settings'>,
   db: Db,
   userId: string,
   hidden: Set<string>,
   now = new Date(),
+  filter: FeedFilter = NO_FILTER,
 ): Promise<{ items: RankedItem[]; versions: Versions }> {
-  const loaded = await loadFeedCandidates(db, userId, now, deps.settings);
+  const loaded = await loadFeedCandidates(db, userId, now, deps.settings, filter);
   const candidates = loaded.candidates.filter((c) => !hidden.has(c.eventId));
   return { items: rankCandidates(deps.settings.ranking, loaded.profile, candidates).slice(0, SNAPSHOT_SIZE), versions: loaded.versions };
 }

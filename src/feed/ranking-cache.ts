@@ -20,24 +20,32 @@ export interface StoredRanking {
 }
 
 /**
- * Feed rankings in Redis, one hash per user: the latest ranking, which a first page is served from
- * while it is true to the model (see feed.ts), and the one before it, which a cursor of another tab
- * or device may still be paging through. What Redis holds grows with the users who read their feed,
- * not with their requests. Plus a set per user of events hidden at once (a DISMISS or an APPLY
- * accepted), before the worker has stored them.
+ * Feed rankings in Redis, one hash per user: per scope (the plain feed, '', and each filter the
+ * user asks for, filterScope), the latest ranking, which a first page is served from while it is
+ * true to the model (see feed.ts), and the one before it, which a cursor of another tab or device
+ * may still be paging through. What Redis holds grows with the users who read their feed, not with
+ * their requests: at most MAX_FILTER_SCOPES filters' rankings per user. Plus a set per user of
+ * events hidden at once (a DISMISS or an APPLY accepted), before the worker has stored them.
  */
 export interface RankingCache {
-  latest(userId: string): Promise<StoredRanking | undefined>;
-  /** Stores a new latest ranking; the latest one so far is kept for paging, the one before goes. */
-  save(userId: string, items: RankedItem[], versions: Versions, madeAt: number): Promise<string>;
-  /** The user's ranking of that id, latest or previous; undefined once expired or two newer replaced it. */
-  load(userId: string, id: string): Promise<RankingItems | undefined>;
+  latest(userId: string, scope: string): Promise<StoredRanking | undefined>;
+  /** Stores a new latest ranking of the scope; the latest one so far is kept for paging, the one before goes. */
+  save(userId: string, scope: string, items: RankedItem[], versions: Versions, madeAt: number): Promise<string>;
+  /** The user's ranking of that scope and id, latest or previous; undefined once expired or two newer replaced it. */
+  load(userId: string, scope: string, id: string): Promise<RankingItems | undefined>;
   hide(userId: string, eventId: string): Promise<void>;
   hidden(userId: string): Promise<Set<string>>;
 }
 
 const SAVE_RANKING = readFileSync(path.join(__dirname, 'lua', 'save-ranking.lua'), 'utf8');
-type Scripted = RedisClient & { saveRanking(key: string, text: string, ttlSeconds: number): Promise<unknown> };
+type Scripted = RedisClient & {
+  saveRanking(key: string, text: string, ttlSeconds: number, scope: string, maxScopes: number): Promise<unknown>;
+};
+
+/** How many filters' rankings one user keeps; asking for more drops the others' (their cursors then expire). */
+export const MAX_FILTER_SCOPES = 8;
+
+const field = (name: 'latest' | 'previous', scope: string) => (scope ? `${name}:${scope}` : name);
 
 /** The ranking cache on `redis`; a user's hash expires `ttlSeconds` after their latest ranking was saved. */
 export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSeconds = 30 * 60 } = {}): RankingCache {
@@ -46,18 +54,18 @@ export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSecon
   const rankingKey = (userId: string) => userStateKey(prefix, 'feed', userId);
   const hiddenKey = (userId: string) => userStateKey(prefix, 'hidden', userId);
   return {
-    async latest(userId) {
-      const text = await redis.hget(rankingKey(userId), 'latest').catch(unavailable);
+    async latest(userId, scope) {
+      const text = await redis.hget(rankingKey(userId), field('latest', scope)).catch(unavailable);
       return text ? decode(text) : undefined;
     },
-    async save(userId, items, versions, madeAt) {
+    async save(userId, scope, items, versions, madeAt) {
       const id = randomBytes(12).toString('base64url');
       const stored: StoredText = { id, user: versions.user, model: versions.model, madeAt, items: items.map(compact) };
-      await scripted.saveRanking(rankingKey(userId), JSON.stringify(stored), ttlSeconds).catch(unavailable);
+      await scripted.saveRanking(rankingKey(userId), JSON.stringify(stored), ttlSeconds, scope, MAX_FILTER_SCOPES).catch(unavailable);
       return id;
     },
-    async load(userId, id) {
-      const texts = await redis.hmget(rankingKey(userId), 'latest', 'previous').catch(unavailable);
+    async load(userId, scope, id) {
+      const texts = await redis.hmget(rankingKey(userId), field('latest', scope), field('previous', scope)).catch(unavailable);
       // The id comes first in the text: the other ranking is never parsed.
       const text = texts.find((t) => t?.startsWith(`{"id":"${id}"`));
       return text ? decode(text).items : undefined;

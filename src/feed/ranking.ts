@@ -2,7 +2,7 @@ import { featureType, featuresOf, type EventFeatures, type FeatureType } from '.
 import type { RankingSettings } from '../domain/fitted-settings';
 
 /** How much each kind of feature says about taste; an event's tags share one weight between them. */
-const FEATURE_TYPE_WEIGHTS: Record<FeatureType, number> = { category: 0.35, tag: 0.25, city: 0.2, organizer: 0.15, kind: 0.05 };
+export const FEATURE_TYPE_WEIGHTS: Record<FeatureType, number> = { category: 0.35, tag: 0.25, city: 0.2, organizer: 0.15, kind: 0.05 };
 
 /**
  * The feed is for discovery: it shows events the user has not interacted with. One they saved,

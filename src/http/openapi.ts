@@ -12,6 +12,7 @@ import {
   errorResponse,
   eventResponse,
   feedPage,
+  feedQuery,
   gigApplicationResponse,
   idempotencyKey,
   interactionBody,
@@ -21,6 +22,8 @@ import {
   newEventBody,
   page,
   pageQuery,
+  similarEvents,
+  similarQuery,
 } from './schemas';
 
 // The document is generated from the zod schemas the routes validate with and answer to
@@ -183,10 +186,27 @@ export const openApiDocument = {
         responses: { 200: json(eventResponse), 401: common[401], 404: error('No such event'), ...read },
       },
     },
+    '/events/{id}/similar': {
+      get: {
+        summary:
+          'Upcoming events to show beside one: what people engaged with after or together with it, then shared features and popularity',
+        description:
+          'Never the event itself, events that started, or events the caller interacted with. Each item carries up to three reasons (often_next, same_category, same_city, same_organizer, popular).',
+        parameters: [pathParam('id', 'Event id'), ...queryParameters(similarQuery)],
+        responses: { 200: json(similarEvents), ...common, 404: error('No such event (event_not_found)'), ...read },
+      },
+    },
     '/recommendations': {
       get: {
-        summary: "The caller's personalised feed of upcoming events",
-        parameters: pageParameters,
+        summary: "The caller's personalised feed of upcoming events, optionally within filters",
+        description:
+          'Filters combine with AND, and the feed is ranked within them (not cut out of the unfiltered feed). Each filter set has its own frozen ranking: ' +
+          'page it with nextCursor and the same filters; a cursor sent with other filters is 400 invalid_cursor.',
+        parameters: queryParameters(feedQuery).map((p) =>
+          p.name === 'category'
+            ? { ...p, style: 'form', explode: true, schema: { type: 'array', items: { type: 'string', maxLength: 100 }, maxItems: 20 } }
+            : p,
+        ),
         responses: { 200: json(feedPage), ...common, ...read },
       },
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ACTIONS } from '../domain/weights';
 import { REASON_CODES } from '../feed/ranking';
+import { SIMILAR_REASON_CODES } from '../feed/similar';
 import { idField, storableText } from './validate';
 
 // What the API takes and gives, described once: the routes validate requests with these schemas
@@ -116,6 +117,44 @@ export const pageQuery = z.object({
     .meta({ description: 'nextCursor of the previous page' }),
 });
 
+const queryText = (max: number, description: string) =>
+  z.string({ error: 'must be given once' }).pipe(storableText(max)).meta({ description });
+const queryTime = (description: string) =>
+  z.iso
+    .datetime({ offset: true, error: 'must be an ISO 8601 date-time with an offset, e.g. 2026-12-11T18:00:00+01:00' })
+    .meta({ examples: ['2026-12-11T18:00:00+01:00'], description })
+    .transform((s) => new Date(s));
+
+/** The feed's filters, combined with AND; the feed is ranked within them. */
+export const feedQuery = pageQuery
+  .extend({
+    kind: z.enum(['event', 'gig'], { error: 'must be "event" or "gig"' }).optional().meta({ description: 'Only events, or only gigs' }),
+    city: queryText(100, 'Only events in this city (case-insensitive)').optional(),
+    category: z
+      .union([z.string(), z.array(z.string())], { error: 'must be text' })
+      .transform((value) => (Array.isArray(value) ? value : [value]))
+      .pipe(z.array(storableText(100)).max(20, 'must be given at most 20 times'))
+      .optional()
+      .meta({ description: 'Only events of this category (case-insensitive); repeat it for any of several' }),
+    startsAfter: queryTime('Only events starting after this instant').optional(),
+    startsBefore: queryTime('Only events starting before this instant').optional(),
+  })
+  .refine((q) => !q.startsAfter || !q.startsBefore || q.startsAfter < q.startsBefore, {
+    path: ['startsBefore'],
+    message: 'must be later than startsAfter',
+  });
+
+/** `GET /events/{id}/similar?limit=`: 1 to 50, default 10. */
+export const similarQuery = z.object({
+  limit: z
+    .string({ error: 'must be a single whole number' })
+    .regex(/^\d{1,2}$/, 'must be a whole number from 1 to 50')
+    .transform(Number)
+    .pipe(z.number().min(1, 'must be a whole number from 1 to 50').max(50, 'must be a whole number from 1 to 50'))
+    .default(10)
+    .meta({ description: 'How many events, 1 to 50 (default 10)' }),
+});
+
 // ── Responses ──
 
 export const errorResponse = z
@@ -200,6 +239,19 @@ export const feedItem = z.object({
     city: z.string().nullable(),
   }),
 });
+
+export const similarReason = z
+  .object({
+    code: z.enum(SIMILAR_REASON_CODES),
+    text: z.string(),
+    feature: z.object({ type: z.string(), value: z.string() }).optional(),
+  })
+  .meta({ id: 'SimilarReason', description: 'Why an event is shown beside another, one reason of each code at most' });
+
+export const similarItem = feedItem.omit({ position: true }).extend({ reasons: z.array(similarReason) });
+
+/** Events to show beside one: best first. */
+export const similarEvents = z.object({ items: z.array(similarItem) });
 
 /**
  * A page of the feed: `recommendationId` names the frozen ranking it was cut from, the same on every

@@ -5,10 +5,20 @@ import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { jsonBody } from '../json-body';
 import { idParam, parseInput } from '../validate';
-import { type eventResponse, type Json, newEventBody } from '../schemas';
+import { type eventResponse, type Json, newEventBody, similarQuery, type similarItem } from '../schemas';
+import { beforeDeadline } from '../../deadline';
+import { assignVariant } from '../../feed/experiment';
+import { getSimilarEvents } from '../../feed/similar';
 
-export function eventsRouter({ db }: Pick<AppDeps, 'db'>): Router {
+export function eventsRouter({
+  db,
+  feedDb,
+  config,
+  feedEvents,
+  rankingCache,
+}: Pick<AppDeps, 'db' | 'feedDb' | 'config' | 'feedEvents' | 'rankingCache'>): Router {
   const router = Router();
+  const similarDeps = { db: feedDb, events: feedEvents, hidden: (userId: string) => rankingCache.hidden(userId) };
 
   router.post('/events', ...jsonBody, async (req, res) => {
     const user = currentUser(req);
@@ -20,6 +30,21 @@ export function eventsRouter({ db }: Pick<AppDeps, 'db'>): Router {
 
   router.get('/events/:id', async (req, res) => {
     res.json(toEventJson(await getEvent(db, idParam(req, 'id'))));
+  });
+
+  router.get('/events/:id/similar', async (req, res) => {
+    const { limit } = parseInput(similarQuery, req.query);
+    const userId = currentUser(req).id;
+    const ranking = assignVariant(config.feedVariants, userId).ranking;
+    const items = await beforeDeadline(getSimilarEvents({ ...similarDeps, ranking }, userId, idParam(req, 'id'), limit), req.deadline);
+    res.json({
+      items: items.map(({ eventId, score, reasons, event }): Json<typeof similarItem> => ({
+        eventId,
+        score,
+        reasons,
+        event: { ...event, startsAt: event.startsAt.toISOString() },
+      })),
+    });
   });
 
   return router;

@@ -6,7 +6,7 @@ import { getFeedPage } from '../../feed/feed';
 import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { parseInput } from '../validate';
-import { type feedItem, type Json, pageQuery } from '../schemas';
+import { feedQuery, type feedItem, type Json } from '../schemas';
 
 export function recommendationsRouter({
   db,
@@ -30,7 +30,8 @@ export function recommendationsRouter({
   };
 
   router.get('/recommendations', async (req, res) => {
-    const query = parseInput(pageQuery, req.query);
+    const { limit, cursor, kind, city, category, startsAfter, startsBefore } = parseInput(feedQuery, req.query);
+    const query = { limit, cursor, filter: { kind, city, categories: category, startsAfter, startsBefore } };
     const userId = currentUser(req).id;
     const variant = assignVariant(config.feedVariants, userId);
     const page = await beforeDeadline(

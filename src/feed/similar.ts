@@ -1,0 +1,220 @@
+import type { Db } from '../data/db';
+import type { RankingSettings } from '../domain/fitted-settings';
+import type { EventFeatures, FeatureType } from '../domain/model';
+import { isUuid } from '../domain/ids';
+import { NotFoundError } from '../errors';
+import type { FeedEvent } from './candidates';
+import { FEATURE_TYPE_WEIGHTS } from './ranking';
+
+/** An event that may be shown beside another, with its signals. */
+export interface SimilarCandidate {
+  eventId: string;
+  features: EventFeatures;
+  /**
+   * Co-engagement with the source event s: value(s → c) / engaged(c)^(1 − e), e =
+   * similarityExponent, value(s → c) being what event_pairs holds of s's users going on to c (and,
+   * at the backward weight, coming from it). The feed's collaborative signal for one recent event.
+   */
+  cooccurrence: number;
+  popularity: number;
+  startsAt?: Date;
+}
+
+export type SimilarReason =
+  | { code: 'often_next'; text: string }
+  | { code: 'same_category' | 'same_city' | 'same_organizer'; text: string; feature: { type: FeatureType; value: string } }
+  | { code: 'popular'; text: string };
+
+export const SIMILAR_REASON_CODES = ['often_next', 'same_category', 'same_city', 'same_organizer', 'popular'] as const;
+
+export interface SimilarItem {
+  eventId: string;
+  score: number;
+  reasons: SimilarReason[];
+}
+
+/**
+ * Orders events to show beside `source`: co-engagement first (what people engaged with after or
+ * together with it), then shared features (category, tags, city, organizer, kind) and popularity,
+ * each relative to its greatest value among the candidates and blended with the feed's weights.
+ * Pure: the API and the offline evaluation both rank with it.
+ */
+export function rankSimilar(
+  ranking: Pick<RankingSettings, 'weights' | 'popularityExponent'>,
+  source: EventFeatures,
+  candidates: SimilarCandidate[],
+): SimilarItem[] {
+  const { weights } = ranking;
+  let maxCooccurrence = 0;
+  let maxPopularity = 0;
+  for (const c of candidates) {
+    maxCooccurrence = Math.max(maxCooccurrence, c.cooccurrence);
+    maxPopularity = Math.max(maxPopularity, c.popularity);
+  }
+  const spell = (text: string | null) => text?.trim().toLowerCase() || undefined;
+  const sourceTags = new Set(source.tags.map((t) => t.trim().toLowerCase()));
+  const ranked = candidates.map((candidate) => {
+    const parts: { value: number; reason?: SimilarReason }[] = [];
+    if (maxCooccurrence > 0 && candidate.cooccurrence > 0) {
+      parts.push({
+        value: weights.collaborative * (candidate.cooccurrence / maxCooccurrence),
+        reason: { code: 'often_next', text: 'people who engaged with this went on to this' },
+      });
+    }
+    const { features } = candidate;
+    const category = spell(features.category);
+    if (category && category === spell(source.category)) {
+      parts.push({
+        value: weights.features * FEATURE_TYPE_WEIGHTS.category,
+        reason: { code: 'same_category', text: `also ${features.category!.trim()}`, feature: { type: 'category', value: category } },
+      });
+    }
+    const tags = new Set(features.tags.map((t) => t.trim().toLowerCase()));
+    const shared = [...tags].filter((t) => sourceTags.has(t)).length;
+    if (shared > 0) parts.push({ value: (weights.features * FEATURE_TYPE_WEIGHTS.tag * shared) / new Set([...tags, ...sourceTags]).size });
+    const city = spell(features.city);
+    if (city && city === spell(source.city)) {
+      parts.push({
+        value: weights.features * FEATURE_TYPE_WEIGHTS.city,
+        reason: { code: 'same_city', text: `also in ${features.city!.trim()}`, feature: { type: 'city', value: city } },
+      });
+    }
+    if (features.organizerId && features.organizerId === source.organizerId) {
+      parts.push({
+        value: weights.features * FEATURE_TYPE_WEIGHTS.organizer,
+        reason: { code: 'same_organizer', text: 'by the same organizer', feature: { type: 'organizer', value: features.organizerId } },
+      });
+    }
+    if (features.kind && features.kind === source.kind) parts.push({ value: weights.features * FEATURE_TYPE_WEIGHTS.kind });
+    if (maxPopularity > 0 && candidate.popularity > 0) {
+      const popularity = (candidate.popularity / maxPopularity) ** ranking.popularityExponent;
+      parts.push({ value: weights.popularity * popularity, reason: { code: 'popular', text: 'popular right now' } });
+    }
+    const score = parts.reduce((sum, p) => sum + p.value, 0);
+    const reasons = parts
+      .filter((p): p is { value: number; reason: SimilarReason } => p.reason !== undefined && p.value > 0.01 * Math.max(score, 1e-9))
+      .sort((a, b) => b.value - a.value)
+      .slice(0, 3)
+      .map((p) => p.reason);
+    return {
+      eventId: candidate.eventId,
+      score: Math.round(score * 1e6) / 1e6,
+      reasons,
+      startsAt: candidate.startsAt?.getTime() ?? Infinity,
+    };
+  });
+  ranked.sort((a, b) => b.score - a.score || a.startsAt - b.startsAt || (a.eventId < b.eventId ? -1 : 1));
+  return ranked.map(({ eventId, score, reasons }) => ({ eventId, score, reasons }));
+}
+
+/** How many of each source the similar events are chosen from: bounded, whatever the catalogue. */
+export const SIMILAR_LIMITS = { neighbours: 200, alike: 100, popular: 50, scan: 2000 };
+
+/**
+ * The source event's features and the candidates to show beside it, in one statement: its
+ * strongest co-engaged events (both directions of its event_pairs row, each read off its index),
+ * upcoming events sharing its features by popularity (the popularity index walked a bounded
+ * distance) and the soonest of its category (how a new event is found), and the most popular.
+ * Never the event itself, events that started, or events the user interacted with.
+ */
+const SIMILAR_SQL = `
+with source as (
+  select id, category, tags, city, organizer_id, kind,
+         coalesce((select engaged from event_popularity where event_id = :eventId), 0) as engaged
+    from events where id = :eventId
+), neighbours as (
+  select other_event_id as id, value from (
+    (select high_event_id as other_event_id, low_to_high as value from event_pairs
+      where low_event_id = :eventId and low_to_high > 0 order by low_to_high desc, high_event_id limit :neighbours)
+    union all
+    (select low_event_id, high_to_low from event_pairs
+      where high_event_id = :eventId and high_to_low > 0 order by high_to_low desc, low_event_id limit :neighbours)) n
+   order by value desc, other_event_id limit :neighbours
+), alike as (
+  (select p.event_id as id from (select event_id, value from event_popularity order by value desc limit :scan) p
+    where (select e.starts_at > :now
+                  and (lower(e.category) = lower(s.category) or e.tags && s.tags or lower(e.city) = lower(s.city)
+                       or e.organizer_id = s.organizer_id)
+             from events e, source s where e.id = p.event_id)
+    order by p.value desc limit :alike)
+  union
+  (select e.id from events e, source s
+    where lower(e.category) = lower(s.category) and e.starts_at > :now order by e.starts_at limit :alike)
+), popular as (
+  select e.id from event_popularity p join events e on e.id = p.event_id
+   where e.starts_at > :now order by p.value desc limit :popular
+), candidate as materialized (
+  select id, max(value) as value
+    from (select id, value from neighbours union all select id, null from alike union all select id, null from popular) sources
+   group by id
+)
+select (select json_build_array(category, tags, city, organizer_id, kind) from source) as source,
+       (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts_at) * 1000), e.category, e.tags, e.city,
+                                         e.organizer_id, e.kind,
+                                         coalesce(p.value, 0),
+                                         coalesce(i.value, 0) / power(greatest(coalesce(p.engaged, 0), 1), 1 - :similarityExponent::float8)))
+          from candidate i
+          cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now and e.id <> :eventId offset 0) e
+          left join event_popularity p on p.event_id = e.id
+         where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id)) as candidates`;
+
+type Row = [string, number, string | null, string[], string | null, string, string, number, number];
+
+/** The source event's features and its candidates for the user; NotFoundError when there is no such event. */
+export async function loadSimilarCandidates(
+  db: Db,
+  userId: string,
+  eventId: string,
+  now: Date,
+  ranking: Pick<RankingSettings, 'similarityExponent'>,
+): Promise<{ source: EventFeatures; candidates: SimilarCandidate[] }> {
+  if (!isUuid(eventId)) throw new NotFoundError('Event not found', { code: 'event_not_found' });
+  const { rows } = await db.raw<{
+    rows: { source: [string | null, string[], string | null, string, string] | null; candidates: Row[] | null }[];
+  }>(SIMILAR_SQL, { eventId, userId, now, similarityExponent: ranking.similarityExponent, ...SIMILAR_LIMITS });
+  const found = rows[0]!;
+  if (!found.source) throw new NotFoundError('Event not found', { code: 'event_not_found' });
+  const [category, tags, city, organizerId, kind] = found.source;
+  return {
+    source: { category, tags, city, organizerId, kind },
+    candidates: (found.candidates ?? []).map(([id, startsAt, cat, tagList, town, organizer, kindOf, popularity, cooccurrence]) => ({
+      eventId: id,
+      features: { category: cat, tags: tagList, city: town, organizerId: organizer, kind: kindOf },
+      popularity,
+      cooccurrence,
+      startsAt: new Date(startsAt),
+    })),
+  };
+}
+
+/** Up to `limit` events to show beside `eventId` to the user, with the facts a page shows of them. */
+export async function getSimilarEvents(
+  deps: {
+    db: Db;
+    ranking: RankingSettings;
+    events(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
+    hidden(userId: string): Promise<Set<string>>;
+  },
+  userId: string,
+  eventId: string,
+  limit: number,
+  now = new Date(),
+): Promise<(SimilarItem & { event: FeedEvent })[]> {
+  const [{ source, candidates }, hidden] = await Promise.all([
+    loadSimilarCandidates(deps.db, userId, eventId, now, deps.ranking),
+    deps.hidden(userId),
+  ]);
+  const ranked = rankSimilar(
+    deps.ranking,
+    source,
+    candidates.filter((c) => !hidden.has(c.eventId)),
+  ).slice(0, limit);
+  const events = await deps.events(
+    ranked.map((item) => item.eventId),
+    now,
+  );
+  return ranked.flatMap((item) => {
+    const event = events.get(item.eventId);
+    return event ? [{ ...item, event }] : [];
+  });
+}
