@@ -1,6 +1,6 @@
 import { applyInteractions, type ModelSettings } from '../src/domain/model';
 import { seededRandom, type EvalData, type EvalInteraction } from './data';
-import { collaborativeScores, rankFeedInMemory, rankInMemory, type FeedSettings } from './feed';
+import { collaborativeScores, rankFeedInMemory, rankInMemory, similarInMemory, type FeedSettings } from './feed';
 import { itemKnnScorer } from './item-knn';
 import { MemoryModelStore } from './memory-store';
 
@@ -26,6 +26,14 @@ export interface SliceResult {
   models: ({ name: 'popularity' | 'full' } & Accuracy)[];
 }
 
+/** One of the feed's other shapes, measured beside baselines against the whole catalogue. */
+export interface ShapeResult {
+  /** Held-out interactions it was measured on. */
+  users: number;
+  served: Accuracy;
+  baselines: ({ name: string } & Accuracy)[];
+}
+
 export interface EvalResult extends SliceResult {
   /** Users with too little history to hold anything out. (`users`: held-out interactions measured, one per user unless `points`.) */
   skippedUsers: number;
@@ -38,6 +46,14 @@ export interface EvalResult extends SliceResult {
   meanCandidates: number;
   /** Held-out events with fewer than COLD_THRESHOLD earlier interactions: the features must carry the feed there. */
   cold: SliceResult & { threshold: number };
+  /**
+   * `similar`: GET /events/:id/similar of the user's last positive event before the held-out one,
+   * beside item-to-item (cosine, batch) and decayed popularity; `filtered`: the feed restricted to
+   * the held-out event's category, beside item-kNN and decayed popularity within it. Absent when
+   * not asked for (`shapes: false`).
+   */
+  similar?: ShapeResult;
+  filtered?: ShapeResult;
 }
 
 export interface EvalOptions {
@@ -50,6 +66,8 @@ export interface EvalOptions {
    * as it would be live). More held-out points, less noise for the fit to chase. Default 1, not learnt.
    */
   points?: number;
+  /** Whether to measure similar events and the filtered feed too (default true; the fit skips them). */
+  shapes?: boolean;
 }
 
 /** A held-out event is cold when it had fewer interactions than this before it. */
@@ -72,7 +90,7 @@ export async function evaluateMany(
   feeds: FeedSettings[],
   options: EvalOptions = {},
 ): Promise<EvalResult[]> {
-  const { negatives = 100, k = 10, seed = 42, points = 1 } = options;
+  const { negatives = 100, k = 10, seed = 42, points = 1, shapes = true } = options;
   const ordered = data.interactions
     .map((interaction, index) => ({ interaction, index }))
     .sort((a, b) => a.interaction.at.getTime() - b.interaction.at.getTime() || a.index - b.index)
@@ -92,7 +110,20 @@ export async function evaluateMany(
   const random = seededRandom(seed);
   const earlier = new Map<string, number>(); // interactions with each event so far
   const shared = { all: new SharedTallies(k), cold: new SharedTallies(k) };
-  const perFeed = feeds.map(() => ({ all: new FeedTallies(k), cold: new FeedTallies(k), topK: new Set<string>(), candidates: 0 }));
+  const perFeed = feeds.map(() => ({
+    all: new FeedTallies(k),
+    cold: new FeedTallies(k),
+    topK: new Set<string>(),
+    candidates: 0,
+    similar: new Tally(k),
+    filtered: new Tally(k),
+  }));
+  const shapeBaselines = {
+    similar: { itemToItem: new Tally(k), popularity: new Tally(k) },
+    filtered: { itemKnn: new Tally(k), popularity: new Tally(k) },
+  };
+  // Ties of the shapes' rankings are broken apart, so the figures above stay those of a run without them.
+  const shapeRandom = seededRandom(seed + 1);
   let users = 0;
   const measured = new Set<string>();
 
@@ -145,8 +176,28 @@ export async function evaluateMany(
       shared[slice].sampledPopularity.add(strangerRank);
     }
 
+    // The other shapes: similar events of the user's latest positive event, the feed within the held-out event's category.
+    const last = shapes ? store.latestPositives(userId, 1)[0]?.eventId : undefined;
+    const category = shapes ? data.events.get(eventId)?.category?.trim().toLowerCase() : undefined;
+    const inCategory = (id: string) => data.events.get(id)?.category?.trim().toLowerCase() === category;
+    if (last) {
+      const exclude = new Set([...seenByThen, last]);
+      const cosine = itemKnn.similarTo(last);
+      shapeBaselines.similar.itemToItem.add(rankAmong(catalogue, exclude, eventId, (id) => cosine.get(id) ?? 0, shapeRandom));
+      shapeBaselines.similar.popularity.add(rankAmong(catalogue, exclude, eventId, (id) => store.popularity.get(id) ?? 0, shapeRandom));
+    }
+    if (category) {
+      const categoryCatalogue = catalogue.filter(inCategory);
+      const knn = (id: string) => knnScores.get(id) ?? 0;
+      const popular = (id: string) => store.popularity.get(id) ?? 0;
+      shapeBaselines.filtered.itemKnn.add(rankAmong(categoryCatalogue, itemKnn.trainingEvents(userId), eventId, knn, shapeRandom));
+      shapeBaselines.filtered.popularity.add(rankAmong(categoryCatalogue, seenByThen, eventId, popular, shapeRandom));
+    }
+
     feeds.forEach((settings, f) => {
       const tallies = perFeed[f]!;
+      if (last) tallies.similar.add(rankOf(similarInMemory(store, settings, userId, last), eventId));
+      if (category) tallies.filtered.add(rankOf(rankFeedInMemory(store, settings, userId, inCategory), eventId));
       const feed = rankFeedInMemory(store, settings, userId).map((item) => item.eventId);
       tallies.candidates += feed.length;
       for (const id of feed.slice(0, k)) tallies.topK.add(id);
@@ -180,6 +231,24 @@ export async function evaluateMany(
       coverage: catalogue.length ? tallies.topK.size / catalogue.length : 0,
       meanCandidates: users ? tallies.candidates / users : 0,
       cold: { ...slice('cold'), threshold: COLD_THRESHOLD },
+      ...(shapes && {
+        similar: {
+          users: tallies.similar.n,
+          served: tallies.similar.result(),
+          baselines: [
+            { name: 'item-to-item', ...shapeBaselines.similar.itemToItem.result() },
+            { name: 'decayed popularity', ...shapeBaselines.similar.popularity.result() },
+          ],
+        },
+        filtered: {
+          users: tallies.filtered.n,
+          served: tallies.filtered.result(),
+          baselines: [
+            { name: 'item-kNN', ...shapeBaselines.filtered.itemKnn.result() },
+            { name: 'decayed popularity', ...shapeBaselines.filtered.popularity.result() },
+          ],
+        },
+      }),
     };
   });
 }
@@ -283,6 +352,12 @@ function rankAmong(catalogue: string[], exclude: Set<string>, target: string, sc
     else if (value === own) ties += 1;
   }
   return greater + Math.floor(random() * (ties + 1));
+}
+
+/** The place of `eventId` in a ranking (0 = first), undefined when it is not in it. */
+function rankOf(items: { eventId: string }[], eventId: string): number | undefined {
+  const at = items.findIndex((item) => item.eventId === eventId);
+  return at === -1 ? undefined : at;
 }
 
 function sampledRank(scores: Map<string, number>, target: string, random: () => number): number {

@@ -1,4 +1,6 @@
+import { FILTER_SCAN, FILTER_SCAN_FACTOR } from '../src/feed/candidates';
 import { rankCandidates, type Candidate, type RankedItem } from '../src/feed/ranking';
+import { rankSimilar, SIMILAR_LIMITS, type SimilarItem } from '../src/feed/similar';
 import type { CandidateLimits, RankingSettings } from '../src/domain/fitted-settings';
 import { NO_FEATURES, type MemoryModelStore, type Pair } from './memory-store';
 
@@ -13,13 +15,21 @@ export interface FeedSettings {
  * ones by popularity, then the rest) and the most popular events; events they interacted with left
  * out. The data has no start times, so nothing is dropped as started and there is no "soonest" source.
  */
-export function rankFeedInMemory(store: MemoryModelStore, settings: FeedSettings, userId: string): RankedItem[] {
+export function rankFeedInMemory(
+  store: MemoryModelStore,
+  settings: FeedSettings,
+  userId: string,
+  passes?: (eventId: string) => boolean,
+): RankedItem[] {
   const limits = settings.candidates;
   const userAffinities = store.affinitiesOf(userId, limits.profileEvents);
+  // Under a filter, each walk as the filtered SQL bounds it (FILTER_SCAN_FACTOR, FILTER_SCAN).
+  const within = (ids: string[]) => (passes ? ids.filter(passes) : ids);
 
-  const collaborative = collaborativeScores(store, settings.ranking, userId, (recent, weight) =>
-    store.neighbours(recent, neighbourLimit(limits.neighboursPerEvent, weight)),
-  );
+  const collaborative = collaborativeScores(store, settings.ranking, userId, (recent, weight) => {
+    const size = neighbourLimit(limits.neighboursPerEvent, weight);
+    return passes ? within(store.neighbours(recent, size * FILTER_SCAN_FACTOR)).slice(0, size) : store.neighbours(recent, size);
+  });
   const collaborativeTop = new Map(strongest([...collaborative], limits.collaborative));
   const topFeatures = strongest(
     [...userAffinities].filter(([, v]) => v > 0),
@@ -37,13 +47,14 @@ export function rankFeedInMemory(store: MemoryModelStore, settings: FeedSettings
     }
     return found;
   };
-  const byPopularity = store.byPopularity();
+  const byPopularity = passes ? within(store.byPopularity().slice(0, FILTER_SCAN)) : store.byPopularity();
   const matching = firstMatching(byPopularity, limits.byFeature);
-  const fresh = matching.length < limits.byFeature ? firstMatching(store.neverEngaged(), limits.byFeature - matching.length) : [];
+  const fresh =
+    matching.length < limits.byFeature ? firstMatching(within(store.neverEngaged()), limits.byFeature - matching.length) : [];
   const popular = byPopularity.slice(0, limits.popular);
 
   const ids = new Set([...collaborativeTop.keys(), ...matching, ...fresh, ...popular]);
-  return rankInMemory(store, settings, userId, ids, collaborativeTop);
+  return rankInMemory(store, settings, userId, passes ? [...ids].filter(passes) : ids, collaborativeTop);
 }
 
 /**
@@ -100,4 +111,36 @@ export function collaborativeScores(
 /** The `limit` entries of highest value, best first (ties by key), as the feed's `order by ... limit` reads them. */
 export function strongest(entries: [string, number][], limit: number): [string, number][] {
   return entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit);
+}
+
+/**
+ * The events `GET /events/:id/similar` shows beside `eventId` to the user, from the in-memory
+ * model, with the candidates the SQL reads: the event's strongest co-engaged events, events sharing
+ * a feature by popularity (the walk bounded as in SQL; events nobody engaged with, in id order,
+ * stand in for the soonest of its category: the data has no start times), the most popular.
+ */
+export function similarInMemory(store: MemoryModelStore, settings: FeedSettings, userId: string, eventId: string): SimilarItem[] {
+  const source = store.events.get(eventId) ?? NO_FEATURES;
+  const sourceFeatures = new Set(store.featuresOf(eventId).filter((f) => !f.startsWith('kind:')));
+  const sourceCategory = source.category?.trim().toLowerCase();
+  const shares = (id: string) => store.featuresOf(id).some((f) => sourceFeatures.has(f));
+  const byPopularity = store.byPopularity();
+  const alike = byPopularity.slice(0, SIMILAR_LIMITS.scan).filter(shares).slice(0, SIMILAR_LIMITS.alike);
+  const fresh = sourceCategory
+    ? store
+        .neverEngaged()
+        .filter((id) => store.events.get(id)?.category?.trim().toLowerCase() === sourceCategory)
+        .slice(0, SIMILAR_LIMITS.alike)
+    : [];
+  const ids = new Set([...store.neighbours(eventId, SIMILAR_LIMITS.neighbours), ...alike, ...fresh, ...byPopularity.slice(0, SIMILAR_LIMITS.popular)]);
+  const mine = store.pairs.get(userId);
+  const candidates = [...ids]
+    .filter((id) => id !== eventId && !mine?.has(id))
+    .map((id) => ({
+      eventId: id,
+      features: store.events.get(id) ?? NO_FEATURES,
+      cooccurrence: store.similarity(eventId, id, settings.ranking.similarityExponent),
+      popularity: store.popularity.get(id) ?? 0,
+    }));
+  return rankSimilar(settings.ranking, source, candidates);
 }

@@ -135,7 +135,7 @@ export async function fitSettings(
   const log = options.log ?? (() => undefined);
   const validationData = validationSplit(data);
   const measure = (s: Fittable, feeds: FeedSettings[] = [s.feed]) =>
-    evaluateMany(validationData, { ...model, ...s.model }, feeds, { ...options, points: VALIDATION_POINTS });
+    evaluateMany(validationData, { ...model, ...s.model }, feeds, { ...options, points: VALIDATION_POINTS, shapes: false });
   // The full model must never rank below popularity alone, on any slice: a setting that does is
   // worse than any that does not, whatever its feed NDCG.
   const admissible = (r: EvalResult) =>

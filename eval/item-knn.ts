@@ -10,6 +10,8 @@ import type { EvalInteraction } from './data';
 export function itemKnnScorer(training: EvalInteraction[]): ((userId: string) => Map<string, number>) & {
   /** Events the user touched in the training data (excluded from their ranking). */
   trainingEvents(userId: string): Set<string>;
+  /** The cosine similarity of every event to this one: the item-to-item baseline. */
+  similarTo(eventId: string): Map<string, number>;
 } {
   const eventIndex = new Map<string, number>();
   const eventNames: string[] = [];
@@ -53,5 +55,14 @@ export function itemKnnScorer(training: EvalInteraction[]): ((userId: string) =>
     });
     return scores;
   };
-  return Object.assign(scorer, { trainingEvents: (userId: string) => touched.get(userId) ?? new Set<string>() });
+  const similarTo = (eventId: string) => {
+    const scores = new Map<string, number>();
+    const x = eventIndex.get(eventId);
+    if (x === undefined) return scores;
+    const shared = new Map<number, number>();
+    for (const v of usersOf[x]!) for (const c of positives[v]!) shared.set(c, (shared.get(c) ?? 0) + 1);
+    for (const [c, n] of shared) if (c !== x) scores.set(eventNames[c]!, n * inverseRoot[c]! * inverseRoot[x]!);
+    return scores;
+  };
+  return Object.assign(scorer, { trainingEvents: (userId: string) => touched.get(userId) ?? new Set<string>(), similarTo });
 }

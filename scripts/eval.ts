@@ -158,6 +158,16 @@ function report(result: EvalResult, _data: EvalData, halfLifeDays: number): void
   console.log(
     `\ncoverage: ${(result.coverage * 100).toFixed(1)} % of the catalogue is in some user's top ${k}; ${result.meanCandidates.toFixed(0)} candidates per feed on average`,
   );
+  for (const [title, shape] of [
+    ["similar events of the user's last positive event before the held-out one", result.similar],
+    ["the feed filtered to the held-out event's category", result.filtered],
+  ] as const) {
+    if (!shape) continue;
+    console.log(`\n${title}: ${shape.users} users`);
+    console.log(`${'whole catalogue'.padEnd(26)}  HR@${k}    NDCG@${k}`);
+    row('served', shape.served);
+    for (const baseline of shape.baselines) row(baseline.name, baseline);
+  }
 }
 
 main().catch((error: unknown) => {

@@ -151,9 +151,9 @@ function neighbours(own: 'low' | 'high', other: 'low' | 'high', eventId: string,
 }
 
 /** Under a filter, how many more of each event's neighbours are read than the plain feed reads. */
-const FILTER_SCAN_FACTOR = 5;
+export const FILTER_SCAN_FACTOR = 5;
 /** Under a filter, how many of the most popular and of the soonest events are looked through. */
-const FILTER_SCAN = 2000;
+export const FILTER_SCAN = 2000;
 
 const CANDIDATES_SQL = candidatesSql(false);
 const FILTERED_CANDIDATES_SQL = candidatesSql(true);
