@@ -85,18 +85,18 @@ export function buildRows(bench: BenchResults): Row[] {
       `Model rebuild: ${num(feed.interactions)} interactions`,
       r.completed ? `${num(r.seconds, 1)} s` : `not finished in ${num(r.seconds)} s (${num(r.done ?? 0)}/${num(r.total ?? 0)} replayed)`,
     );
-    const rows: [string, { measured: ClosedLoopResult; single: ClosedLoopResult } | undefined][] = [
-      ['ranked on request (first of a session)', feed],
-      ['ranked ahead (returning user)', feed.ahead],
+    const rows: [string, { measured: ClosedLoopResult; single: ClosedLoopResult } | undefined, boolean][] = [
+      ['GET /recommendations, ranked on request (first of a session)', feed, true],
+      ['GET /recommendations, ranked ahead (returning user)', feed.ahead, true],
+      ['GET /recommendations within a filter, ranked on request', feed.filtered, false],
+      ['GET /events/:id/similar', feed.similar, false],
     ];
-    for (const [how, run] of rows) {
+    for (const [how, run, targeted] of rows) {
       if (!run) continue;
       const m = run.measured;
-      info(
-        `Feed: GET /recommendations, ${how}, ${feed.connections} connections`,
-        `${num(m.reqPerS)} req/s, p50 ${ms(m.p50Ms)}, non-2xx ${num(m.non2xx)}`,
-      );
-      target(`Feed p99, ${how}`, ms(m.p99Ms), '≤ 15 ms', r.completed && m.non2xx === 0 ? m.p99Ms <= 15 : false);
+      info(`Feed: ${how}, ${feed.connections} connections`, `${num(m.reqPerS)} req/s, p50 ${ms(m.p50Ms)}, non-2xx ${num(m.non2xx)}`);
+      if (targeted) target(`Feed p99, ${how}`, ms(m.p99Ms), '≤ 15 ms', r.completed && m.non2xx === 0 ? m.p99Ms <= 15 : false);
+      else info(`Feed p99, ${how}`, ms(m.p99Ms));
       // Without queueing behind 15 others: what one feed costs to make.
       const s = run.single;
       info(

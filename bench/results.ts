@@ -88,6 +88,10 @@ export interface FeedResult {
   single: ClosedLoopResult;
   /** First pages of users whose previous one, moments before, left their ranking ready (absent from older runs). */
   ahead?: { users: number; measured: ClosedLoopResult; single: ClosedLoopResult };
+  /** First pages within a filter (kind and city, two categories, or a city and the next two weeks), ranked on request. */
+  filtered?: { measured: ClosedLoopResult; single: ClosedLoopResult };
+  /** GET /events/:id/similar?limit=10 of random events for random users. */
+  similar?: { measured: ClosedLoopResult; single: ClosedLoopResult };
 }
 
 export interface CostClass {

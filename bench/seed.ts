@@ -3,14 +3,14 @@
 import type { Pool, PoolClient } from 'pg';
 import { build, runNodeScript } from './processes';
 
-const CATEGORIES = ['jazz', 'rock', 'techno', 'classical', 'hiphop', 'folk', 'theatre', 'comedy', 'film', 'art', 'food', 'sports'];
+export const CATEGORIES = ['jazz', 'rock', 'techno', 'classical', 'hiphop', 'folk', 'theatre', 'comedy', 'film', 'art', 'food', 'sports'];
 // prettier-ignore
 const TAGS = [
   'live', 'outdoor', 'indoor', 'free', 'family', 'late-night', 'festival', 'workshop', 'acoustic', 'dj',
   'open-air', 'premiere', 'charity', 'students', 'vinyl', 'improv', 'orchestra', 'street-food', 'wine', 'craft-beer',
   'local', 'international', 'weekend', 'afterwork', 'beginners', 'pro', 'networking', 'seated', 'standing', 'all-ages',
 ];
-const CITIES = ['Berlin', 'Munich', 'Hamburg', 'Cologne', 'Frankfurt', 'Leipzig', 'Stuttgart', 'Dresden', 'Vienna', 'Zurich'];
+export const CITIES = ['Berlin', 'Munich', 'Hamburg', 'Cologne', 'Frankfurt', 'Leipzig', 'Stuttgart', 'Dresden', 'Vienna', 'Zurich'];
 const ORGANIZERS = 300;
 
 const sqlArray = (values: string[]) => `array[${values.map((v) => `'${v}'`).join(',')}]`;

@@ -49,8 +49,7 @@ export function rankFeedInMemory(
   };
   const byPopularity = passes ? within(store.byPopularity().slice(0, FILTER_SCAN)) : store.byPopularity();
   const matching = firstMatching(byPopularity, limits.byFeature);
-  const fresh =
-    matching.length < limits.byFeature ? firstMatching(within(store.neverEngaged()), limits.byFeature - matching.length) : [];
+  const fresh = matching.length < limits.byFeature ? firstMatching(within(store.neverEngaged()), limits.byFeature - matching.length) : [];
   const popular = byPopularity.slice(0, limits.popular);
 
   const ids = new Set([...collaborativeTop.keys(), ...matching, ...fresh, ...popular]);
@@ -132,7 +131,12 @@ export function similarInMemory(store: MemoryModelStore, settings: FeedSettings,
         .filter((id) => store.events.get(id)?.category?.trim().toLowerCase() === sourceCategory)
         .slice(0, SIMILAR_LIMITS.alike)
     : [];
-  const ids = new Set([...store.neighbours(eventId, SIMILAR_LIMITS.neighbours), ...alike, ...fresh, ...byPopularity.slice(0, SIMILAR_LIMITS.popular)]);
+  const ids = new Set([
+    ...store.neighbours(eventId, SIMILAR_LIMITS.neighbours),
+    ...alike,
+    ...fresh,
+    ...byPopularity.slice(0, SIMILAR_LIMITS.popular),
+  ]);
   const mine = store.pairs.get(userId);
   const candidates = [...ids]
     .filter((id) => id !== eventId && !mine?.has(id))

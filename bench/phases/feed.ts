@@ -1,10 +1,11 @@
 // Phase 5: GET /recommendations on a realistic model: many upcoming events, 50k users, 1M
 // interactions loaded by SQL, the model built by the service's rebuild script. First pages of users
-// who had none lately (ranked on request), then of users who had one moments ago (ranked ahead).
+// who had none lately (ranked on request), then of users who had one moments ago (ranked ahead),
+// then filtered first pages and similar events.
 import type { Context } from '../context';
 import { closedLoop, sendMany } from '../load';
 import type { FeedResult } from '../results';
-import { rebuildModel, seedInteractions } from '../seed';
+import { CATEGORIES, CITIES, rebuildModel, seedInteractions } from '../seed';
 import { Stack } from '../stack';
 import { rng, signToken, userId } from '../workload';
 import { cycle } from './throughput';
@@ -46,7 +47,37 @@ export async function runFeed(ctx: Context): Promise<FeedResult> {
     const aheadMeasured = await closedLoop({ url, connections, durationS, next: again });
     const aheadSingle = await closedLoop({ url, connections: 1, durationS, next: again });
     const ahead = { users: returning.length, measured: aheadMeasured, single: aheadSingle };
-    return { events, users, interactions, seedS, rebuild, connections, warmupS, measured, single, ahead };
+
+    // Filtered first pages (each filter set has its own ranking, so each is ranked on request), and
+    // similar events of random events for random users.
+    const pick = <T>(values: T[]) => values[Math.floor(random() * values.length)]!;
+    const filteredPath = () =>
+      pick([
+        () => `kind=gig&city=${pick(CITIES)}`,
+        () => `category=${pick(CATEGORIES)}&category=${pick(CATEGORIES)}`,
+        () => `city=${pick(CITIES)}&startsBefore=${encodeURIComponent(new Date(Date.now() + 14 * 86_400_000).toISOString())}`,
+      ])();
+    const filteredRequests = Array.from({ length: 20_000 }, () => ({
+      method: 'GET' as const,
+      path: `/recommendations?limit=20&${filteredPath()}`,
+      headers: { authorization: `Bearer ${signToken(userId(Math.floor(random() * users)))}` },
+    }));
+    const similarRequests = Array.from({ length: 20_000 }, () => ({
+      method: 'GET' as const,
+      path: `/events/${pick(stack.eventIds)}/similar?limit=10`,
+      headers: { authorization: `Bearer ${signToken(userId(Math.floor(random() * users)))}` },
+    }));
+    const shape = async (requests: typeof filteredRequests) => {
+      const next = cycle(requests);
+      await closedLoop({ url, connections, durationS: warmupS, next });
+      return {
+        measured: await closedLoop({ url, connections, durationS, next }),
+        single: await closedLoop({ url, connections: 1, durationS, next }),
+      };
+    };
+    const filtered = await shape(filteredRequests);
+    const similar = await shape(similarRequests);
+    return { events, users, interactions, seedS, rebuild, connections, warmupS, measured, single, ahead, filtered, similar };
   } finally {
     await stack.destroy();
   }

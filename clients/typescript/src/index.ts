@@ -84,6 +84,67 @@ export interface Client {
   close(): Promise<void>;
   /** Interactions not yet acknowledged. */
   readonly pending: number;
+  /**
+   * A page of the user's feed (GET /recommendations), optionally within filters; pass the page's
+   * `nextCursor` with the same filters for the next one. Throws ApiError on an error answer.
+   */
+  feed(options?: FeedOptions): Promise<FeedPage>;
+  /** Upcoming events to show beside one (GET /events/:id/similar). Throws ApiError on an error answer. */
+  similar(eventId: string, options?: { limit?: number }): Promise<{ items: SimilarItem[] }>;
+}
+
+/** The feed's filters (combined with AND: the feed is ranked within them) and paging. */
+export interface FeedOptions {
+  limit?: number;
+  cursor?: string;
+  kind?: 'event' | 'gig';
+  city?: string;
+  /** Any of them. */
+  category?: string | readonly string[];
+  startsAfter?: Date | string;
+  startsBefore?: Date | string;
+}
+
+export interface ShownEvent {
+  id: string;
+  title: string;
+  startsAt: string;
+  kind: string;
+  category: string | null;
+  tags: string[];
+  city: string | null;
+}
+
+export interface Reason {
+  code: string;
+  text: string;
+  feature?: { type: string; value: string };
+}
+
+export interface FeedPage {
+  /** Send it with track() for interactions the page leads to. */
+  recommendationId: string;
+  items: { eventId: string; position: number; score: number; reasons: Reason[]; event: ShownEvent }[];
+  nextCursor: string | null;
+}
+
+export interface SimilarItem {
+  eventId: string;
+  score: number;
+  reasons: Reason[];
+  event: ShownEvent;
+}
+
+/** An error answer of a read: its HTTP status and the service's stable code. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
 }
 
 /** Keeps the buffer in memory: lost when the process or page goes. */
@@ -174,7 +235,23 @@ export function createClient(options: ClientOptions): Client {
   const retryDelayMs = options.retryDelayMs ?? 1000;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 60_000;
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const url = `${options.baseUrl.replace(/\/+$/, '')}/interactions/batch`;
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const url = `${baseUrl}/interactions/batch`;
+
+  const read = async <T>(path: string, query: [string, string | number | Date | undefined][]): Promise<T> => {
+    const params = new URLSearchParams();
+    for (const [name, value] of query) {
+      if (value !== undefined) params.append(name, value instanceof Date ? value.toISOString() : String(value));
+    }
+    const text = params.toString();
+    const res = await doFetch(`${baseUrl}${path}${text ? `?${text}` : ''}`, {
+      headers: { authorization: `Bearer ${await options.getToken()}` },
+      signal: AbortSignal.timeout(requestTimeoutMs),
+    });
+    const body = (await res.json().catch(() => undefined)) as { error?: { code: string; message: string } } | undefined;
+    if (!res.ok) throw new ApiError(res.status, body?.error?.code ?? 'error', body?.error?.message ?? `HTTP ${res.status}`);
+    return body as T;
+  };
 
   // Storage is read once, and every change is written through: at once (before `track` returns)
   // for a storage that saves synchronously (memory, localStorage, a file), in order for one that
@@ -365,6 +442,21 @@ export function createClient(options: ClientOptions): Client {
   } else nodeProcess?.on?.('beforeExit', sendAsProcessExits);
 
   return {
+    feed({ limit, cursor, kind, city, category, startsAfter, startsBefore } = {}) {
+      const categories: readonly string[] = category === undefined ? [] : typeof category === 'string' ? [category] : category;
+      return read<FeedPage>('/recommendations', [
+        ['limit', limit],
+        ['cursor', cursor],
+        ['kind', kind],
+        ['city', city],
+        ...categories.map((c): [string, string] => ['category', c]),
+        ['startsAfter', startsAfter],
+        ['startsBefore', startsBefore],
+      ]);
+    },
+    similar(eventId, { limit } = {}) {
+      return read<{ items: SimilarItem[] }>(`/events/${encodeURIComponent(eventId)}/similar`, [['limit', limit]]);
+    },
     track(eventId, action, { recommendationId } = {}) {
       if (closed) throw new Error('The client is closed');
       const item: PendingInteraction = {

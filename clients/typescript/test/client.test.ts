@@ -57,6 +57,30 @@ describe('the TypeScript client, against the service', () => {
     await client.close();
   });
 
+  test('reads the feed within filters, pages it, and reads similar events; an error answer is an ApiError', async () => {
+    const gig = await buildEvent(stack.db, { kind: 'gig', category: 'Blues', city: 'Köln' });
+    await buildEvent(stack.db, { kind: 'gig', category: 'Blues', city: 'Köln' });
+    await buildEvent(stack.db, { kind: 'event', category: 'Blues', city: 'Köln' });
+    const userId = `user-${randomUUID()}`;
+    const client = createClient({ baseUrl: stack.baseUrl, getToken: () => stack.token({ sub: userId }) });
+    const filters = { kind: 'gig', city: 'KÖLN', category: ['blues', 'soul'], startsAfter: new Date(Date.now() - 1000) } as const;
+    const first = await client.feed({ ...filters, limit: 1 });
+    const second = await client.feed({ ...filters, limit: 1, cursor: first.nextCursor! });
+    expect(second.recommendationId).toBe(first.recommendationId);
+    expect([...first.items, ...second.items].map((i) => [i.event.kind, i.event.city])).toEqual([
+      ['gig', 'Köln'],
+      ['gig', 'Köln'],
+    ]);
+    await expect(client.feed({ cursor: first.nextCursor! })).rejects.toMatchObject({ status: 400, code: 'invalid_cursor' });
+
+    const similar = await client.similar(gig.id, { limit: 5 });
+    expect(similar.items.length).toBeGreaterThan(0);
+    expect(similar.items.map((i) => i.eventId)).not.toContain(gig.id);
+    await expect(client.similar(randomUUID())).rejects.toMatchObject({ name: 'ApiError', status: 404, code: 'event_not_found' });
+    await expect(client.feed({ kind: 'concert' as 'gig' })).rejects.toMatchObject({ status: 400, code: 'validation_failed' });
+    await client.close();
+  });
+
   test('a retry after a lost answer records nothing twice (the key is given when tracked)', async () => {
     const event = await buildEvent(stack.db);
     const userId = `user-${randomUUID()}`;
