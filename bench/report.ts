@@ -121,6 +121,39 @@ export function buildRows(bench: BenchResults): Row[] {
       complete ? cost.ratioMaxMin! <= 2 : undefined,
     );
   }
+  const replay = bench.results.replay;
+  if (replay?.skipped) info('Replay of a real log', `skipped: ${replay.skipped}`);
+  else if (replay) {
+    info(
+      `Replay: ${num(replay.interactions)} interactions of ${num(replay.users)} users on ${num(replay.events)} events, through the API`,
+      `${num(replay.accepted)} accepted in ${num(replay.sendS, 1)} s; stored and folded after ${num(replay.drainS, 1)} s (${num(replay.drainPerS)}/s)`,
+    );
+    const names: [string, string][] = [
+      ['afresh', 'first page ranked on request'],
+      ['stored', 'first page from the stored ranking'],
+      ['filtered', 'first page within a category, ranked on request'],
+      ['similar', 'similar events'],
+    ];
+    for (const [key, label] of names) {
+      for (const row of replay.shapes[key] ?? []) {
+        const r = row.result;
+        const c = row.cpuUsPerRequest;
+        info(
+          `Replay: ${label}, ${row.connections} connection${row.connections > 1 ? 's' : ''}`,
+          `p50 ${ms(r.p50Ms)}, p99 ${ms(r.p99Ms)}, ${num(r.reqPerS)} req/s, non-2xx ${num(r.non2xx)}; CPU µs/page web ${num(c.web)}, worker ${num(c.worker)}, PostgreSQL ${num(c.postgres)}, Redis ${num(c.redis)}`,
+        );
+      }
+    }
+    const at4 = (key: string) => replay.shapes[key]?.find((row) => row.connections === 4)?.result;
+    const afresh = at4('afresh');
+    const stored = at4('stored');
+    if (afresh) {
+      target('Replay: ranked on request, 4 connections, p50', ms(afresh.p50Ms), '≤ 15 ms', afresh.non2xx === 0 && afresh.p50Ms <= 15);
+      target('Replay: ranked on request, 4 connections, p99', ms(afresh.p99Ms), '≤ 50 ms', afresh.non2xx === 0 && afresh.p99Ms <= 50);
+    }
+    if (stored)
+      target('Replay: stored ranking, 4 connections, p99', ms(stored.p99Ms), '≤ 10 ms', stored.non2xx === 0 && stored.p99Ms <= 10);
+  }
   const peak = (name: string) => {
     const values = Object.values(bench.rssPeakMb).flatMap((byProcess) => (byProcess[name] === undefined ? [] : [byProcess[name]]));
     return values.length ? Math.max(...values) : undefined;

@@ -94,6 +94,32 @@ export interface FeedResult {
   similar?: { measured: ClosedLoopResult; single: ClosedLoopResult };
 }
 
+/** One shape of page at one concurrency, with the CPU each process spent per request (µs). */
+export interface ReplayRow {
+  connections: number;
+  result: ClosedLoopResult;
+  cpuUsPerRequest: { web: number; worker: number; postgres: number; redis: number };
+}
+
+export interface ReplayResult {
+  /** Why the phase did not run (no log where it was looked for). */
+  skipped?: string;
+  interactionsFile: string;
+  users: number;
+  events: number;
+  interactions: number;
+  accepted: number;
+  /** How many times the log's time span was shortened to fit the allowed age. */
+  squeeze: number;
+  /** From the first batch sent: the last answered, and the last row stored and folded. */
+  sendS: number;
+  drainS: number;
+  drainPerS: number;
+  durationS: number;
+  /** afresh, stored, filtered, similar: a row per concurrency (1, 4, 16). */
+  shapes: Record<string, ReplayRow[]>;
+}
+
 export interface CostClass {
   priorInteractions: number;
   accepted: number;
@@ -120,6 +146,7 @@ export interface PhaseResults {
   freshness?: FreshnessResult;
   feed?: FeedResult;
   cost?: CostResult;
+  replay?: ReplayResult;
 }
 
 export interface Machine {

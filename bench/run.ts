@@ -8,6 +8,7 @@ import type { LoadRequest } from './load';
 import { runCost } from './phases/cost';
 import { runDrain, runNaive } from './phases/drain';
 import { runFeed } from './phases/feed';
+import { runReplay } from './phases/replay';
 import { runFreshness } from './phases/freshness';
 import { fillBacklog, ingestRequests, runCeiling, runIngest } from './phases/throughput';
 import { machine, serviceVersion } from './machine';
@@ -106,11 +107,14 @@ async function main(): Promise<void> {
     cost: async () => {
       bench.results.cost = await runCost(ctx);
     },
+    replay: async () => {
+      bench.results.replay = await runReplay(ctx);
+    },
   };
 
   for (const phase of settings.phases) {
     // The ingest deployment is done with once its phases are; free the CPU and disk it holds.
-    if (ingestStack && ['naive', 'feed', 'cost'].includes(phase)) {
+    if (ingestStack && ['naive', 'feed', 'cost', 'replay'].includes(phase)) {
       await ingestStack.destroy();
       ingestStack = undefined;
     }

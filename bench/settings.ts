@@ -1,8 +1,9 @@
+import path from 'node:path';
 // Command line and every size of the run, derived from one --scale factor.
 
 // In run order: freshness reuses the processes and drained backlog of ingest and drain, and the
 // naive baseline runs once that deployment is gone, so nothing of it competes for the CPU.
-export const PHASES = ['ceiling', 'ingest', 'drain', 'freshness', 'naive', 'feed', 'cost'] as const;
+export const PHASES = ['ceiling', 'ingest', 'drain', 'freshness', 'naive', 'feed', 'cost', 'replay'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface Settings {
@@ -22,6 +23,11 @@ export interface Settings {
   feed: { events: number; users: number; interactions: number; connections: number; warmupS: number; durationS: number };
   cost: { priors: number[]; perClass: number; events: number; backgroundUsers: number; backgroundInteractions: number };
   /**
+   * A real log replayed through the public API (the eval's CSV format): the dev log by default,
+   * `--replay-interactions FILE --replay-events FILE` for another.
+   */
+  replay: { interactions: string; events: string; warmupS: number; durationS: number };
+  /**
    * Caps on the waits whose length depends on the service's speed, so that a slow build still ends
    * in about 12 minutes at scale 1; a capped step reports what it got through and is marked so.
    */
@@ -40,6 +46,8 @@ export function parseArgs(argv: string[]): Settings {
   let scale = 1;
   let phases: Phase[] = [...PHASES];
   let nodeOptions = '';
+  let replayInteractions = path.join(DEV_LOG, 'interactions.csv');
+  let replayEvents = path.join(DEV_LOG, 'events.csv');
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -56,19 +64,32 @@ export function parseArgs(argv: string[]): Settings {
       if (unknown.length > 0 || names.length === 0) fail(`--only takes a comma-separated list of: ${PHASES.join(', ')}`);
       // Run in the canonical order whatever order they were given in: later phases reuse earlier state.
       phases = PHASES.filter((phase) => names.includes(phase));
+    } else if (flag === '--replay-interactions') {
+      replayInteractions = path.resolve(value());
+    } else if (flag === '--replay-events') {
+      replayEvents = path.resolve(value());
     } else if (flag === '--node-options') {
       nodeOptions = value().trim();
     } else if (flag === '--help' || flag === '-h') {
-      console.log(`Usage: npm run bench -- [--scale <factor>] [--only <${PHASES.join(',')}>] [--node-options=<flags>]`);
+      console.log(
+        `Usage: npm run bench -- [--scale <factor>] [--only <${PHASES.join(',')}>] [--node-options=<flags>] [--replay-interactions FILE --replay-events FILE]`,
+      );
       process.exit(0);
     } else {
       fail(`unknown argument ${arg}`);
     }
   }
-  return { ...sizesFor(scale, phases), nodeOptions };
+  const sizes = sizesFor(scale, phases);
+  return { ...sizes, nodeOptions, replay: { ...sizes.replay, interactions: replayInteractions, events: replayEvents } };
 }
 
-function sizesFor(scale: number, phases: Phase[]): Omit<Settings, 'nodeOptions'> {
+/** The dev log (docs/recommendation-model.md): read where it lies, never copied into the project. */
+const DEV_LOG = path.join(__dirname, '..', '..', 'shared', 'data', 'ml-latest-small');
+
+function sizesFor(
+  scale: number,
+  phases: Phase[],
+): Omit<Settings, 'nodeOptions' | 'replay'> & { replay: { warmupS: number; durationS: number } } {
   const n = (base: number, min: number) => Math.max(min, Math.round(base * scale));
   return {
     scale,
@@ -100,6 +121,7 @@ function sizesFor(scale: number, phases: Phase[]): Omit<Settings, 'nodeOptions'>
       backgroundUsers: n(5000, 100),
       backgroundInteractions: n(50_000, 1000),
     },
+    replay: { warmupS: n(2, 1), durationS: n(8, 2) },
     capsS: { drain: 120, naive: 60, ingestRebuild: 200, feedRebuild: 900, costRebuild: 200, costDrain: 45, visibility: 30 },
   };
 }

@@ -53,9 +53,9 @@ export class Stack {
     };
   }
 
-  async startWeb(): Promise<void> {
+  async startWeb(env: Record<string, string> = {}): Promise<void> {
     if (this.web) return;
-    this.web = startNode('web', [build('src/server.js')], measuredEnv(this.ctx.settings, this.env()));
+    this.web = startNode('web', [build('src/server.js')], measuredEnv(this.ctx.settings, { ...this.env(), ...env }));
     this.ctx.rss.track('web', this.web.pid);
     await waitReady(`${this.baseUrl.origin}/readyz`, this.web);
   }
@@ -77,6 +77,12 @@ export class Stack {
     this.ctx.rss.untrack('worker');
     await this.worker.stop();
     this.worker = undefined;
+  }
+
+  /** The web process again, with `env` added to the deployment's. */
+  async restartWeb(env: Record<string, string>): Promise<void> {
+    await this.stopWeb();
+    await this.startWeb(env);
   }
 
   async stopWeb(): Promise<void> {

@@ -86,8 +86,8 @@ export class Workload {
   }
 }
 
-export function signToken(user: string): string {
-  return jwt.sign({ sub: user }, JWT_SECRET, { algorithm: 'HS256', expiresIn: '3h' });
+export function signToken(user: string, roles?: string[]): string {
+  return jwt.sign({ sub: user, ...(roles && { roles }) }, JWT_SECRET, { algorithm: 'HS256', expiresIn: '3h' });
 }
 
 /** A ready-to-send POST /interactions: headers and body, as autocannon and the plain clients take them. */

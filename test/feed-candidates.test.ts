@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { applyInteractions, type EventFeatures } from '../src/domain/model';
 import type { Action } from '../src/domain/weights';
 import { MemoryModelStore } from '../eval/memory-store';
-import { rankFeedInMemory } from '../eval/feed';
+import { rankFeedInMemory, similarInMemory } from '../eval/feed';
+import { loadSimilarCandidates, rankSimilar } from '../src/feed/similar';
 import { rankFeed } from '../src/feed/feed';
 import { loadFeedCandidates } from '../src/feed/candidates';
 import { createLogger } from '../src/logger';
@@ -94,6 +95,23 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
         const memoryAffinities = [...store.affinitiesOf(userId, these.candidates.profileEvents)].sort(([a], [b]) => (a < b ? -1 : 1));
         expect(sqlAffinities.map(([key]) => key)).toEqual(memoryAffinities.map(([key]) => key));
         sqlAffinities.forEach(([, value], i) => expect(value).toBeCloseTo(memoryAffinities[i]![1], 6));
+      }
+    }
+    // Within a filter, and the similar events of each event: the same in SQL and in memory.
+    const scoresOf = (items: { eventId: string; score: number }[]) => new Map(items.map((item) => [item.eventId, item.score]));
+    const expectSame = (what: object, inSql: { eventId: string; score: number }[], inMemory: { eventId: string; score: number }[]) => {
+      expect({ ...what, events: [...scoresOf(inSql).keys()].sort() }).toEqual({ ...what, events: [...scoresOf(inMemory).keys()].sort() });
+      for (const [eventId, score] of scoresOf(inMemory)) expect(scoresOf(inSql).get(eventId)).toBeCloseTo(score, 5);
+    };
+    const jazz = (id: string) => events.find((e) => e.id === id)?.features.category === 'jazz';
+    for (const userId of users) {
+      const inSql = (await rankFeed({ settings }, stack.db, userId, new Set(), new Date(), { categories: ['JAZZ '] })).items;
+      expect(inSql.length).toBeGreaterThan(0);
+      expectSame({ userId, filter: 'jazz' }, inSql, rankFeedInMemory(store, settings, userId, jazz));
+      for (const event of events.slice(0, 5)) {
+        const loaded = await loadSimilarCandidates(stack.db, userId, event.id, new Date(), settings.ranking);
+        const similarInSql = rankSimilar(settings.ranking, loaded.source, loaded.candidates);
+        expectSame({ userId, similarTo: event.id }, similarInSql, similarInMemory(store, settings, userId, event.id));
       }
     }
     expect(new Set(interactions.map((i) => i.userId)).size).toBe(users.length);

@@ -42,7 +42,8 @@ with recent as (
                                 union all
                                 ${neighbours('high', 'low', 'r.event_id', 'l.size', filtered)}) both_ways
                          order by value desc, other_event_id limit l.size) n
-    join event_popularity pc on pc.event_id = n.other_event_id
+    -- A lookup per neighbour ("offset 0"): joined, the planner hashed all of event_popularity once per recent event.
+    cross join lateral (select engaged from event_popularity p where p.event_id = n.other_event_id offset 0) pc
    group by n.other_event_id order by value desc limit :collaborative
 ), profile as (
   -- The events the user's feature affinities are summed over: their latest positive events and the
@@ -59,7 +60,8 @@ with recent as (
   -- makes; spelled again by featureKey below, so that the lookups agree whatever the locale's lower().
   select f.kind, f.name, sum(p.feature_weight) as value
     from profile p
-    join events e on e.id = p.event_id
+    -- A lookup per profile event: joined, the planner hashed the whole events table.
+    cross join lateral (select * from events e where e.id = p.event_id offset 0) e
     cross join lateral (select 'category', lower(btrim(e.category)) where e.category <> ''
                         union select 'tag', lower(btrim(tag)) from unnest(e.tags) as tag
                         union select 'city', lower(btrim(e.city)) where e.city <> ''
@@ -88,8 +90,13 @@ with recent as (
    order by p.value desc limit :byFeature
 ), matching_fresh as (
   -- Events no one has engaged with yet (not in that index) fill what is left, soonest first.
-  select e.id from events e cross join wanted w
-   where not exists (select 1 from event_popularity p where p.event_id = e.id) and e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''}
+  select e.id from ${
+    filtered
+      ? `(select id, starts_at, category, tags, city, organizer_id from events e
+           where e.starts_at > :now and ${filterSql('e')} order by e.starts_at limit :filterScan) e`
+      : 'events e'
+  } cross join wanted w
+   where not exists (select 1 from event_popularity p where p.event_id = e.id) and e.starts_at > :now
      and (lower(e.category) = any(w.categories) or e.tags && w.tags or lower(e.city) = any(w.cities) or e.organizer_id = any(w.organizers))
    order by e.starts_at limit greatest(:byFeature - (select count(*) from matching), 0)
 ), popular as (${
@@ -153,7 +160,7 @@ function neighbours(own: 'low' | 'high', other: 'low' | 'high', eventId: string,
 /** Under a filter, how many more of each event's neighbours are read than the plain feed reads. */
 export const FILTER_SCAN_FACTOR = 5;
 /** Under a filter, how many of the most popular and of the soonest events are looked through. */
-export const FILTER_SCAN = 2000;
+export const FILTER_SCAN = 500;
 
 const CANDIDATES_SQL = candidatesSql(false);
 const FILTERED_CANDIDATES_SQL = candidatesSql(true);
