@@ -6,7 +6,7 @@ import { loadConfigOrExit, onShutdown } from './lifecycle';
 import { createLogger } from './logger';
 
 const config = loadConfigOrExit();
-const logger = createLogger({ level: config.logLevel, name: 'web' });
+const logger = createLogger({ level: config.logLevel, name: 'web', pretty: config.env === 'development' });
 // Under load a third of what a request allocates outlives a minor collection, so the old generation
 // fills fast; V8 then lets it grow to four times what is live before a full collection, and the
 // process holds twice the memory it needs. A smaller factor costs a few more full collections of a

@@ -12,7 +12,7 @@ import { startHealthServer } from '../src/health-server';
 import { createInteractionWorker } from '../src/jobs/interaction-worker';
 
 const config = loadConfigOrExit();
-const logger = createLogger({ level: config.logLevel, name: 'worker' });
+const logger = createLogger({ level: config.logLevel, name: 'worker', pretty: config.env === 'development' });
 const db = createDb(config, logger);
 const producer = createProducer(config, logger);
 const metrics = new Metrics('worker');
