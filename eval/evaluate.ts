@@ -54,6 +54,8 @@ export interface EvalResult extends SliceResult {
    */
   similar?: ShapeResult;
   filtered?: ShapeResult;
+  /** HR@k for k = 1 to CURVE_DEPTH on all held-out events, whole catalogue: the feed and each baseline. */
+  hitRateAtK: Record<string, number[]>;
 }
 
 export interface EvalOptions {
@@ -231,6 +233,11 @@ export async function evaluateMany(
       coverage: catalogue.length ? tallies.topK.size / catalogue.length : 0,
       meanCandidates: users ? tallies.candidates / users : 0,
       cold: { ...slice('cold'), threshold: COLD_THRESHOLD },
+      hitRateAtK: {
+        feed: tallies.all.feed.curve(),
+        'decayed popularity': shared.all.popularity.curve(),
+        'item-kNN': shared.all.itemKnn.curve(),
+      },
       ...(shapes && {
         similar: {
           users: tallies.similar.n,
@@ -282,15 +289,20 @@ export function heldOutInteractions(ordered: EvalInteraction[], points = 1): Set
   return new Set([...last].flatMap(([userId, mine]) => ((counts.get(userId) ?? 0) > mine.length ? mine : [])));
 }
 
-/** Hits and NDCG at k of ranks (0 = first; undefined = not ranked at all). */
+/** The deepest cut-off of the HR@k curves. */
+export const CURVE_DEPTH = 50;
+
+/** Hits and NDCG at k of ranks (0 = first; undefined = not ranked at all), and the hit rate at every k to CURVE_DEPTH. */
 export class Tally {
   n = 0;
   private hits = 0;
   private gain = 0;
+  private readonly atRank = new Array<number>(CURVE_DEPTH).fill(0);
   constructor(private readonly k: number) {}
 
   add(rank: number | undefined): void {
     this.n += 1;
+    if (rank !== undefined && rank < CURVE_DEPTH) this.atRank[rank]! += 1;
     if (rank !== undefined && rank < this.k) {
       this.hits += 1;
       this.gain += 1 / Math.log2(rank + 2);
@@ -299,6 +311,12 @@ export class Tally {
 
   result(): Accuracy {
     return { hitRate: this.n ? this.hits / this.n : 0, ndcg: this.n ? this.gain / this.n : 0 };
+  }
+
+  /** HR@k for k = 1 to CURVE_DEPTH. */
+  curve(): number[] {
+    let hits = 0;
+    return this.atRank.map((count) => (this.n ? (hits += count) / this.n : 0));
   }
 }
 

@@ -1,6 +1,9 @@
 // `npm run eval -- --help`: offline evaluation of what the feed serves (eval/evaluate.ts), on CSV
 // files or on the platform's own database; --fit fits the ranking on a validation split (eval/fit.ts).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { hitRateChart } from '../eval/plot';
 import { Presets, SingleBar } from 'cli-progress';
 import { RECOMMENDATION_SETTINGS } from '../src/domain/fitted-settings';
 import { createDb } from '../src/data/db';
@@ -30,6 +33,8 @@ Options:
   --negatives N       sampled negatives for the sampled metrics (default 100)
   --seed N            the sampling seed (default 42)
   --half-life-days N  the model's decay (default: the configured one)
+  --plot FILE         where to write the HR@k chart, k = 1 to 50, the feed against its baselines
+                      (default eval-results/hr-at-k.svg)
   --json              the figures as JSON
   --help              this text`;
 
@@ -49,6 +54,7 @@ async function main(): Promise<void> {
         seed: { type: 'string', default: '42' },
         'half-life-days': { type: 'string' },
         json: { type: 'boolean', default: false },
+        plot: { type: 'string', default: path.join('eval-results', 'hr-at-k.svg') },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -85,6 +91,8 @@ async function main(): Promise<void> {
   }
 
   const result = await evaluate(data, model, config.feed, options);
+  mkdirSync(path.dirname(values.plot), { recursive: true });
+  writeFileSync(values.plot, hitRateChart(`HR@k, whole catalogue: ${result.users} held-out interactions`, result.hitRateAtK));
   if (values.json) {
     const settings = {
       version: RECOMMENDATION_SETTINGS.version,
@@ -99,6 +107,7 @@ async function main(): Promise<void> {
     `interactions: ${data.interactions.length} read, ${data.skipped.length} lines skipped${data.skipped.length ? ` (first: ${data.skipped[0]})` : ''}`,
   );
   report(result, data, halfLifeDays);
+  console.log(`\nHR@k for k = 1 to 50: ${values.plot}`);
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -106,6 +106,8 @@ describe('offline evaluation', () => {
         path.join(dir, 'interactions.csv'),
         '--events',
         path.join(dir, 'events.csv'),
+        '--plot',
+        path.join(dir, 'plot.svg'),
       ];
       const { stdout } = await promisify(execFile)('npm', args, { cwd: root });
       expect(stdout).toMatch(/whole catalogue\s+HR@10\s+NDCG@10/);
@@ -114,9 +116,21 @@ describe('offline evaluation', () => {
       }
       expect(stdout).toMatch(/held-out event in the top 50 \d+\.\d %, among the candidates \d+\.\d %/);
       expect(stdout).toMatch(/coverage: \d+\.\d % of the catalogue/);
+      for (const shape of ["similar events of the user's last positive event", "the feed filtered to the held-out event's category"]) {
+        expect(stdout).toContain(shape);
+      }
+      expect(stdout).toMatch(/^served\s+0\.\d{4}\s+0\.\d{4}$/m);
+      expect(stdout).toMatch(/^item-to-item\s+0\.\d{4}\s+0\.\d{4}$/m);
+      // The chart beside the table: a line for the feed and each baseline over k = 1 to 50.
+      const svg = readFileSync(path.join(dir, 'plot.svg'), 'utf8');
+      expect(svg.match(/<polyline [^>]*points="([^"]+)"/g)).toHaveLength(3);
+      expect(/<polyline [^>]*points="([^"]+)"/.exec(svg)![1]!.split(' ')).toHaveLength(50);
+      for (const name of ['feed', 'decayed popularity', 'item-kNN']) expect(svg).toContain(`${name} (HR@10 `);
 
       const json = JSON.parse((await promisify(execFile)('npm', [...args, '--json'], { cwd: root })).stdout);
       expect(json.models.map((m: { name: string }) => m.name)).toEqual(['popularity', 'full']);
+      expect(json.hitRateAtK.feed).toHaveLength(50);
+      expect(json.similar.served).toEqual(expect.objectContaining({ hitRate: expect.any(Number) }));
       for (const entry of [...json.models, json.feed]) {
         expect(entry).toEqual(expect.objectContaining({ hitRate: expect.any(Number), ndcg: expect.any(Number) }));
       }
