@@ -180,6 +180,11 @@ const variables = z.object({
   }),
 
   DATABASE_POOL_MAX: variable(positiveInt(10), { group: 'scaling', description: 'PostgreSQL connections per process' }),
+  DATABASE_PREPARED_STATEMENTS: variable(z.enum(['true', 'false']).default('true'), {
+    group: 'scaling',
+    description:
+      "whether the feed's candidate statement is prepared once per connection, which spares planning it on every first page; `false` behind a connection pooler in transaction mode that does not keep prepared statements (PgBouncer before 1.21)",
+  }),
   WORKER_CONCURRENCY: variable(positiveInt(64), { group: 'scaling', description: 'jobs a worker process has in hand at once' }),
   WORKER_TRANSACTIONS: variable(positiveInt(2).pipe(z.number().max(64)), {
     group: 'scaling',
@@ -354,6 +359,7 @@ const configSchema = crossChecked.transform((e) => {
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
+    databasePreparedStatements: e.DATABASE_PREPARED_STATEMENTS === 'true',
     databaseReadUrl: e.DATABASE_READ_URL,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: e.REDIS_CLUSTER_NODES,

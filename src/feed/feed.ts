@@ -28,6 +28,8 @@ export interface FeedDeps {
   rankingMaxAgeMs: number;
   /** Bounds the ranking work of the process; concurrent first pages of one user share one ranking. */
   gate: RankingGate;
+  /** DATABASE_PREPARED_STATEMENTS: the candidate statement prepared once per connection. */
+  preparedStatements?: boolean;
 }
 
 export interface FeedPage {
@@ -127,14 +129,14 @@ export async function getFeedPage(
  * `hidden`, and the versions it was made under.
  */
 export async function rankFeed(
-  deps: Pick<FeedDeps, 'settings'>,
+  deps: Pick<FeedDeps, 'settings' | 'preparedStatements'>,
   db: Db,
   userId: string,
   hidden: Set<string>,
   now = new Date(),
   filter: FeedFilter = NO_FILTER,
 ): Promise<{ items: RankedItem[]; versions: Versions }> {
-  const loaded = await loadFeedCandidates(db, userId, now, deps.settings, filter);
+  const loaded = await loadFeedCandidates(db, userId, now, deps.settings, { filter, prepared: deps.preparedStatements });
   const candidates = loaded.candidates.filter((c) => !hidden.has(c.eventId));
   return { items: rankCandidates(deps.settings.ranking, loaded.profile, candidates).slice(0, SNAPSHOT_SIZE), versions: loaded.versions };
 }

@@ -27,6 +27,7 @@ export function recommendationsRouter({
     settings: config.feed,
     rankingMaxAgeMs: config.feedRankingMaxAgeMs,
     gate: rankingGate,
+    preparedStatements: config.databasePreparedStatements,
   };
 
   router.get('/recommendations', async (req, res) => {
