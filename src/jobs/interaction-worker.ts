@@ -1,134 +1,31 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { connectRedis } from '../data/redis';
-import type { z } from 'zod';
-import type { Config } from '../config';
-import type { Db } from '../data/db';
-import { insertImpressions, pruneImpressions } from '../data/impressions';
-import { persistInteractions } from '../domain/persist-interaction';
-import { rebuildModel } from '../domain/rebuild-model';
-import { JOBS, jobPayloads, LEGACY_RECORD_INTERACTION, QUEUES, type JobName, type RecordInteractionPayload } from './definitions';
+import { jobDefinition, QUEUES } from './definitions';
 import { isSignedJob } from './signature';
-import type { Logger } from '../logger';
-import type { Metrics } from '../metrics';
-import { counts, InteractionWriter, type WriteResult } from './interaction-writer';
+import { InteractionWriter } from './interaction-writer';
+import type { JobDefinition, WorkerDeps } from './job';
+import { store } from './record-interactions';
 
-export interface WorkerDeps {
-  config: Config;
-  db: Db;
-  logger: Logger;
-  metrics?: Metrics;
-  /** Shares transactions between the jobs in hand; without it, each job is its own transaction. */
-  writer?: InteractionWriter;
-  /** Told after a commit that stored rows (the co-occurrence fold has work). */
-  afterStore?: () => void;
-}
+export type { WorkerDeps } from './job';
 
-/** Stores interactions and returns the ids of the rows it inserted. */
-async function store(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Promise<Set<string>> {
-  const inserted = await persistInteractions(deps.db, deps.config.model, payloads);
-  if (inserted.size > 0) deps.afterStore?.();
-  return inserted;
-}
-
-let impressionsPrunedAt = 0;
-
-/** Handles one job: validates its payload again, then calls the domain. Safe to run twice for one job. */
+/** Handles one job: finds its definition, validates its payload again, then runs its handler. Safe to run twice for one job. */
 export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' | 'data'>): Promise<unknown> {
-  const log = deps.logger.child({ jobId: job.id, jobName: job.name });
-  switch (job.name) {
-    case LEGACY_RECORD_INTERACTION:
-    case JOBS.recordInteractions: {
-      const interactions =
-        job.name === JOBS.recordInteractions
-          ? parse(deps, job, JOBS.recordInteractions).interactions
-          : [parse(deps, job, LEGACY_RECORD_INTERACTION)];
-      const result = await persist(deps, interactions);
-      log.debug(result, 'interactions persisted');
-      return result;
-    }
-    case JOBS.recordImpressions: {
-      const { impressions } = parse(deps, job, JOBS.recordImpressions);
-      const stored = await insertImpressions(deps.db, impressions);
-      // Retention rides on the writes: at most once an hour per process, whatever the traffic.
-      if (Date.now() - impressionsPrunedAt > 3_600_000) {
-        impressionsPrunedAt = Date.now();
-        const pruned = await pruneImpressions(deps.db, deps.config.feedImpressions.retentionDays);
-        if (pruned > 0) log.info({ pruned }, 'old feed impressions deleted');
-      }
-      return { stored };
-    }
-    case JOBS.rebuildModel: {
-      const { reason } = parse(deps, job, JOBS.rebuildModel);
-      log.info({ reason }, 'rebuilding the recommendation model');
-      const result = await rebuildModel(deps.db, deps.config.model);
-      log.info(result, 'recommendation model rebuilt');
-      return result;
-    }
-    default:
-      throw new UnrecoverableError(`Unknown job name "${job.name}"`);
-  }
+  const definition = jobDefinition(job.name);
+  if (!definition) throw new UnrecoverableError(`Unknown job name "${job.name}"`);
+  return definition.handle(deps, parse(deps, job, definition), deps.logger.child({ jobId: job.id, jobName: job.name }));
 }
-
-async function persist(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Promise<WriteResult> {
-  const write = deps.writer
-    ? (p: RecordInteractionPayload[]) => deps.writer!.write(p)
-    : async (p: RecordInteractionPayload[]) => counts(p, await store(deps, p));
-  const result = await write(payloads).catch(async (error: unknown) => {
-    if (!isDataError(error)) throw error; // connection lost, deadlock, timeout: retried with backoff
-    if (payloads.length === 1) throw new UnrecoverableError(`Cannot be stored ${dataErrorMessage(error)}`);
-    return persistOneByOne(deps, payloads);
-  });
-  const now = Date.now();
-  if (result.inserted > 0) for (const p of payloads) deps.metrics?.persistLag.observe((now - Date.parse(p.acceptedAt)) / 1000);
-  return result;
-}
-
-/**
- * A value PostgreSQL cannot store fails the same way on every retry. In a batch, one such row must
- * not hold back the others: each is stored on its own, and the job then fails for good, naming the
- * rows that could not be stored (a retry from the dashboard re-runs only those; the rest are no-ops).
- */
-async function persistOneByOne(deps: WorkerDeps, payloads: RecordInteractionPayload[]): Promise<WriteResult> {
-  const total = { inserted: 0, duplicates: 0 };
-  const refused: string[] = [];
-  for (const payload of payloads) {
-    try {
-      const one = counts([payload], await store(deps, [payload]));
-      total.inserted += one.inserted;
-      total.duplicates += one.duplicates;
-    } catch (error) {
-      if (!isDataError(error)) throw error;
-      refused.push(`${payload.id} ${dataErrorMessage(error)}`);
-    }
-  }
-  if (refused.length > 0) throw new UnrecoverableError(`Cannot be stored (${refused.length} of ${payloads.length}): ${refused.join('; ')}`);
-  return total;
-}
-
-/** PostgreSQL's data and integrity errors (classes 22 and 23): a value it cannot store. */
-function isDataError(error: unknown): boolean {
-  const code = (nativeError(error) as { code?: unknown }).code;
-  return typeof code === 'string' && /^2[23]/.test(code);
-}
-
-function dataErrorMessage(error: unknown): string {
-  const native = nativeError(error) as { code?: string; message?: string };
-  return `(PostgreSQL ${native.code}): ${native.message}`;
-}
-
-const nativeError = (error: unknown) => (error as { nativeError?: unknown }).nativeError ?? error;
 
 /** The job's payload, once it is well-formed and signed by the service (see signJob). */
-function parse<N extends JobName>(deps: WorkerDeps, job: Pick<Job, 'data'>, name: N): z.infer<(typeof jobPayloads)[N]> {
-  const parsed = jobPayloads[name].safeParse(job.data);
+function parse(deps: WorkerDeps, job: Pick<Job, 'data'>, definition: JobDefinition): unknown {
+  const parsed = definition.payload.safeParse(job.data);
   if (!parsed.success) {
     // Retrying cannot fix a malformed payload: fail at once, with the reason visible in the dashboard.
     throw new UnrecoverableError(`Invalid payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
-  if (!isSignedJob(deps.config.jobSigningKey, name, parsed.data, (job.data as { sig?: unknown }).sig)) {
+  if (!isSignedJob(deps.config.jobSigningKey, definition.name, parsed.data, (job.data as { sig?: unknown }).sig)) {
     throw new UnrecoverableError('Refused: the payload does not carry the signature of the service that accepts interactions');
   }
-  return parsed.data as z.infer<(typeof jobPayloads)[N]>;
+  return parsed.data;
 }
 
 /** The worker of the interactions queue. Errors other than UnrecoverableError are retried with backoff. */
