@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createDb, ensureDatabase, migrateLatest } from '../src/data/db';
 import { seeded, seedDemoEvents, type DemoEvent } from '../src/data/demo-events';
 import type { Config } from '../src/config';
-import { loadConfigOrExit } from '../src/lifecycle';
+import { loadConfigOrExit } from '../src/ops/lifecycle';
 import { checkPostgres, checkRedis } from './preflight';
 import { signToken } from './token';
 

@@ -11,7 +11,7 @@ import { readEvalDatabase, readEvalFiles, timeSpan, type EvalData } from '../eva
 import { evaluate, type EvalResult } from '../eval/evaluate';
 import { fitSettings, writeFittedSettings } from '../eval/fit';
 import type { Config } from '../src/config';
-import { loadConfigOrExit } from '../src/lifecycle';
+import { loadConfigOrExit } from '../src/ops/lifecycle';
 
 process.env.NODE_ENV ??= 'development';
 

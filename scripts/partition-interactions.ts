@@ -3,7 +3,7 @@
 // From then on the worker keeps the coming months' partitions.
 import { createDb } from '../src/data/db';
 import { isPartitioned, partitionInteractions } from '../src/data/partitioning';
-import { loadConfigOrExit } from '../src/lifecycle';
+import { loadConfigOrExit } from '../src/ops/lifecycle';
 
 async function main(): Promise<void> {
   const db = createDb(loadConfigOrExit());

@@ -3,7 +3,7 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { createDb } from '../src/data/db';
 import { rebuildModel } from '../src/domain/rebuild-model';
-import { loadConfigOrExit } from '../src/lifecycle';
+import { loadConfigOrExit } from '../src/ops/lifecycle';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();

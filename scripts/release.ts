@@ -1,6 +1,6 @@
 // The Procfile's release step: creates the database if it is missing and applies migrations.
 import { createDb, ensureDatabase, migrateLatest } from '../src/data/db';
-import { loadConfigOrExit } from '../src/lifecycle';
+import { loadConfigOrExit } from '../src/ops/lifecycle';
 import { checkPostgres } from './preflight';
 
 async function main(): Promise<void> {

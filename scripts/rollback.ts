@@ -1,6 +1,6 @@
 // Rolls back the last batch of migrations (development use).
 import { createDb, migrationSettings } from '../src/data/db';
-import { loadConfigOrExit } from '../src/lifecycle';
+import { loadConfigOrExit } from '../src/ops/lifecycle';
 
 async function main(): Promise<void> {
   const db = createDb(loadConfigOrExit());

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../src/config';
-import { loadConfigOrExit } from '../src/lifecycle';
+import { loadConfigOrExit } from '../src/ops/lifecycle';
 
 /** A token the API accepts: HS256 with the configured secret, issuer and audience. */
 export function signToken(config: Pick<Config, 'jwt'>, claims: { sub: string; roles: string[] }, days = 7): string {

@@ -1,9 +1,9 @@
 import { createServer } from 'node:http';
 import v8 from 'node:v8';
 import { connectAppDeps, createApi } from './app';
-import { warnAboutRedisPolicy, warnIfNotReplica } from './health';
-import { loadConfigOrExit, onShutdown } from './lifecycle';
-import { createLogger } from './logger';
+import { warnAboutRedisPolicy, warnIfNotReplica } from './ops/health';
+import { loadConfigOrExit, onShutdown } from './ops/lifecycle';
+import { createLogger } from './ops/logger';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, name: 'web', pretty: config.env === 'development' });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config';
-import { warnAboutRedisPolicy } from '../src/health';
+import { warnAboutRedisPolicy } from '../src/ops/health';
 import { createProducer } from '../src/jobs/producer';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/ops/logger';
 import { buildEvent } from './helpers/factories';
 import { interactionsOf, waitForInteractions } from './helpers/db';
 import { sparePort, TestRedis } from './helpers/redis-server';

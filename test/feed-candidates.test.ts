@@ -6,7 +6,7 @@ import { rankFeedInMemory, similarInMemory } from '../eval/feed';
 import { loadSimilarCandidates, rankSimilar } from '../src/feed/similar';
 import { rankFeed } from '../src/feed/feed';
 import { loadFeedCandidates } from '../src/feed/candidates';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/ops/logger';
 import { processJob } from '../src/jobs/interaction-worker';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
 import { foldAll } from './helpers/model';

@@ -3,7 +3,7 @@ import { insertImpressions } from '../src/data/impressions';
 import { assignVariant } from '../src/feed/experiment';
 import { processJob } from '../src/jobs/interaction-worker';
 import { JOBS } from '../src/jobs/definitions';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/ops/logger';
 import { waitForInteractions } from './helpers/db';
 import { buildEvent } from './helpers/factories';
 import { startStack, type Stack } from './helpers/stack';

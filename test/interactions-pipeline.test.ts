@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { COMPLETED_INTERACTIONS_KEPT, JOBS, LEGACY_RECORD_INTERACTION, MAX_INTERACTIONS_PER_JOB } from '../src/jobs/definitions';
 import { processJob } from '../src/jobs/interaction-worker';
 import { currentVersions } from '../src/feed/versions';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/ops/logger';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
 import { interactionsOf, scoreOf, waitForInteractions } from './helpers/db';
 import { startStack, type Stack } from './helpers/stack';

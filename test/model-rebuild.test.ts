@@ -6,7 +6,7 @@ import { InteractionModel, type EventModel } from '../src/data/models';
 import { rebuildModel, scheduleRebuildIfStale } from '../src/domain/rebuild-model';
 import { pairWeights } from '../src/domain/model';
 import type { Action } from '../src/domain/weights';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/ops/logger';
 import { createInteractionWorker } from '../src/jobs/interaction-worker';
 import { buildEvent } from './helpers/factories';
 import { runEntry } from './helpers/processes';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { OutboxRelay } from '../src/jobs/outbox';
 import { recordInteractionInTransaction } from '../src/domain/record-interaction';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/ops/logger';
 import { buildEvent } from './helpers/factories';
 import { interactionsOf, scoreOf, waitForInteractions } from './helpers/db';
 import { TestRedis } from './helpers/redis-server';

@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { createDb } from '../src/data/db';
 import { addMonthlyPartitions, ensurePartitions, isPartitioned, partitionInteractions } from '../src/data/partitioning';
 import type { Action } from '../src/domain/weights';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/ops/logger';
 import { processJob } from '../src/jobs/interaction-worker';
 import { interactionsOf } from './helpers/db';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createDb, ensureDatabase, migrateLatest, type Db } from '../src/data/db';
-import { warnIfNotReplica } from '../src/health';
-import type { Logger } from '../src/logger';
+import { warnIfNotReplica } from '../src/ops/health';
+import type { Logger } from '../src/ops/logger';
 import { InteractionModel } from '../src/data/models';
 import { buildEvent } from './helpers/factories';
 import { TestPostgres } from './helpers/postgres-server';

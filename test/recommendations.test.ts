@@ -7,7 +7,7 @@ import { userStateKey } from '../src/data/redis';
 import { InteractionModel } from '../src/data/models';
 import { getFeedPage } from '../src/feed/feed';
 import type { Action } from '../src/domain/weights';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/ops/logger';
 import { processJob } from '../src/jobs/interaction-worker';
 import { RankingGate } from '../src/feed/ranking-gate';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { JOBS } from '../src/jobs/definitions';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/ops/logger';
 import { processJob } from '../src/jobs/interaction-worker';
 import { InteractionModel } from '../src/data/models';
 import { buildEvent, interactionPayload } from './helpers/factories';

@@ -4,7 +4,7 @@ import { buildEvent } from './helpers/factories';
 import { TestRedis } from './helpers/redis-server';
 import { loadConfig } from '../src/config';
 import { closeRedis, createFailFastRedis } from '../src/data/redis';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/ops/logger';
 import { HeldLookupProxy, TestSentinelGroup } from './helpers/redis-sentinel';
 import { makeUsers } from './helpers/load';
 import { expectRowsToBe, rowIds, startService } from './helpers/service';

@@ -2,13 +2,13 @@ import { createDb } from '../src/data/db';
 import { cooccurrenceFolder } from '../src/domain/cooccurrence-folder';
 import { ensurePartitions } from '../src/data/partitioning';
 import { scheduleRebuildIfStale } from '../src/domain/rebuild-model';
-import { warnAboutRedisPolicy } from '../src/health';
+import { warnAboutRedisPolicy } from '../src/ops/health';
 import { OutboxRelay } from '../src/jobs/outbox';
 import { createProducer } from '../src/jobs/producer';
-import { loadConfigOrExit, onShutdown } from '../src/lifecycle';
-import { createLogger } from '../src/logger';
-import { Metrics } from '../src/metrics';
-import { startHealthServer } from '../src/health-server';
+import { loadConfigOrExit, onShutdown } from '../src/ops/lifecycle';
+import { createLogger } from '../src/ops/logger';
+import { Metrics } from '../src/ops/metrics';
+import { startHealthServer } from '../src/ops/health-server';
 import { createInteractionWorker } from '../src/jobs/interaction-worker';
 
 const config = loadConfigOrExit();

@@ -4,7 +4,7 @@ import knex, { type Knex } from 'knex';
 import { knexSnakeCaseMappers } from 'objection';
 import { Client } from 'pg';
 import type { Config } from '../config';
-import type { Logger } from '../logger';
+import type { Logger } from '../ops/logger';
 
 export type Db = Knex;
 

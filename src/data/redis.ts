@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import type { Config } from '../config';
-import type { Logger } from '../logger';
+import type { Logger } from '../ops/logger';
 
 /** One Redis server or a Redis Cluster (REDIS_CLUSTER_NODES): the commands the service sends work on both. */
 export type RedisClient = Redis | Cluster;

@@ -1,7 +1,7 @@
 import type { Db } from '../data/db';
 import { FOLD_BATCH, foldCooccurrence } from '../data/model-store';
 import { DrainLoop } from '../jobs/drain-loop';
-import type { Logger } from '../logger';
+import type { Logger } from '../ops/logger';
 import type { CooccurrencePairing } from './model';
 
 /**

@@ -1,12 +1,12 @@
 import type { Knex } from 'knex';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
-import { settleBy } from '../deadline';
+import { settleBy } from '../ops/deadline';
 import { NotFoundError } from '../errors';
 import { JOBS, type RecordInteractionPayload } from '../jobs/definitions';
 import { enqueueInTransaction } from '../jobs/outbox';
 import type { Producer } from '../jobs/producer';
 import type { RankingCache } from '../feed/ranking-cache';
-import type { Logger } from '../logger';
+import type { Logger } from '../ops/logger';
 import { acceptanceTime } from './clock';
 import { isUuid } from './ids';
 import type { Action } from './weights';

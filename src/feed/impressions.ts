@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { JOBS, MAX_IMPRESSIONS_PER_JOB, type ImpressionPayload } from '../jobs/definitions';
 import type { Producer } from '../jobs/producer';
-import type { Metrics } from '../metrics';
+import type { Metrics } from '../ops/metrics';
 
 /** Impressions one process holds while Redis is away; past it the oldest are dropped. */
 const MAX_PENDING = 20_000;

@@ -7,8 +7,8 @@ import type { RankingCache } from '../feed/ranking-cache';
 import type { RankingGate } from '../feed/ranking-gate';
 import type { OutboxRelay } from '../jobs/outbox';
 import type { Producer } from '../jobs/producer';
-import type { Logger } from '../logger';
-import type { Metrics } from '../metrics';
+import type { Logger } from '../ops/logger';
+import type { Metrics } from '../ops/metrics';
 import type { RateLimiter } from './rate-limit';
 
 /** What the HTTP layer needs; built by server.ts (and by tests). */

@@ -2,8 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { DBError, UniqueViolationError } from 'objection';
 import { AppError, ConflictError, NotFoundError, ServiceUnavailableError, ValidationError } from '../errors';
-import type { Logger } from '../logger';
-import { OutageLog } from '../outage-log';
+import type { Logger } from '../ops/logger';
+import { OutageLog } from '../ops/outage-log';
 import { fromJwtError } from './auth';
 import { requestLog } from './request-context';
 

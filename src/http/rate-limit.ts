@@ -1,7 +1,7 @@
 import type { Step } from './pipeline';
 import type { Config } from '../config';
 import { userStateKey, type RedisClient } from '../data/redis';
-import { settleBy } from '../deadline';
+import { settleBy } from '../ops/deadline';
 import { TooManyRequestsError } from '../errors';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);

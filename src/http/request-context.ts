@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
-import type { Logger } from '../logger';
-import type { Metrics } from '../metrics';
+import type { Logger } from '../ops/logger';
+import type { Metrics } from '../ops/metrics';
 import { securityHeaders } from './security-headers';
 
 declare module 'node:http' {

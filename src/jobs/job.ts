@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import type { Config } from '../config';
 import type { Db } from '../data/db';
-import type { Logger } from '../logger';
-import type { Metrics } from '../metrics';
+import type { Logger } from '../ops/logger';
+import type { Metrics } from '../ops/metrics';
 import type { InteractionWriter } from './interaction-writer';
 
 /** What a job's handler may use: the worker process's own dependencies. */

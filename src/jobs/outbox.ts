@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../data/db';
-import type { Logger } from '../logger';
+import type { Logger } from '../ops/logger';
 import { jobPayloads, type JobName, type JobPayload } from './definitions';
 import { DrainLoop } from './drain-loop';
 import type { Producer } from './producer';

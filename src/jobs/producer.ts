@@ -2,10 +2,10 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import { closeRedis, createFailFastRedis, type RedisClient } from '../data/redis';
-import { beforeDeadline } from '../deadline';
+import { beforeDeadline } from '../ops/deadline';
 import { ServiceUnavailableError } from '../errors';
-import type { Logger } from '../logger';
-import { OutageLog } from '../outage-log';
+import type { Logger } from '../ops/logger';
+import { OutageLog } from '../ops/outage-log';
 import { v7 as uuidv7 } from 'uuid';
 import {
   defaultJobOptions,

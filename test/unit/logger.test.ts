@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/ops/logger';
 
 /** What a logger made with these options writes while `log` runs. */
 function captured(options: { pretty?: boolean }, log: (logger: ReturnType<typeof createLogger>) => void): string {

@@ -1,4 +1,4 @@
-import { OutageLog } from '../../src/outage-log';
+import { OutageLog } from '../../src/ops/outage-log';
 
 describe('the outage log', () => {
   let now = 0;

@@ -6,7 +6,7 @@ import { currentUser } from '../auth';
 import { jsonBody } from '../json-body';
 import { idParam, parseInput } from '../validate';
 import { type eventResponse, type Json, newEventBody, similarQuery, type similarItem } from '../schemas';
-import { beforeDeadline } from '../../deadline';
+import { beforeDeadline } from '../../ops/deadline';
 import { assignVariant } from '../../feed/experiment';
 import { getSimilarEvents } from '../../feed/similar';
 

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { beforeDeadline } from '../../deadline';
+import { beforeDeadline } from '../../ops/deadline';
 import { RECOMMENDATION_SETTINGS } from '../../domain/fitted-settings';
 import { assignVariant } from '../../feed/experiment';
 import { getFeedPage } from '../../feed/feed';

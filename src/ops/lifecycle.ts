@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, loadConfig, type Config } from '../config';
 import type { Logger } from './logger';
 
 /** Loads the configuration, or stops the process with one message listing every problem. */

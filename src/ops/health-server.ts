@@ -1,11 +1,11 @@
 import type { Server } from 'node:http';
 import express from 'express';
-import type { Config } from './config';
-import type { Db } from './data/db';
+import type { Config } from '../config';
+import type { Db } from '../data/db';
 import { probesRouter } from './health';
-import { requireAdmin } from './http/admin-auth';
-import { errorHandler, routeNotFound } from './http/errors';
-import type { Producer } from './jobs/producer';
+import { requireAdmin } from '../http/admin-auth';
+import { errorHandler, routeNotFound } from '../http/errors';
+import type { Producer } from '../jobs/producer';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 

@@ -1,7 +1,7 @@
 import { Router } from 'express';
-import type { Db } from './data/db';
-import { migrationSettings } from './data/db';
-import type { Producer } from './jobs/producer';
+import type { Db } from '../data/db';
+import { migrationSettings } from '../data/db';
+import type { Producer } from '../jobs/producer';
 import type { Logger } from './logger';
 
 export interface Readiness {

@@ -1,4 +1,4 @@
-import { ServiceUnavailableError } from './errors';
+import { ServiceUnavailableError } from '../errors';
 
 /**
  * Settles with `work`, or rejects with a 503 once `deadline` (epoch ms) has passed. For work whose
