@@ -7,10 +7,9 @@ import type { CooccurrencePairing } from './model';
 /**
  * Keeps the co-occurrence counts up with the stored interactions: folds the first positives the
  * workers' transactions leave in `cooccurrence_pending` (see foldCooccurrence), after commits that
- * left some, at most once every `gapMs` while they keep coming, and every `intervalMs`. Folding
- * after every commit ran hundreds of small folds beside the writers during a drain; a second's worth
- * at once wrote about as many rows in a twentieth of the folds, for half their statement time, and
- * three seconds' worth merges more pairs again. Any number may run (each worker process has one);
+ * left some, at most once every `gapMs` while they keep coming, and every `intervalMs`: a fold of
+ * seconds' worth of first positives merges the pairs many users share into one row write each, where
+ * a fold after every commit would write the same rows over and over. Any number may run (each worker process has one);
  * under load the collaborative signal lags the rows by up to `gapMs` and one fold.
  */
 export function cooccurrenceFolder(

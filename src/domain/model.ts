@@ -133,7 +133,7 @@ export interface PairDelta {
    * What the pair adds to the user's affinity for each of the event's features: `decayed`, but
    * with dismissals at DISMISS_FEATURE_FACTOR. Affinities are summed from these when a feed is
    * ranked (see `loadFeedCandidates`), not stored per feature: a row per feature per interaction
-   * was a third of the drain's statement time.
+   * would be most of what the drain writes.
    */
   featureWeight: number;
   positiveAt: Date | null;

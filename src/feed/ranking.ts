@@ -5,12 +5,11 @@ import type { RankingSettings } from '../domain/fitted-settings';
 export const FEATURE_TYPE_WEIGHTS: Record<FeatureType, number> = { category: 0.35, tag: 0.25, city: 0.2, organizer: 0.15, kind: 0.05 };
 
 /**
- * The feed is for discovery: it shows events the user has not interacted with. One they saved,
- * clicked, applied to or dismissed never comes back, and neither does one they only viewed: they
- * opened its page and chose not to keep it (SAVE is the platform's way to keep an event). On the
- * MovieLens log, giving viewed events one place in ten cost HR@10 0.097 → 0.086.
+ * One candidate event with its signals for one user, as the feed's query reads them. The feed is
+ * for discovery: it shows events the user has not interacted with. One they saved, clicked, applied
+ * to or dismissed never comes back, and neither does one they only viewed: they opened its page and
+ * chose not to keep it (SAVE is the platform's way to keep an event; docs/recommendation-model.md).
  */
-/** One candidate event with its signals for one user, as the feed's query reads them. */
 export interface Candidate {
   eventId: string;
   features: EventFeatures;

@@ -11,8 +11,8 @@ const PATH = '/interactions';
 
 /**
  * POST /interactions, the API's hot path, served on Node's request and response rather than through
- * Express: measured in one process, Express's dispatch and its request and response objects cost
- * more CPU than everything this route does (docs/performance.md). It takes the Express route's
+ * Express: Express's dispatch and its request and response objects cost more CPU than everything
+ * this route does (docs/performance.md). It takes the Express route's
  * way, from the same pieces and with the same answers: the request's context, CORS, the API's steps
  * (the one list the app mounts too: src/http/pipeline.ts), the content type, the one body reader,
  * the route, and errors through the app's one error responder. A request in any other form

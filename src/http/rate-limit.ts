@@ -44,8 +44,8 @@ interface Turn {
  * working while Redis is away).
  *
  * The counts of the requests read in one turn of the event loop go to Redis together, in one script
- * call: a call per request (its command, its timer, its reply) cost the API a tenth of its CPU under
- * load. On a Redis Cluster the windows of different users live in different slots, so there each
+ * call: a call per request (its command, its timer, its reply) would be a large share of the API's
+ * CPU under load. On a Redis Cluster the windows of different users live in different slots, so there each
  * call counts one.
  */
 export class RateLimiter {

@@ -48,8 +48,8 @@ export interface RequestContextOptions {
  * arrival, and again once its body is read), how long its body may take (`bodyTimeoutMs`), its
  * id (the caller's X-Request-Id if sane, returned), the security headers for its `path`, `Connection: close` while the process drains, its duration in the metrics under `route`,
  * and, once answered, one log line: `info`, or `error` for a 5xx. The logger bound to the request
- * (requestLog) is made only when something logs through it: made for every request, as pino-http
- * does, binding the request cost a twentieth of the API's CPU even at `warn`, where nothing is written.
+ * (requestLog) is made only when something logs through it: binding every request, as pino-http
+ * does, costs CPU even at `warn`, where nothing is written.
  */
 export function requestTracker({ logger, metrics, budgetMs, bodyTimeoutMs, draining }: RequestContextOptions) {
   const headers = securityHeaders();
