@@ -5,8 +5,8 @@ import type { Candidate, UserProfile } from './ranking';
 import type { Versions } from './versions';
 import { filterBindings, filterSql, isFiltered, NO_FILTER, type FeedFilter } from './filter';
 
-/** A candidate as the query returns it: id, start (ms), features, popularity, co-occurrence. */
-type CandidateRow = [string, number, string | null, string[], string | null, string, string, number, number];
+/** A candidate as the query returns it: id, start (ms), features, popularity, co-occurrence, title. */
+type CandidateRow = [string, number, string | null, string[], string | null, string, string, number, number, string];
 
 /**
  * Every candidate event of one user with all the ranking needs of it, and the versions of the user
@@ -132,7 +132,7 @@ with recent as (
 select (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts_at) * 1000), e.category, e.tags, e.city,
                                          e.organizer_id, e.kind,
                                          coalesce((select p.value from event_popularity p where p.event_id = e.id), 0),
-                                         coalesce(i.collaborative, 0)))
+                                         coalesce(i.collaborative, 0), e.title))
           from candidate i
           cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} offset 0) e
          where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id)) as candidates,
@@ -172,7 +172,7 @@ export async function loadFeedCandidates(
   now: Date,
   settings: { ranking: RankingSettings; candidates: CandidateLimits },
   options: { filter?: FeedFilter; prepared?: boolean } = {},
-): Promise<{ profile: UserProfile; candidates: Candidate[]; versions: Versions }> {
+): Promise<{ profile: UserProfile; candidates: Candidate[]; events: FeedEvent[]; versions: Versions }> {
   const filter = options.filter ?? NO_FILTER;
   const filtered = isFiltered(filter);
   const { recencyDecay, similarityExponent, recentPositives } = settings.ranking;
@@ -196,21 +196,30 @@ export async function loadFeedCandidates(
     },
     options.prepared && !filtered ? PREPARED_NAME : undefined,
   );
-  const candidates = (found!.candidates ?? []).map(
-    ([eventId, startsAt, category, tags, city, organizerId, kind, popularity, collaborative]): Candidate => ({
-      eventId,
-      features: { category, tags, city, organizerId, kind },
-      collaborative,
-      popularity,
-      startsAt: new Date(startsAt),
-    }),
-  );
+  const returned = found!.candidates ?? [];
+  const candidates = returned.map(([eventId, startsAt, category, tags, city, organizerId, kind, popularity, collaborative]): Candidate => ({
+    eventId,
+    features: { category, tags, city, organizerId, kind },
+    collaborative,
+    popularity,
+    startsAt: new Date(startsAt),
+  }));
+  // What a page shows of them comes with them: the first page needs no other statement.
+  const events = returned.map(([id, startsAt, category, tags, city, , kind, , , title]): FeedEvent => ({
+    id,
+    title,
+    startsAt: new Date(startsAt),
+    kind,
+    category,
+    tags,
+    city,
+  }));
   const affinities = new Map<string, number>();
   for (const [kind, name, value] of found!.affinities ?? []) {
     const key = featureKey(kind, name);
     affinities.set(key, (affinities.get(key) ?? 0) + value);
   }
-  return { profile: { affinities }, candidates, versions: { user: found!.userVersion, model: found!.modelVersion } };
+  return { profile: { affinities }, candidates, events, versions: { user: found!.userVersion, model: found!.modelVersion } };
 }
 
 export interface FeedEvent {
@@ -228,13 +237,15 @@ export interface FeedEvent {
  * kept `ttlMs` (EVENT_CACHE_TTL_MS), so that most pages are served without asking the database. An
  * event edited or removed shows so for at most that long; one not found is asked for again each time.
  */
-export function cachedFeedEvents(
-  db: Db,
-  ttlMs: number,
-  maxEntries = 100_000,
-): (ids: string[], now: Date) => Promise<Map<string, FeedEvent>> {
+export function cachedFeedEvents(db: Db, ttlMs: number, maxEntries = 100_000): FeedEvents {
   const cache = new Map<string, { event: FeedEvent; expires: number }>(); // oldest first
-  return async (ids, now) => {
+  const keep = (event: FeedEvent, at: number) => {
+    cache.delete(event.id);
+    if (ttlMs === 0) return;
+    cache.set(event.id, { event, expires: at + ttlMs });
+    if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
+  };
+  const lookup = async (ids: string[], now: Date) => {
     const found = new Map<string, FeedEvent>();
     const missing: string[] = [];
     const at = Date.now();
@@ -251,16 +262,22 @@ export function cachedFeedEvents(
       );
       for (const event of loaded) {
         found.set(event.id, event);
-        cache.delete(event.id);
-        if (ttlMs === 0) continue;
-        cache.set(event.id, { event, expires: at + ttlMs });
-        if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
+        keep(event, at);
       }
     }
     for (const [id, event] of found) if (event.startsAt <= now) found.delete(id);
     return found;
   };
+  return Object.assign(lookup, {
+    remember(events: FeedEvent[]) {
+      const at = Date.now();
+      for (const event of events) keep(event, at);
+    },
+  });
 }
+
+/** The facts of events a page shows, and a way to hand it facts already read (a ranking's candidates). */
+export type FeedEvents = ((ids: string[], now: Date) => Promise<Map<string, FeedEvent>>) & { remember?(events: FeedEvent[]): void };
 
 /** Those of `ids` the user dismissed or applied to, as stored by the worker. */
 export async function loadSettledEvents(db: Db, userId: string, ids: string[]): Promise<Set<string>> {

@@ -1,7 +1,7 @@
 import type { Db } from '../data/db';
 import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings';
 import { ValidationError } from '../errors';
-import { loadFeedCandidates, loadSettledEvents, type FeedEvent } from './candidates';
+import { loadFeedCandidates, loadSettledEvents, type FeedEvent, type FeedEvents } from './candidates';
 import { decodeCursor, encodeCursor } from './cursor';
 import { filterScope, NO_FILTER, type FeedFilter } from './filter';
 import type { RankingCache, RankingItems } from './ranking-cache';
@@ -23,7 +23,7 @@ export interface FeedDeps {
   /** How feeds are ranked (Config['feed']). */
   settings: { ranking: RankingSettings; candidates: CandidateLimits };
   /** The facts a page shows of its events, for those that have not started (cachedFeedEvents). */
-  events(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
+  events: FeedEvents;
   /** How old a stored ranking may be and still serve a first page (0: rank every first page afresh). */
   rankingMaxAgeMs: number;
   /** Bounds the ranking work of the process; concurrent first pages of one user share one ranking. */
@@ -129,7 +129,7 @@ export async function getFeedPage(
  * `hidden`, and the versions it was made under.
  */
 export async function rankFeed(
-  deps: Pick<FeedDeps, 'settings' | 'preparedStatements'>,
+  deps: Pick<FeedDeps, 'settings' | 'preparedStatements'> & { events?: FeedEvents },
   db: Db,
   userId: string,
   hidden: Set<string>,
@@ -137,6 +137,7 @@ export async function rankFeed(
   filter: FeedFilter = NO_FILTER,
 ): Promise<{ items: RankedItem[]; versions: Versions }> {
   const loaded = await loadFeedCandidates(db, userId, now, deps.settings, { filter, prepared: deps.preparedStatements });
+  deps.events?.remember?.(loaded.events);
   const candidates = loaded.candidates.filter((c) => !hidden.has(c.eventId));
   return { items: rankCandidates(deps.settings.ranking, loaded.profile, candidates).slice(0, SNAPSHOT_SIZE), versions: loaded.versions };
 }

@@ -2,7 +2,7 @@ import type { ImpressionRecorder } from '../feed/impressions';
 import type { Config } from '../config';
 import type { Db } from '../data/db';
 import type { RedisClient } from '../data/redis';
-import type { FeedEvent } from '../feed/candidates';
+import type { FeedEvents } from '../feed/candidates';
 import type { RankingCache } from '../feed/ranking-cache';
 import type { RankingGate } from '../feed/ranking-gate';
 import type { OutboxRelay } from '../jobs/outbox';
@@ -32,7 +32,7 @@ export interface AppDeps {
   /** Bounds the feed ranking work of this process (FEED_RANKING_CONCURRENCY, FEED_RANKING_QUEUE). */
   rankingGate: RankingGate;
   /** What feed pages show of their events (cached for EVENT_CACHE_TTL_MS). */
-  feedEvents(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
+  feedEvents: FeedEvents;
   /** Records the feed pages served (feed_impressions), off the request path. */
   impressions: ImpressionRecorder;
   /** Relays interactions recorded inside transactions (collections, gig applications). */
