@@ -14,6 +14,9 @@ const NONE: ReadonlySet<string> = new Set();
 /** How deep one can page into a feed before it has to be fetched afresh. */
 const SNAPSHOT_SIZE = 500;
 
+/** How many of a new ranking's best events the page facts cache is handed (the first pages' worth). */
+const REMEMBERED_EVENTS = 100;
+
 export interface FeedDeps {
   /** The primary: the versions a stored ranking must match, and the ranking when the replica lags. */
   db: Db;
@@ -137,7 +140,12 @@ export async function rankFeed(
   filter: FeedFilter = NO_FILTER,
 ): Promise<{ items: RankedItem[]; versions: Versions }> {
   const loaded = await loadFeedCandidates(db, userId, now, deps.settings, { filter, prepared: deps.preparedStatements });
-  deps.events?.remember?.(loaded.events);
   const candidates = loaded.candidates.filter((c) => !hidden.has(c.eventId));
-  return { items: rankCandidates(deps.settings.ranking, loaded.profile, candidates).slice(0, SNAPSHOT_SIZE), versions: loaded.versions };
+  const items = rankCandidates(deps.settings.ranking, loaded.profile, candidates).slice(0, SNAPSHOT_SIZE);
+  if (deps.events?.remember) {
+    // What the first pages will show: the rest would only churn the cache.
+    const shown = new Set(items.slice(0, REMEMBERED_EVENTS).map((item) => item.eventId));
+    deps.events.remember(loaded.events.filter((event) => shown.has(event.id)));
+  }
+  return { items, versions: loaded.versions };
 }
