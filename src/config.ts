@@ -183,7 +183,7 @@ const variables = z.object({
   DATABASE_PREPARED_STATEMENTS: variable(z.enum(['true', 'false']).default('true'), {
     group: 'scaling',
     description:
-      "whether the feed's candidate statement is prepared once per connection, which spares planning it on every first page; `false` behind a connection pooler in transaction mode that does not keep prepared statements (PgBouncer before 1.21)",
+      "whether the feed's candidate statement and that of similar events are prepared once per connection, which spares planning them on every request; `false` behind a connection pooler in transaction mode that does not keep prepared statements (PgBouncer before 1.21)",
   }),
   WORKER_CONCURRENCY: variable(positiveInt(64), { group: 'scaling', description: 'jobs a worker process has in hand at once' }),
   WORKER_TRANSACTIONS: variable(positiveInt(2).pipe(z.number().max(64)), {

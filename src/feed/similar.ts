@@ -167,11 +167,14 @@ export async function loadSimilarCandidates(
   eventId: string,
   now: Date,
   ranking: Pick<RankingSettings, 'similarityExponent'>,
+  options: { prepared?: boolean } = {},
 ): Promise<{ source: EventFeatures; candidates: SimilarCandidate[] }> {
   if (!isUuid(eventId)) throw new NotFoundError('Event not found', { code: 'event_not_found' });
-  const { rows } = await db.raw<{
+  const query = db.raw<{
     rows: { source: [string | null, string[], string | null, string, string] | null; candidates: Row[] | null }[];
   }>(SIMILAR_SQL, { eventId, userId, now, similarityExponent: ranking.similarityExponent, ...SIMILAR_LIMITS });
+  // Prepared once per connection (DATABASE_PREPARED_STATEMENTS): planning it is a good part of its time.
+  const { rows } = await (options.prepared ? query.options({ name: 'similar_events' }) : query);
   const found = rows[0]!;
   if (!found.source) throw new NotFoundError('Event not found', { code: 'event_not_found' });
   const [category, tags, city, organizerId, kind] = found.source;
@@ -194,6 +197,7 @@ export async function getSimilarEvents(
     ranking: RankingSettings;
     events(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
     hidden(userId: string): Promise<Set<string>>;
+    preparedStatements?: boolean;
   },
   userId: string,
   eventId: string,
@@ -201,7 +205,7 @@ export async function getSimilarEvents(
   now = new Date(),
 ): Promise<(SimilarItem & { event: FeedEvent })[]> {
   const [{ source, candidates }, hidden] = await Promise.all([
-    loadSimilarCandidates(deps.db, userId, eventId, now, deps.ranking),
+    loadSimilarCandidates(deps.db, userId, eventId, now, deps.ranking, { prepared: deps.preparedStatements }),
     deps.hidden(userId),
   ]);
   const ranked = rankSimilar(

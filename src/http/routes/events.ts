@@ -18,7 +18,12 @@ export function eventsRouter({
   rankingCache,
 }: Pick<AppDeps, 'db' | 'feedDb' | 'config' | 'feedEvents' | 'rankingCache'>): Router {
   const router = Router();
-  const similarDeps = { db: feedDb, events: feedEvents, hidden: (userId: string) => rankingCache.hidden(userId) };
+  const similarDeps = {
+    db: feedDb,
+    events: feedEvents,
+    hidden: (userId: string) => rankingCache.hidden(userId),
+    preparedStatements: config.databasePreparedStatements,
+  };
 
   router.post('/events', ...jsonBody, async (req, res) => {
     const user = currentUser(req);
