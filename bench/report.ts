@@ -171,6 +171,16 @@ export function buildRows(bench: BenchResults): Row[] {
       ratio <= 1.3,
     );
   }
+  const underReplay = bench.rssPeakMb.replay?.web;
+  if (bare !== undefined && underReplay !== undefined) {
+    const ratio = underReplay / bare;
+    target(
+      "Web RSS peak under the replay's feed load / the ceiling's",
+      `${num(underReplay)} / ${num(bare)} MB = ${num(ratio, 2)}×`,
+      '≤ 1.3×',
+      ratio <= 1.3,
+    );
+  }
   const web = peak('web');
   const worker = peak('worker');
   target('Web RSS peak (all phases)', web === undefined ? '–' : `${num(web)} MB`, '≤ 150 MB', web === undefined ? undefined : web <= 150);
