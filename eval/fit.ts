@@ -58,16 +58,16 @@ const modelSetting = (key: keyof Fittable['model'], values: number[]): Coordinat
 /** The search space. The collaborative weight stays 1: the blend is invariant to scaling all weights. */
 const COORDINATES: Coordinate[] = [
   ranking('recencyDecay', 'recencyDecay', [0, 0.25, 0.5, 0.75, 1, 1.5, 2]),
-  ranking('similarityExponent', 'similarityExponent', [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]),
-  ranking('recentPositives', 'recentPositives', [3, 5, 10, 20, 40]),
+  ranking('similarityExponent', 'similarityExponent', [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]),
+  ranking('recentPositives', 'recentPositives', [5, 10, 20, 40]),
   weight('popularity', [0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8]),
   ranking('popularityExponent', 'popularityExponent', [0.25, 0.5, 1]),
   weight('features', [0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8]),
   limit('neighboursPerEvent', [25, 50, 100, 200]),
   limit('collaborative', [100, 200, 400]),
   modelSetting('halfLifeDays', [7, 30, 90, 365]),
-  modelSetting('cooccurrenceWindow', [10, 20, 40, 80]),
-  modelSetting('cooccurrenceDistanceDecay', [0, 0.25, 0.5, 0.75, 1]),
+  modelSetting('cooccurrenceWindow', [10, 20, 40]),
+  modelSetting('cooccurrenceDistanceDecay', [0, 0.5, 1]),
   modelSetting('cooccurrenceBackward', [0, 0.25, 0.5, 1]),
 ];
 
