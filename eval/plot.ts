@@ -1,9 +1,9 @@
 /** An SVG line chart of HR@k curves (k = 1, 2, …), one line per recommender, for a file beside the eval's table. */
 export function hitRateChart(title: string, curves: Record<string, number[]>): string {
-  const width = 720;
+  const width = 800;
   const height = 420;
   const left = 60;
-  const right = 170;
+  const right = 250;
   const top = 40;
   const bottom = 50;
   const depth = Math.max(...Object.values(curves).map((c) => c.length));
