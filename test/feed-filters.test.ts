@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Action } from '../src/domain/weights';
-import { InteractionModel } from '../src/data/models';
 import { buildEvent } from './helpers/factories';
 import { waitForFold } from './helpers/model';
+import { interactThroughApi } from './helpers/interact';
 import { startStack, type Stack } from './helpers/stack';
-import { waitFor } from './helpers/wait';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -59,15 +58,7 @@ describe('GET /recommendations with filters', () => {
   });
   afterAll(() => stack.stop());
 
-  async function interact(userId: string, ...pairs: [string, Action][]) {
-    const ids: string[] = [];
-    for (const [eventId, action] of pairs) {
-      const res = await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId, action } });
-      expect(res.status).toBe(202);
-      ids.push(res.body.id);
-    }
-    await waitFor(`${ids.length} rows`, async () => (await InteractionModel.query(stack.db).whereIn('id', ids)).length === ids.length);
-  }
+  const interact = (userId: string, ...pairs: [string, Action][]) => interactThroughApi(stack, userId, ...pairs);
 
   async function feed(userId: string, query: string) {
     const res = await stack.request('GET', `/recommendations?${query}`, { token: stack.token({ sub: userId }) });

@@ -4,7 +4,6 @@ import { cachedFeedEvents } from '../src/feed/candidates';
 import { redisRankingCache } from '../src/feed/ranking-cache';
 import { currentVersions } from '../src/feed/versions';
 import { userStateKey } from '../src/data/redis';
-import { InteractionModel } from '../src/data/models';
 import { getFeedPage } from '../src/feed/feed';
 import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/ops/logger';
@@ -12,6 +11,7 @@ import { processJob } from '../src/jobs/interaction-worker';
 import { RankingGate } from '../src/feed/ranking-gate';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
 import { waitForFold } from './helpers/model';
+import { interactThroughApi } from './helpers/interact';
 import { startStack, type Stack } from './helpers/stack';
 import { jobCarrying, sleep, waitFor } from './helpers/wait';
 
@@ -26,16 +26,7 @@ describe('GET /recommendations', () => {
 
   const newUser = () => `user-${randomUUID()}`;
 
-  /** Through the API and the real worker; resolves once every row is persisted. */
-  async function interact(userId: string, ...pairs: [string, Action][]) {
-    const ids: string[] = [];
-    for (const [eventId, action] of pairs) {
-      const res = await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId, action } });
-      expect(res.status).toBe(202);
-      ids.push(res.body.id);
-    }
-    await waitFor(`${ids.length} rows`, async () => (await InteractionModel.query(stack.db).whereIn('id', ids)).length === ids.length);
-  }
+  const interact = (userId: string, ...pairs: [string, Action][]) => interactThroughApi(stack, userId, ...pairs);
 
   /** An interaction accepted in the past, through the worker's own code path. */
   async function interactAt(userId: string, eventId: string, action: Action, acceptedAt: Date) {
