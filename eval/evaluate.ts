@@ -1,4 +1,5 @@
 import { applyInteractions, type ModelSettings } from '../src/domain/model';
+import { filterPredicate } from '../src/feed/filter';
 import { seededRandom, type EvalData, type EvalInteraction } from './data';
 import { collaborativeScores, rankFeedInMemory, rankInMemory, similarInMemory, type FeedSettings } from './feed';
 import { itemKnnScorer } from './item-knn';
@@ -180,8 +181,9 @@ export async function evaluateMany(
 
     // The other shapes: similar events of the user's latest positive event, the feed within the held-out event's category.
     const last = shapes ? store.latestPositives(userId, 1)[0]?.eventId : undefined;
-    const category = shapes ? data.events.get(eventId)?.category?.trim().toLowerCase() : undefined;
-    const inCategory = (id: string) => data.events.get(id)?.category?.trim().toLowerCase() === category;
+    const category = shapes ? (data.events.get(eventId)?.category ?? undefined) : undefined;
+    const passes = category ? filterPredicate({ categories: [category] }) : undefined;
+    const inCategory = (id: string) => passes!(data.events.get(id) ?? {});
     if (last) {
       const exclude = new Set([...seenByThen, last]);
       const cosine = itemKnn.similarTo(last);

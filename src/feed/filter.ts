@@ -50,19 +50,20 @@ export function filterScope(filter: FeedFilter): string {
   return createHash('sha256').update(text).digest('base64url').slice(0, 16);
 }
 
-/** Whether an event passes the filter (the SQL's `filterSql` says the same). */
-export function passesFilter(
+/** Whether an event passes the filter, as the SQL's `filterSql` says (the offline evaluation filters with it). */
+export function filterPredicate(
   filter: FeedFilter,
-  event: { kind?: string | null; city?: string | null; category?: string | null; startsAt?: Date },
-): boolean {
+): (event: { kind?: string | null; city?: string | null; category?: string | null; startsAt?: Date }) => boolean {
   const normal = normaliseFilter(filter);
   const spell = (text: string | null | undefined) => text?.trim().toLowerCase();
-  if (normal.kind && event.kind !== normal.kind) return false;
-  if (normal.city !== undefined && spell(event.city) !== normal.city) return false;
-  if (normal.categories && !normal.categories.includes(spell(event.category) ?? '\u0000')) return false;
-  if (normal.startsAfter && !(event.startsAt && event.startsAt > normal.startsAfter)) return false;
-  if (normal.startsBefore && !(event.startsAt && event.startsAt < normal.startsBefore)) return false;
-  return true;
+  return (event) => {
+    if (normal.kind && event.kind !== normal.kind) return false;
+    if (normal.city !== undefined && spell(event.city) !== normal.city) return false;
+    if (normal.categories && !normal.categories.includes(spell(event.category) ?? '\u0000')) return false;
+    if (normal.startsAfter && !(event.startsAt && event.startsAt > normal.startsAfter)) return false;
+    if (normal.startsBefore && !(event.startsAt && event.startsAt < normal.startsBefore)) return false;
+    return true;
+  };
 }
 
 /** The filter as bindings of `filterSql`: null where it asks nothing. */
