@@ -56,48 +56,38 @@ with recent as (
                                          where user_id = :userId and positive_at is null and dismissed_at is not null
                                          order by dismissed_at desc, event_id limit :profileEvents) dismissed
 ), affinity as (
-  -- Each feature's summed weight over those events, by the names featuresOf (src/domain/model.ts)
-  -- makes; spelled again by featureKey below, so that the lookups agree whatever the locale's lower().
-  select f.kind, f.name, sum(p.feature_weight) as value
+  -- Each feature's summed weight over those events, by the keys the events table keeps
+  -- (feature_keys, spelled as featuresOf spells them; spelled again by featureKey below, so that the
+  -- lookups agree whatever the locale's lower()).
+  select k.key, sum(p.feature_weight) as value
     from profile p
     -- A lookup per profile event: joined, the planner hashed the whole events table.
-    cross join lateral (select * from events e where e.id = p.event_id offset 0) e
-    cross join lateral (select 'category', lower(btrim(e.category)) where e.category <> ''
-                        union select 'tag', lower(btrim(tag)) from unnest(e.tags) as tag
-                        union select 'city', lower(btrim(e.city)) where e.city <> ''
-                        union select 'organizer', e.organizer_id where e.organizer_id <> ''
-                        union select 'kind', e.kind where e.kind <> '') f(kind, name)
-   group by f.kind, f.name
+    cross join lateral (select feature_keys from events e where e.id = p.event_id offset 0) e
+    cross join unnest(e.feature_keys) k(key)
+   group by k.key
 ), top_features as (
-  select kind, name, value from affinity where value > 0
-   order by value desc, (kind || ':' || name) collate "C" limit :topFeatures
+  select key, value from affinity where value > 0 order by value desc, key collate "C" limit :topFeatures
 ), wanted as (
-  select coalesce(array_agg(name) filter (where kind = 'category'), '{}') as categories,
-         coalesce(array_agg(name) filter (where kind = 'tag'), '{}') as tags,
-         coalesce(array_agg(name) filter (where kind = 'city'), '{}') as cities,
-         coalesce(array_agg(name) filter (where kind = 'organizer'), '{}') as organizers
-    from top_features
+  -- The strongest features but the kind: every event has one, so it says little of taste.
+  select coalesce(array_agg(key) filter (where key not like 'kind:%'), '{}') as keys from top_features
 ), matching as (
   -- Walks the popularity index and stops at the limit, so its cost does not grow with the number
   -- of events that match. The test is a subquery per row (and the wanted features sub-selects), not
   -- a join: a join lets the planner sort every matching event instead.
   select p.event_id as id from ${filtered ? '(select event_id, value from event_popularity order by value desc limit :filterScan) p' : 'event_popularity p'}
-   where (select e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''}
-                 and (lower(e.category) = any((select categories from wanted)::text[]) or e.tags && (select tags from wanted)
-                      or lower(e.city) = any((select cities from wanted)::text[])
-                      or e.organizer_id = any((select organizers from wanted)::text[]))
+   where (select e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} and e.feature_keys && (select keys from wanted)
             from events e where e.id = p.event_id)
    order by p.value desc limit :byFeature
 ), matching_fresh as (
   -- Events no one has engaged with yet (not in that index) fill what is left, soonest first.
   select e.id from ${
     filtered
-      ? `(select id, starts_at, category, tags, city, organizer_id from events e
+      ? `(select id, starts_at, feature_keys from events e
            where e.starts_at > :now and ${filterSql('e')} order by e.starts_at limit :filterScan) e`
       : 'events e'
   } cross join wanted w
    where not exists (select 1 from event_popularity p where p.event_id = e.id) and e.starts_at > :now
-     and (lower(e.category) = any(w.categories) or e.tags && w.tags or lower(e.city) = any(w.cities) or e.organizer_id = any(w.organizers))
+     and e.feature_keys && w.keys
    order by e.starts_at limit greatest(:byFeature - (select count(*) from matching), 0)
 ), popular as (${
   filtered
@@ -136,7 +126,7 @@ select (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts
           from candidate i
           cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} offset 0) e
          where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id)) as candidates,
-       (select json_agg(json_build_array(kind, name, value)) from affinity) as affinities,
+       (select json_agg(json_build_array(key, value)) from affinity) as affinities,
        coalesce((select version from feed_versions where user_id = :userId), 0)::text as "userVersion",
        coalesce((select version from model_state where name = 'scores'), 0)::text as "modelVersion"`;
 
@@ -178,7 +168,7 @@ export async function loadFeedCandidates(
   const { recencyDecay, similarityExponent, recentPositives } = settings.ranking;
   const [found] = await rows<{
     candidates: CandidateRow[] | null;
-    affinities: [string, string, number][] | null;
+    affinities: [string, number][] | null;
     userVersion: string;
     modelVersion: string;
   }>(
@@ -215,8 +205,9 @@ export async function loadFeedCandidates(
     city,
   }));
   const affinities = new Map<string, number>();
-  for (const [kind, name, value] of found!.affinities ?? []) {
-    const key = featureKey(kind, name);
+  for (const [stored, value] of found!.affinities ?? []) {
+    const at = stored.indexOf(':');
+    const key = featureKey(stored.slice(0, at), stored.slice(at + 1));
     affinities.set(key, (affinities.get(key) ?? 0) + value);
   }
   return { profile: { affinities }, candidates, events, versions: { user: found!.userVersion, model: found!.modelVersion } };

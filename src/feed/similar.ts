@@ -120,6 +120,7 @@ export const SIMILAR_LIMITS = { neighbours: 200, alike: 100, popular: 50, scan: 
 const SIMILAR_SQL = `
 with source as (
   select id, category, tags, city, organizer_id, kind,
+         array(select key from unnest(feature_keys) as key where key not like 'kind:%') as keys,
          coalesce((select engaged from event_popularity where event_id = :eventId), 0) as engaged
     from events where id = :eventId
 ), neighbours as (
@@ -132,10 +133,7 @@ with source as (
    order by value desc, other_event_id limit :neighbours
 ), alike as (
   (select p.event_id as id from (select event_id, value from event_popularity order by value desc limit :scan) p
-    where (select e.starts_at > :now
-                  and (lower(e.category) = lower(s.category) or e.tags && s.tags or lower(e.city) = lower(s.city)
-                       or e.organizer_id = s.organizer_id)
-             from events e, source s where e.id = p.event_id)
+    where (select e.starts_at > :now and e.feature_keys && s.keys from events e, source s where e.id = p.event_id)
     order by p.value desc limit :alike)
   union
   (select e.id from events e, source s
