@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Action } from '../src/domain/weights';
+import { userStateKey } from '../src/data/redis';
+import { MAX_FILTER_SCOPES } from '../src/feed/ranking-cache';
 import { buildEvent } from './helpers/factories';
 import { waitForFold } from './helpers/model';
 import { interactThroughApi } from './helpers/interact';
@@ -170,6 +172,20 @@ describe('GET /recommendations with filters', () => {
     expect((await feed(userId, 'category=Jazz&category=rock&limit=1')).recommendationId).toBe(
       (await feed(userId, 'category=ROCK&category=jazz&limit=1')).recommendationId,
     );
+  });
+
+  test("a user keeps the rankings of at most 8 filter sets, and always the plain feed's", async () => {
+    const userId = `user-${randomUUID()}`;
+    const plain = await feed(userId, 'limit=1');
+    const cities = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].map((c) => `city=${c}`);
+    for (const filter of cities) await feed(userId, `${filter}&limit=1`);
+    const fields = await stack.producer.connection.hkeys(userStateKey(stack.config.queuePrefix, 'feed', userId));
+    expect(fields.length).toBeLessThanOrEqual(2 * (MAX_FILTER_SCOPES + 1));
+    expect(fields).toContain('latest');
+    // The plain feed's cursor still pages, and so does the latest filter's.
+    expect((await feed(userId, `limit=1&cursor=${plain.nextCursor}`)).recommendationId).toBe(plain.recommendationId);
+    const last = await feed(userId, `${cities.at(-1)}&kind=gig&limit=1`);
+    expect(last.items).toEqual([]);
   });
 
   test.each([
