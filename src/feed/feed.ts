@@ -57,9 +57,9 @@ export interface FeedPage {
  * versions count is made again on the primary.
  *
  * Each filter set has its own rankings, under the same rule (a cursor works only with the filter
- * its first page was asked with). Every ranking is frozen: a cursor pages through the one it was cut from, dropping events that
- * started, or that the user dismissed or applied to since, so paging never repeats or skips an
- * event while scores move.
+ * its first page was asked with). Every ranking is frozen: a cursor pages through the one it was
+ * cut from, dropping events that started, or that the user dismissed or applied to since, so
+ * paging never repeats or skips an event while scores move.
  */
 export async function getFeedPage(
   deps: FeedDeps,
