@@ -75,7 +75,11 @@ export async function runReplay(ctx: Context): Promise<ReplayResult> {
     const squeeze = Math.max(1, (last - first) / ((MAX_AGE_DAYS - 5) * DAY_MS));
     const now = Date.now();
     const byUser = new Map<string, typeof ordered>();
-    for (const interaction of ordered) byUser.set(interaction.userId, [...(byUser.get(interaction.userId) ?? []), interaction]);
+    for (const interaction of ordered) {
+      const history = byUser.get(interaction.userId) ?? [];
+      history.push(interaction);
+      byUser.set(interaction.userId, history);
+    }
     const users = [...byUser.keys()];
     ctx.log(`  posting ${ordered.length} interactions of ${users.length} users (time squeezed ${squeeze.toFixed(1)}×)`);
     stack.startWorker();
