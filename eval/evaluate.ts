@@ -4,6 +4,7 @@ import { seededRandom, type EvalData, type EvalInteraction } from './data';
 import { collaborativeScores, rankFeedInMemory, rankInMemory, similarInMemory, type FeedSettings } from './feed';
 import { itemKnnScorer } from './item-knn';
 import { MemoryModelStore } from './memory-store';
+import { SequentialRules } from './sequential-rules';
 
 /** How often the held-out event was in the top k, and how high (NDCG with one relevant item). */
 export interface Accuracy {
@@ -22,7 +23,7 @@ export interface SliceResult {
     candidateRecall: number;
   };
   /** Other recommenders against the whole catalogue, for comparison. */
-  baselines: ({ name: 'decayed popularity' | 'item-kNN' } & Accuracy)[];
+  baselines: ({ name: 'decayed popularity' | 'item-kNN' | 'sequential rules' } & Accuracy)[];
   /** The sampled protocol: the held-out event ranked among `negatives` events the user never touched. */
   models: ({ name: 'popularity' | 'full' } & Accuracy)[];
 }
@@ -71,6 +72,13 @@ export interface EvalOptions {
   points?: number;
   /** Whether to measure similar events and the filtered feed too (default true; the fit skips them). */
   shapes?: boolean;
+  /**
+   * What the model knows when a held-out interaction is measured: 'past' (default), what came
+   * before it; 'replay', also everything later of other users, as when a log is replayed through
+   * the API and the feeds asked for afterwards (the batch split of published baselines). A user's
+   * own interactions from their first held-out one on are learnt in time order either way.
+   */
+  knowing?: 'past' | 'replay';
 }
 
 /** A held-out event is cold when it had fewer interactions than this before it. */
@@ -93,7 +101,7 @@ export async function evaluateMany(
   feeds: FeedSettings[],
   options: EvalOptions = {},
 ): Promise<EvalResult[]> {
-  const { negatives = 100, k = 10, seed = 42, points = 1, shapes = true } = options;
+  const { negatives = 100, k = 10, seed = 42, points = 1, shapes = true, knowing = 'past' } = options;
   const ordered = data.interactions
     .map((interaction, index) => ({ interaction, index }))
     .sort((a, b) => a.interaction.at.getTime() - b.interaction.at.getTime() || a.index - b.index)
@@ -110,6 +118,7 @@ export async function evaluateMany(
   const catalogue = [...new Set([...data.events.keys(), ...data.interactions.map((i) => i.eventId)])].sort();
   const itemKnn = itemKnnScorer(ordered.filter((i) => !heldOut.has(i)));
   const store = new MemoryModelStore(data.events);
+  const sequentialRules = new SequentialRules();
   const random = seededRandom(seed);
   const earlier = new Map<string, number>(); // interactions with each event so far
   const shared = { all: new SharedTallies(k), cold: new SharedTallies(k) };
@@ -127,6 +136,7 @@ export async function evaluateMany(
   };
   // Ties of the shapes' rankings are broken apart, so the figures above stay those of a run without them.
   const shapeRandom = seededRandom(seed + 1);
+  const rulesRandom = seededRandom(seed + 2);
   let users = 0;
   const measured = new Set<string>();
 
@@ -135,6 +145,7 @@ export async function evaluateMany(
   let pending: EvalInteraction[] = [];
   const learn = (interaction: EvalInteraction) => {
     pending.push(interaction);
+    sequentialRules.learn(interaction);
     earlier.set(interaction.eventId, (earlier.get(interaction.eventId) ?? 0) + 1);
   };
   const catchUp = async () => {
@@ -143,7 +154,14 @@ export async function evaluateMany(
     await applyInteractions(store, model, batch);
   };
 
+  // Under 'replay', what may be known at once: all but each user's held-out interactions and what follows them.
+  const firstHeldOut = new Map<string, number>();
+  for (const i of heldOut) firstHeldOut.set(i.userId, Math.min(i.at.getTime(), firstHeldOut.get(i.userId) ?? Infinity));
+  const knownAtOnce = (i: EvalInteraction) =>
+    knowing === 'replay' && !heldOut.has(i) && i.at.getTime() < (firstHeldOut.get(i.userId) ?? Infinity);
+  for (const interaction of ordered) if (knownAtOnce(interaction)) learn(interaction);
   for (const interaction of ordered) {
+    if (knownAtOnce(interaction)) continue;
     if (!heldOut.has(interaction)) {
       learn(interaction);
       continue;
@@ -173,9 +191,11 @@ export async function evaluateMany(
     const knnScores = itemKnn(userId);
     const knnRank = rankAmong(catalogue, itemKnn.trainingEvents(userId), eventId, (id) => knnScores.get(id) ?? 0, random);
     const strangerRank = sampledRank(new Map(sampledIds.map((id) => [id, store.popularity.get(id) ?? 0])), eventId, random);
+    const rulesRank = rankAmong(catalogue, seenByThen, eventId, sequentialRules.scorer(userId), rulesRandom);
     for (const slice of slices) {
       shared[slice].popularity.add(popularityRank);
       shared[slice].itemKnn.add(knnRank);
+      shared[slice].sequentialRules.add(rulesRank);
       shared[slice].sampledPopularity.add(strangerRank);
     }
 
@@ -220,6 +240,7 @@ export async function evaluateMany(
       baselines: [
         { name: 'decayed popularity', ...shared[name].popularity.result() },
         { name: 'item-kNN', ...shared[name].itemKnn.result() },
+        { name: 'sequential rules', ...shared[name].sequentialRules.result() },
       ],
       models: [
         { name: 'popularity', ...shared[name].sampledPopularity.result() },
@@ -239,6 +260,7 @@ export async function evaluateMany(
         feed: tallies.all.feed.curve(),
         'decayed popularity': shared.all.popularity.curve(),
         'item-kNN': shared.all.itemKnn.curve(),
+        'sequential rules': shared.all.sequentialRules.curve(),
       },
       ...(shapes && {
         similar: {
@@ -326,10 +348,12 @@ export class Tally {
 class SharedTallies {
   readonly popularity: Tally;
   readonly itemKnn: Tally;
+  readonly sequentialRules: Tally;
   readonly sampledPopularity: Tally;
   constructor(k: number) {
     this.popularity = new Tally(k);
     this.itemKnn = new Tally(k);
+    this.sequentialRules = new Tally(k);
     this.sampledPopularity = new Tally(k);
   }
 }

@@ -30,7 +30,12 @@ export function rankFeedInMemory(
     const size = neighbourLimit(limits.neighboursPerEvent, weight);
     return passes ? within(store.neighbours(recent, size * FILTER_SCAN_FACTOR)).slice(0, size) : store.neighbours(recent, size);
   });
-  const collaborativeTop = new Map(strongest([...collaborative], limits.collaborative));
+  const collaborativeTop = new Map(
+    strongest(
+      [...collaborative].map(([id, signal]) => [id, signal.value]),
+      limits.collaborative,
+    ).map(([id]) => [id, collaborative.get(id)!]),
+  );
   const topFeatures = strongest(
     [...userAffinities].filter(([, v]) => v > 0),
     limits.topFeatures,
@@ -65,7 +70,7 @@ export function rankInMemory(
   settings: FeedSettings,
   userId: string,
   eventIds: Iterable<string>,
-  collaborative: Map<string, number>,
+  collaborative: Map<string, CollaborativeSignal>,
 ): RankedItem[] {
   const pairs = store.pairs.get(userId) ?? new Map<string, Pair>();
   const candidates: Candidate[] = [];
@@ -74,7 +79,8 @@ export function rankInMemory(
     candidates.push({
       eventId,
       features: store.events.get(eventId) ?? NO_FEATURES,
-      collaborative: collaborative.get(eventId) ?? 0,
+      collaborative: collaborative.get(eventId)?.value ?? 0,
+      support: collaborative.get(eventId)?.support ?? 0,
       popularity: store.popularity.get(eventId) ?? 0,
     });
   }
@@ -87,21 +93,30 @@ export function rankInMemory(
  */
 export const neighbourLimit = (neighboursPerEvent: number, weight: number) => Math.max(1, Math.round(neighboursPerEvent * weight));
 
+/** `Candidate.collaborative` (value) and `Candidate.support` of one event. */
+export interface CollaborativeSignal {
+  value: number;
+  support: number;
+}
+
 /**
- * The collaborative signal of `Candidate.collaborative` for every event `neighboursOf` yields from
- * the user's latest positive events (given each one's weight).
+ * The collaborative signal of `Candidate.collaborative` and its support for every event
+ * `neighboursOf` yields from the user's latest positive events (given each one's weight).
  */
 export function collaborativeScores(
   store: MemoryModelStore,
   ranking: RankingSettings,
   userId: string,
   neighboursOf: (recent: string, weight: number) => Iterable<string>,
-): Map<string, number> {
-  const scores = new Map<string, number>();
+): Map<string, CollaborativeSignal> {
+  const scores = new Map<string, CollaborativeSignal>();
   store.latestPositives(userId, ranking.recentPositives).forEach(({ eventId: recent }, k) => {
     const weight = (k + 1) ** -ranking.recencyDecay;
     for (const other of neighboursOf(recent, weight)) {
-      scores.set(other, (scores.get(other) ?? 0) + weight * store.similarity(recent, other, ranking.similarityExponent));
+      const signal = scores.get(other) ?? { value: 0, support: 0 };
+      signal.value += weight * store.similarity(recent, other, ranking.similarityExponent);
+      signal.support += weight * store.cooccurrence(recent, other);
+      scores.set(other, signal);
     }
   });
   return scores;

@@ -32,7 +32,7 @@ export class MemoryModelStore implements ModelStore {
   private readonly ids = new Map<string, number>();
   private readonly names: string[] = [];
   /** event → other event → value, by interned ids */
-  private readonly cooccurrence = new Map<number, Map<number, number>>();
+  private readonly counts = new Map<number, Map<number, number>>();
   /** Bumped by every change, so that orders worked out from the state are redone only when it changed. */
   private version = 0;
   private ordered?: { version: number; byPopularity: string[]; neverEngaged: string[] };
@@ -120,8 +120,8 @@ export class MemoryModelStore implements ModelStore {
     const count = (a: string, b: string, value: number) => {
       if (value === 0) return;
       const id = this.intern(a);
-      const row = this.cooccurrence.get(id) ?? new Map<number, number>();
-      this.cooccurrence.set(id, row);
+      const row = this.counts.get(id) ?? new Map<number, number>();
+      this.counts.set(id, row);
       const other = this.intern(b);
       row.set(other, (row.get(other) ?? 0) + value);
     };
@@ -170,7 +170,7 @@ export class MemoryModelStore implements ModelStore {
   /** The event's `limit` strongest co-occurring events by raw value, as the feed's index reads them. */
   neighbours(eventId: string, limit: number): string[] {
     const id = this.ids.get(eventId);
-    const row = id === undefined ? undefined : this.cooccurrence.get(id);
+    const row = id === undefined ? undefined : this.counts.get(id);
     if (!row) return [];
     if (row.size <= limit) return [...row.keys()].map((other) => this.names[other]!);
     // Rows of popular events run to thousands: sorted once per state, however many rankings read them.
@@ -185,12 +185,17 @@ export class MemoryModelStore implements ModelStore {
     return sorted.ids.slice(0, limit);
   }
 
-  /** The co-occurrence of a recent event with a candidate, normalised by their engaged users as the feed's query does. */
-  similarity(recent: string, candidate: string, exponent: number): number {
+  /** The co-occurrence of a recent event with a candidate, as stored (one direction of a pair's row). */
+  cooccurrence(recent: string, candidate: string): number {
     const x = this.ids.get(recent);
     const y = this.ids.get(candidate);
     if (x === undefined || y === undefined) return 0;
-    const value = this.cooccurrence.get(x)?.get(y) ?? 0;
+    return this.counts.get(x)?.get(y) ?? 0;
+  }
+
+  /** The co-occurrence of a recent event with a candidate, normalised by their engaged users as the feed's query does. */
+  similarity(recent: string, candidate: string, exponent: number): number {
+    const value = this.cooccurrence(recent, candidate);
     if (!value) return 0;
     const engaged = (id: string) => Math.max(this.engaged.get(id) ?? 0, 1);
     return value / (engaged(recent) ** exponent * engaged(candidate) ** (1 - exponent));

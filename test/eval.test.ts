@@ -90,6 +90,33 @@ describe('offline evaluation', () => {
     expect(smaller!.feed.candidateRecall).toBeLessThan(full!.feed.candidateRecall);
   });
 
+  test('as a replay, the model knows what other users did later; knowing the past, it does not', async () => {
+    // u1's held-out step a → b is one u2 and u3 take only later.
+    const interactions = [
+      'u1,x,SAVE,100',
+      'u1,a,SAVE,110',
+      'u1,b,SAVE,120',
+      'u2,a,SAVE,500',
+      'u2,b,SAVE,510',
+      'u2,z,SAVE,520',
+      'u3,a,SAVE,600',
+      'u3,b,SAVE,610',
+      'u3,y,SAVE,620',
+    ].join('\n');
+    const fillers = Array.from({ length: 10 }, (_, i) => `f${i},,,`).join('\n');
+    const data = parseEvalData(interactions, fillers);
+    const options = { negatives: 3 };
+
+    const past = await evaluate(data, model, feed, options);
+    const replay = await evaluate(data, model, feed, { ...options, knowing: 'replay' });
+
+    expect([past.users, replay.users]).toEqual([3, 3]);
+    expect(past.feed.hitRate).toBe(0);
+    // u1's b, found from u2's and u3's steps; z and y no one else took.
+    expect(replay.feed.hitRate).toBeCloseTo(1 / 3, 6);
+    expect(replay.feed.ndcg).toBeCloseTo(1 / 3, 6);
+  });
+
   test('npm run eval prints the served feed, the baselines and the sampled models, and --json the fields other tools read', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'eval-'));
     try {
@@ -111,7 +138,7 @@ describe('offline evaluation', () => {
       ];
       const { stdout } = await promisify(execFile)('npm', args, { cwd: root });
       expect(stdout).toMatch(/whole catalogue\s+HR@10\s+NDCG@10/);
-      for (const name of ['feed', 'decayed popularity', 'item-kNN', 'popularity', 'full']) {
+      for (const name of ['feed', 'decayed popularity', 'item-kNN', 'sequential rules', 'popularity', 'full']) {
         expect(stdout).toMatch(new RegExp(`^${name}\\s+0\\.\\d{4}\\s+0\\.\\d{4}$`, 'm'));
       }
       expect(stdout).toMatch(/held-out event in the top 50 \d+\.\d %, among the candidates \d+\.\d %/);
@@ -121,16 +148,18 @@ describe('offline evaluation', () => {
       }
       expect(stdout).toMatch(/^served\s+0\.\d{4}\s+0\.\d{4}$/m);
       expect(stdout).toMatch(/^item-to-item\s+0\.\d{4}\s+0\.\d{4}$/m);
+      expect(stdout).toContain('as a replay: every other interaction known first');
       // The chart beside the table: a line for the feed and each baseline over k = 1 to 50.
       const svg = readFileSync(path.join(dir, 'plot.svg'), 'utf8');
-      expect(svg.match(/<polyline [^>]*points="([^"]+)"/g)).toHaveLength(3);
+      expect(svg.match(/<polyline [^>]*points="([^"]+)"/g)).toHaveLength(4);
       expect(/<polyline [^>]*points="([^"]+)"/.exec(svg)![1]!.split(' ')).toHaveLength(50);
-      for (const name of ['feed', 'decayed popularity', 'item-kNN']) expect(svg).toContain(`${name} (HR@10 `);
+      for (const name of ['feed', 'decayed popularity', 'item-kNN', 'sequential rules']) expect(svg).toContain(`${name} (HR@10 `);
 
       const json = JSON.parse((await promisify(execFile)('npm', [...args, '--json'], { cwd: root })).stdout);
       expect(json.models.map((m: { name: string }) => m.name)).toEqual(['popularity', 'full']);
       expect(json.hitRateAtK.feed).toHaveLength(50);
       expect(json.similar.served).toEqual(expect.objectContaining({ hitRate: expect.any(Number) }));
+      expect(json.replay.feed).toEqual(expect.objectContaining({ hitRate: expect.any(Number), ndcg: expect.any(Number) }));
       for (const entry of [...json.models, json.feed]) {
         expect(entry).toEqual(expect.objectContaining({ hitRate: expect.any(Number), ndcg: expect.any(Number) }));
       }

@@ -69,9 +69,10 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
     );
 
     // Every source large enough to take every event, but "soonest", which the evaluation's data lacks.
-    // Settings away from any symmetry (e = 0.5 would hide a swapped exponent).
+    // Settings away from any symmetry (e = 0.5 would hide a swapped exponent); priors shrunk by the
+    // collaborative signal's support, so that the support is compared too.
     const settings = {
-      ranking: { ...stack.config.feed.ranking, similarityExponent: 0.7, recencyDecay: 1.3, recentPositives: 6 },
+      ranking: { ...stack.config.feed.ranking, similarityExponent: 0.7, recencyDecay: 1.3, recentPositives: 6, priorShrinkage: 0.7 },
       candidates: { ...stack.config.feed.candidates, soonest: 0, byFeature: 50, popular: 50, collaborative: 50, neighboursPerEvent: 50 },
     };
     // A profile of 2 events leaves most of each user's events out of their affinities; 3 top

@@ -23,6 +23,13 @@ export interface RankingSettings {
    * people engaged with stands out from one nobody has (popularity is heavy-tailed).
    */
   popularityExponent: number;
+  /**
+   * Popularity and features weigh 1 / (1 + s · support) of their weights, support being the
+   * strongest candidate's (Candidate.support): they are what to go on while few users' steps lead
+   * from the user's latest events anywhere, and count less as those steps add up. 0 or absent: full
+   * weight always.
+   */
+  priorShrinkage?: number;
 }
 
 /** How many events each candidate source of the feed yields: the feed's cost does not grow with a user's history. */
@@ -57,6 +64,7 @@ const schema = z.object({
     similarityExponent: z.number().min(0).max(1),
     recentPositives: z.number().int().min(1).max(200),
     popularityExponent: z.number().min(0.05).max(1),
+    priorShrinkage: z.number().min(0).max(100).optional(),
   }),
   candidates: z.object({
     neighboursPerEvent: count,

@@ -5,8 +5,8 @@ import type { Candidate, UserProfile } from './ranking';
 import type { Versions } from './versions';
 import { filterBindings, filterSql, isFiltered, NO_FILTER, type FeedFilter } from './filter';
 
-/** A candidate as the query returns it: id, start (ms), features, popularity, co-occurrence, title. */
-type CandidateRow = [string, number, string | null, string[], string | null, string, string, number, number, string];
+/** A candidate as the query returns it: id, start (ms), features, popularity, co-occurrence and its support, title. */
+type CandidateRow = [string, number, string | null, string[], string | null, string, string, number, number, number, string];
 
 /**
  * Every candidate event of one user with all the ranking needs of it, and the versions of the user
@@ -31,9 +31,11 @@ with recent as (
   -- both events' engaged users, the latest events counting most (see Candidate.collaborative);
   -- each recent event's strongest neighbours, fewer for older ones as they weigh less. A pair of
   -- events is one row of event_pairs, so an event's neighbours are read from either side of it.
+  -- Support: the same sum unnormalised (Candidate.support).
   select n.other_event_id as event_id, sum(r.weight * n.value
              / (power(greatest(pr.engaged, 1), :similarityExponent::float8)
-                * power(greatest(pc.engaged, 1), 1 - :similarityExponent::float8))) as value
+                * power(greatest(pc.engaged, 1), 1 - :similarityExponent::float8))) as value,
+         sum(r.weight * n.value) as support
     from (select event_id, power(k + 1, -:recencyDecay::float8) as weight from recent) r
     join event_popularity pr on pr.event_id = r.event_id
     cross join lateral (select greatest(1, round(:neighboursPerEvent * r.weight))::int as size) l
@@ -109,12 +111,12 @@ with recent as (
   select e.id from events e where e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} order by e.starts_at limit :soonest
 ), candidate as materialized (
   -- Each candidate once, with its co-occurrence value when it has one.
-  select id, max(collaborative) as collaborative
-    from (select event_id as id, value as collaborative from collaborative
-          union all select id, null from matching
-          union all select id, null from matching_fresh
-          union all select id, null from popular
-          union all select id, null from soonest) sources
+  select id, max(collaborative) as collaborative, max(support) as support
+    from (select event_id as id, value as collaborative, support from collaborative
+          union all select id, null, null from matching
+          union all select id, null, null from matching_fresh
+          union all select id, null, null from popular
+          union all select id, null, null from soonest) sources
    group by id
 )
 -- Lookups per candidate, a few hundred by primary key ("offset 0" keeps the planner from turning
@@ -122,7 +124,7 @@ with recent as (
 select (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts_at) * 1000), e.category, e.tags, e.city,
                                          e.organizer_id, e.kind,
                                          coalesce((select p.value from event_popularity p where p.event_id = e.id), 0),
-                                         coalesce(i.collaborative, 0), e.title))
+                                         coalesce(i.collaborative, 0), coalesce(i.support, 0), e.title))
           from candidate i
           cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} offset 0) e
          where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id)) as candidates,
@@ -187,15 +189,18 @@ export async function loadFeedCandidates(
     options.prepared && !filtered ? PREPARED_NAME : undefined,
   );
   const returned = found!.candidates ?? [];
-  const candidates = returned.map(([eventId, startsAt, category, tags, city, organizerId, kind, popularity, collaborative]): Candidate => ({
-    eventId,
-    features: { category, tags, city, organizerId, kind },
-    collaborative,
-    popularity,
-    startsAt: new Date(startsAt),
-  }));
+  const candidates = returned.map(
+    ([eventId, startsAt, category, tags, city, organizerId, kind, popularity, collaborative, support]): Candidate => ({
+      eventId,
+      features: { category, tags, city, organizerId, kind },
+      collaborative,
+      support,
+      popularity,
+      startsAt: new Date(startsAt),
+    }),
+  );
   // What a page shows of them comes with them: the first page needs no other statement.
-  const events = returned.map(([id, startsAt, category, tags, city, , kind, , , title]): FeedEvent => ({
+  const events = returned.map(([id, startsAt, category, tags, city, , kind, , , , title]): FeedEvent => ({
     id,
     title,
     startsAt: new Date(startsAt),

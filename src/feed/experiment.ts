@@ -23,6 +23,7 @@ const overrides = z.strictObject(
       similarityExponent: number,
       recentPositives: z.number().int().min(1).max(200),
       popularityExponent: z.number().min(0.05).max(1),
+      priorShrinkage: z.number().min(0).max(100),
     }).optional(),
     candidates: partial({
       neighboursPerEvent: z.number().int().min(0).max(5000),

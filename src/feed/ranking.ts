@@ -1,4 +1,4 @@
-import { featureType, featuresOf, type EventFeatures, type FeatureType } from '../domain/model';
+import { featureKey, featureType, type EventFeatures, type FeatureType } from '../domain/model';
 import type { RankingSettings } from '../domain/fitted-settings';
 
 /** How much each kind of feature says about taste; an event's tags share one weight between them. */
@@ -18,6 +18,11 @@ export interface Candidate {
    * Σ (k + 1)^-recencyDecay · value(r, c) / (engaged(r)^e · engaged(c)^(1 − e)).
    */
   collaborative: number;
+  /**
+   * The same sum without the normalisation, Σ (k + 1)^-recencyDecay · value(r, c): how many
+   * users' steps, weighted, lead from the user's latest events to this one (see priorShrinkage).
+   */
+  support?: number;
   /** Decayed popularity (epoch-scaled). */
   popularity: number;
   /** Breaks ties: among equal scores, the sooner event first (a new user's feed before any signal). */
@@ -63,77 +68,152 @@ export interface RankedItem {
 /**
  * Scores and orders the candidates for one user, each once: the collaborative signal, popularity
  * and feature affinities, each relative to its greatest value among the candidates (so stored
- * values need no decaying to "now": they share one epoch scale), blended with the fitted weights.
+ * values need no decaying to "now": they share one epoch scale), blended with the fitted weights,
+ * popularity and features shrunk as the collaborative signal's support grows (priorShrinkage).
  * Pure: the feed and the offline evaluation both rank with it.
  */
 export function rankCandidates(
-  ranking: Pick<RankingSettings, 'weights' | 'popularityExponent'>,
+  ranking: Pick<RankingSettings, 'weights' | 'popularityExponent' | 'priorShrinkage'>,
   profile: UserProfile,
   candidates: Candidate[],
 ): RankedItem[] {
-  const { weights } = ranking;
-  const maxByType = new Map<FeatureType, number>();
-  for (const [feature, value] of profile.affinities) {
-    const type = featureType(feature);
-    if (value > (maxByType.get(type) ?? 0)) maxByType.set(type, value);
-  }
+  let maxSupport = 0;
   let maxCollaborative = 0;
   let maxPopularity = 0;
   for (const c of candidates) {
+    if ((c.support ?? 0) > maxSupport) maxSupport = c.support!;
     if (c.collaborative > maxCollaborative) maxCollaborative = c.collaborative;
     if (c.popularity > maxPopularity) maxPopularity = c.popularity;
   }
+  const priors = 1 / (1 + (ranking.priorShrinkage ?? 0) * maxSupport);
+  const weights = { ...ranking.weights, popularity: ranking.weights.popularity * priors, features: ranking.weights.features * priors };
+  const affinity = normalisedAffinities(profile.affinities);
   const topCity = strongest(profile.affinities, 'city');
+  const useFeatures = weights.features > 0 && affinity.any;
 
   const seen = new Set<string>();
   const ranked = [];
+  const parts: Part[] = [];
+  // Per kind of feature, the mean of the user's normalised affinity for the event's features of it.
+  const featurePart = (type: FeatureType, names: readonly string[]) => {
+    let sum = 0;
+    let n = 0;
+    let best: string | undefined;
+    let bestValue = 0;
+    const counted: string[] = [];
+    for (const name of names) {
+      const key = affinity.key(type, name);
+      if (counted.includes(key)) continue; // two spellings of one tag count once
+      counted.push(key);
+      const value = affinity.value(type, key);
+      sum += value;
+      n += 1;
+      if (value > bestValue) [best, bestValue] = [key, value];
+    }
+    const describable = best !== undefined && type !== 'kind' && type !== 'organizer';
+    parts.push({ value: weights.features * FEATURE_TYPE_WEIGHTS[type] * (sum / n), type, feature: describable ? best : undefined });
+  };
   for (const candidate of candidates) {
     if (seen.has(candidate.eventId)) continue;
     seen.add(candidate.eventId);
-    const parts: { value: number; reason?: Reason }[] = [];
+    parts.length = 0;
+    const { features } = candidate;
 
-    if (weights.features > 0 && maxByType.size > 0) {
-      const byType = new Map<FeatureType, { sum: number; n: number; best?: { feature: string; value: number } }>();
-      for (const feature of featuresOf(candidate.features)) {
-        const type = featureType(feature);
-        const max = maxByType.get(type) ?? 0;
-        const value = max > 0 ? clamp((profile.affinities.get(feature) ?? 0) / max, -1, 1) : 0;
-        const entry = byType.get(type) ?? { sum: 0, n: 0 };
-        entry.sum += value;
-        entry.n += 1;
-        if (value > 0 && (!entry.best || value > entry.best.value)) entry.best = { feature, value };
-        byType.set(type, entry);
-      }
-      for (const [type, { sum, n, best }] of byType) {
-        const value = weights.features * FEATURE_TYPE_WEIGHTS[type] * (sum / n);
-        const describable = best && type !== 'kind' && type !== 'organizer';
-        parts.push({ value, reason: describable ? interestReason(type, best.feature, candidate.features) : undefined });
-      }
+    if (useFeatures) {
+      if (features.category) featurePart('category', [features.category]);
+      if (features.tags.length > 0) featurePart('tag', features.tags);
+      if (features.city) featurePart('city', [features.city]);
+      if (features.organizerId) featurePart('organizer', [features.organizerId]);
+      if (features.kind) featurePart('kind', [features.kind]);
     }
     if (maxCollaborative > 0 && candidate.collaborative > 0) {
-      parts.push({
-        value: weights.collaborative * (candidate.collaborative / maxCollaborative),
-        reason: reasonOf('liked_by_similar_users'),
-      });
+      parts.push({ value: weights.collaborative * (candidate.collaborative / maxCollaborative), reason: LIKED });
     }
     if (maxPopularity > 0 && candidate.popularity > 0) {
-      const near = topCity !== undefined && candidate.features.city?.trim().toLowerCase() === topCity;
+      const near = topCity !== undefined && features.city?.trim().toLowerCase() === topCity;
       const popularity = (candidate.popularity / maxPopularity) ** ranking.popularityExponent;
-      parts.push({ value: weights.popularity * popularity, reason: reasonOf(near ? 'popular_near_you' : 'popular') });
+      parts.push({ value: weights.popularity * popularity, reason: near ? POPULAR_NEAR_YOU : POPULAR });
     }
 
-    const score = parts.reduce((sum, p) => sum + p.value, 0);
-    const significant = parts
-      .filter((p): p is { value: number; reason: Reason } => p.reason !== undefined && p.value > 0.01 * Math.max(score, 1e-9))
-      .sort((a, b) => b.value - a.value)
-      .map((p) => p.reason);
-    // One reason of each text: a category and a tag of the same name would say the same thing twice.
-    const reasons = [...new Map(significant.map((r) => [r.text, r])).values()].slice(0, 3);
-    ranked.push({ eventId: candidate.eventId, score: round(score), reasons, startsAt: candidate.startsAt?.getTime() ?? Infinity });
+    let score = 0;
+    for (const part of parts) score += part.value;
+    ranked.push({
+      eventId: candidate.eventId,
+      score: round(score),
+      reasons: reasonsOf(parts, score, features),
+      startsAt: candidate.startsAt?.getTime() ?? Infinity,
+    });
   }
 
   ranked.sort((a, b) => b.score - a.score || a.startsAt - b.startsAt || (a.eventId < b.eventId ? -1 : 1));
   return ranked.map(({ eventId, score, reasons }) => ({ eventId, score, reasons }));
+}
+
+/** One part of a candidate's score, with what it would say as a reason (a plain one, or an interest in `feature`). */
+interface Part {
+  value: number;
+  reason?: Reason;
+  type?: FeatureType;
+  feature?: string;
+}
+
+// Shared by every item that gives them: frozen, so that none can change another's.
+const LIKED = Object.freeze(reasonOf('liked_by_similar_users'));
+const POPULAR = Object.freeze(reasonOf('popular'));
+const POPULAR_NEAR_YOU = Object.freeze(reasonOf('popular_near_you'));
+
+/**
+ * Up to three reasons, strongest part first, from parts above 1 % of the score; one of each text
+ * (a category and a tag of the same name would say the same thing twice: the later one's reason,
+ * in the earlier one's place).
+ */
+function reasonsOf(parts: Part[], score: number, event: EventFeatures): Reason[] {
+  const floor = 0.01 * Math.max(score, 1e-9);
+  const significant = parts.filter((p) => (p.reason !== undefined || p.feature !== undefined) && p.value > floor);
+  if (significant.length === 0) return [];
+  significant.sort((a, b) => b.value - a.value);
+  const reasons: Reason[] = [];
+  for (const part of significant) {
+    const reason = part.reason ?? interestReason(part.type!, part.feature!, event);
+    const same = reasons.findIndex((r) => r.text === reason.text);
+    if (same === -1) reasons.push(reason);
+    else reasons[same] = reason;
+  }
+  return reasons.length > 3 ? reasons.slice(0, 3) : reasons;
+}
+
+/**
+ * The user's affinities as the ranking reads them: each feature's relative to the strongest of its
+ * kind, in [−1, 1]; and each feature name's key (featureKey), worked out once per ranking however
+ * many candidates share it.
+ */
+function normalisedAffinities(affinities: Map<string, number>) {
+  const maxByType = new Map<FeatureType, number>();
+  for (const [feature, value] of affinities) {
+    const type = featureType(feature);
+    if (value > (maxByType.get(type) ?? 0)) maxByType.set(type, value);
+  }
+  const keys = new Map<FeatureType, Map<string, string>>();
+  const values = new Map<string, number>();
+  return {
+    any: maxByType.size > 0,
+    key(type: FeatureType, name: string): string {
+      let byName = keys.get(type);
+      if (!byName) keys.set(type, (byName = new Map()));
+      let key = byName.get(name);
+      if (key === undefined) byName.set(name, (key = featureKey(type, name)));
+      return key;
+    },
+    value(type: FeatureType, key: string): number {
+      let value = values.get(key);
+      if (value === undefined) {
+        const max = maxByType.get(type) ?? 0;
+        value = max > 0 ? clamp((affinities.get(key) ?? 0) / max, -1, 1) : 0;
+        values.set(key, value);
+      }
+      return value;
+    },
+  };
 }
 
 function interestReason(type: FeatureType, feature: string, event: EventFeatures): Reason {

@@ -25,13 +25,14 @@ describe('the feed experiment', () => {
       {
         name: 'fresh',
         share: 0.5,
-        settings: { ranking: { recencyDecay: 1.5, weights: { popularity: 0.1 } }, candidates: { soonest: 10 } },
+        settings: { ranking: { recencyDecay: 1.5, priorShrinkage: 0.5, weights: { popularity: 0.1 } }, candidates: { soonest: 10 } },
       },
     ]);
     expect(control).toMatchObject({ ranking: RECOMMENDATION_SETTINGS.ranking, candidates: RECOMMENDATION_SETTINGS.candidates });
     expect(fresh!.ranking).toEqual({
       ...RECOMMENDATION_SETTINGS.ranking,
       recencyDecay: 1.5,
+      priorShrinkage: 0.5,
       weights: { ...RECOMMENDATION_SETTINGS.ranking.weights, popularity: 0.1 },
     });
     expect(fresh!.candidates).toEqual({ ...RECOMMENDATION_SETTINGS.candidates, soonest: 10 });

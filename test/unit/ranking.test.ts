@@ -26,6 +26,32 @@ describe('ranking a feed', () => {
     expect(ranked[1]!.reasons.map((r) => r.code)).toEqual(['liked_by_similar_users']);
   });
 
+  test("popularity and features count less as more users lead from the user's events to a candidate (priorShrinkage)", () => {
+    const shrinking = { ...settings, weights: { collaborative: 1, popularity: 1.5, features: 0 }, priorShrinkage: 0.1 };
+    const rank = (support: number) =>
+      rankCandidates(shrinking, none, [
+        candidate('popular', { popularity: 100, collaborative: 0.5, support: support / 2 }),
+        candidate('liked', { popularity: 10, collaborative: 1, support }),
+      ]).map((r) => [r.eventId, r.score]);
+    // Support 2: priors at 1 / 1.2 of their weight, popularity still decides.
+    expect(rank(2)).toEqual([
+      ['popular', 1.75],
+      ['liked', 1.125],
+    ]);
+    // Support 50: priors at 1 / 6, the collaborative signal decides.
+    expect(rank(50)).toEqual([
+      ['liked', 1.025],
+      ['popular', 0.75],
+    ]);
+    // Without the setting, support changes nothing.
+    const plain = { ...shrinking, priorShrinkage: undefined };
+    const ranked = rankCandidates(plain, none, [
+      candidate('popular', { popularity: 100, collaborative: 0.5, support: 25 }),
+      candidate('liked', { popularity: 10, collaborative: 1, support: 50 }),
+    ]);
+    expect(ranked.map((r) => r.eventId)).toEqual(['popular', 'liked']);
+  });
+
   test("features: a match with the user's strongest interests lifts an event, and says so", () => {
     const profile = {
       affinities: new Map([
