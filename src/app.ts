@@ -2,7 +2,7 @@ import type { RequestListener } from 'node:http';
 import express, { Router, type Express, type RequestHandler } from 'express';
 import type { Config } from './config';
 import { createDb } from './data/db';
-import { cachedEventExists } from './data/events';
+import { cachedEventExists, type EventExists } from './data/events';
 import { cachedFeedEvents } from './feed/candidates';
 import { ImpressionRecorder } from './feed/impressions';
 import { redisRankingCache } from './feed/ranking-cache';
@@ -33,7 +33,7 @@ import type { AppDeps } from './http/deps';
 export type { AppDeps } from './http/deps';
 
 /** Connects what the API needs; `close` releases it all (shutdown, tests). */
-export function connectAppDeps(config: Config, logger: Logger): AppDeps & { close(): Promise<void> } {
+export function connectAppDeps(config: Config, logger: Logger): AppDeps & { eventExists: EventExists; close(): Promise<void> } {
   const db = createDb(config, logger);
   const feedDb = config.databaseReadUrl ? createDb({ ...config, databaseUrl: config.databaseReadUrl }, logger) : db;
   const producer = createProducer(config, logger);

@@ -15,6 +15,7 @@ if (config.webHeapGrowthPercent > 0) v8.setFlagsFromString(`--heap-growing-perce
 const deps = connectAppDeps(config, logger);
 const { app, listener } = createApi(deps);
 deps.outboxRelay.start();
+deps.eventExists.preload?.().catch((error: unknown) => logger.warn({ err: error }, 'events not preloaded: each is asked for as it comes'));
 deps.producer.connection.once('ready', () => void warnAboutRedisPolicy(deps.producer, logger));
 if (config.databaseReadUrl) void warnIfNotReplica(deps.feedDb, logger);
 

@@ -100,6 +100,25 @@ describe('the event check', () => {
     }
   });
 
+  test('preloaded, the events around now are known without a query; one that started long ago is asked for', async () => {
+    const upcoming = await Promise.all(Array.from({ length: 5 }, () => buildEvent(stack.db)));
+    const old = await buildEvent(stack.db, { startsAt: new Date(Date.now() - 7 * 86_400_000) });
+    const exists = cachedEventExists(stack.db, 60_000);
+    expect(await exists.preload!()).toBeGreaterThanOrEqual(upcoming.length);
+
+    const queries: string[] = [];
+    const count = (query: { sql: string }) => void (/from "events"/.test(query.sql) && queries.push(query.sql));
+    stack.db.on('query', count);
+    try {
+      expect(await Promise.all(upcoming.map((e) => exists(e.id)))).toEqual(upcoming.map(() => true));
+      expect(queries).toHaveLength(0);
+      expect(await exists(old.id)).toBe(true);
+      expect(queries).toHaveLength(1);
+    } finally {
+      stack.db.off('query', count);
+    }
+  });
+
   test('never remembers a missing event: one created a moment later is found at once', async () => {
     const exists = cachedEventExists(stack.db, 60_000);
     const id = randomUUID();

@@ -33,8 +33,12 @@ async function existingEvents(db: Db, ids: readonly string[]): Promise<Set<strin
 }
 
 const CHECK_CHUNK = 5000;
-/** How long an event no one asks for stays confirmed in the background (see cachedEventExists). */
-const KEEP_CONFIRMING_MS = 60_000;
+/**
+ * How long an event no one asks for stays confirmed in the background (see cachedEventExists): long
+ * enough that an event of the long tail, asked for every few minutes, is not asked of the database
+ * each time it comes back (under load, a query per turn of the event loop).
+ */
+const KEEP_CONFIRMING_MS = 600_000;
 /** Below this time to live, events are not confirmed in the background: rounds would run back to back. */
 const MIN_CONFIRMED_TTL_MS = 1000;
 
@@ -49,9 +53,11 @@ const MIN_CONFIRMED_TTL_MS = 1000;
  * again together, in one query (per CHECK_CHUNK) every `ttlMs / 2`, one round at a time, before
  * they expire; an event on its way from the database is asked for once. Asking the
  * database per event as it expired cost hundreds of queries a second under load, a tenth of the
- * API's CPU.
+ * API's CPU. `preload()` remembers the events around now (at most `maxEntries`, soonest first) as
+ * if each had just been asked for: a process that starts under traffic does not ask for every
+ * event of the catalogue as it first meets it.
  */
-export function cachedEventExists(db: Db, ttlMs: number, maxEntries = 100_000): (id: string) => Promise<boolean> {
+export function cachedEventExists(db: Db, ttlMs: number, maxEntries = 100_000): EventExists {
   const confirmed = new Map<string, number>(); // id → when the database last said it exists; oldest first
   const used = new Map<string, number>(); // remembered id → when it was last asked for
   let lastRound = Date.now();
@@ -109,7 +115,22 @@ export function cachedEventExists(db: Db, ttlMs: number, maxEntries = 100_000): 
     return answer;
   };
 
-  return async (given) => {
+  const preload = async () => {
+    if (ttlMs === 0 || !rounds) return 0;
+    const at = Date.now();
+    const rows = await db('events')
+      .select<{ id: string }[]>('id')
+      .where('starts_at', '>', new Date(at - PRELOAD_STARTED_WITHIN_MS))
+      .orderBy('starts_at')
+      .limit(maxEntries);
+    for (const { id } of rows) {
+      if (!confirmed.has(id)) remember(id, at);
+      if (!used.has(id)) used.set(id, at);
+    }
+    return rows.length;
+  };
+
+  const exists = async (given: string) => {
     const id = given.toLowerCase(); // as PostgreSQL writes a uuid
     const now = Date.now();
     if (rounds && !confirming && used.size > 0 && now - lastRound >= ttlMs / 2) {
@@ -124,4 +145,11 @@ export function cachedEventExists(db: Db, ttlMs: number, maxEntries = 100_000): 
     if (rounds) used.set(id, now);
     return true;
   };
+  return Object.assign(exists, { preload });
 }
+
+/** Whether an event exists (cachedEventExists), and a way to remember the events around now at once. */
+export type EventExists = ((id: string) => Promise<boolean>) & { preload?(): Promise<number> };
+
+/** Events that started longer ago than this are not preloaded: interactions come mostly before and during an event. */
+const PRELOAD_STARTED_WITHIN_MS = 86_400_000;
