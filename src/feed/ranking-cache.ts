@@ -38,8 +38,11 @@ export interface RankingCache {
 }
 
 const SAVE_RANKING = readFileSync(path.join(__dirname, 'lua', 'save-ranking.lua'), 'utf8');
+// One command rather than a MULTI: the connection pipelines it with the other requests' commands of the turn.
+const HIDE_EVENT = "redis.call('SADD', KEYS[1], ARGV[1]); return redis.call('EXPIRE', KEYS[1], ARGV[2])";
 type Scripted = RedisClient & {
   saveRanking(key: string, text: string, ttlSeconds: number, scope: string, maxScopes: number): Promise<unknown>;
+  hideEvent(key: string, eventId: string, ttlSeconds: number): Promise<unknown>;
 };
 
 /** How many filters' rankings one user keeps; asking for more drops the others' (their cursors then expire). */
@@ -50,6 +53,7 @@ const field = (name: 'latest' | 'previous', scope: string) => (scope ? `${name}:
 /** The ranking cache on `redis`; a user's hash expires `ttlSeconds` after their latest ranking was saved. */
 export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSeconds = 30 * 60 } = {}): RankingCache {
   if (!('saveRanking' in redis)) redis.defineCommand('saveRanking', { numberOfKeys: 1, lua: SAVE_RANKING });
+  if (!('hideEvent' in redis)) redis.defineCommand('hideEvent', { numberOfKeys: 1, lua: HIDE_EVENT });
   const scripted = redis as Scripted;
   const rankingKey = (userId: string) => userStateKey(prefix, 'feed', userId);
   const hiddenKey = (userId: string) => userStateKey(prefix, 'hidden', userId);
@@ -71,12 +75,7 @@ export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSecon
       return text ? decode(text).items : undefined;
     },
     async hide(userId, eventId) {
-      await redis
-        .multi()
-        .sadd(hiddenKey(userId), eventId)
-        .expire(hiddenKey(userId), 24 * 60 * 60)
-        .exec()
-        .catch(unavailable);
+      await scripted.hideEvent(hiddenKey(userId), eventId, 24 * 60 * 60).catch(unavailable);
     },
     async hidden(userId) {
       return new Set(await redis.smembers(hiddenKey(userId)).catch(unavailable));
