@@ -19,7 +19,8 @@ const USAGE = `usage: npm run eval -- (--interactions FILE --events FILE | --dat
 
 Replays a log of interactions through the model and the feed as the service serves them, holding
 out each user's last positive first engagement, and reports HR@k and NDCG@k against the whole
-catalogue, beside decayed popularity and item-kNN (docs/recommendation-model.md).
+catalogue, beside decayed popularity, item-kNN and sequential rules: knowing only the past, and
+again as a replay, knowing every other interaction (docs/recommendation-model.md).
 
 Data, one of:
   --interactions FILE --events FILE   CSV: user_id,event_id,action,timestamp and event_id,category,tags,city
