@@ -1,4 +1,6 @@
 import { applyInteractions, type ModelSettings } from '../src/domain/model';
+import { RECOMMENDATION_SETTINGS } from '../src/domain/fitted-settings';
+import type { ItemModelSettings } from '../src/domain/item-model';
 import { filterPredicate } from '../src/feed/filter';
 import { seededRandom, type EvalData, type EvalInteraction } from './data';
 import { collaborativeScores, rankFeedInMemory, rankInMemory, similarInMemory, type FeedSettings } from './feed';
@@ -79,7 +81,17 @@ export interface EvalOptions {
    * own interactions from their first held-out one on are learnt in time order either way.
    */
   knowing?: 'past' | 'replay';
+  /**
+   * How the item model is fitted (default: the shipped settings; null: none). Knowing the past, it
+   * is fitted again every `itemModelEvery` interactions learnt (default ITEM_MODEL_EVERY), as the
+   * workers fit it now and then; as a replay, once, on what is known at once.
+   */
+  itemModel?: ItemModelSettings | null;
+  itemModelEvery?: number;
 }
+
+/** Knowing the past, the item model is fitted again after this many interactions (a tenth of the dev log). */
+export const ITEM_MODEL_EVERY = 10_000;
 
 /** A held-out event is cold when it had fewer interactions than this before it. */
 export const COLD_THRESHOLD = 5;
@@ -102,6 +114,8 @@ export async function evaluateMany(
   options: EvalOptions = {},
 ): Promise<EvalResult[]> {
   const { negatives = 100, k = 10, seed = 42, points = 1, shapes = true, knowing = 'past' } = options;
+  const itemModel = options.itemModel === undefined ? RECOMMENDATION_SETTINGS.itemModel : options.itemModel;
+  const itemModelEvery = options.itemModelEvery ?? ITEM_MODEL_EVERY;
   const ordered = data.interactions
     .map((interaction, index) => ({ interaction, index }))
     .sort((a, b) => a.interaction.at.getTime() - b.interaction.at.getTime() || a.index - b.index)
@@ -143,8 +157,10 @@ export async function evaluateMany(
   // Interactions between two held-out ones are folded in as one batch: the workers' batches give
   // the state one by one would.
   let pending: EvalInteraction[] = [];
+  let sinceFit = 0;
   const learn = (interaction: EvalInteraction) => {
     pending.push(interaction);
+    sinceFit += 1;
     sequentialRules.learn(interaction);
     earlier.set(interaction.eventId, (earlier.get(interaction.eventId) ?? 0) + 1);
   };
@@ -152,6 +168,10 @@ export async function evaluateMany(
     const batch = pending.map(({ userId, eventId, action, at }) => ({ userId, eventId, action, occurredAt: at }));
     pending = [];
     await applyInteractions(store, model, batch);
+    if (itemModel && (sinceFit >= itemModelEvery || store.itemNeighbours.size === 0)) {
+      sinceFit = 0;
+      await store.fitItemModel(itemModel);
+    }
   };
 
   // Under 'replay', what may be known at once: all but each user's held-out interactions and what follows them.
@@ -160,6 +180,11 @@ export async function evaluateMany(
   const knownAtOnce = (i: EvalInteraction) =>
     knowing === 'replay' && !heldOut.has(i) && i.at.getTime() < (firstHeldOut.get(i.userId) ?? Infinity);
   for (const interaction of ordered) if (knownAtOnce(interaction)) learn(interaction);
+  if (knowing === 'replay') {
+    await catchUp();
+    if (itemModel) await store.fitItemModel(itemModel);
+    sinceFit = -Infinity; // fitted once, on what is known at once
+  }
   for (const interaction of ordered) {
     if (knownAtOnce(interaction)) continue;
     if (!heldOut.has(interaction)) {

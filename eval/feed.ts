@@ -2,6 +2,7 @@ import { FILTER_SCAN, FILTER_SCAN_FACTOR } from '../src/feed/candidates';
 import { rankCandidates, type Candidate, type RankedItem } from '../src/feed/ranking';
 import { rankSimilar, SIMILAR_LIMITS, type SimilarItem } from '../src/feed/similar';
 import type { CandidateLimits, RankingSettings } from '../src/domain/fitted-settings';
+import { DEFAULT_ITEM_MODEL_HALF_LIFE, itemModelScores } from '../src/domain/item-model';
 import { NO_FEATURES, type MemoryModelStore, type Pair } from './memory-store';
 
 export interface FeedSettings {
@@ -56,9 +57,14 @@ export function rankFeedInMemory(
   const matching = firstMatching(byPopularity, limits.byFeature);
   const fresh = matching.length < limits.byFeature ? firstMatching(within(store.neverEngaged()), limits.byFeature - matching.length) : [];
   const popular = byPopularity.slice(0, limits.popular);
+  const items = itemModelOf(store, settings.ranking, userId);
+  const itemTop = strongest(
+    [...items].filter(([id]) => !passes || passes(id)),
+    limits.itemModel ?? 0,
+  ).map(([id]) => id);
 
-  const ids = new Set([...collaborativeTop.keys(), ...matching, ...fresh, ...popular]);
-  return rankInMemory(store, settings, userId, passes ? [...ids].filter(passes) : ids, collaborativeTop);
+  const ids = new Set([...collaborativeTop.keys(), ...itemTop, ...matching, ...fresh, ...popular]);
+  return rankInMemory(store, settings, userId, passes ? [...ids].filter(passes) : ids, collaborativeTop, items);
 }
 
 /**
@@ -71,6 +77,7 @@ export function rankInMemory(
   userId: string,
   eventIds: Iterable<string>,
   collaborative: Map<string, CollaborativeSignal>,
+  items: Map<string, number> = itemModelOf(store, settings.ranking, userId),
 ): RankedItem[] {
   const pairs = store.pairs.get(userId) ?? new Map<string, Pair>();
   const candidates: Candidate[] = [];
@@ -82,9 +89,17 @@ export function rankInMemory(
       collaborative: collaborative.get(eventId)?.value ?? 0,
       support: collaborative.get(eventId)?.support ?? 0,
       popularity: store.popularity.get(eventId) ?? 0,
+      itemModel: items.get(eventId) ?? 0,
     });
   }
   return rankCandidates(settings.ranking, { affinities: store.affinitiesOf(userId, settings.candidates.profileEvents) }, candidates);
+}
+
+/** The item model's scores for the user, from their latest positive events, as the feed's query sums them. */
+export function itemModelOf(store: MemoryModelStore, ranking: RankingSettings, userId: string): Map<string, number> {
+  if (!ranking.weights.itemModel || store.itemNeighbours.size === 0) return new Map();
+  const latest = store.latestPositives(userId, ranking.recentPositives).map((p) => p.eventId);
+  return itemModelScores(store.itemNeighbours, latest, ranking.itemModelHalfLife ?? DEFAULT_ITEM_MODEL_HALF_LIFE);
 }
 
 /**
@@ -146,8 +161,11 @@ export function similarInMemory(store: MemoryModelStore, settings: FeedSettings,
         .filter((id) => store.events.get(id)?.category?.trim().toLowerCase() === sourceCategory)
         .slice(0, SIMILAR_LIMITS.alike)
     : [];
+  const items = settings.ranking.weights.itemModel ? (store.itemNeighbours.get(eventId) ?? []) : [];
+  const weightOf = new Map(items.map((n) => [n.eventId, n.weight]));
   const ids = new Set([
     ...store.neighbours(eventId, SIMILAR_LIMITS.neighbours),
+    ...weightOf.keys(),
     ...alike,
     ...fresh,
     ...byPopularity.slice(0, SIMILAR_LIMITS.popular),
@@ -159,6 +177,7 @@ export function similarInMemory(store: MemoryModelStore, settings: FeedSettings,
       eventId: id,
       features: store.events.get(id) ?? NO_FEATURES,
       cooccurrence: store.similarity(eventId, id, settings.ranking.similarityExponent),
+      itemModel: weightOf.get(id) ?? 0,
       popularity: store.popularity.get(id) ?? 0,
     }));
   return rankSimilar(settings.ranking, source, candidates);

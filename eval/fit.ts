@@ -236,6 +236,7 @@ export function writeFittedSettings(fit: FitResult, source: string, out?: string
   const settings: RecommendationSettings = {
     version: RECOMMENDATION_SETTINGS.version,
     ...fit.settings,
+    itemModel: RECOMMENDATION_SETTINGS.itemModel,
     fitted: {
       command: `npm run eval -- --fit ${source}`,
       at: new Date().toISOString().slice(0, 10),

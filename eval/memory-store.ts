@@ -7,6 +7,7 @@ import {
   type ModelStore,
   type PositiveEvent,
 } from '../src/domain/model';
+import { fitItemModel, type ItemModelSettings, type ItemNeighbours } from '../src/domain/item-model';
 
 export interface Pair {
   decayed: number;
@@ -44,7 +45,27 @@ export class MemoryModelStore implements ModelStore {
   private readonly profiles = new Map<string, { version: number; profileEvents: number; affinities: Map<string, number> }>();
   private readonly featureKeys = new Map<string, string[]>();
 
+  /** The item model as last fitted (fitItemModel): empty until then. */
+  itemNeighbours: ItemNeighbours = new Map();
+
   constructor(readonly events: Map<string, EventFeatures>) {}
+
+  /** Fits the item model on the positives known now, over the events most users were positive about, as the workers do. */
+  async fitItemModel(settings: ItemModelSettings): Promise<void> {
+    const candidates = [...this.engaged]
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, settings.items)
+      .map(([id]) => id);
+    const taken = new Set(candidates);
+    const histories = [...this.positives.values()].map((list) =>
+      list
+        .map((p) => p.eventId)
+        .filter((id) => taken.has(id))
+        .reverse(),
+    );
+    this.itemNeighbours = (await fitItemModel(histories, candidates, settings)).neighbours;
+  }
 
   private intern(eventId: string): number {
     let id = this.ids.get(eventId);

@@ -294,6 +294,11 @@ const variables = z.object({
     group: 'tuning',
     description: 'how long feed_impressions keeps the pages served; the worker deletes older rows, at most once an hour',
   }),
+  ITEM_MODEL_REFIT_MS: variable(z.coerce.number().int().min(0).max(86_400_000).default(60_000), {
+    group: 'tuning',
+    description:
+      'how long a change in the positives may wait for the item model (EASE over the most popular events; seconds of one core per fit, in a worker) to be fitted again: sooner once they have grown 10 % since the last fit, never when nothing changed; 0: never fitted, the feed goes without it',
+  }),
   INTERACTION_MAX_AGE_DAYS: variable(z.coerce.number().positive().max(365).default(7), {
     group: 'tuning',
     description:
@@ -391,6 +396,8 @@ const configSchema = crossChecked.transform((e) => {
     },
     /** How feeds are ranked from the model (src/domain/recommendation-settings.json; no rebuild needed). */
     feed: { ranking: RECOMMENDATION_SETTINGS.ranking, candidates: RECOMMENDATION_SETTINGS.candidates },
+    /** The item model's fit (recommendation-settings.json), and the least time between two (ITEM_MODEL_REFIT_MS; 0: off). */
+    itemModel: { ...RECOMMENDATION_SETTINGS.itemModel, refitMs: e.ITEM_MODEL_REFIT_MS },
     /** The experiment's variants (FEED_EXPERIMENT), or the one variant, control. */
     feedVariants: e.FEED_EXPERIMENT ?? NO_EXPERIMENT,
     worker: { concurrency: e.WORKER_CONCURRENCY, transactions: e.WORKER_TRANSACTIONS, lockMs: e.WORKER_LOCK_MS },

@@ -10,6 +10,7 @@ import { createLogger } from '../src/ops/logger';
 import { processJob } from '../src/jobs/interaction-worker';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
 import { foldAll } from './helpers/model';
+import { refitItemModel } from '../src/domain/item-model-fitter';
 import { startStack, type Stack } from './helpers/stack';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -68,12 +69,34 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
       interactions.map((i) => ({ userId: i.userId, eventId: i.eventId, action: i.action, occurredAt: new Date(i.acceptedAt) })),
     );
 
+    // The item model fitted on both, over fewer events than there are (the cut is compared too).
+    const itemModel = { items: 10, minUsers: 1, lambda: 2, neighbours: 4 };
+    expect(await refitItemModel(stack.db, itemModel)).toMatchObject({ items: 10 });
+    await store.fitItemModel(itemModel);
+    expect(store.itemNeighbours.size).toBeGreaterThan(3);
+
     // Every source large enough to take every event, but "soonest", which the evaluation's data lacks.
     // Settings away from any symmetry (e = 0.5 would hide a swapped exponent); priors shrunk by the
     // collaborative signal's support, so that the support is compared too.
     const settings = {
-      ranking: { ...stack.config.feed.ranking, similarityExponent: 0.7, recencyDecay: 1.3, recentPositives: 6, priorShrinkage: 0.7 },
-      candidates: { ...stack.config.feed.candidates, soonest: 0, byFeature: 50, popular: 50, collaborative: 50, neighboursPerEvent: 50 },
+      ranking: {
+        ...stack.config.feed.ranking,
+        weights: { ...stack.config.feed.ranking.weights, itemModel: 0.6 },
+        itemModelHalfLife: 3,
+        similarityExponent: 0.7,
+        recencyDecay: 1.3,
+        recentPositives: 6,
+        priorShrinkage: 0.7,
+      },
+      candidates: {
+        ...stack.config.feed.candidates,
+        soonest: 0,
+        byFeature: 50,
+        popular: 50,
+        collaborative: 50,
+        neighboursPerEvent: 50,
+        itemModel: 50,
+      },
     };
     // A profile of 2 events leaves most of each user's events out of their affinities; 3 top
     // features leave most features out of the candidates by feature, and cut between equal values.

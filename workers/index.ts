@@ -10,6 +10,7 @@ import { createLogger } from '../src/ops/logger';
 import { Metrics } from '../src/ops/metrics';
 import { startHealthServer } from '../src/ops/health-server';
 import { createInteractionWorker } from '../src/jobs/interaction-worker';
+import { itemModelFitter } from '../src/domain/item-model-fitter';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, name: 'worker', pretty: config.env === 'development' });
@@ -21,7 +22,14 @@ metrics.trackOutbox(db);
 // Co-occurrence is folded apart from the writes, merged across many users' interactions.
 const folder = cooccurrenceFolder(db, config.model, logger);
 folder.start();
-const worker = createInteractionWorker({ config, db, logger, metrics, afterStore: () => folder.kick() });
+// The item model is fitted in batch, now and then, once positives were added (src/domain/item-model.ts).
+const fitter = config.itemModel.refitMs > 0 ? itemModelFitter(db, config.itemModel, logger) : undefined;
+fitter?.start();
+const afterStore = () => {
+  folder.kick();
+  fitter?.kick();
+};
+const worker = createInteractionWorker({ config, db, logger, metrics, afterStore });
 // The web process relays its own commits at once; this one drains whatever is left (a web process
 // that died between a commit and the relay, or Redis that was down at the time).
 const outboxRelay = new OutboxRelay(db, producer, logger, { onFailure: () => metrics.outboxRelayFailures.inc() });
@@ -59,6 +67,7 @@ onShutdown(
     await outboxRelay.stop();
     await worker.close(producer.connection.status !== 'ready');
     await folder.stop();
+    await fitter?.stop();
     healthServer.close();
     await producer.close();
     await db.destroy();

@@ -8,7 +8,7 @@ import fitted from './recommendation-settings.json';
  */
 export interface RankingSettings {
   /** How the normalised signals add up. */
-  weights: { collaborative: number; popularity: number; features: number };
+  weights: { collaborative: number; popularity: number; features: number; itemModel?: number };
   /** The k-th latest positive event (k from 0) counts (k + 1)^-recencyDecay in the collaborative signal. */
   recencyDecay: number;
   /**
@@ -30,6 +30,8 @@ export interface RankingSettings {
    * weight always.
    */
   priorShrinkage?: number;
+  /** The k-th latest positive event counts 2^(−k / itemModelHalfLife) in the item model's score (default 5). */
+  itemModelHalfLife?: number;
 }
 
 /** How many events each candidate source of the feed yields: the feed's cost does not grow with a user's history. */
@@ -46,6 +48,8 @@ export interface CandidateLimits {
    * their feature affinities are summed over: older ones drop out of the profile.
    */
   profileEvents: number;
+  /** Events the item model scores highest for the user (0 or absent: none). */
+  itemModel?: number;
 }
 
 const positive = z.number().positive();
@@ -59,12 +63,18 @@ const schema = z.object({
     cooccurrenceBackward: z.number().min(0).max(1),
   }),
   ranking: z.object({
-    weights: z.object({ collaborative: z.number().min(0), popularity: z.number().min(0), features: z.number().min(0) }),
+    weights: z.object({
+      collaborative: z.number().min(0),
+      popularity: z.number().min(0),
+      features: z.number().min(0),
+      itemModel: z.number().min(0).optional(),
+    }),
     recencyDecay: z.number().min(0).max(10),
     similarityExponent: z.number().min(0).max(1),
     recentPositives: z.number().int().min(1).max(200),
     popularityExponent: z.number().min(0.05).max(1),
     priorShrinkage: z.number().min(0).max(100).optional(),
+    itemModelHalfLife: positive.max(1000).optional(),
   }),
   candidates: z.object({
     neighboursPerEvent: count,
@@ -74,6 +84,13 @@ const schema = z.object({
     soonest: count,
     topFeatures: count,
     profileEvents: z.number().int().min(1).max(1000),
+    itemModel: count.optional(),
+  }),
+  itemModel: z.object({
+    items: z.number().int().min(2).max(10_000),
+    minUsers: z.number().int().min(1),
+    lambda: positive,
+    neighbours: z.number().int().min(1).max(1000),
   }),
   /** What the fit measured, and how to run it again; null until fitted. */
   fitted: z.unknown(),

@@ -1,12 +1,13 @@
 import type { Db } from '../data/db';
 import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings';
 import { featureKey } from '../domain/model';
+import { DEFAULT_ITEM_MODEL_HALF_LIFE } from '../domain/item-model';
 import type { Candidate, UserProfile } from './ranking';
 import type { Versions } from './versions';
 import { filterBindings, filterSql, isFiltered, NO_FILTER, type FeedFilter } from './filter';
 
-/** A candidate as the query returns it: id, start (ms), features, popularity, co-occurrence and its support, title. */
-type CandidateRow = [string, number, string | null, string[], string | null, string, string, number, number, number, string];
+/** A candidate as the query returns it: id, start (ms), features, popularity, co-occurrence and its support, title, item model score. */
+type CandidateRow = [string, number, string | null, string[], string | null, string, string, number, number, number, string, number];
 
 /**
  * Every candidate event of one user with all the ranking needs of it, and the versions of the user
@@ -47,6 +48,14 @@ with recent as (
     -- A lookup per neighbour ("offset 0"): joined, the planner hashed all of event_popularity once per recent event.
     cross join lateral (select engaged from event_popularity p where p.event_id = n.other_event_id offset 0) pc
    group by n.other_event_id order by value desc limit :collaborative
+), item_model as (
+  -- The item model's score (Candidate.itemModel): the fitted weights of each recent event's
+  -- neighbours (as many as the fit keeps), the latest events counting most. A lookup per recent
+  -- event: joined, the planner scanned the whole table.
+  select n.neighbour_id as event_id, sum(power(2, -r.k / :itemModelHalfLife::float8) * n.weight) as value
+    from recent r
+    cross join lateral (select neighbour_id, weight from item_neighbours n where n.event_id = r.event_id offset 0) n
+   group by n.neighbour_id order by value desc limit :itemModel
 ), profile as (
   -- The events the user's feature affinities are summed over: their latest positive events and the
   -- latest they only dismissed, each bounded, so the read does not grow with their history.
@@ -111,12 +120,13 @@ with recent as (
   select e.id from events e where e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} order by e.starts_at limit :soonest
 ), candidate as materialized (
   -- Each candidate once, with its co-occurrence value when it has one.
-  select id, max(collaborative) as collaborative, max(support) as support
-    from (select event_id as id, value as collaborative, support from collaborative
-          union all select id, null, null from matching
-          union all select id, null, null from matching_fresh
-          union all select id, null, null from popular
-          union all select id, null, null from soonest) sources
+  select id, max(collaborative) as collaborative, max(support) as support, max(item_model) as item_model
+    from (select event_id as id, value as collaborative, support, null::float8 as item_model from collaborative
+          union all select event_id, null, null, value from item_model
+          union all select id, null, null, null from matching
+          union all select id, null, null, null from matching_fresh
+          union all select id, null, null, null from popular
+          union all select id, null, null, null from soonest) sources
    group by id
 )
 -- Lookups per candidate, a few hundred by primary key ("offset 0" keeps the planner from turning
@@ -124,7 +134,8 @@ with recent as (
 select (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts_at) * 1000), e.category, e.tags, e.city,
                                          e.organizer_id, e.kind,
                                          coalesce((select p.value from event_popularity p where p.event_id = e.id), 0),
-                                         coalesce(i.collaborative, 0), coalesce(i.support, 0), e.title))
+                                         coalesce(i.collaborative, 0), coalesce(i.support, 0), e.title,
+                                         coalesce(i.item_model, 0)))
           from candidate i
           cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} offset 0) e
          where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id)) as candidates,
@@ -185,17 +196,20 @@ export async function loadFeedCandidates(
       similarityExponent,
       recentPositives,
       ...settings.candidates,
+      itemModelHalfLife: settings.ranking.itemModelHalfLife ?? DEFAULT_ITEM_MODEL_HALF_LIFE,
+      itemModel: settings.ranking.weights.itemModel ? (settings.candidates.itemModel ?? 0) : 0,
     },
     options.prepared && !filtered ? PREPARED_NAME : undefined,
   );
   const returned = found!.candidates ?? [];
   const candidates = returned.map(
-    ([eventId, startsAt, category, tags, city, organizerId, kind, popularity, collaborative, support]): Candidate => ({
+    ([eventId, startsAt, category, tags, city, organizerId, kind, popularity, collaborative, support, , itemModel]): Candidate => ({
       eventId,
       features: { category, tags, city, organizerId, kind },
       collaborative,
       support,
       popularity,
+      itemModel,
       startsAt: new Date(startsAt),
     }),
   );

@@ -18,12 +18,13 @@ const number = z.number().finite().min(0);
 const overrides = z.strictObject(
   {
     ranking: partial({
-      weights: partial({ collaborative: number, popularity: number, features: number }),
+      weights: partial({ collaborative: number, popularity: number, features: number, itemModel: number }),
       recencyDecay: number,
       similarityExponent: number,
       recentPositives: z.number().int().min(1).max(200),
       popularityExponent: z.number().min(0.05).max(1),
       priorShrinkage: z.number().min(0).max(100),
+      itemModelHalfLife: z.number().positive().max(1000),
     }).optional(),
     candidates: partial({
       neighboursPerEvent: z.number().int().min(0).max(5000),
@@ -33,6 +34,7 @@ const overrides = z.strictObject(
       soonest: z.number().int().min(0).max(5000),
       topFeatures: z.number().int().min(0).max(5000),
       profileEvents: z.number().int().min(1).max(1000),
+      itemModel: z.number().int().min(0).max(5000),
     }).optional(),
   },
   {

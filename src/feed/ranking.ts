@@ -25,6 +25,11 @@ export interface Candidate {
   support?: number;
   /** Decayed popularity (epoch-scaled). */
   popularity: number;
+  /**
+   * The item model's score (src/domain/item-model.ts): Σ over the user's k-th latest positive
+   * event r of 2^(−k / itemModelHalfLife) · B[r][c]; 0 or absent when it has none.
+   */
+  itemModel?: number;
   /** Breaks ties: among equal scores, the sooner event first (a new user's feed before any signal). */
   startsAt?: Date;
 }
@@ -66,8 +71,8 @@ export interface RankedItem {
 }
 
 /**
- * Scores and orders the candidates for one user, each once: the collaborative signal, popularity
- * and feature affinities, each relative to its greatest value among the candidates (so stored
+ * Scores and orders the candidates for one user, each once: the collaborative signal, the item
+ * model's score, popularity and feature affinities, each relative to its greatest value among the candidates (so stored
  * values need no decaying to "now": they share one epoch scale), blended with the fitted weights,
  * popularity and features shrunk as the collaborative signal's support grows (priorShrinkage).
  * Pure: the feed and the offline evaluation both rank with it.
@@ -80,7 +85,9 @@ export function rankCandidates(
   let maxSupport = 0;
   let maxCollaborative = 0;
   let maxPopularity = 0;
+  let maxItemModel = 0;
   for (const c of candidates) {
+    if ((c.itemModel ?? 0) > maxItemModel) maxItemModel = c.itemModel!;
     if ((c.support ?? 0) > maxSupport) maxSupport = c.support!;
     if (c.collaborative > maxCollaborative) maxCollaborative = c.collaborative;
     if (c.popularity > maxPopularity) maxPopularity = c.popularity;
@@ -128,6 +135,9 @@ export function rankCandidates(
     }
     if (maxCollaborative > 0 && candidate.collaborative > 0) {
       parts.push({ value: weights.collaborative * (candidate.collaborative / maxCollaborative), reason: LIKED });
+    }
+    if (maxItemModel > 0 && (candidate.itemModel ?? 0) > 0 && weights.itemModel) {
+      parts.push({ value: weights.itemModel * (candidate.itemModel! / maxItemModel), reason: LIKED });
     }
     if (maxPopularity > 0 && candidate.popularity > 0) {
       const near = topCity !== undefined && features.city?.trim().toLowerCase() === topCity;

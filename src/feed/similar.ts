@@ -16,6 +16,8 @@ export interface SimilarCandidate {
    * at the backward weight, coming from it). The feed's collaborative signal for one recent event.
    */
   cooccurrence: number;
+  /** The item model's weight from the source event to this one, B[s][c] (src/domain/item-model.ts); 0 or absent when none. */
+  itemModel?: number;
   popularity: number;
   startsAt?: Date;
 }
@@ -35,7 +37,7 @@ export interface SimilarItem {
 
 /**
  * Orders events to show beside `source`: co-engagement first (what people engaged with after or
- * together with it), then shared features (category, tags, city, organizer, kind) and popularity,
+ * together with it, and the item model's weight from it), then shared features (category, tags, city, organizer, kind) and popularity,
  * each relative to its greatest value among the candidates and blended with the feed's weights.
  * Pure: the API and the offline evaluation both rank with it.
  */
@@ -46,9 +48,11 @@ export function rankSimilar(
 ): SimilarItem[] {
   const { weights } = ranking;
   let maxCooccurrence = 0;
+  let maxItemModel = 0;
   let maxPopularity = 0;
   for (const c of candidates) {
     maxCooccurrence = Math.max(maxCooccurrence, c.cooccurrence);
+    maxItemModel = Math.max(maxItemModel, c.itemModel ?? 0);
     maxPopularity = Math.max(maxPopularity, c.popularity);
   }
   const spell = (text: string | null) => text?.trim().toLowerCase() || undefined;
@@ -58,8 +62,11 @@ export function rankSimilar(
     if (maxCooccurrence > 0 && candidate.cooccurrence > 0) {
       parts.push({
         value: weights.collaborative * (candidate.cooccurrence / maxCooccurrence),
-        reason: { code: 'often_next', text: 'people who engaged with this went on to this' },
+        reason: ALSO_ENGAGED,
       });
+    }
+    if (maxItemModel > 0 && (candidate.itemModel ?? 0) > 0 && weights.itemModel) {
+      parts.push({ value: weights.itemModel * (candidate.itemModel! / maxItemModel), reason: ALSO_ENGAGED });
     }
     const { features } = candidate;
     const category = spell(features.category);
@@ -94,8 +101,9 @@ export function rankSimilar(
     const reasons = parts
       .filter((p): p is { value: number; reason: SimilarReason } => p.reason !== undefined && p.value > 0.01 * Math.max(score, 1e-9))
       .sort((a, b) => b.value - a.value)
-      .slice(0, 3)
-      .map((p) => p.reason);
+      .map((p) => p.reason)
+      .filter((reason, i, all) => all.findIndex((r) => r.code === reason.code) === i) // co-engagement and the item model say one thing
+      .slice(0, 3);
     return {
       eventId: candidate.eventId,
       score: Math.round(score * 1e6) / 1e6,
@@ -106,6 +114,8 @@ export function rankSimilar(
   ranked.sort((a, b) => b.score - a.score || a.startsAt - b.startsAt || (a.eventId < b.eventId ? -1 : 1));
   return ranked.map(({ eventId, score, reasons }) => ({ eventId, score, reasons }));
 }
+
+const ALSO_ENGAGED: SimilarReason = Object.freeze({ code: 'often_next', text: 'people who engaged with this went on to this' });
 
 /** How many of each source the similar events are chosen from: bounded, whatever the catalogue. */
 export const SIMILAR_LIMITS = { neighbours: 200, alike: 100, popular: 50, scan: 2000 };
@@ -131,6 +141,9 @@ with source as (
     (select low_event_id, high_to_low from event_pairs
       where high_event_id = :eventId and high_to_low > 0 order by high_to_low desc, low_event_id limit :neighbours)) n
    order by value desc, other_event_id limit :neighbours
+), item_model as (
+  -- The item model's strongest weights from the source (as many as the fit keeps; none when its weight is 0).
+  select neighbour_id as id, weight from item_neighbours where event_id = :eventId and :itemModel
 ), alike as (
   (select p.event_id as id from (select event_id, value from event_popularity order by value desc limit :scan) p
     where (select e.starts_at > :now and e.feature_keys && s.keys from events e, source s where e.id = p.event_id)
@@ -142,21 +155,25 @@ with source as (
   select e.id from event_popularity p join events e on e.id = p.event_id
    where e.starts_at > :now order by p.value desc limit :popular
 ), candidate as materialized (
-  select id, max(value) as value
-    from (select id, value from neighbours union all select id, null from alike union all select id, null from popular) sources
+  select id, max(value) as value, max(weight) as item_model
+    from (select id, value, null::float8 as weight from neighbours
+          union all select id, null, weight from item_model
+          union all select id, null, null from alike
+          union all select id, null, null from popular) sources
    group by id
 )
 select (select json_build_array(category, tags, city, organizer_id, kind) from source) as source,
        (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts_at) * 1000), e.category, e.tags, e.city,
                                          e.organizer_id, e.kind,
                                          coalesce(p.value, 0),
-                                         coalesce(i.value, 0) / power(greatest(coalesce(p.engaged, 0), 1), 1 - :similarityExponent::float8)))
+                                         coalesce(i.value, 0) / power(greatest(coalesce(p.engaged, 0), 1), 1 - :similarityExponent::float8),
+                                         coalesce(i.item_model, 0)))
           from candidate i
           cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now and e.id <> :eventId offset 0) e
           left join event_popularity p on p.event_id = e.id
          where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id)) as candidates`;
 
-type Row = [string, number, string | null, string[], string | null, string, string, number, number];
+type Row = [string, number, string | null, string[], string | null, string, string, number, number, number];
 
 /** The source event's features and its candidates for the user; NotFoundError when there is no such event. */
 export async function loadSimilarCandidates(
@@ -164,13 +181,20 @@ export async function loadSimilarCandidates(
   userId: string,
   eventId: string,
   now: Date,
-  ranking: Pick<RankingSettings, 'similarityExponent'>,
+  ranking: Pick<RankingSettings, 'similarityExponent' | 'weights'>,
   options: { prepared?: boolean } = {},
 ): Promise<{ source: EventFeatures; candidates: SimilarCandidate[] }> {
   if (!isUuid(eventId)) throw new NotFoundError('Event not found', { code: 'event_not_found' });
   const query = db.raw<{
     rows: { source: [string | null, string[], string | null, string, string] | null; candidates: Row[] | null }[];
-  }>(SIMILAR_SQL, { eventId, userId, now, similarityExponent: ranking.similarityExponent, ...SIMILAR_LIMITS });
+  }>(SIMILAR_SQL, {
+    eventId,
+    userId,
+    now,
+    similarityExponent: ranking.similarityExponent,
+    itemModel: (ranking.weights.itemModel ?? 0) > 0,
+    ...SIMILAR_LIMITS,
+  });
   // Prepared once per connection (DATABASE_PREPARED_STATEMENTS): planning it is a good part of its time.
   const { rows } = await (options.prepared ? query.options({ name: 'similar_events' }) : query);
   const found = rows[0]!;
@@ -178,13 +202,16 @@ export async function loadSimilarCandidates(
   const [category, tags, city, organizerId, kind] = found.source;
   return {
     source: { category, tags, city, organizerId, kind },
-    candidates: (found.candidates ?? []).map(([id, startsAt, cat, tagList, town, organizer, kindOf, popularity, cooccurrence]) => ({
-      eventId: id,
-      features: { category: cat, tags: tagList, city: town, organizerId: organizer, kind: kindOf },
-      popularity,
-      cooccurrence,
-      startsAt: new Date(startsAt),
-    })),
+    candidates: (found.candidates ?? []).map(
+      ([id, startsAt, cat, tagList, town, organizer, kindOf, popularity, cooccurrence, itemModel]) => ({
+        eventId: id,
+        features: { category: cat, tags: tagList, city: town, organizerId: organizer, kind: kindOf },
+        popularity,
+        cooccurrence,
+        itemModel,
+        startsAt: new Date(startsAt),
+      }),
+    ),
   };
 }
 

@@ -25,7 +25,10 @@ describe('the feed experiment', () => {
       {
         name: 'fresh',
         share: 0.5,
-        settings: { ranking: { recencyDecay: 1.5, priorShrinkage: 0.5, weights: { popularity: 0.1 } }, candidates: { soonest: 10 } },
+        settings: {
+          ranking: { recencyDecay: 1.5, priorShrinkage: 0.5, weights: { popularity: 0.1, itemModel: 0 } },
+          candidates: { soonest: 10, itemModel: 20 },
+        },
       },
     ]);
     expect(control).toMatchObject({ ranking: RECOMMENDATION_SETTINGS.ranking, candidates: RECOMMENDATION_SETTINGS.candidates });
@@ -33,9 +36,9 @@ describe('the feed experiment', () => {
       ...RECOMMENDATION_SETTINGS.ranking,
       recencyDecay: 1.5,
       priorShrinkage: 0.5,
-      weights: { ...RECOMMENDATION_SETTINGS.ranking.weights, popularity: 0.1 },
+      weights: { ...RECOMMENDATION_SETTINGS.ranking.weights, popularity: 0.1, itemModel: 0 },
     });
-    expect(fresh!.candidates).toEqual({ ...RECOMMENDATION_SETTINGS.candidates, soonest: 10 });
+    expect(fresh!.candidates).toEqual({ ...RECOMMENDATION_SETTINGS.candidates, soonest: 10, itemModel: 20 });
   });
 
   test('refuses at start what it cannot run: model settings, shares not adding up to 1, names twice, unknown keys', () => {

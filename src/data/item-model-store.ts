@@ -1,0 +1,86 @@
+import type { Knex } from 'knex';
+import type { ItemNeighbours } from '../domain/item-model';
+
+/** What the item model was last fitted on, as model_state records it under 'item_model'. */
+export interface ItemModelFit {
+  /** Positive (user, event) pairs when it was fitted: a fit is due when this has changed. */
+  positives: number;
+  items: number;
+  users: number;
+  durationMs: number;
+  /** ISO 8601. */
+  fittedAt?: string;
+}
+
+/** How many positive (user, event) pairs the model holds now (the sum of event_popularity.engaged: a few thousand rows, not the pairs). */
+export async function countPositives(db: Knex): Promise<number> {
+  const { rows } = await db.raw<{ rows: { n: string | null }[] }>('select sum(engaged)::bigint as n from event_popularity');
+  return Number(rows[0]?.n ?? 0);
+}
+
+export async function readItemModelFit(db: Knex): Promise<ItemModelFit | undefined> {
+  const { rows } = await db.raw<{ rows: { settings: ItemModelFit }[] }>("select settings from model_state where name = 'item_model'");
+  return rows[0]?.settings;
+}
+
+/**
+ * The events the fit may take, most users positive about first, and each user's positive events
+ * among them, latest first (at most `perUser` each).
+ */
+export async function readFitInput(db: Knex, items: number, perUser: number): Promise<{ candidates: string[]; histories: string[][] }> {
+  const { rows: top } = await db.raw<{ rows: { event_id: string }[] }>(
+    'select event_id from event_popularity where engaged > 0 order by engaged desc, event_id limit ?',
+    [items],
+  );
+  const candidates = top.map((r) => r.event_id);
+  const { rows } = await db.raw<{ rows: { events: string[] }[] }>(
+    `select (array_agg(event_id order by positive_at desc, event_id))[1:?] as events
+       from user_event_scores
+      where positive_at is not null and event_id = any(?::uuid[])
+      group by user_id`,
+    [perUser, candidates],
+  );
+  return { candidates, histories: rows.map((r) => r.events) };
+}
+
+/** Replaces the item model's weights with these, and records the fit: readers see the old or the new, whole. */
+export async function writeItemModel(db: Knex, neighbours: ItemNeighbours, fit: ItemModelFit): Promise<void> {
+  const eventIds: string[] = [];
+  const neighbourIds: string[] = [];
+  const weights: number[] = [];
+  for (const [eventId, row] of neighbours) {
+    for (const { eventId: neighbourId, weight } of row) {
+      eventIds.push(eventId);
+      neighbourIds.push(neighbourId);
+      weights.push(weight);
+    }
+  }
+  await db.transaction(async (trx) => {
+    await trx.raw('delete from item_neighbours');
+    await trx.raw(
+      `insert into item_neighbours (event_id, neighbour_id, weight)
+       select * from unnest(?::uuid[], ?::uuid[], ?::real[])`,
+      [eventIds, neighbourIds, weights],
+    );
+    // Each fit replaces every row: statistics of the old ones would mislead the planner.
+    await trx.raw('analyze item_neighbours');
+    await trx.raw(
+      `insert into model_state (name, settings, built_at, version) values ('item_model', ?::jsonb, now(), 1)
+       on conflict (name) do update set settings = excluded.settings, built_at = excluded.built_at, version = model_state.version + 1`,
+      [JSON.stringify(fit)],
+    );
+  });
+}
+
+/**
+ * Runs `fn` in a transaction holding the fit's advisory lock, or returns undefined when another
+ * worker holds it: one fit at a time across the workers.
+ */
+export async function withFitLock<T>(db: Knex, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T | undefined> {
+  return db.transaction(async (trx) => {
+    const { rows } = await trx.raw<{ rows: { locked: boolean }[] }>(
+      "select pg_try_advisory_xact_lock(hashtext('item_model_fit')) as locked",
+    );
+    return rows[0]?.locked ? fn(trx) : undefined;
+  });
+}

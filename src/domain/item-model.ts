@@ -1,0 +1,143 @@
+/**
+ * The global item-item model (EASE, Steck 2019): weights B that best rebuild every user's positive
+ * events from their other positive events, B = I − P · diag(1/diag P), P = (XᵀX + λI)⁻¹, with X
+ * the users' binary positives and diag(B) = 0. Unlike co-occurrence it learns negative weights: an
+ * event that a popular one already explains gains little from it. Fitted in batch, now and then
+ * (see item-model-fitter.ts), over the most popular events: the inverse costs n³/2 multiplications.
+ */
+export interface ItemModelSettings {
+  /** At most this many events, the most popular, are fitted. */
+  items: number;
+  /** Events fewer users were positive about are left out: their weights would be noise. */
+  minUsers: number;
+  /** λ: how strongly the weights are held towards 0. */
+  lambda: number;
+  /** The strongest positive weights kept per event (what the feed reads). */
+  neighbours: number;
+}
+
+/** The item model's recency half-life, in positions, when the settings name none. */
+export const DEFAULT_ITEM_MODEL_HALF_LIFE = 5;
+
+/** One event's strongest neighbours, strongest first. */
+export type ItemNeighbours = Map<string, { eventId: string; weight: number }[]>;
+
+/** Gives the event loop a turn; the fit calls it between rows, so a worker keeps its queue locks alive. */
+export type Pause = () => Promise<void>;
+
+/** The most any one user's history adds to the fit (their latest), so one user's cost is bounded. */
+export const MAX_HISTORY = 500;
+
+/**
+ * Fits the model on the users' positive events (`histories`, each one user's, latest first) over
+ * `candidates`, the events in order of preference (the most popular first), and returns each
+ * fitted event's strongest positive neighbours.
+ */
+export async function fitItemModel(
+  histories: Iterable<readonly string[]>,
+  candidates: readonly string[],
+  settings: ItemModelSettings,
+  pause?: Pause,
+): Promise<{ neighbours: ItemNeighbours; items: number; users: number }> {
+  const users: number[][] = [];
+  const positiveUsers = new Map<string, number>();
+  const kept: string[][] = [];
+  for (const history of histories) {
+    const latest = history.slice(0, MAX_HISTORY);
+    kept.push(latest);
+    for (const eventId of latest) positiveUsers.set(eventId, (positiveUsers.get(eventId) ?? 0) + 1);
+  }
+  const items = candidates.filter((id) => (positiveUsers.get(id) ?? 0) >= settings.minUsers).slice(0, settings.items);
+  const index = new Map(items.map((id, i) => [id, i]));
+  const n = items.length;
+  for (const history of kept) {
+    const row = [...new Set(history)].flatMap((id) => (index.has(id) ? [index.get(id)!] : []));
+    if (row.length > 0) users.push(row);
+  }
+  const neighbours: ItemNeighbours = new Map();
+  if (n < 2) return { neighbours, items: n, users: users.length };
+
+  // Single precision: half the memory (2 × 16 MB at n = 2000) and enough for weights held by λ.
+  const gram = new Float32Array(n * n);
+  for (const row of users) for (const i of row) for (const j of row) gram[i * n + j]! += 1;
+  for (let i = 0; i < n; i += 1) gram[i * n + i]! += settings.lambda;
+  const p = await invertSymmetricPositiveDefinite(gram, n, pause);
+
+  for (let i = 0; i < n; i += 1) {
+    const strongest: { eventId: string; weight: number }[] = [];
+    for (let j = 0; j < n; j += 1) {
+      if (j === i) continue;
+      const weight = -p[i * n + j]! / p[j * n + j]!;
+      if (weight > 0) strongest.push({ eventId: items[j]!, weight });
+    }
+    strongest.sort((a, b) => b.weight - a.weight || (a.eventId < b.eventId ? -1 : 1));
+    if (strongest.length > 0) neighbours.set(items[i]!, strongest.slice(0, settings.neighbours));
+  }
+  return { neighbours, items: n, users: users.length };
+}
+
+/**
+ * A⁻¹ of a symmetric positive definite n×n matrix (row-major), in `a`'s buffer: A = L·Lᵀ
+ * (Cholesky), M = L⁻¹, A⁻¹ = Mᵀ·M. Every inner loop runs along a row, so memory is read in order.
+ */
+export async function invertSymmetricPositiveDefinite<T extends Float32Array | Float64Array>(a: T, n: number, pause?: Pause): Promise<T> {
+  const every = Math.max(1, Math.floor(2e7 / (n * n))); // rows between pauses: some tens of milliseconds
+  for (let i = 0; i < n; i += 1) {
+    if (pause && i % every === 0) await pause();
+    const ri = i * n;
+    for (let j = 0; j <= i; j += 1) {
+      const rj = j * n;
+      let sum = a[ri + j]!;
+      for (let k = 0; k < j; k += 1) sum -= a[ri + k]! * a[rj + k]!;
+      if (i === j) {
+        if (!(sum > 0)) throw new Error('the matrix is not positive definite');
+        a[ri + i] = Math.sqrt(sum);
+      } else {
+        a[ri + j] = sum / a[rj + j]!;
+      }
+    }
+  }
+  // M = L⁻¹ row by row: M[i] = (e_i − Σ_{k<i} L[i][k]·M[k]) / L[i][i].
+  const m = (a instanceof Float32Array ? new Float32Array(n * n) : new Float64Array(n * n)) as T;
+  for (let i = 0; i < n; i += 1) {
+    if (pause && i % every === 0) await pause();
+    const ri = i * n;
+    for (let k = 0; k < i; k += 1) {
+      const l = a[ri + k]!;
+      if (l === 0) continue;
+      const rk = k * n;
+      for (let j = 0; j <= k; j += 1) m[ri + j]! -= l * m[rk + j]!;
+    }
+    const d = 1 / a[ri + i]!;
+    for (let j = 0; j < i; j += 1) m[ri + j]! *= d;
+    m[ri + i] = d;
+  }
+  // A⁻¹ = Mᵀ·M, summed over the rows k of M: out[i][j] += M[k][i]·M[k][j] for j ≤ i ≤ k. L is
+  // done with: its buffer takes the result (two n×n buffers at most).
+  const out = a.fill(0) as T;
+  for (let k = 0; k < n; k += 1) {
+    if (pause && k % every === 0) await pause();
+    const rk = k * n;
+    for (let i = 0; i <= k; i += 1) {
+      const v = m[rk + i]!;
+      if (v === 0) continue;
+      const ri = i * n;
+      for (let j = 0; j <= i; j += 1) out[ri + j]! += v * m[rk + j]!;
+    }
+  }
+  for (let i = 0; i < n; i += 1) for (let j = 0; j < i; j += 1) out[j * n + i] = out[i * n + j]!;
+  return out;
+}
+
+/**
+ * The item model's score of each event for a user: Σ over their latest positive events r (k from
+ * 0, the latest) of 2^(−k / halfLife) · B[r][event], as the feed's query sums it.
+ */
+export function itemModelScores(neighbours: ItemNeighbours, latest: readonly string[], halfLife: number): Map<string, number> {
+  const scores = new Map<string, number>();
+  latest.forEach((recent, k) => {
+    const weight = 2 ** (-k / halfLife);
+    for (const { eventId, weight: b } of neighbours.get(recent) ?? []) scores.set(eventId, (scores.get(eventId) ?? 0) + weight * b);
+  });
+  return scores;
+}

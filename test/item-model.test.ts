@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import { itemModelFitter, refitItemModel } from '../src/domain/item-model-fitter';
+import { loadFeedCandidates } from '../src/feed/candidates';
+import { loadSimilarCandidates } from '../src/feed/similar';
+import { createLogger } from '../src/ops/logger';
+import type { Action } from '../src/domain/weights';
+import { buildEvent } from './helpers/factories';
+import { interactThroughApi } from './helpers/interact';
+import { waitForFold } from './helpers/model';
+import { startStack, type Stack } from './helpers/stack';
+import { waitFor } from './helpers/wait';
+
+const DAY = 24 * 60 * 60 * 1000;
+const settings = { items: 50, minUsers: 2, lambda: 1, neighbours: 10 };
+
+/** The item model: fitted by the workers from the stored positives, read by the feed. */
+describe('the item model, fitted in batch beside the online model', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true });
+  });
+  afterAll(() => stack.stop());
+
+  const interact = (userId: string, ...pairs: [string, Action][]) => interactThroughApi(stack, userId, ...pairs);
+  const newUser = () => `user-${randomUUID()}`;
+  const weights = async () =>
+    (await stack.db.raw('select event_id, neighbour_id, weight from item_neighbours order by event_id, weight desc')).rows as {
+      event_id: string;
+      neighbour_id: string;
+      weight: number;
+    }[];
+
+  test('the worker fits it after new positives, once, and the feed reads it', async () => {
+    const [a, b, c, d, rare] = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => buildEvent(stack.db, { category: 'Jazz', startsAt: new Date(Date.now() + n * DAY) })),
+    );
+    for (let i = 0; i < 3; i += 1) await interact(newUser(), [a!.id, 'SAVE'], [b!.id, 'SAVE']);
+    for (let i = 0; i < 3; i += 1) await interact(newUser(), [c!.id, 'SAVE'], [d!.id, 'CLICK']);
+    await interact(newUser(), [a!.id, 'VIEW'], [rare!.id, 'SAVE']);
+    await waitForFold(stack.db);
+
+    const fitter = itemModelFitter(stack.db, { ...settings, refitMs: 50 }, createLogger({ level: 'silent', name: 'test' }));
+    fitter.start();
+    try {
+      await waitFor('the item model fitted', async () => (await weights()).length > 0);
+      const rows = await weights();
+      const of = (id: string) => rows.filter((r) => r.event_id === id).map((r) => r.neighbour_id);
+      expect(of(a!.id)[0]).toBe(b!.id);
+      expect(of(c!.id)[0]).toBe(d!.id);
+      for (const row of rows) expect(row.neighbour_id).not.toBe(row.event_id);
+      // One user was positive about `rare`: below minUsers, it is not fitted.
+      expect(rows.some((r) => r.event_id === rare!.id || r.neighbour_id === rare!.id)).toBe(false);
+      const [state] = (await stack.db.raw("select settings from model_state where name = 'item_model'")).rows;
+      expect(state.settings).toMatchObject({ positives: 14, items: 4, users: 7, durationMs: expect.any(Number) });
+    } finally {
+      await fitter.stop();
+    }
+
+    // Nothing new: no fit. One positive more (15, 7 % more): not due until a minute after the last
+    // fit, unless asked for at once; then one of two workers asking together fits.
+    expect(await refitItemModel(stack.db, settings)).toBeUndefined();
+    const reader = newUser();
+    await interact(reader, [a!.id, 'SAVE']);
+    expect(await refitItemModel(stack.db, settings, 60_000)).toBeUndefined();
+    const both = await Promise.all([refitItemModel(stack.db, settings), refitItemModel(stack.db, settings)]);
+    expect(both.filter(Boolean)).toHaveLength(1);
+    // Grown by a tenth since (17 against 15): due well before the minute (once four times the last
+    // fit's few milliseconds have passed).
+    await interact(newUser(), [c!.id, 'VIEW'], [d!.id, 'VIEW']);
+    expect(await waitFor('a fit', () => refitItemModel(stack.db, settings, 60_000), 10_000)).toMatchObject({ positives: 17 });
+    // A fit that took long holds the next one back however much positives grow: at most a fifth of a core.
+    await stack.db.raw(`update model_state set settings = settings || '{"durationMs": 100000}' where name = 'item_model'`);
+    await interact(newUser(), [a!.id, 'VIEW'], [b!.id, 'VIEW']);
+    expect(await refitItemModel(stack.db, settings, 3_600_000)).toBeUndefined();
+    expect(await refitItemModel(stack.db, settings)).toMatchObject({ positives: 19 });
+
+    // The feed of a user who saved `a` scores `b` by the item model, and serves it first.
+    const { candidates } = await loadFeedCandidates(stack.db, reader, new Date(), stack.config.feed);
+    expect(candidates.find((x) => x.eventId === b!.id)?.itemModel).toBeGreaterThan(0);
+    expect(candidates.find((x) => x.eventId === d!.id)?.itemModel ?? 0).toBe(0);
+    // Beside `a`, `b` by the item model too.
+    const similar = await loadSimilarCandidates(stack.db, newUser(), a!.id, new Date(), stack.config.feed.ranking);
+    expect(similar.candidates.find((x) => x.eventId === b!.id)?.itemModel).toBeGreaterThan(0);
+    const res = await stack.request('GET', '/recommendations', { token: stack.token({ sub: reader }) });
+    expect(res.status).toBe(200);
+    expect(res.body.items[0]).toMatchObject({ eventId: b!.id });
+    expect(res.body.items[0].reasons[0]).toMatchObject({ code: 'liked_by_similar_users' });
+  });
+
+  test('with the item model weighted 0, the feed reads none of it', async () => {
+    const off = {
+      ...stack.config.feed,
+      ranking: { ...stack.config.feed.ranking, weights: { ...stack.config.feed.ranking.weights, itemModel: 0 } },
+    };
+    const [a, b] = await Promise.all([1, 2].map((n) => buildEvent(stack.db, { startsAt: new Date(Date.now() + n * DAY) })));
+    for (let i = 0; i < 3; i += 1) await interact(newUser(), [a!.id, 'SAVE'], [b!.id, 'SAVE']);
+    await waitForFold(stack.db);
+    await refitItemModel(stack.db, settings);
+    const reader = newUser();
+    await interact(reader, [a!.id, 'SAVE']);
+    const on = await loadFeedCandidates(stack.db, reader, new Date(), stack.config.feed);
+    expect(on.candidates.find((x) => x.eventId === b!.id)?.itemModel).toBeGreaterThan(0);
+    const without = await loadFeedCandidates(stack.db, reader, new Date(), off);
+    expect(without.candidates.every((x) => !x.itemModel)).toBe(true);
+  });
+});
