@@ -57,12 +57,9 @@ export class MemoryModelStore implements ModelStore {
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, settings.items)
       .map(([id]) => id);
-    const taken = new Set(candidates);
+    const place = new Map(candidates.map((id, i) => [id, i]));
     const histories = [...this.positives.values()].map((list) =>
-      list
-        .map((p) => p.eventId)
-        .filter((id) => taken.has(id))
-        .reverse(),
+      list.flatMap((p) => (place.has(p.eventId) ? [place.get(p.eventId)!] : [])).reverse(),
     );
     this.itemNeighbours = (await fitItemModel(histories, candidates, settings)).neighbours;
   }

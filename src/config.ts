@@ -297,7 +297,7 @@ const variables = z.object({
   ITEM_MODEL_REFIT_MS: variable(z.coerce.number().int().min(0).max(86_400_000).default(60_000), {
     group: 'tuning',
     description:
-      'how long a change in the positives may wait for the item model (EASE over the most popular events; seconds of one core per fit, in a worker) to be fitted again: sooner once they have grown 10 % since the last fit, never when nothing changed; 0: never fitted, the feed goes without it',
+      'how long a change in the positives may wait for the item model (EASE over the most popular events; seconds of one core per fit, in a worker) to be fitted again: sooner once they have grown 10 % since the last fit and the worker is quiet, never when nothing changed; 0: never fitted, the feed goes without it',
   }),
   INTERACTION_MAX_AGE_DAYS: variable(z.coerce.number().positive().max(365).default(7), {
     group: 'tuning',
@@ -396,7 +396,7 @@ const configSchema = crossChecked.transform((e) => {
     },
     /** How feeds are ranked from the model (src/domain/recommendation-settings.json; no rebuild needed). */
     feed: { ranking: RECOMMENDATION_SETTINGS.ranking, candidates: RECOMMENDATION_SETTINGS.candidates },
-    /** The item model's fit (recommendation-settings.json), and the least time between two (ITEM_MODEL_REFIT_MS; 0: off). */
+    /** The item model's fit (recommendation-settings.json), and how long a change may wait for one (ITEM_MODEL_REFIT_MS; 0: off). */
     itemModel: { ...RECOMMENDATION_SETTINGS.itemModel, refitMs: e.ITEM_MODEL_REFIT_MS },
     /** The experiment's variants (FEED_EXPERIMENT), or the one variant, control. */
     feedVariants: e.FEED_EXPERIMENT ?? NO_EXPERIMENT,

@@ -27,7 +27,7 @@ const fitter = config.itemModel.refitMs > 0 ? itemModelFitter(db, config.itemMod
 fitter?.start();
 const afterStore = () => {
   folder.kick();
-  fitter?.kick();
+  fitter?.stored();
 };
 const worker = createInteractionWorker({ config, db, logger, metrics, afterStore });
 // The web process relays its own commits at once; this one drains whatever is left (a web process

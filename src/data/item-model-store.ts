@@ -25,22 +25,23 @@ export async function readItemModelFit(db: Knex): Promise<ItemModelFit | undefin
 
 /**
  * The events the fit may take, most users positive about first, and each user's positive events
- * among them, latest first (at most `perUser` each).
+ * among them, latest first (at most `perUser` each), as places in that list.
  */
-export async function readFitInput(db: Knex, items: number, perUser: number): Promise<{ candidates: string[]; histories: string[][] }> {
+export async function readFitInput(db: Knex, items: number, perUser: number): Promise<{ candidates: string[]; histories: number[][] }> {
   const { rows: top } = await db.raw<{ rows: { event_id: string }[] }>(
     'select event_id from event_popularity where engaged > 0 order by engaged desc, event_id limit ?',
     [items],
   );
   const candidates = top.map((r) => r.event_id);
-  const { rows } = await db.raw<{ rows: { events: string[] }[] }>(
-    `select (array_agg(event_id order by positive_at desc, event_id))[1:?] as events
-       from user_event_scores
-      where positive_at is not null and event_id = any(?::uuid[])
-      group by user_id`,
+  const { rows } = await db.raw<{ rows: { places: number[] }[] }>(
+    `select (array_agg((t.n - 1)::int order by s.positive_at desc, s.event_id))[1:?] as places
+       from user_event_scores s
+       join unnest(?::uuid[]) with ordinality as t(event_id, n) on t.event_id = s.event_id
+      where s.positive_at is not null
+      group by s.user_id`,
     [perUser, candidates],
   );
-  return { candidates, histories: rows.map((r) => r.events) };
+  return { candidates, histories: rows.map((r) => r.places) };
 }
 
 /** Replaces the item model's weights with these, and records the fit: readers see the old or the new, whole. */

@@ -7,35 +7,46 @@ import { fitItemModel, MAX_HISTORY, type ItemModelSettings } from './item-model'
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * Positives grown by this share since the last fit make the next one due at once: a log loaded in
- * bulk is fitted a few times as it grows (each fit after ten per cent more), and once soon after it
- * ends, rather than up to `refitMs` later.
+ * Positives grown by this share since the last fit make the next one due as soon as the worker is
+ * quiet: a log loaded in bulk is fitted once it has been drained, not up to `refitMs` later.
  */
 export const REFIT_GROWTH = 0.1;
 
-/**
- * However much positives grew, a fit waits until the last one's time is at most this share of the
- * time since it started: fitting takes at most a fifth of one worker core, even under a bulk load.
- */
+/** Fitting takes at most a fifth of one worker core (FitWhen.maxShare). */
 export const MAX_FIT_SHARE = 0.2;
 
-/** Least time between two checks of whether a fit is due, however often the worker stores rows. */
-const CHECK_GAP_MS = 2000;
+/** The worker is quiet when it has stored nothing for this long: a fit then takes no core from a drain. */
+export const QUIET_MS = 2000;
+
+/** How often each worker asks whether a fit is due (a sum over event_popularity, a row of model_state). */
+const CHECK_EVERY_MS = 5000;
+
+/** When a fit is due (see `itemModelFitter`). */
+export interface FitWhen {
+  /** A change in the positives waits at most this long after the last fit (0: any change is due at once). */
+  olderThanMs: number;
+  /** Whether the caller's worker is quiet: only then does a grown model make a fit due before `olderThanMs`. */
+  quiet: boolean;
+  /** The most of one core fitting may take: a fit waits until the last one's time is at most this share of the time since it started. */
+  maxShare: number;
+}
+
+const AT_ONCE: FitWhen = { olderThanMs: 0, quiet: true, maxShare: 1 };
 
 /**
- * Fits the item model again when it is due (see `itemModelFitter`; `olderThanMs` 0: whenever
- * positives were added since the last fit), one worker at a time; returns the fit, or undefined
+ * Fits the item model again when it is due, one worker at a time; returns the fit, or undefined
  * when none was due or another worker is fitting. The inverse yields to the event loop between
  * rows: the worker's jobs and queue locks carry on meanwhile.
  */
-export async function refitItemModel(db: Db, settings: ItemModelSettings, olderThanMs = 0): Promise<ItemModelFit | undefined> {
+export async function refitItemModel(db: Db, settings: ItemModelSettings, when: FitWhen = AT_ONCE): Promise<ItemModelFit | undefined> {
   const due = async (trx: Db) => {
     const [positives, last] = await Promise.all([countPositives(trx), readItemModelFit(trx)]);
     if (!last?.fittedAt) return positives;
     if (last.positives === positives) return undefined;
     const age = Date.now() - Date.parse(last.fittedAt);
-    const grown = positives >= last.positives * (1 + REFIT_GROWTH) && age >= last.durationMs * (1 / MAX_FIT_SHARE - 1);
-    return grown || age >= olderThanMs ? positives : undefined;
+    if (age < last.durationMs * (1 / when.maxShare - 1)) return undefined;
+    const grown = when.quiet && positives >= last.positives * (1 + REFIT_GROWTH);
+    return grown || age >= when.olderThanMs ? positives : undefined;
   };
   if ((await due(db)) === undefined) return undefined;
   return withFitLock(db, async (trx) => {
@@ -57,22 +68,31 @@ export async function refitItemModel(db: Db, settings: ItemModelSettings, olderT
 }
 
 /**
- * Keeps the item model fitted in each worker process (the advisory lock lets one fit): a fit is
- * due once positives have grown REFIT_GROWTH since the last (and MAX_FIT_SHARE allows), or
- * `refitMs` after it when they changed at all. Checked after commits that stored rows (at most every CHECK_GAP_MS) and every
- * `refitMs`.
+ * Keeps the item model fitted from each worker process (the advisory lock lets one fit at a time).
+ * A fit is due when the positives changed since the last and either the last is `refitMs` old, or
+ * they grew REFIT_GROWTH and this worker has stored nothing for QUIET_MS; never more often than
+ * MAX_FIT_SHARE allows. So a sustained load is fitted every `refitMs`, and a bulk load once it is
+ * drained. `stored()` is told after each commit that stored rows.
  */
-export function itemModelFitter(db: Db, settings: ItemModelSettings & { refitMs: number }, logger: Logger): DrainLoop {
-  return new DrainLoop(
+export function itemModelFitter(db: Db, settings: ItemModelSettings & { refitMs: number }, logger: Logger) {
+  let lastStoreAt = -Infinity;
+  const loop = new DrainLoop(
     async () => {
-      const fit = await refitItemModel(db, settings, settings.refitMs);
+      const quiet = performance.now() - lastStoreAt >= QUIET_MS;
+      const fit = await refitItemModel(db, settings, { olderThanMs: settings.refitMs, quiet, maxShare: MAX_FIT_SHARE });
       if (fit) logger.info(fit, 'item model fitted');
       return 0;
     },
     {
-      intervalMs: settings.refitMs,
-      gapMs: Math.min(CHECK_GAP_MS, settings.refitMs),
+      intervalMs: Math.min(CHECK_EVERY_MS, settings.refitMs),
       onFailure: (error) => logger.warn({ err: (error as Error).message }, 'item model fit failed; will retry'),
     },
   );
+  return {
+    start: () => loop.start(),
+    stop: () => loop.stop(),
+    stored(): void {
+      lastStoreAt = performance.now();
+    },
+  };
 }

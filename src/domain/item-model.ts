@@ -29,29 +29,36 @@ export type Pause = () => Promise<void>;
 export const MAX_HISTORY = 500;
 
 /**
- * Fits the model on the users' positive events (`histories`, each one user's, latest first) over
- * `candidates`, the events in order of preference (the most popular first), and returns each
- * fitted event's strongest positive neighbours.
+ * Fits the model on the users' positive events over `candidates`, the events in order of preference
+ * (the most popular first): each of `histories` is one user's positives, latest first, as places
+ * in `candidates` (numbers, not ids: a large log's histories stay small). Returns each fitted
+ * event's strongest positive neighbours.
  */
 export async function fitItemModel(
-  histories: Iterable<readonly string[]>,
+  histories: Iterable<readonly number[]>,
   candidates: readonly string[],
   settings: ItemModelSettings,
   pause?: Pause,
 ): Promise<{ neighbours: ItemNeighbours; items: number; users: number }> {
-  const users: number[][] = [];
-  const positiveUsers = new Map<string, number>();
-  const kept: string[][] = [];
+  const positiveUsers = new Int32Array(candidates.length);
+  const kept: number[][] = [];
   for (const history of histories) {
-    const latest = history.slice(0, MAX_HISTORY);
+    const latest = [...new Set(history.slice(0, MAX_HISTORY))];
     kept.push(latest);
-    for (const eventId of latest) positiveUsers.set(eventId, (positiveUsers.get(eventId) ?? 0) + 1);
+    for (const place of latest) positiveUsers[place]! += 1;
   }
-  const items = candidates.filter((id) => (positiveUsers.get(id) ?? 0) >= settings.minUsers).slice(0, settings.items);
-  const index = new Map(items.map((id, i) => [id, i]));
+  // Fitted: the first `items` candidates with `minUsers`; index: a candidate's place → its row, or -1.
+  const items: string[] = [];
+  const index = new Int32Array(candidates.length).fill(-1);
+  for (let place = 0; place < candidates.length && items.length < settings.items; place += 1) {
+    if (positiveUsers[place]! < settings.minUsers) continue;
+    index[place] = items.length;
+    items.push(candidates[place]!);
+  }
   const n = items.length;
+  const users: number[][] = [];
   for (const history of kept) {
-    const row = [...new Set(history)].flatMap((id) => (index.has(id) ? [index.get(id)!] : []));
+    const row = history.flatMap((place) => (index[place]! >= 0 ? [index[place]!] : []));
     if (row.length > 0) users.push(row);
   }
   const neighbours: ItemNeighbours = new Map();

@@ -3,6 +3,14 @@ import { rankCandidates } from '../../src/feed/ranking';
 
 const settings = { items: 100, minUsers: 1, lambda: 1, neighbours: 10 };
 
+/** Histories of ids as the fit takes them: places in `candidates`. */
+const fit = (histories: string[][], candidates: string[], with_: Partial<typeof settings> = {}) =>
+  fitItemModel(
+    histories.map((h) => h.map((id) => candidates.indexOf(id))),
+    candidates,
+    { ...settings, ...with_ },
+  );
+
 describe('the item model (EASE)', () => {
   test('inverts a symmetric positive definite matrix, with or without pauses', async () => {
     const n = 23;
@@ -27,7 +35,7 @@ describe('the item model (EASE)', () => {
 
   test('links events the same users are positive about, never an event to itself', async () => {
     const histories = [...Array.from({ length: 5 }, () => ['a', 'b']), ...Array.from({ length: 5 }, () => ['c', 'd']), ['a', 'c']];
-    const { neighbours, items } = await fitItemModel(histories, ['a', 'b', 'c', 'd'], settings);
+    const { neighbours, items } = await fit(histories, ['a', 'b', 'c', 'd']);
     expect(items).toBe(4);
     const of = (id: string) => neighbours.get(id)!.map((n) => n.eventId);
     expect(of('a')[0]).toBe('b');
@@ -44,7 +52,7 @@ describe('the item model (EASE)', () => {
       ['a', 'b', 'c', 'd'],
       ['x', 'a'],
     ];
-    const fitted = await fitItemModel(histories, ['a', 'b', 'c', 'd', 'e', 'x'], { ...settings, items: 4, minUsers: 2, neighbours: 2 });
+    const fitted = await fit(histories, ['a', 'b', 'c', 'd', 'e', 'x'], { items: 4, minUsers: 2, neighbours: 2 });
     expect(fitted.items).toBe(4);
     expect([...fitted.neighbours.keys()].sort()).toEqual(['a', 'b', 'c', 'd']);
     for (const row of fitted.neighbours.values()) {
@@ -52,7 +60,7 @@ describe('the item model (EASE)', () => {
       expect(row.map((n) => n.eventId)).not.toContain('e');
       expect(row.map((n) => n.weight)).toEqual([...row.map((n) => n.weight)].sort((p, q) => q - p));
     }
-    const rare = await fitItemModel(histories, ['a', 'b', 'c', 'd', 'e', 'x'], { ...settings, minUsers: 3 });
+    const rare = await fit(histories, ['a', 'b', 'c', 'd', 'e', 'x'], { minUsers: 3 });
     expect(rare.items).toBe(4); // e (2 users) and x (1) are left out
   });
 
