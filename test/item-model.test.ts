@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { itemModelFitter, MAX_FIT_SHARE, refitItemModel } from '../src/domain/item-model-fitter';
+import { itemModelFitter, MAX_FIT_SHARE, QUIET_MS, refitItemModel } from '../src/domain/item-model-fitter';
 import { loadFeedCandidates } from '../src/feed/candidates';
 import { loadSimilarCandidates } from '../src/feed/similar';
 import { createLogger } from '../src/ops/logger';
@@ -8,7 +8,7 @@ import { buildEvent } from './helpers/factories';
 import { interactThroughApi } from './helpers/interact';
 import { waitForFold } from './helpers/model';
 import { startStack, type Stack } from './helpers/stack';
-import { waitFor } from './helpers/wait';
+import { sleep, waitFor } from './helpers/wait';
 
 const DAY = 24 * 60 * 60 * 1000;
 const settings = { items: 50, minUsers: 2, lambda: 1, neighbours: 10 };
@@ -58,7 +58,7 @@ describe('the item model, fitted in batch beside the online model', () => {
 
     // Nothing new: no fit. One positive more (15, 7 % more): not due until a minute after the last
     // fit, unless asked for at once; then one of two workers asking together fits.
-    const minute = { olderThanMs: 60_000, quiet: true, maxShare: MAX_FIT_SHARE };
+    const minute = { olderThanMs: 60_000, quiet: true, maxShare: MAX_FIT_SHARE, neverFittedAt: 0 };
     expect(await refitItemModel(stack.db, settings)).toBeUndefined();
     const reader = newUser();
     await interact(reader, [a!.id, 'SAVE']);
@@ -83,6 +83,22 @@ describe('the item model, fitted in batch beside the online model', () => {
     expect(res.status).toBe(200);
     expect(res.body.items[0]).toMatchObject({ eventId: b!.id });
     expect(res.body.items[0].reasons[0]).toMatchObject({ code: 'liked_by_similar_users' });
+  });
+
+  test('a worker fits once it has been quiet, not while it starts on a backlog', async () => {
+    const [a, b] = await Promise.all([1, 2].map((n) => buildEvent(stack.db, { startsAt: new Date(Date.now() + n * DAY) })));
+    for (let i = 0; i < 3; i += 1) await interact(newUser(), [a!.id, 'SAVE'], [b!.id, 'SAVE']);
+    const fitted = async () => (await stack.db.raw("select settings from model_state where name = 'item_model'")).rows[0]?.settings;
+    const before = (await fitted())?.fittedAt;
+    const fitter = itemModelFitter(stack.db, { ...settings, refitMs: 60_000 }, createLogger({ level: 'silent', name: 'test' }));
+    fitter.start();
+    try {
+      await sleep(QUIET_MS / 2);
+      expect((await fitted())?.fittedAt).toBe(before);
+      await waitFor('a fit once quiet', async () => (await fitted())?.fittedAt !== before);
+    } finally {
+      await fitter.stop();
+    }
   });
 
   test('with the item model weighted 0, the feed reads none of it', async () => {

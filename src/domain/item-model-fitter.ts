@@ -29,9 +29,11 @@ export interface FitWhen {
   quiet: boolean;
   /** The most of one core fitting may take: a fit waits until the last one's time is at most this share of the time since it started. */
   maxShare: number;
+  /** Never fitted, the model counts as fitted on nothing at this instant (ms since the epoch): a worker starting on a backlog waits for it. */
+  neverFittedAt: number;
 }
 
-const AT_ONCE: FitWhen = { olderThanMs: 0, quiet: true, maxShare: 1 };
+const AT_ONCE: FitWhen = { olderThanMs: 0, quiet: true, maxShare: 1, neverFittedAt: 0 };
 
 /**
  * Fits the item model again when it is due, one worker at a time; returns the fit, or undefined
@@ -40,10 +42,12 @@ const AT_ONCE: FitWhen = { olderThanMs: 0, quiet: true, maxShare: 1 };
  */
 export async function refitItemModel(db: Db, settings: ItemModelSettings, when: FitWhen = AT_ONCE): Promise<ItemModelFit | undefined> {
   const due = async (trx: Db) => {
-    const [positives, last] = await Promise.all([countPositives(trx), readItemModelFit(trx)]);
-    if (!last?.fittedAt) return positives;
+    const [positives, stored] = await Promise.all([countPositives(trx), readItemModelFit(trx)]);
+    const last = stored?.fittedAt
+      ? { ...stored, at: Date.parse(stored.fittedAt) }
+      : { positives: 0, durationMs: 0, at: when.neverFittedAt };
     if (last.positives === positives) return undefined;
-    const age = Date.now() - Date.parse(last.fittedAt);
+    const age = Date.now() - last.at;
     if (age < last.durationMs * (1 / when.maxShare - 1)) return undefined;
     const grown = when.quiet && positives >= last.positives * (1 + REFIT_GROWTH);
     return grown || age >= when.olderThanMs ? positives : undefined;
@@ -75,11 +79,13 @@ export async function refitItemModel(db: Db, settings: ItemModelSettings, when: 
  * drained. `stored()` is told after each commit that stored rows.
  */
 export function itemModelFitter(db: Db, settings: ItemModelSettings & { refitMs: number }, logger: Logger) {
-  let lastStoreAt = -Infinity;
+  // Busy until shown otherwise: a worker starting on a backlog has not stored anything yet.
+  let lastStoreAt = performance.now();
+  const neverFittedAt = Date.now();
   const loop = new DrainLoop(
     async () => {
       const quiet = performance.now() - lastStoreAt >= QUIET_MS;
-      const fit = await refitItemModel(db, settings, { olderThanMs: settings.refitMs, quiet, maxShare: MAX_FIT_SHARE });
+      const fit = await refitItemModel(db, settings, { olderThanMs: settings.refitMs, quiet, maxShare: MAX_FIT_SHARE, neverFittedAt });
       if (fit) logger.info(fit, 'item model fitted');
       return 0;
     },
