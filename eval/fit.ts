@@ -32,10 +32,10 @@ const ranking = (
   get: (s) => s.feed.ranking[key] ?? 0,
   set: (s, value) => ({ ...s, feed: { ...s.feed, ranking: { ...s.feed.ranking, [key]: value } } }),
 });
-const weight = (key: 'popularity' | 'features', values: number[]): Coordinate => ({
+const weight = (key: 'popularity' | 'features' | 'itemModel', values: number[]): Coordinate => ({
   name: `weights.${key}`,
   values,
-  get: (s) => s.feed.ranking.weights[key],
+  get: (s) => s.feed.ranking.weights[key] ?? 0,
   set: (s, value) => ({
     ...s,
     feed: { ...s.feed, ranking: { ...s.feed.ranking, weights: { ...s.feed.ranking.weights, [key]: value } } },
@@ -64,6 +64,7 @@ const COORDINATES: Coordinate[] = [
   ranking('popularityExponent', 'popularityExponent', [0.25, 0.5, 1]),
   weight('features', [0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8]),
   ranking('priorShrinkage', 'priorShrinkage', [0, 0.01, 0.03, 0.1, 0.3, 1]),
+  weight('itemModel', [0, 0.2, 0.35, 0.5, 0.7, 1]),
   limit('neighboursPerEvent', [25, 50, 100, 200]),
   limit('collaborative', [100, 200, 400]),
   modelSetting('halfLifeDays', [7, 30, 90, 365]),
@@ -76,18 +77,19 @@ const COORDINATES: Coordinate[] = [
  * Where the search starts, whatever the settings file holds, so that the fit is reproducible:
  * textbook priors (cosine similarity, a mild preference for the latest events, small popularity and
  * feature weights; pairs weighted by 1 / distance and read forward, as sequential rules do, with
- * the reverse direction at half weight).
+ * the reverse direction at half weight; the item model with the README's half-life of 5 positions).
  */
 const START: Fittable = {
   model: { halfLifeDays: 30, cooccurrenceWindow: 20, cooccurrenceDistanceDecay: 1, cooccurrenceBackward: 0.5 },
   feed: {
     ranking: {
-      weights: { collaborative: 1, popularity: 0.1, features: 0.1 },
+      weights: { collaborative: 1, popularity: 0.1, features: 0.1, itemModel: 0.35 },
       recencyDecay: 0.5,
       similarityExponent: 0.5,
       recentPositives: 20,
       popularityExponent: 1,
       priorShrinkage: 0,
+      itemModelHalfLife: 5,
     },
     candidates: {
       neighboursPerEvent: 50,
@@ -97,6 +99,7 @@ const START: Fittable = {
       soonest: 50,
       topFeatures: 30,
       profileEvents: 200,
+      itemModel: 100,
     },
   },
 };
