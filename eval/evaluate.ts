@@ -83,11 +83,10 @@ export interface EvalOptions {
   knowing?: 'past' | 'replay';
   /**
    * How the item model is fitted (default: the shipped settings; null: none). Knowing the past, it
-   * is fitted again every `itemModelEvery` interactions learnt (default ITEM_MODEL_EVERY), as the
-   * workers fit it now and then; as a replay, once, on what is known at once.
+   * is fitted again every ITEM_MODEL_EVERY interactions learnt, as the workers fit it now and then;
+   * as a replay, once, on what is known at once.
    */
   itemModel?: ItemModelSettings | null;
-  itemModelEvery?: number;
 }
 
 /** Knowing the past, the item model is fitted again after this many interactions (a tenth of the dev log). */
@@ -115,7 +114,6 @@ export async function evaluateMany(
 ): Promise<EvalResult[]> {
   const { negatives = 100, k = 10, seed = 42, points = 1, shapes = true, knowing = 'past' } = options;
   const itemModel = options.itemModel === undefined ? RECOMMENDATION_SETTINGS.itemModel : options.itemModel;
-  const itemModelEvery = options.itemModelEvery ?? ITEM_MODEL_EVERY;
   const ordered = data.interactions
     .map((interaction, index) => ({ interaction, index }))
     .sort((a, b) => a.interaction.at.getTime() - b.interaction.at.getTime() || a.index - b.index)
@@ -168,7 +166,7 @@ export async function evaluateMany(
     const batch = pending.map(({ userId, eventId, action, at }) => ({ userId, eventId, action, occurredAt: at }));
     pending = [];
     await applyInteractions(store, model, batch);
-    if (itemModel && (sinceFit >= itemModelEvery || store.itemNeighbours.size === 0)) {
+    if (itemModel && (sinceFit >= ITEM_MODEL_EVERY || store.itemNeighbours.size === 0)) {
       sinceFit = 0;
       await store.fitItemModel(itemModel);
     }

@@ -9,7 +9,7 @@ export interface ItemModelFit {
   users: number;
   durationMs: number;
   /** ISO 8601. */
-  fittedAt?: string;
+  fittedAt: string;
 }
 
 /** How many positive (user, event) pairs the model holds now (the sum of event_popularity.engaged: a few thousand rows, not the pairs). */

@@ -43,9 +43,7 @@ const AT_ONCE: FitWhen = { olderThanMs: 0, quiet: true, maxShare: 1, neverFitted
 export async function refitItemModel(db: Db, settings: ItemModelSettings, when: FitWhen = AT_ONCE): Promise<ItemModelFit | undefined> {
   const due = async (trx: Db) => {
     const [positives, stored] = await Promise.all([countPositives(trx), readItemModelFit(trx)]);
-    const last = stored?.fittedAt
-      ? { ...stored, at: Date.parse(stored.fittedAt) }
-      : { positives: 0, durationMs: 0, at: when.neverFittedAt };
+    const last = stored ? { ...stored, at: Date.parse(stored.fittedAt) } : { positives: 0, durationMs: 0, at: when.neverFittedAt };
     if (last.positives === positives) return undefined;
     const age = Date.now() - last.at;
     if (age < last.durationMs * (1 / when.maxShare - 1)) return undefined;
