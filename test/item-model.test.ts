@@ -101,6 +101,32 @@ describe('the item model, fitted in batch beside the online model', () => {
     }
   });
 
+  test('its neighbours are events still to come, and under a filter the feed takes its best that pass', async () => {
+    const at = (n: number, category: string) => buildEvent(stack.db, { category, startsAt: new Date(Date.now() + n * DAY) });
+    const [a, rock, jazz, started] = await Promise.all([at(1, 'Jazz'), at(2, 'Rock'), at(3, 'Jazz'), at(4, 'Jazz')]);
+    for (let i = 0; i < 4; i += 1) await interact(newUser(), [a!.id, 'SAVE'], [rock!.id, 'SAVE']);
+    for (let i = 0; i < 2; i += 1) await interact(newUser(), [a!.id, 'SAVE'], [jazz!.id, 'SAVE']);
+    for (let i = 0; i < 2; i += 1) await interact(newUser(), [started!.id, 'SAVE'], [rock!.id, 'SAVE']);
+    await waitForFold(stack.db);
+    await stack
+      .db('events')
+      .where({ id: started!.id })
+      .update({ starts_at: new Date(Date.now() - DAY) });
+    await refitItemModel(stack.db, settings);
+    const rows = await weights();
+    expect(rows.some((r) => r.neighbour_id === started!.id)).toBe(false);
+    expect(rows.filter((r) => r.event_id === started!.id).map((r) => r.neighbour_id)).toContain(rock!.id);
+
+    // The item model's one best for the reader is `rock`; within Jazz it is `jazz`.
+    const one = { ...stack.config.feed, candidates: { ...stack.config.feed.candidates, itemModel: 1 } };
+    const reader = newUser();
+    await interact(reader, [a!.id, 'SAVE']);
+    const plain = await loadFeedCandidates(stack.db, reader, new Date(), one);
+    expect(plain.candidates.find((x) => x.itemModel)?.eventId).toBe(rock!.id);
+    const inJazz = await loadFeedCandidates(stack.db, reader, new Date(), one, { filter: { categories: ['jazz'] } });
+    expect(inJazz.candidates.find((x) => x.eventId === jazz!.id)?.itemModel).toBeGreaterThan(0);
+  });
+
   test('with the item model weighted 0, the feed reads none of it', async () => {
     const off = {
       ...stack.config.feed,

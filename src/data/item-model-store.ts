@@ -24,15 +24,24 @@ export async function readItemModelFit(db: Knex): Promise<ItemModelFit | undefin
 }
 
 /**
- * The events the fit may take, most users positive about first, and each user's positive events
- * among them, latest first (at most `perUser` each), as places in that list.
+ * The events the fit may take, most users positive about first, whether each is still to start,
+ * and each user's positive events among them, latest first (at most `perUser` each), as places in
+ * that list.
  */
-export async function readFitInput(db: Knex, items: number, perUser: number): Promise<{ candidates: string[]; histories: number[][] }> {
-  const { rows: top } = await db.raw<{ rows: { event_id: string }[] }>(
-    'select event_id from event_popularity where engaged > 0 order by engaged desc, event_id limit ?',
+export async function readFitInput(
+  db: Knex,
+  items: number,
+  perUser: number,
+): Promise<{ candidates: string[]; upcoming: boolean[]; histories: number[][] }> {
+  const { rows: top } = await db.raw<{ rows: { event_id: string; upcoming: boolean }[] }>(
+    `select p.event_id, e.starts_at > now() as upcoming
+       from (select event_id, engaged from event_popularity where engaged > 0 order by engaged desc, event_id limit ?) p
+       join events e on e.id = p.event_id
+      order by p.engaged desc, p.event_id`,
     [items],
   );
   const candidates = top.map((r) => r.event_id);
+  const upcoming = top.map((r) => r.upcoming);
   const { rows } = await db.raw<{ rows: { places: number[] }[] }>(
     `select (array_agg((t.n - 1)::int order by s.positive_at desc, s.event_id))[1:?] as places
        from user_event_scores s
@@ -41,7 +50,7 @@ export async function readFitInput(db: Knex, items: number, perUser: number): Pr
       group by s.user_id`,
     [perUser, candidates],
   );
-  return { candidates, histories: rows.map((r) => r.places) };
+  return { candidates, upcoming, histories: rows.map((r) => r.places) };
 }
 
 /** Replaces the item model's weights with these, and records the fit: readers see the old or the new, whole. */

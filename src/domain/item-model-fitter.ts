@@ -55,8 +55,8 @@ export async function refitItemModel(db: Db, settings: ItemModelSettings, when: 
     const positives = await due(trx); // another worker may have fitted meanwhile
     if (positives === undefined) return undefined;
     const started = performance.now();
-    const { candidates, histories } = await readFitInput(trx, settings.items, MAX_HISTORY);
-    const fitted = await fitItemModel(histories, candidates, settings, turn);
+    const { candidates, upcoming, histories } = await readFitInput(trx, settings.items, MAX_HISTORY);
+    const fitted = await fitItemModel(histories, candidates, settings, { pause: turn, recommendable: (place) => upcoming[place]! });
     const fit = {
       positives,
       items: fitted.items,

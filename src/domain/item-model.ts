@@ -32,14 +32,16 @@ export const MAX_HISTORY = 500;
  * Fits the model on the users' positive events over `candidates`, the events in order of preference
  * (the most popular first): each of `histories` is one user's positives, latest first, as places
  * in `candidates` (numbers, not ids: a large log's histories stay small). Returns each fitted
- * event's strongest positive neighbours.
+ * event's strongest positive neighbours among those `recommendable` (by place; default all): an
+ * event that has started still says what its fans like next, but is no neighbour worth a slot.
  */
 export async function fitItemModel(
   histories: Iterable<readonly number[]>,
   candidates: readonly string[],
   settings: ItemModelSettings,
-  pause?: Pause,
+  options: { pause?: Pause; recommendable?: (place: number) => boolean } = {},
 ): Promise<{ neighbours: ItemNeighbours; items: number; users: number }> {
+  const { pause, recommendable = () => true } = options;
   const positiveUsers = new Int32Array(candidates.length);
   const kept: number[][] = [];
   for (const history of histories) {
@@ -49,11 +51,13 @@ export async function fitItemModel(
   }
   // Fitted: the first `items` candidates with `minUsers`; index: a candidate's place → its row, or -1.
   const items: string[] = [];
+  const neighbourable: boolean[] = [];
   const index = new Int32Array(candidates.length).fill(-1);
   for (let place = 0; place < candidates.length && items.length < settings.items; place += 1) {
     if (positiveUsers[place]! < settings.minUsers) continue;
     index[place] = items.length;
     items.push(candidates[place]!);
+    neighbourable.push(recommendable(place));
   }
   const n = items.length;
   const users: number[][] = [];
@@ -73,7 +77,7 @@ export async function fitItemModel(
   for (let i = 0; i < n; i += 1) {
     const strongest: { eventId: string; weight: number }[] = [];
     for (let j = 0; j < n; j += 1) {
-      if (j === i) continue;
+      if (j === i || !neighbourable[j]) continue;
       const weight = -p[i * n + j]! / p[j * n + j]!;
       if (weight > 0) strongest.push({ eventId: items[j]!, weight });
     }

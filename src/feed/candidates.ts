@@ -51,11 +51,14 @@ with recent as (
 ), item_model as (
   -- The item model's score (Candidate.itemModel): the fitted weights of each recent event's
   -- neighbours (as many as the fit keeps), the latest events counting most. A lookup per recent
-  -- event: joined, the planner scanned the whole table.
-  select n.neighbour_id as event_id, sum(power(2, -r.k / :itemModelHalfLife::float8) * n.weight) as value
-    from recent r
-    cross join lateral (select neighbour_id, weight from item_neighbours n where n.event_id = r.event_id offset 0) n
-   group by n.neighbour_id order by value desc limit :itemModel
+  -- event: joined, the planner scanned the whole table. Under a filter, the best that pass it.
+  select s.event_id, s.value
+    from (select n.neighbour_id as event_id, sum(power(2, -r.k / :itemModelHalfLife::float8) * n.weight) as value
+            from recent r
+            cross join lateral (select neighbour_id, weight from item_neighbours n where n.event_id = r.event_id offset 0) n
+           group by n.neighbour_id) s
+   ${filtered ? `where exists (select from events e where e.id = s.event_id and e.starts_at > :now and ${filterSql('e')})` : ''}
+   order by s.value desc limit :itemModel
 ), profile as (
   -- The events the user's feature affinities are summed over: their latest positive events and the
   -- latest they only dismissed, each bounded, so the read does not grow with their history.

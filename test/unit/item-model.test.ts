@@ -4,11 +4,12 @@ import { rankCandidates } from '../../src/feed/ranking';
 const settings = { items: 100, minUsers: 1, lambda: 1, neighbours: 10 };
 
 /** Histories of ids as the fit takes them: places in `candidates`. */
-const fit = (histories: string[][], candidates: string[], with_: Partial<typeof settings> = {}) =>
+const fit = (histories: string[][], candidates: string[], with_: Partial<typeof settings> = {}, recommendable?: (id: string) => boolean) =>
   fitItemModel(
     histories.map((h) => h.map((id) => candidates.indexOf(id))),
     candidates,
     { ...settings, ...with_ },
+    { recommendable: recommendable && ((place) => recommendable(candidates[place]!)) },
   );
 
 describe('the item model (EASE)', () => {
@@ -62,6 +63,21 @@ describe('the item model (EASE)', () => {
     }
     const rare = await fit(histories, ['a', 'b', 'c', 'd', 'e', 'x'], { minUsers: 3 });
     expect(rare.items).toBe(4); // e (2 users) and x (1) are left out
+  });
+
+  test('keeps as neighbours only events still to come; an event that started keeps its own links', async () => {
+    const histories = [...Array.from({ length: 4 }, () => ['past', 'b', 'c']), ['b', 'c']];
+    const all = await fit(histories, ['past', 'b', 'c']);
+    expect(all.neighbours.get('b')!.map((n) => n.eventId)).toContain('past');
+    const upcoming = await fit(histories, ['past', 'b', 'c'], {}, (id) => id !== 'past');
+    expect(upcoming.items).toBe(3);
+    for (const row of upcoming.neighbours.values()) expect(row.map((n) => n.eventId)).not.toContain('past');
+    expect(
+      upcoming.neighbours
+        .get('past')!
+        .map((n) => n.eventId)
+        .sort(),
+    ).toEqual(['b', 'c']);
   });
 
   test('scores a user by their latest events, the latest counting most', () => {
