@@ -6,6 +6,7 @@ import { seededRandom, type EvalData, type EvalInteraction } from './data';
 import { collaborativeScores, rankFeedInMemory, rankInMemory, similarInMemory, type FeedSettings } from './feed';
 import { itemKnnScorer } from './item-knn';
 import { MemoryModelStore } from './memory-store';
+import { referenceBlendScorer } from './reference-blend';
 import { SequentialRules } from './sequential-rules';
 
 /** How often the held-out event was in the top k, and how high (NDCG with one relevant item). */
@@ -25,7 +26,7 @@ export interface SliceResult {
     candidateRecall: number;
   };
   /** Other recommenders against the whole catalogue, for comparison. */
-  baselines: ({ name: 'decayed popularity' | 'item-kNN' | 'sequential rules' } & Accuracy)[];
+  baselines: ({ name: 'decayed popularity' | 'item-kNN' | 'sequential rules' | 'EASE + sequential rules' } & Accuracy)[];
   /** The sampled protocol: the held-out event ranked among `negatives` events the user never touched. */
   models: ({ name: 'popularity' | 'full' } & Accuracy)[];
 }
@@ -92,6 +93,9 @@ export interface EvalOptions {
 /** Knowing the past, the item model is fitted again after this many interactions (a tenth of the dev log). */
 export const ITEM_MODEL_EVERY = 10_000;
 
+/** The reference blend's history: a position further back weighs under a millionth (2^(−k/5)). */
+const REFERENCE_HISTORY = 100;
+
 /** A held-out event is cold when it had fewer interactions than this before it. */
 export const COLD_THRESHOLD = 5;
 
@@ -149,6 +153,7 @@ export async function evaluateMany(
   // Ties of the shapes' rankings are broken apart, so the figures above stay those of a run without them.
   const shapeRandom = seededRandom(seed + 1);
   const rulesRandom = seededRandom(seed + 2);
+  const blendRandom = seededRandom(seed + 3);
   let users = 0;
   const measured = new Set<string>();
 
@@ -215,10 +220,14 @@ export async function evaluateMany(
     const knnRank = rankAmong(catalogue, itemKnn.trainingEvents(userId), eventId, (id) => knnScores.get(id) ?? 0, random);
     const strangerRank = sampledRank(new Map(sampledIds.map((id) => [id, store.popularity.get(id) ?? 0])), eventId, random);
     const rulesRank = rankAmong(catalogue, seenByThen, eventId, sequentialRules.scorer(userId), rulesRandom);
+    const history = store.latestPositives(userId, REFERENCE_HISTORY).map((p) => p.eventId);
+    const blend = referenceBlendScorer(sequentialRules, store.itemWeights, history, userId, (id) => sequentialRules.popularity(id));
+    const blendRank = rankAmong(catalogue, seenByThen, eventId, blend, blendRandom);
     for (const slice of slices) {
       shared[slice].popularity.add(popularityRank);
       shared[slice].itemKnn.add(knnRank);
       shared[slice].sequentialRules.add(rulesRank);
+      shared[slice].referenceBlend.add(blendRank);
       shared[slice].sampledPopularity.add(strangerRank);
     }
 
@@ -264,6 +273,7 @@ export async function evaluateMany(
         { name: 'decayed popularity', ...shared[name].popularity.result() },
         { name: 'item-kNN', ...shared[name].itemKnn.result() },
         { name: 'sequential rules', ...shared[name].sequentialRules.result() },
+        { name: 'EASE + sequential rules', ...shared[name].referenceBlend.result() },
       ],
       models: [
         { name: 'popularity', ...shared[name].sampledPopularity.result() },
@@ -284,6 +294,7 @@ export async function evaluateMany(
         'decayed popularity': shared.all.popularity.curve(),
         'item-kNN': shared.all.itemKnn.curve(),
         'sequential rules': shared.all.sequentialRules.curve(),
+        'EASE + sequential rules': shared.all.referenceBlend.curve(),
       },
       ...(shapes && {
         similar: {
@@ -372,11 +383,13 @@ class SharedTallies {
   readonly popularity: Tally;
   readonly itemKnn: Tally;
   readonly sequentialRules: Tally;
+  readonly referenceBlend: Tally;
   readonly sampledPopularity: Tally;
   constructor(k: number) {
     this.popularity = new Tally(k);
     this.itemKnn = new Tally(k);
     this.sequentialRules = new Tally(k);
+    this.referenceBlend = new Tally(k);
     this.sampledPopularity = new Tally(k);
   }
 }

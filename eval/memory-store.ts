@@ -45,8 +45,10 @@ export class MemoryModelStore implements ModelStore {
   private readonly profiles = new Map<string, { version: number; profileEvents: number; affinities: Map<string, number> }>();
   private readonly featureKeys = new Map<string, string[]>();
 
-  /** The item model as last fitted (fitItemModel): empty until then. */
+  /** The item model as last fitted (fitItemModel), as the feed reads it: empty until then. */
   itemNeighbours: ItemNeighbours = new Map();
+  /** The same fit with every positive weight kept, for the reference blend (reference-blend.ts). */
+  itemWeights: ItemNeighbours = new Map();
 
   constructor(readonly events: Map<string, EventFeatures>) {}
 
@@ -61,7 +63,8 @@ export class MemoryModelStore implements ModelStore {
     const histories = [...this.positives.values()].map((list) =>
       list.flatMap((p) => (place.has(p.eventId) ? [place.get(p.eventId)!] : [])).reverse(),
     );
-    this.itemNeighbours = (await fitItemModel(histories, candidates, settings)).neighbours;
+    this.itemWeights = (await fitItemModel(histories, candidates, { ...settings, neighbours: Infinity })).neighbours;
+    this.itemNeighbours = new Map([...this.itemWeights].map(([id, row]) => [id, row.slice(0, settings.neighbours)]));
   }
 
   private intern(eventId: string): number {

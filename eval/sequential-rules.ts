@@ -34,8 +34,8 @@ export class SequentialRules {
     this.positiveUsers.set(eventId, users);
   }
 
-  /** The user's score for every event: the rules' sum, plus a popularity below any rule's weight to break ties. */
-  scorer(userId: string): (eventId: string) => number {
+  /** The rules' sum for each event they reach from the user's latest positives. */
+  scores(userId: string): Map<string, number> {
     const sequence = this.sequences.get(userId) ?? [];
     const scores = new Map<string, number>();
     for (let distance = 1; distance <= LATEST && distance <= sequence.length; distance += 1) {
@@ -43,6 +43,17 @@ export class SequentialRules {
         scores.set(to, (scores.get(to) ?? 0) + weight / distance);
       }
     }
-    return (eventId) => (scores.get(eventId) ?? 0) + (this.positiveUsers.get(eventId)?.size ?? 0) * 1e-9;
+    return scores;
+  }
+
+  /** Users who were positive about the event: the tie-break. */
+  popularity(eventId: string): number {
+    return this.positiveUsers.get(eventId)?.size ?? 0;
+  }
+
+  /** The user's score for every event: the rules' sum, plus a popularity below any rule's weight to break ties. */
+  scorer(userId: string): (eventId: string) => number {
+    const scores = this.scores(userId);
+    return (eventId) => (scores.get(eventId) ?? 0) + this.popularity(eventId) * 1e-9;
   }
 }

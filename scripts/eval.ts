@@ -19,7 +19,7 @@ const USAGE = `usage: npm run eval -- (--interactions FILE --events FILE | --dat
 
 Replays a log of interactions through the model and the feed as the service serves them, holding
 out each user's last positive first engagement, and reports HR@k and NDCG@k against the whole
-catalogue, beside decayed popularity, item-kNN and sequential rules: knowing only the past, and
+catalogue, beside decayed popularity, item-kNN, sequential rules and EASE + sequential rules: knowing only the past, and
 again as a replay, knowing every other interaction (docs/recommendation-model.md).
 
 Data, one of:

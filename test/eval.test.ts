@@ -138,7 +138,15 @@ describe('offline evaluation', () => {
       ];
       const { stdout } = await promisify(execFile)('npm', args, { cwd: root });
       expect(stdout).toMatch(/whole catalogue\s+HR@10\s+NDCG@10/);
-      for (const name of ['feed', 'decayed popularity', 'item-kNN', 'sequential rules', 'popularity', 'full']) {
+      for (const name of [
+        'feed',
+        'decayed popularity',
+        'item-kNN',
+        'sequential rules',
+        'EASE \\+ sequential rules',
+        'popularity',
+        'full',
+      ]) {
         expect(stdout).toMatch(new RegExp(`^${name}\\s+0\\.\\d{4}\\s+0\\.\\d{4}$`, 'm'));
       }
       expect(stdout).toMatch(/held-out event in the top 50 \d+\.\d %, among the candidates \d+\.\d %/);
@@ -151,9 +159,11 @@ describe('offline evaluation', () => {
       expect(stdout).toContain('as a replay: every other interaction known first');
       // The chart beside the table: a line for the feed and each baseline over k = 1 to 50.
       const svg = readFileSync(path.join(dir, 'plot.svg'), 'utf8');
-      expect(svg.match(/<polyline [^>]*points="([^"]+)"/g)).toHaveLength(4);
+      expect(svg.match(/<polyline [^>]*points="([^"]+)"/g)).toHaveLength(5);
       expect(/<polyline [^>]*points="([^"]+)"/.exec(svg)![1]!.split(' ')).toHaveLength(50);
-      for (const name of ['feed', 'decayed popularity', 'item-kNN', 'sequential rules']) expect(svg).toContain(`${name} (HR@10 `);
+      for (const name of ['feed', 'decayed popularity', 'item-kNN', 'sequential rules', 'EASE + sequential rules']) {
+        expect(svg).toContain(`${name} (HR@10 `);
+      }
 
       const json = JSON.parse((await promisify(execFile)('npm', [...args, '--json'], { cwd: root })).stdout);
       expect(json.models.map((m: { name: string }) => m.name)).toEqual(['popularity', 'full']);
