@@ -106,8 +106,9 @@ export const COLD_THRESHOLD = 5;
  * time order through the workers' own `applyInteractions`. When the replay reaches a held-out
  * interaction, the user's feed is built and ranked at that instant, with only what was known by
  * then, as the service would serve it (`rankFeedInMemory`), against the whole catalogue; beside it
- * decayed popularity over the events the user never touched, item-kNN (cosine on binary positives,
- * fitted on every interaction that is not held out, as batch baselines are), and the sampled
+ * decayed popularity over the events the user has not touched yet, item-kNN (cosine on binary
+ * positives, fitted on every interaction that is not held out, as batch baselines are), sequential
+ * rules and EASE + sequential rules (learnt and fitted as the feed's model is), and the sampled
  * protocol. `feeds`: several ranking settings measured in one replay (the fit's coordinates).
  */
 export async function evaluateMany(
@@ -161,6 +162,7 @@ export async function evaluateMany(
   // the state one by one would.
   let pending: EvalInteraction[] = [];
   let sinceFit = 0;
+  let fitted = false;
   const learn = (interaction: EvalInteraction) => {
     pending.push(interaction);
     sinceFit += 1;
@@ -171,7 +173,8 @@ export async function evaluateMany(
     const batch = pending.map(({ userId, eventId, action, at }) => ({ userId, eventId, action, occurredAt: at }));
     pending = [];
     await applyInteractions(store, model, batch);
-    if (itemModel && (sinceFit >= ITEM_MODEL_EVERY || store.itemNeighbours.size === 0)) {
+    if (itemModel && (!fitted || sinceFit >= ITEM_MODEL_EVERY)) {
+      fitted = true;
       sinceFit = 0;
       await store.fitItemModel(itemModel);
     }
@@ -184,9 +187,8 @@ export async function evaluateMany(
     knowing === 'replay' && !heldOut.has(i) && i.at.getTime() < (firstHeldOut.get(i.userId) ?? Infinity);
   for (const interaction of ordered) if (knownAtOnce(interaction)) learn(interaction);
   if (knowing === 'replay') {
-    await catchUp();
-    if (itemModel) await store.fitItemModel(itemModel);
-    sinceFit = -Infinity; // fitted once, on what is known at once
+    await catchUp(); // the first fit, on what is known at once
+    sinceFit = -Infinity; // and the only one
   }
   for (const interaction of ordered) {
     if (knownAtOnce(interaction)) continue;

@@ -54,6 +54,7 @@ async function main(): Promise<void> {
      -d '{"eventId":"${events[0]!.id}","action":"VIEW"}'
 
  Queue dashboard: ${base}/admin/queues   (user ${config.admin?.username}, password ${config.admin?.password})
+ Feed dashboard:  ${base}/admin/feed    (the same login)
  API docs:        ${base}/docs
 
  Then see the row and the score:

@@ -239,7 +239,7 @@ const variables = z.object({
   JOB_ATTEMPTS: variable(positiveInt(15), { group: 'tuning', description: 'tries per job before it is kept as failed' }),
   JOB_BACKOFF_MS: variable(positiveInt(1000), {
     group: 'tuning',
-    description: 'first retry delay, doubled each time (15 tries span about 9 hours)',
+    description: 'first retry delay, doubled each time (15 tries span about 4.5 hours)',
   }),
   ENQUEUE_TIMEOUT_MS: variable(positiveInt(1500).pipe(z.number().max(1900)), {
     group: 'tuning',
@@ -297,7 +297,7 @@ const variables = z.object({
   ITEM_MODEL_REFIT_MS: variable(z.coerce.number().int().min(0).max(86_400_000).default(60_000), {
     group: 'tuning',
     description:
-      'how long a change in the positives may wait for the item model (EASE over the most popular events; seconds of one core per fit, in a worker) to be fitted again: sooner once they have grown 10 % since the last fit and the worker is quiet, never when nothing changed; 0: never fitted, the feed goes without it',
+      'how long a change in the positives may wait for the item model (EASE over the most popular events; seconds of one core per fit, in a worker) to be fitted again: sooner once they have grown 10 % since the last fit and the worker is quiet, never when nothing changed; 0: never fitted again (the last fit stays in use unless `weights.itemModel` is 0)',
   }),
   INTERACTION_MAX_AGE_DAYS: variable(z.coerce.number().positive().max(365).default(7), {
     group: 'tuning',

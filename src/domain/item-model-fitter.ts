@@ -15,7 +15,7 @@ export const REFIT_GROWTH = 0.1;
 /** Fitting takes at most a fifth of one worker core (FitWhen.maxShare). */
 export const MAX_FIT_SHARE = 0.2;
 
-/** The worker is quiet when it has stored nothing for this long: a fit then takes no core from a drain. */
+/** The worker is quiet when it has stored nothing for this long: a fit brought forward by growth waits for it. */
 export const QUIET_MS = 2000;
 
 /** How often each worker asks whether a fit is due (a sum over event_popularity, a row of model_state). */

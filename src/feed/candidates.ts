@@ -12,8 +12,8 @@ type CandidateRow = [string, number, string | null, string[], string | null, str
 /**
  * Every candidate event of one user with all the ranking needs of it, and the versions of the user
  * and the model it was read under (see feed.ts), in one statement, so one snapshot: neighbours
- * of their latest positive events, events matching their strongest features, popular and soonest
- * events; each source indexed and bounded, so the cost does not grow with a user's history or the
+ * of their latest positive events, the item model's best for them, events matching their strongest
+ * features, popular and soonest events; each source indexed and bounded, so the cost does not grow with a user's history or the
  * number of events. Events the user interacted with (the feed is for discovery, see ranking.ts)
  * and events that have started are left out. Under a filter, every source yields only events that
  * pass it (filter.ts), so the feed is ranked within the filter rather than cut out of the plain
@@ -122,7 +122,7 @@ with recent as (
 ), soonest as (
   select e.id from events e where e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} order by e.starts_at limit :soonest
 ), candidate as materialized (
-  -- Each candidate once, with its co-occurrence value when it has one.
+  -- Each candidate once, with its co-occurrence value and item model score when it has them.
   select id, max(collaborative) as collaborative, max(support) as support, max(item_model) as item_model
     from (select event_id as id, value as collaborative, support, null::float8 as item_model from collaborative
           union all select event_id, null, null, value from item_model
