@@ -17,7 +17,11 @@ export function referenceBlendScorer(
 ): (eventId: string) => number {
   const sequential = rules.scores(userId);
   const ease = itemModelScores(weights, latestPositives, DEFAULT_ITEM_MODEL_HALF_LIFE);
-  const most = (scores: Map<string, number>) => Math.max(0, ...scores.values()) || 1;
+  const most = (scores: Map<string, number>) => {
+    let max = 0;
+    for (const value of scores.values()) if (value > max) max = value;
+    return max || 1;
+  };
   const [ruleMax, easeMax] = [most(sequential), most(ease)];
   return (eventId) => (sequential.get(eventId) ?? 0) / ruleMax + (ease.get(eventId) ?? 0) / easeMax + popularity(eventId) * 1e-9;
 }
