@@ -88,8 +88,10 @@ export async function fitItemModel(
 }
 
 /**
- * A⁻¹ of a symmetric positive definite n×n matrix (row-major), in `a`'s buffer: A = L·Lᵀ
- * (Cholesky), M = L⁻¹, A⁻¹ = Mᵀ·M. Every inner loop runs along a row, so memory is read in order.
+ * A⁻¹ of a symmetric positive definite n×n matrix (row-major): A = L·Lᵀ (Cholesky), T = (L⁻¹)ᵀ,
+ * A⁻¹ = T·Tᵀ. Each step is a dot product along two rows, so memory is read in order and the sums
+ * stay in registers (in double precision, whatever the buffers hold). Two n×n buffers: `a` takes
+ * L, then the result.
  */
 export async function invertSymmetricPositiveDefinite<T extends Float32Array | Float64Array>(a: T, n: number, pause?: Pause): Promise<T> {
   const every = Math.max(1, Math.floor(2e7 / (n * n))); // rows between pauses: some tens of milliseconds
@@ -98,8 +100,7 @@ export async function invertSymmetricPositiveDefinite<T extends Float32Array | F
     const ri = i * n;
     for (let j = 0; j <= i; j += 1) {
       const rj = j * n;
-      let sum = a[ri + j]!;
-      for (let k = 0; k < j; k += 1) sum -= a[ri + k]! * a[rj + k]!;
+      const sum = a[ri + j]! - dot(a, ri, a, rj, 0, j);
       if (i === j) {
         if (!(sum > 0)) throw new Error('the matrix is not positive definite');
         a[ri + i] = Math.sqrt(sum);
@@ -108,36 +109,43 @@ export async function invertSymmetricPositiveDefinite<T extends Float32Array | F
       }
     }
   }
-  // M = L⁻¹ row by row: M[i] = (e_i − Σ_{k<i} L[i][k]·M[k]) / L[i][i].
-  const m = (a instanceof Float32Array ? new Float32Array(n * n) : new Float64Array(n * n)) as T;
+  // T is upper triangular: T[j][i] = L⁻¹[i][j] = −(Σ_{k=j}^{i−1} L[i][k]·T[j][k]) / L[i][i].
+  const t = (a instanceof Float32Array ? new Float32Array(n * n) : new Float64Array(n * n)) as T;
   for (let i = 0; i < n; i += 1) {
     if (pause && i % every === 0) await pause();
     const ri = i * n;
-    for (let k = 0; k < i; k += 1) {
-      const l = a[ri + k]!;
-      if (l === 0) continue;
-      const rk = k * n;
-      for (let j = 0; j <= k; j += 1) m[ri + j]! -= l * m[rk + j]!;
-    }
     const d = 1 / a[ri + i]!;
-    for (let j = 0; j < i; j += 1) m[ri + j]! *= d;
-    m[ri + i] = d;
+    t[ri + i] = d;
+    for (let j = 0; j < i; j += 1) t[j * n + i] = -dot(a, ri, t, j * n, j, i) * d;
   }
-  // A⁻¹ = Mᵀ·M, summed over the rows k of M: out[i][j] += M[k][i]·M[k][j] for j ≤ i ≤ k. L is
-  // done with: its buffer takes the result (two n×n buffers at most).
-  const out = a.fill(0) as T;
-  for (let k = 0; k < n; k += 1) {
-    if (pause && k % every === 0) await pause();
-    const rk = k * n;
-    for (let i = 0; i <= k; i += 1) {
-      const v = m[rk + i]!;
-      if (v === 0) continue;
-      const ri = i * n;
-      for (let j = 0; j <= i; j += 1) out[ri + j]! += v * m[rk + j]!;
+  // A⁻¹[i][j] = Σ_{k ≥ i} T[i][k]·T[j][k] for j ≤ i; L is done with, so its buffer takes it.
+  for (let i = 0; i < n; i += 1) {
+    if (pause && i % every === 0) await pause();
+    const ri = i * n;
+    for (let j = 0; j <= i; j += 1) {
+      const value = dot(t, ri, t, j * n, i, n);
+      a[ri + j] = value;
+      a[j * n + i] = value;
     }
   }
-  for (let i = 0; i < n; i += 1) for (let j = 0; j < i; j += 1) out[j * n + i] = out[i * n + j]!;
-  return out;
+  return a;
+}
+
+/** Σ of x[xAt + k] · y[yAt + k] for k from `from` to `to` − 1, in four running sums (they pipeline). */
+function dot(x: Float32Array | Float64Array, xAt: number, y: Float32Array | Float64Array, yAt: number, from: number, to: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let k = from;
+  for (; k + 3 < to; k += 4) {
+    s0 += x[xAt + k]! * y[yAt + k]!;
+    s1 += x[xAt + k + 1]! * y[yAt + k + 1]!;
+    s2 += x[xAt + k + 2]! * y[yAt + k + 2]!;
+    s3 += x[xAt + k + 3]! * y[yAt + k + 3]!;
+  }
+  for (; k < to; k += 1) s0 += x[xAt + k]! * y[yAt + k]!;
+  return s0 + s1 + s2 + s3;
 }
 
 /**
