@@ -1,6 +1,6 @@
 // `npm run eval -- --help`: offline evaluation of what the feed serves (eval/evaluate.ts), on CSV
 // files or on the platform's own database; --fit fits the ranking on a validation split (eval/fit.ts).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { hitRateChart } from '../eval/plot';
@@ -35,6 +35,8 @@ Options:
   --negatives N       sampled negatives for the sampled metrics (default 100)
   --seed N            the sampling seed (default 42)
   --half-life-days N  the model's decay (default: the configured one)
+  --item-model-every N  knowing the past, interactions between two fits of the item model
+                      (default 10000; the workers fit it every minute, so fewer is closer to them, and slower)
   --plot FILE         where to write the HR@k chart, k = 1 to 50, the feed against its baselines
                       (default eval-results/hr-at-k.svg)
   --json              the figures as JSON
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
         k: { type: 'string', default: '10' },
         seed: { type: 'string', default: '42' },
         'half-life-days': { type: 'string' },
+        'item-model-every': { type: 'string' },
         json: { type: 'boolean', default: false },
         plot: { type: 'string', default: path.join('eval-results', 'hr-at-k.svg') },
         help: { type: 'boolean', short: 'h', default: false },
@@ -69,13 +72,20 @@ async function main(): Promise<void> {
   if (fromFiles === values.database) throw new Error(USAGE);
   const sinceDays = values.since === undefined ? undefined : Number(values.since);
   if (sinceDays !== undefined && !(sinceDays > 0)) throw new Error(`--since takes a number of days\n\n${USAGE}`);
+  const itemModelEvery = values['item-model-every'] === undefined ? undefined : Number(values['item-model-every']);
+  if (itemModelEvery !== undefined && !(Number.isInteger(itemModelEvery) && itemModelEvery > 0)) {
+    throw new Error(`--item-model-every takes a positive whole number of interactions\n\n${USAGE}`);
+  }
+  for (const file of fromFiles ? [values.interactions!, values.events!] : []) {
+    if (!existsSync(file)) throw new Error(`No such file: ${file}`);
+  }
   const config = loadConfigOrExit();
   const data = fromFiles ? await readEvalFiles(values.interactions!, values.events!) : await readDatabase(config, sinceDays, !values.json);
   if (data.interactions.length === 0)
     throw new Error(fromFiles ? 'No readable interactions in the file' : 'No interactions in the database');
   const halfLifeDays = values['half-life-days'] ? Number(values['half-life-days']) : config.model.halfLifeDays;
   const model = { ...config.model, halfLifeDays, epoch: middleOf(data, halfLifeDays) };
-  const options = { negatives: Number(values.negatives), k: Number(values.k), seed: Number(values.seed) };
+  const options = { negatives: Number(values.negatives), k: Number(values.k), seed: Number(values.seed), itemModelEvery };
   const started = Date.now();
   const source = fromFiles
     ? `--interactions ${values.interactions} --events ${values.events}`

@@ -9,6 +9,7 @@ import { parseEvalData, readEvalFiles } from '../eval/data';
 import { evaluate, evaluateMany, heldOutInteractions } from '../eval/evaluate';
 import { validationSplit } from '../eval/fit';
 import { generateEvalData } from '../eval/generate';
+import { MemoryModelStore } from '../eval/memory-store';
 
 const config = loadConfig({ NODE_ENV: 'test' });
 const model = { ...config.model, epoch: '2026-01-01T00:00:00.000Z' };
@@ -117,6 +118,25 @@ describe('offline evaluation', () => {
     expect(replay.feed.ndcg).toBeCloseTo(1 / 3, 6);
   });
 
+  test('the item model is fitted once as a replay, and knowing the past every `itemModelEvery` interactions learnt', async () => {
+    const generated = generateEvalData({ users: 40, events: 60, seed: 3 });
+    const data = parseEvalData(generated.interactionsCsv, generated.eventsCsv);
+    const fits = jest.spyOn(MemoryModelStore.prototype, 'fitItemModel');
+    try {
+      const run = async (options: Parameters<typeof evaluate>[3]) => {
+        fits.mockClear();
+        await evaluate(data, model, feed, { negatives: 5, shapes: false, ...options });
+        return fits.mock.calls.length;
+      };
+      expect(await run({ knowing: 'replay', itemModelEvery: 10 })).toBe(1);
+      expect(await run({ itemModelEvery: 1_000_000 })).toBe(1);
+      const learnt = data.interactions.length - 40; // at most one held out per user
+      expect(await run({ itemModelEvery: 100 })).toBeGreaterThanOrEqual(Math.floor(learnt / 100) - 1);
+    } finally {
+      fits.mockRestore();
+    }
+  });
+
   test('npm run eval prints the served feed, the baselines and the sampled models, and --json the fields other tools read', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'eval-'));
     try {
@@ -173,6 +193,24 @@ describe('offline evaluation', () => {
       for (const entry of [...json.models, json.feed]) {
         expect(entry).toEqual(expect.objectContaining({ hitRate: expect.any(Number), ndcg: expect.any(Number) }));
       }
+
+      // Options are checked before anything is read.
+      await expect(promisify(execFile)('npm', [...args, '--item-model-every', '0'], { cwd: root })).rejects.toMatchObject({
+        stderr: expect.stringContaining('--item-model-every takes a positive whole number'),
+      });
+      const missing = [
+        'run',
+        '--silent',
+        'eval',
+        '--',
+        '--interactions',
+        path.join(dir, 'none.csv'),
+        '--events',
+        path.join(dir, 'events.csv'),
+      ];
+      await expect(promisify(execFile)('npm', missing, { cwd: root })).rejects.toMatchObject({
+        stderr: expect.stringContaining(`No such file: ${path.join(dir, 'none.csv')}`),
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
