@@ -144,18 +144,17 @@ describe('offline evaluation', () => {
       writeFileSync(path.join(dir, 'interactions.csv'), generated.interactionsCsv);
       writeFileSync(path.join(dir, 'events.csv'), generated.eventsCsv);
       const root = path.join(__dirname, '..');
-      const args = [
+      const evalOf = (interactions: string) => [
         'run',
         '--silent',
         'eval',
         '--',
         '--interactions',
-        path.join(dir, 'interactions.csv'),
+        path.join(dir, interactions),
         '--events',
         path.join(dir, 'events.csv'),
-        '--plot',
-        path.join(dir, 'plot.svg'),
       ];
+      const args = [...evalOf('interactions.csv'), '--plot', path.join(dir, 'plot.svg')];
       const { stdout } = await promisify(execFile)('npm', args, { cwd: root });
       expect(stdout).toMatch(/whole catalogue\s+HR@10\s+NDCG@10/);
       for (const name of [
@@ -198,17 +197,7 @@ describe('offline evaluation', () => {
       await expect(promisify(execFile)('npm', [...args, '--item-model-every', '0'], { cwd: root })).rejects.toMatchObject({
         stderr: expect.stringContaining('--item-model-every takes a positive whole number'),
       });
-      const missing = [
-        'run',
-        '--silent',
-        'eval',
-        '--',
-        '--interactions',
-        path.join(dir, 'none.csv'),
-        '--events',
-        path.join(dir, 'events.csv'),
-      ];
-      await expect(promisify(execFile)('npm', missing, { cwd: root })).rejects.toMatchObject({
+      await expect(promisify(execFile)('npm', evalOf('none.csv'), { cwd: root })).rejects.toMatchObject({
         stderr: expect.stringContaining(`No such file: ${path.join(dir, 'none.csv')}`),
       });
     } finally {
