@@ -19,8 +19,9 @@ const USAGE = `usage: npm run eval -- (--interactions FILE --events FILE | --dat
 
 Replays a log of interactions through the model and the feed as the service serves them, holding
 out each user's last positive first engagement, and reports HR@k and NDCG@k against the whole
-catalogue, beside decayed popularity, item-kNN, sequential rules and EASE + sequential rules: knowing only the past, and
-again as a replay, knowing every other interaction (docs/recommendation-model.md).
+catalogue, beside decayed popularity, item-kNN, sequential rules and EASE + sequential rules:
+knowing only the past, and again as a replay, knowing every other interaction
+(docs/recommendation-model.md).
 
 Data, one of:
   --interactions FILE --events FILE   CSV: user_id,event_id,action,timestamp and event_id,category,tags,city
@@ -35,8 +36,9 @@ Options:
   --negatives N       sampled negatives for the sampled metrics (default 100)
   --seed N            the sampling seed (default 42)
   --half-life-days N  the model's decay (default: the configured one)
-  --item-model-every N  knowing the past, interactions between two fits of the item model
-                      (default 10000; the workers fit it every minute, so fewer is closer to them, and slower)
+  --item-model-every N
+                      knowing the past, interactions between two fits of the item model (default
+                      10000; the workers fit it every minute: fewer is closer to them, and slower)
   --plot FILE         where to write the HR@k chart, k = 1 to 50, the feed against its baselines
                       (default eval-results/hr-at-k.svg)
   --json              the figures as JSON
