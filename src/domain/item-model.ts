@@ -25,6 +25,9 @@ export type ItemNeighbours = Map<string, { eventId: string; weight: number }[]>;
 /** Gives the event loop a turn; the fit calls it between rows, so a worker keeps its queue locks alive. */
 export type Pause = () => Promise<void>;
 
+/** About this many steps of the fit's plain loops between pauses: some tens of milliseconds. */
+const PAUSE_EVERY = 2e7;
+
 /** The most any one user's history adds to the fit (their latest), so one user's cost is bounded. */
 export const MAX_HISTORY = 500;
 
@@ -70,19 +73,36 @@ export async function fitItemModel(
 
   // Single precision: half the memory (2 × 16 MB at n = 2000) and enough for weights held by λ.
   const gram = new Float32Array(n * n);
-  for (const row of users) for (const i of row) for (const j of row) gram[i * n + j]! += 1;
+  let added = 0;
+  for (const row of users) {
+    added += row.length * row.length;
+    if (pause && added > PAUSE_EVERY) {
+      added = 0;
+      await pause();
+    }
+    for (const i of row) for (const j of row) gram[i * n + j]! += 1;
+  }
   for (let i = 0; i < n; i += 1) gram[i * n + i]! += settings.lambda;
   const p = await invertSymmetricPositiveDefinite(gram, n, pause);
 
+  // Each row's positive weights, strongest first (equal ones by event id); only the kept become objects.
+  const weight = new Float64Array(n);
+  const strongestFirst = (a: number, b: number) => weight[b]! - weight[a]! || (items[a]! < items[b]! ? -1 : 1);
+  const rowsPerPause = Math.max(1, Math.floor(PAUSE_EVERY / (n * Math.log2(n)))); // a row is read, then sorted
   for (let i = 0; i < n; i += 1) {
-    const strongest: { eventId: string; weight: number }[] = [];
+    if (pause && i % rowsPerPause === 0) await pause();
+    const positive: number[] = [];
     for (let j = 0; j < n; j += 1) {
       if (j === i || !neighbourable[j]) continue;
-      const weight = -p[i * n + j]! / p[j * n + j]!;
-      if (weight > 0) strongest.push({ eventId: items[j]!, weight });
+      weight[j] = -p[i * n + j]! / p[j * n + j]!;
+      if (weight[j]! > 0) positive.push(j);
     }
-    strongest.sort((a, b) => b.weight - a.weight || (a.eventId < b.eventId ? -1 : 1));
-    if (strongest.length > 0) neighbours.set(items[i]!, strongest.slice(0, settings.neighbours));
+    if (positive.length === 0) continue;
+    const kept = positive.sort(strongestFirst).slice(0, settings.neighbours);
+    neighbours.set(
+      items[i]!,
+      kept.map((j) => ({ eventId: items[j]!, weight: weight[j]! })),
+    );
   }
   return { neighbours, items: n, users: users.length };
 }
@@ -94,7 +114,7 @@ export async function fitItemModel(
  * L, then the result.
  */
 export async function invertSymmetricPositiveDefinite<T extends Float32Array | Float64Array>(a: T, n: number, pause?: Pause): Promise<T> {
-  const every = Math.max(1, Math.floor(2e7 / (n * n))); // rows between pauses: some tens of milliseconds
+  const every = Math.max(1, Math.floor(PAUSE_EVERY / (n * n))); // rows between pauses
   for (let i = 0; i < n; i += 1) {
     if (pause && i % every === 0) await pause();
     const ri = i * n;
