@@ -76,7 +76,22 @@ describe('with Redis Sentinel', () => {
       const promoted = Date.now();
 
       const atFailover = load.accepted.size;
-      await waitFor('the web process to accept again', async () => load.accepted.size >= atFailover + 200, 10_000);
+      // What the clients got, second by second: a timeout then says whether the web process was
+      // still refusing, slow, or gone.
+      const timeline: string[] = [];
+      const sample = setInterval(() => {
+        timeline.push(`${Date.now() - promoted} ms: +${load.accepted.size - atFailover} accepted, ${JSON.stringify(load.attempts)}`);
+      }, 1000);
+      try {
+        await waitFor('the web process to accept again', async () => load.accepted.size >= atFailover + 200, 10_000);
+      } catch (error) {
+        const ready = await fetch(`${service.webUrl}/readyz`).then((r) => r.text(), String);
+        throw new Error(
+          `${(error as Error).message}\n${timeline.join('\n')}\n/readyz: ${ready}\nweb: ${service.running('web')!.output().slice(-3000)}`,
+        );
+      } finally {
+        clearInterval(sample);
+      }
       const acceptedSince = [...load.accepted].filter(([, { at }]) => at >= promoted).map(([id]) => id);
       await waitFor(
         'the worker to store what was accepted on the new primary',
