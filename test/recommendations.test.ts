@@ -500,12 +500,42 @@ describe('GET /recommendations: one freshness rule, the versions of the user and
     expect(new Set(seen).size).toBe(seen.length);
   });
 
-  test('a ranking is stored once, in one hash per user, with the versions it was read under', async () => {
+  test('a ranking is stored once, in one hash per user, with the versions it was read under, and its head beside it', async () => {
     const userId = newUser();
     await feed(userId);
     const hash = await stack.producer.connection.hgetall(userStateKey(stack.config.queuePrefix, 'feed', userId));
-    expect(Object.keys(hash)).toEqual(['latest']);
+    expect(Object.keys(hash).sort()).toEqual(['head', 'latest']);
     expect(JSON.parse(hash.latest!)).toMatchObject({ user: '0', model: expect.stringMatching(/^\d+$/), madeAt: expect.any(Number) });
+    expect(JSON.parse(hash.head!)).toEqual(JSON.parse(hash.latest!)); // a ranking within the head's 100 items
+  });
+
+  test("a first page reads the stored ranking's head only, and the rest when hidden events push it past the head", async () => {
+    const userId = newUser();
+    const events = await Promise.all(Array.from({ length: 150 }, () => buildEvent(stack.db, { category: 'head-test' })));
+    const ranking = events.map((e, i) => ({ eventId: e.id, score: 1000 - i, reasons: [] }));
+    await cache().save(userId, '', ranking, await currentVersions(stack.db, userId), Date.now());
+    const hash = await stack.producer.connection.hgetall(userStateKey(stack.config.queuePrefix, 'feed', userId));
+    expect(JSON.parse(hash.head!)).toMatchObject({ length: 150 });
+    expect(JSON.parse(hash.head!).items).toHaveLength(100);
+
+    const page = (cursor?: string) => getFeedPage(feedDeps(), userId, { limit: 20, cursor, deadline: Date.now() + 5000 });
+    const key = userStateKey(stack.config.queuePrefix, 'feed', userId);
+    await stack.producer.connection.hdel(key, 'latest'); // what a first page within the head never reads
+    const fromHead = await page();
+    expect(fromHead.ranked).toBe(false);
+    expect(fromHead.items.map((i) => i.eventId)).toEqual(events.slice(0, 20).map((e) => e.id));
+
+    for (const event of events.slice(0, 90)) await cache().hide(userId, event.id); // dismissed, not yet stored
+    // The rest gone (replaced twice since the head was read, say): the page ends with the head.
+    expect((await page()).items.map((i) => i.eventId)).toEqual(events.slice(90, 100).map((e) => e.id));
+
+    await cache().save(userId, '', ranking, await currentVersions(stack.db, userId), Date.now());
+    const pastHead = await page();
+    expect(pastHead.ranked).toBe(false);
+    expect(pastHead.items.map((i) => i.eventId)).toEqual(events.slice(90, 110).map((e) => e.id));
+    expect(pastHead.items.map((i) => i.position)).toEqual(events.slice(90, 110).map((_, i) => 91 + i));
+    const next = await page(pastHead.nextCursor!);
+    expect(next.items.map((i) => i.eventId)).toEqual(events.slice(110, 130).map((e) => e.id));
   });
 });
 

@@ -13,12 +13,12 @@ type CandidateRow = [string, number, string | null, string[], string | null, str
  * Every candidate event of one user with all the ranking needs of it, and the versions of the user
  * and the model it was read under (see feed.ts), in one statement, so one snapshot: neighbours
  * of their latest positive events, the item model's best for them, events matching their strongest
- * features, popular and soonest events; each source indexed and bounded, so the cost does not grow with a user's history or the
- * number of events. Events the user interacted with (the feed is for discovery, see ranking.ts)
- * and events that have started are left out. Under a filter, every source yields only events that
- * pass it (filter.ts), so the feed is ranked within the filter rather than cut out of the plain
- * one, each walk still bounded. Rows come back as one JSON document, which the API parses in a
- * fraction of the CPU that a thousand typed rows take.
+ * features, popular and soonest events; each source indexed and bounded, so the cost does not
+ * grow with a user's history or the number of events. Events the user interacted with (the feed is
+ * for discovery, see ranking.ts) and events that have started are left out. Under a filter, every
+ * source yields only events that pass it (filter.ts), so the feed is ranked within the filter
+ * rather than cut out of the plain one, each walk still bounded. Rows come back as one JSON
+ * document, which the API parses in a fraction of the CPU that a thousand typed rows take.
  */
 const candidatesSql = (filtered: boolean) => `
 with recent as (

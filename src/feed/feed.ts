@@ -4,7 +4,7 @@ import { ValidationError } from '../errors';
 import { loadFeedCandidates, loadSettledEvents, type FeedEvent, type FeedEvents } from './candidates';
 import { decodeCursor, encodeCursor } from './cursor';
 import { filterScope, NO_FILTER, type FeedFilter } from './filter';
-import type { RankingCache, RankingItems } from './ranking-cache';
+import { inMemory, type RankingCache, type RankingItems } from './ranking-cache';
 import type { RankingGate } from './ranking-gate';
 import { rankCandidates, type RankedItem } from './ranking';
 import { atLeast, currentVersions, sameVersions, type Versions } from './versions';
@@ -104,7 +104,7 @@ export async function getFeedPage(
         let ranking = await rankFeed(deps, deps.readDb, userId, hidden, now, filter);
         if (!atLeast(ranking.versions, versions)) ranking = await rankFeed(deps, deps.db, userId, hidden, now, filter);
         const id = await deps.cache.save(userId, scope, ranking.items, ranking.versions, now.getTime());
-        return { items: ranking.items, snapshotId: id };
+        return { items: inMemory(ranking.items), snapshotId: id };
       }));
       ranked = true;
     }
@@ -113,7 +113,8 @@ export async function getFeedPage(
   const page: FeedPage['items'] = [];
   while (page.length < request.limit && position < items.length) {
     const start = position;
-    const slice = items.slice(position, position + request.limit - page.length);
+    const slice = await items.slice(position, position + request.limit - page.length);
+    if (slice.length === 0) break; // the rest of a stored ranking is gone: replaced twice since its head was read
     position += slice.length;
     const ids = slice.map((item) => item.eventId);
     // A first page's ranking reflects every stored DISMISS and APPLY; an older one, paged through, may not.

@@ -7,8 +7,23 @@ import { userStateKey, type RedisClient } from '../data/redis';
 import { REASON_CODES, reasonOf, type RankedItem, type Reason } from './ranking';
 import type { Versions } from './versions';
 
-/** A ranking's items as paging reads them: a stored ranking is expanded only as far as a page needs. */
-export type RankingItems = Pick<readonly RankedItem[], 'length' | 'slice'>;
+/**
+ * A ranking's items as paging reads them: a stored ranking is expanded only as far as a page needs,
+ * and a first page's is read from its head, the rest fetched only if the page reaches past it.
+ */
+export interface RankingItems {
+  readonly length: number;
+  slice(start: number, end: number): Promise<RankedItem[]>;
+}
+
+/** A ranking made for this request, as paging reads it. */
+export const inMemory = (items: readonly RankedItem[]): RankingItems => ({
+  length: items.length,
+  slice: async (start, end) => items.slice(start, end),
+});
+
+/** How many of a ranking's best items its head holds: a first page of any limit (at most 100). */
+export const HEAD_ITEMS = 100;
 
 export interface StoredRanking {
   id: string;
@@ -28,6 +43,7 @@ export interface StoredRanking {
  * events hidden at once (a DISMISS or an APPLY accepted), before the worker has stored them.
  */
 export interface RankingCache {
+  /** Read from the ranking's head: the rest is fetched only if a page reaches past it. */
   latest(userId: string, scope: string): Promise<StoredRanking | undefined>;
   /** Stores a new latest ranking of the scope; the latest one so far is kept for paging, the one before goes. */
   save(userId: string, scope: string, items: RankedItem[], versions: Versions, madeAt: number): Promise<string>;
@@ -41,14 +57,14 @@ const SAVE_RANKING = readFileSync(path.join(__dirname, 'lua', 'save-ranking.lua'
 // One command rather than a MULTI: the connection pipelines it with the other requests' commands of the turn.
 const HIDE_EVENT = "redis.call('SADD', KEYS[1], ARGV[1]); return redis.call('EXPIRE', KEYS[1], ARGV[2])";
 type Scripted = RedisClient & {
-  saveRanking(key: string, text: string, ttlSeconds: number, scope: string, maxScopes: number): Promise<unknown>;
+  saveRanking(key: string, text: string, ttlSeconds: number, scope: string, maxScopes: number, head: string): Promise<unknown>;
   hideEvent(key: string, eventId: string, ttlSeconds: number): Promise<unknown>;
 };
 
 /** How many filters' rankings one user keeps; asking for more drops the others' (their cursors then expire). */
 export const MAX_FILTER_SCOPES = 8;
 
-const field = (name: 'latest' | 'previous', scope: string) => (scope ? `${name}:${scope}` : name);
+const field = (name: 'latest' | 'previous' | 'head', scope: string) => (scope ? `${name}:${scope}` : name);
 
 /** The ranking cache on `redis`; a user's hash expires `ttlSeconds` after their latest ranking was saved. */
 export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSeconds = 30 * 60 } = {}): RankingCache {
@@ -57,15 +73,33 @@ export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSecon
   const scripted = redis as Scripted;
   const rankingKey = (userId: string) => userStateKey(prefix, 'feed', userId);
   const hiddenKey = (userId: string) => userStateKey(prefix, 'hidden', userId);
-  return {
+  const cache: RankingCache = {
     async latest(userId, scope) {
-      const text = await redis.hget(rankingKey(userId), field('latest', scope)).catch(unavailable);
-      return text ? decode(text) : undefined;
+      // The head, not the whole: a first page reads a fifth of what Redis would otherwise send and parse.
+      const text = await redis.hget(rankingKey(userId), field('head', scope)).catch(unavailable);
+      if (!text) return undefined;
+      const head = decode(text);
+      if (head.items.length >= head.length) return head;
+      let rest: Promise<RankingItems | undefined> | undefined;
+      const whole = () => (rest ??= cache.load(userId, scope, head.id));
+      const items: RankingItems = {
+        length: head.length,
+        async slice(start, end) {
+          if (end <= head.items.length) return head.items.slice(start, end);
+          // Replaced twice since the head was read: the page ends with the head.
+          return ((await whole()) ?? head.items).slice(start, end);
+        },
+      };
+      return { ...head, items };
     },
     async save(userId, scope, items, versions, madeAt) {
       const id = randomBytes(12).toString('base64url');
-      const stored: StoredText = { id, user: versions.user, model: versions.model, madeAt, items: items.map(compact) };
-      await scripted.saveRanking(rankingKey(userId), JSON.stringify(stored), ttlSeconds, scope, MAX_FILTER_SCOPES).catch(unavailable);
+      const compacted = items.map(compact);
+      const text = (part: StoredText['items']) =>
+        JSON.stringify({ id, user: versions.user, model: versions.model, madeAt, length: items.length, items: part } satisfies StoredText);
+      await scripted
+        .saveRanking(rankingKey(userId), text(compacted), ttlSeconds, scope, MAX_FILTER_SCOPES, text(compacted.slice(0, HEAD_ITEMS)))
+        .catch(unavailable);
       return id;
     },
     async load(userId, scope, id) {
@@ -81,6 +115,7 @@ export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSecon
       return new Set(await redis.smembers(hiddenKey(userId)).catch(unavailable));
     },
   };
+  return cache;
 }
 
 /**
@@ -93,16 +128,20 @@ interface StoredText {
   user: string;
   model: string;
   madeAt: number;
+  /** The whole ranking's: a head holds only its first HEAD_ITEMS. */
+  length: number;
   items: [string, number, ...string[]][];
 }
 
-function decode(text: string): StoredRanking {
-  const { id, user, model, madeAt, items } = JSON.parse(text) as StoredText;
+/** A stored text, with `length` the whole ranking's and `items` what this text holds of it. */
+function decode(text: string): Omit<StoredRanking, 'items'> & { length: number; items: RankingItems } {
+  const { id, user, model, madeAt, length, items } = JSON.parse(text) as StoredText;
   return {
     id,
     versions: { user, model },
     madeAt,
-    items: { length: items.length, slice: (start, end) => items.slice(start, end).map(expand) },
+    length: length ?? items.length,
+    items: { length: items.length, slice: async (start, end) => items.slice(start, end).map(expand) },
   };
 }
 
