@@ -81,7 +81,8 @@ export class TestSentinelGroup {
   private async syncedReplicas(primary: TestRedis): Promise<number> {
     const client = new Redis(primary.port, '127.0.0.1', { lazyConnect: true });
     try {
-      return Number(/connected_slaves:(\d+)/.exec(await client.info('replication'))?.[1] ?? 0);
+      // Online, not merely connected: a replica still waiting for its first sync has no copy yet.
+      return (await client.info('replication')).split('\n').filter((line) => /^slave\d+:.*state=online/.test(line)).length;
     } finally {
       client.disconnect();
     }
