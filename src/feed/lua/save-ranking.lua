@@ -2,9 +2,8 @@
 -- name otherwise) as ARGV[1] and its head (what a first page reads) as ARGV[5], keeping the one it
 -- replaces for a cursor still paging through it, and renews the hash's time to live (ARGV[2],
 -- seconds). One script, so that two first pages saving at once cannot both move the same ranking to
--- "previous" and lose the other. A user who asks for
--- more than ARGV[4] filters keeps only the plain feed's rankings and this one's: what Redis holds
--- stays bounded per user.
+-- "previous" and lose the other. A user who asks for more than ARGV[4] filters keeps only the plain
+-- feed's rankings and this one's: what Redis holds stays bounded per user.
 local suffix = ARGV[3] == '' and '' or (':' .. ARGV[3])
 local latest = redis.call('HGET', KEYS[1], 'latest' .. suffix)
 if latest then redis.call('HSET', KEYS[1], 'previous' .. suffix, latest) end
