@@ -128,6 +128,14 @@ export function buildRows(bench: BenchResults): Row[] {
       `Replay: ${num(replay.interactions)} interactions of ${num(replay.users)} users on ${num(replay.events)} events, through the API`,
       `${num(replay.accepted)} accepted in ${num(replay.sendS, 1)} s; stored and folded after ${num(replay.drainS, 1)} s (${num(replay.drainPerS)}/s)`,
     );
+    if (replay.quality) {
+      const q = replay.quality;
+      const acc = (a: typeof q.feed) => `${num(a.hitRate, 4)} / ${num(a.ndcg, 4)} (${num(a.users)} held out)`;
+      info(
+        `Replay: held-out last positives through the API, HR@10 / NDCG@10 (time squeezed ${num(replay.squeeze, 1)}× into ${num(replay.maxAgeDays)} days)`,
+        `first page ${acc(q.feed)}; within the category ${acc(q.filtered)}; similar events ${acc(q.similar)}`,
+      );
+    }
     const names: [string, string][] = [
       ['afresh', 'first page ranked on request'],
       ['stored', 'first page from the stored ranking'],

@@ -101,6 +101,14 @@ export interface ReplayRow {
   cpuUsPerRequest: { web: number; worker: number; postgres: number; redis: number };
 }
 
+export interface ReplayQuality {
+  feed: { users: number; hitRate: number; ndcg: number };
+  /** The first page within the held-out event's category. */
+  filtered: { users: number; hitRate: number; ndcg: number };
+  /** Similar events of the user's last positive event before the held-out one. */
+  similar: { users: number; hitRate: number; ndcg: number };
+}
+
 export interface ReplayResult {
   /** Why the phase did not run (no log where it was looked for). */
   skipped?: string;
@@ -109,8 +117,11 @@ export interface ReplayResult {
   events: number;
   interactions: number;
   accepted: number;
-  /** How many times the log's time span was shortened to fit the allowed age. */
+  /** How many times the log's time span was shortened to fit the allowed age (INTERACTION_MAX_AGE_DAYS, `maxAgeDays`). */
   squeeze: number;
+  maxAgeDays: number;
+  /** Each user's held-out last positive against what the API served them (whole catalogue, k = 10). */
+  quality: ReplayQuality;
   /** From the first batch sent: the last answered, and the last row stored and folded. */
   sendS: number;
   drainS: number;

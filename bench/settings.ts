@@ -26,7 +26,16 @@ export interface Settings {
    * A real log replayed through the public API (the eval's CSV format): the dev log by default,
    * `--replay-interactions FILE --replay-events FILE` for another.
    */
-  replay: { interactions: string; events: string; warmupS: number; durationS: number };
+  replay: {
+    interactions: string;
+    events: string;
+    warmupS: number;
+    durationS: number;
+    /** INTERACTION_MAX_AGE_DAYS of the replay (`--replay-max-age-days`): the log's span is squeezed into it. */
+    maxAgeDays?: number;
+    /** `--replay-quality-only`: the held-out figures through the API, no load. */
+    qualityOnly: boolean;
+  };
   /**
    * Caps on the waits whose length depends on the service's speed, so that a slow build still ends
    * in about 12 minutes at scale 1; a capped step reports what it got through and is marked so.
@@ -48,6 +57,8 @@ export function parseArgs(argv: string[]): Settings {
   let nodeOptions = '';
   let replayInteractions = path.join(DEV_LOG, 'interactions.csv');
   let replayEvents = path.join(DEV_LOG, 'events.csv');
+  let replayMaxAgeDays: number | undefined;
+  let qualityOnly = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -68,11 +79,16 @@ export function parseArgs(argv: string[]): Settings {
       replayInteractions = path.resolve(value());
     } else if (flag === '--replay-events') {
       replayEvents = path.resolve(value());
+    } else if (flag === '--replay-max-age-days') {
+      replayMaxAgeDays = Number(value());
+      if (!(replayMaxAgeDays >= 1 && replayMaxAgeDays <= 365)) fail('--replay-max-age-days must be a number of days in [1, 365]');
+    } else if (flag === '--replay-quality-only') {
+      qualityOnly = true;
     } else if (flag === '--node-options') {
       nodeOptions = value().trim();
     } else if (flag === '--help' || flag === '-h') {
       console.log(
-        `Usage: npm run bench -- [--scale <factor>] [--only <${PHASES.join(',')}>] [--node-options=<flags>] [--replay-interactions FILE --replay-events FILE]`,
+        `Usage: npm run bench -- [--scale <factor>] [--only <${PHASES.join(',')}>] [--node-options=<flags>] [--replay-interactions FILE --replay-events FILE] [--replay-max-age-days N] [--replay-quality-only]`,
       );
       process.exit(0);
     } else {
@@ -80,7 +96,17 @@ export function parseArgs(argv: string[]): Settings {
     }
   }
   const sizes = sizesFor(scale, phases);
-  return { ...sizes, nodeOptions, replay: { ...sizes.replay, interactions: replayInteractions, events: replayEvents } };
+  return {
+    ...sizes,
+    nodeOptions,
+    replay: {
+      ...sizes.replay,
+      interactions: replayInteractions,
+      events: replayEvents,
+      maxAgeDays: replayMaxAgeDays,
+      qualityOnly,
+    },
+  };
 }
 
 /** The dev log (docs/recommendation-model.md): read where it lies, never copied into the project. */
@@ -89,7 +115,7 @@ const DEV_LOG = path.join(__dirname, '..', '..', 'shared', 'data', 'ml-latest-sm
 function sizesFor(
   scale: number,
   phases: Phase[],
-): Omit<Settings, 'nodeOptions' | 'replay'> & { replay: { warmupS: number; durationS: number } } {
+): Omit<Settings, 'nodeOptions' | 'replay'> & { replay: Pick<Settings['replay'], 'warmupS' | 'durationS'> } {
   const n = (base: number, min: number) => Math.max(min, Math.round(base * scale));
   return {
     scale,

@@ -98,6 +98,21 @@ export function timeSpan(data: EvalData): { first: Date; last: Date } {
   return { first: new Date(first), last: new Date(last) };
 }
 
+/**
+ * How many times a log's span must be shortened to fit a replay through the API that accepts
+ * `occurredAt` up to `days` old (INTERACTION_MAX_AGE_DAYS), with a margin for the replay's own
+ * duration: into `days` − 5, or 90 % of `days` when that is longer. 1 when it fits already.
+ */
+export function squeezeFactor(first: Date, last: Date, days: number): number {
+  return Math.max(1, (last.getTime() - first.getTime()) / (Math.max(days * 0.9, days - 5) * 86_400_000));
+}
+
+/** The data with its span shortened `factor` times towards its last instant, as a replay through the API has it. */
+export function squeezed(data: EvalData, factor: number): EvalData {
+  const last = timeSpan(data).last.getTime();
+  return { ...data, interactions: data.interactions.map((i) => ({ ...i, at: new Date(last - (last - i.at.getTime()) / factor) })) };
+}
+
 /** Rows read from the database per query. */
 const DB_BATCH = 50_000;
 

@@ -355,6 +355,30 @@ export function heldOutInteractions(ordered: EvalInteraction[], points = 1): Set
   return new Set([...last].flatMap(([userId, mine]) => ((counts.get(userId) ?? 0) > mine.length ? mine : [])));
 }
 
+/**
+ * Each held-out interaction (in time order) with the event its user was last positive about for
+ * the first time before it, if any: what similar events are asked for.
+ */
+export function heldOutCases(
+  ordered: EvalInteraction[],
+  heldOut: Set<EvalInteraction>,
+): { interaction: EvalInteraction; lastPositive?: string }[] {
+  const lastPositive = new Map<string, string>();
+  const touched = new Set<string>();
+  const cases = [];
+  for (const interaction of ordered) {
+    const { userId, eventId } = interaction;
+    if (heldOut.has(interaction)) {
+      cases.push({ interaction, lastPositive: lastPositive.get(userId) });
+      continue;
+    }
+    const key = `${userId}\u0000${eventId}`;
+    if (interaction.action !== 'DISMISS' && !touched.has(key)) lastPositive.set(userId, eventId);
+    touched.add(key);
+  }
+  return cases;
+}
+
 /** The deepest cut-off of the HR@k curves. */
 export const CURVE_DEPTH = 50;
 

@@ -7,7 +7,7 @@ import { hitRateChart } from '../eval/plot';
 import { Presets, SingleBar } from 'cli-progress';
 import { RECOMMENDATION_SETTINGS } from '../src/domain/fitted-settings';
 import { createDb } from '../src/data/db';
-import { readEvalDatabase, readEvalFiles, timeSpan, type EvalData } from '../eval/data';
+import { readEvalDatabase, readEvalFiles, squeezed, squeezeFactor, timeSpan, type EvalData } from '../eval/data';
 import { evaluate, type EvalResult } from '../eval/evaluate';
 import { fitSettings, writeFittedSettings } from '../eval/fit';
 import type { Config } from '../src/config';
@@ -39,6 +39,10 @@ Options:
   --item-model-every N
                       knowing the past, interactions between two fits of the item model (default
                       10000; the workers fit it every minute: fewer is closer to them, and slower)
+  --replay-within-days N
+                      as a replay, the log's span squeezed into N days, as a replay through the API
+                      must (it takes occurredAt up to INTERACTION_MAX_AGE_DAYS old): decayed signals
+                      then fade over the squeezed time (default: the log's own time)
   --plot FILE         where to write the HR@k chart, k = 1 to 50, the feed against its baselines
                       (default eval-results/hr-at-k.svg)
   --json              the figures as JSON
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
         seed: { type: 'string', default: '42' },
         'half-life-days': { type: 'string' },
         'item-model-every': { type: 'string' },
+        'replay-within-days': { type: 'string' },
         json: { type: 'boolean', default: false },
         plot: { type: 'string', default: path.join('eval-results', 'hr-at-k.svg') },
         help: { type: 'boolean', short: 'h', default: false },
@@ -78,6 +83,9 @@ async function main(): Promise<void> {
   if (itemModelEvery !== undefined && !(Number.isInteger(itemModelEvery) && itemModelEvery > 0)) {
     throw new Error(`--item-model-every takes a positive whole number of interactions\n\n${USAGE}`);
   }
+  const withinDays = values['replay-within-days'] === undefined ? undefined : Number(values['replay-within-days']);
+  if (withinDays !== undefined && !(withinDays >= 1))
+    throw new Error(`--replay-within-days takes a number of days, at least 1\n\n${USAGE}`);
   for (const file of fromFiles ? [values.interactions!, values.events!] : []) {
     if (!existsSync(file)) throw new Error(`No such file: ${file}`);
   }
@@ -112,7 +120,11 @@ async function main(): Promise<void> {
   }
 
   const result = await evaluate(data, model, config.feed, options);
-  const replay = await evaluate(data, model, config.feed, { ...options, shapes: false, knowing: 'replay' });
+  const { first, last } = timeSpan(data);
+  const squeeze = withinDays === undefined ? 1 : squeezeFactor(first, last, withinDays);
+  const replayData = squeezed(data, squeeze);
+  const replayModel = { ...model, epoch: middleOf(replayData, halfLifeDays) };
+  const replay = await evaluate(replayData, replayModel, config.feed, { ...options, shapes: false, knowing: 'replay' });
   mkdirSync(path.dirname(values.plot), { recursive: true });
   writeFileSync(values.plot, hitRateChart(`HR@k, whole catalogue: ${result.users} held-out interactions`, result.hitRateAtK));
   if (values.json) {
@@ -122,7 +134,7 @@ async function main(): Promise<void> {
       ranking: config.feed.ranking,
       candidates: config.feed.candidates,
     };
-    const replayed = { users: replay.users, feed: replay.feed, baselines: replay.baselines, models: replay.models };
+    const replayed = { users: replay.users, squeeze, feed: replay.feed, baselines: replay.baselines, models: replay.models };
     console.log(
       JSON.stringify({ ...result, replay: replayed, settings, skippedLines: data.skipped.length, duplicates: data.duplicates }, null, 2),
     );
@@ -132,7 +144,7 @@ async function main(): Promise<void> {
     `interactions: ${data.interactions.length} read, ${data.skipped.length} lines skipped${data.skipped.length ? ` (first: ${data.skipped[0]})` : ''}`,
   );
   report(result, data, halfLifeDays);
-  reportReplay(replay);
+  reportReplay(replay, squeeze);
   console.log(`\nHR@k for k = 1 to 50: ${values.plot}`);
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
@@ -206,9 +218,10 @@ function report(result: EvalResult, _data: EvalData, halfLifeDays: number): void
 }
 
 /** The same held-out interactions measured knowing every other one (EvalOptions.knowing 'replay'). */
-function reportReplay(result: EvalResult): void {
+function reportReplay(result: EvalResult, squeeze = 1): void {
+  const time = squeeze > 1 ? `, its time squeezed ${squeeze.toFixed(1)}×` : '';
   console.log(
-    `\nas a replay: every other interaction known first, later ones of other users included (a log replayed through the API; the batch split of published baselines): ${result.users} users`,
+    `\nas a replay: every other interaction known first, later ones of other users included (a log replayed through the API${time}; the batch split of published baselines): ${result.users} users`,
   );
   console.log(`${'whole catalogue'.padEnd(26)}  HR@${result.k}    NDCG@${result.k}`);
   for (const [name, a] of [['feed', result.feed], ...result.baselines.map((b) => [b.name, b] as const)] as const) {

@@ -1,33 +1,38 @@
 // Phase 8: a real log replayed through the public API, as a platform would fill the service: each
 // event created with POST /events, each user's history posted in time order through
 // POST /interactions/batch with occurredAt (the log's time span squeezed into the allowed age),
-// drained by the worker. Then, at 1, 4 and 16 connections: first pages ranked on request, the same
-// pages from the stored ranking, first pages within a category, and similar events, each with the
-// CPU every process spent per request.
+// drained by the worker. Each user's last positive is held out of what is posted, and once the
+// workers have stored the rest and fitted the item model, every user's first page, the same within
+// the held-out event's category, and the similar events of their last positive before it are
+// scored against it, as a platform replaying its own log would check the feed. Then, at 1, 4 and
+// 16 connections: first pages ranked on request, the same pages from the stored ranking, first
+// pages within a category, and similar events, each with the CPU every process spent per request.
 import { existsSync } from 'node:fs';
 import type { Context } from '../context';
 import { closedLoop, type ClosedLoopResult, type LoadRequest } from '../load';
-import type { ReplayResult } from '../results';
+import type { ReplayQuality, ReplayResult } from '../results';
 import { commandCpuSeconds, cpuSeconds } from '../rss';
 import { Stack } from '../stack';
 import { rng, signToken } from '../workload';
-import { readEvalFiles } from '../../eval/data';
+import { readEvalFiles, squeezeFactor, type EvalInteraction } from '../../eval/data';
+import { heldOutCases, heldOutInteractions, Tally } from '../../eval/evaluate';
 import { cycle } from './throughput';
 
 const DAY_MS = 86_400_000;
 /** The service's INTERACTION_MAX_AGE_DAYS for the replay; the log's span is squeezed into most of it. */
-const MAX_AGE_DAYS = 365;
+const DEFAULT_MAX_AGE_DAYS = 365;
 const CONNECTIONS = [1, 4, 16];
 const BATCH = 500;
 const SENDERS = 4;
 
 export async function runReplay(ctx: Context): Promise<ReplayResult> {
-  const { interactions: interactionsFile, events: eventsFile, warmupS, durationS } = ctx.settings.replay;
+  const { interactions: interactionsFile, events: eventsFile, warmupS, durationS, qualityOnly } = ctx.settings.replay;
+  const maxAgeDays = ctx.settings.replay.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS;
   if (!existsSync(interactionsFile) || !existsSync(eventsFile)) {
     return { skipped: `no log at ${interactionsFile} and ${eventsFile}` } as ReplayResult;
   }
   const data = await readEvalFiles(interactionsFile, eventsFile);
-  const env = { INTERACTION_MAX_AGE_DAYS: String(MAX_AGE_DAYS), RATE_LIMIT_WRITES_PER_MINUTE: '0', RATE_LIMIT_READS_PER_MINUTE: '0' };
+  const env = { INTERACTION_MAX_AGE_DAYS: String(maxAgeDays), RATE_LIMIT_WRITES_PER_MINUTE: '0', RATE_LIMIT_READS_PER_MINUTE: '0' };
   const stack = await Stack.create(ctx, 'replay', 0, env);
   try {
     await stack.startWeb();
@@ -72,16 +77,20 @@ export async function runReplay(ctx: Context): Promise<ReplayResult> {
       .map(({ interaction }) => interaction);
     const first = ordered[0]!.at.getTime();
     const last = ordered[ordered.length - 1]!.at.getTime();
-    const squeeze = Math.max(1, (last - first) / ((MAX_AGE_DAYS - 5) * DAY_MS));
+    const squeeze = squeezeFactor(new Date(first), new Date(last), maxAgeDays);
+    const heldOut = heldOutInteractions(ordered);
     const now = Date.now();
     const byUser = new Map<string, typeof ordered>();
     for (const interaction of ordered) {
+      if (heldOut.has(interaction)) continue;
       const history = byUser.get(interaction.userId) ?? [];
       history.push(interaction);
       byUser.set(interaction.userId, history);
     }
     const users = [...byUser.keys()];
-    ctx.log(`  posting ${ordered.length} interactions of ${users.length} users (time squeezed ${squeeze.toFixed(1)}×)`);
+    ctx.log(
+      `  posting ${ordered.length - heldOut.size} interactions of ${users.length} users, ${heldOut.size} held out (time squeezed ${squeeze.toFixed(1)}×)`,
+    );
     stack.startWorker();
     const sendStarted = performance.now();
     let accepted = 0;
@@ -104,7 +113,29 @@ export async function runReplay(ctx: Context): Promise<ReplayResult> {
     while ((await stored()) < accepted || !(await folded())) await new Promise((resolve) => setTimeout(resolve, 200));
     const drainS = (performance.now() - sendStarted) / 1000;
     ctx.log(`  ${accepted} accepted in ${sentS.toFixed(1)} s, stored and folded after ${drainS.toFixed(1)} s`);
+    await itemModelFitted(stack);
     await stack.pool.query('analyze');
+
+    const quality = await scoreHeldOut(base, ordered, heldOut, ids, data.events);
+    ctx.log(
+      `  held out, through the API (HR@10 / NDCG@10): feed ${pair(quality.feed)}, within the category ${pair(quality.filtered)}, similar events ${pair(quality.similar)}`,
+    );
+    const result = {
+      interactionsFile,
+      users: users.length,
+      events: logIds.length,
+      interactions: ordered.length,
+      accepted,
+      squeeze,
+      maxAgeDays,
+      sendS: sentS,
+      drainS,
+      drainPerS: accepted / drainS,
+      durationS,
+      quality,
+      shapes: {} as ReplayResult['shapes'],
+    };
+    if (qualityOnly) return result;
 
     // The pages, each shape at each concurrency. Afresh: a web process that never serves a stored ranking.
     const tokens = users.map((user) => signToken(user));
@@ -139,7 +170,7 @@ export async function runReplay(ctx: Context): Promise<ReplayResult> {
       }
       return rows;
     };
-    const shapes: ReplayResult['shapes'] = {};
+    const shapes = result.shapes;
     await stack.restartWeb({ FEED_RANKING_MAX_AGE_S: '0' });
     ctx.log('  first pages, ranked on request');
     shapes.afresh = await measure(firstPages);
@@ -152,23 +183,58 @@ export async function runReplay(ctx: Context): Promise<ReplayResult> {
     await closedLoop({ url: base, connections: 4, durationS: Math.max(1, tokens.length / 200), next: cycle(firstPages) });
     ctx.log('  first pages, from the stored ranking');
     shapes.stored = await measure(firstPages);
-    return {
-      interactionsFile,
-      users: users.length,
-      events: eventIds.length,
-      interactions: ordered.length,
-      accepted,
-      squeeze,
-      sendS: sentS,
-      drainS,
-      drainPerS: accepted / drainS,
-      durationS,
-      shapes,
-    };
+    return result;
   } finally {
     await stack.destroy();
   }
 }
+
+/** Waits until the workers' item model is fitted on every positive stored: the feed is then as it will stay. */
+async function itemModelFitted(stack: Stack): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const { rows } = await stack.pool.query(
+      `select (select sum(engaged)::bigint from event_popularity) as positives,
+              (select (settings->>'positives')::bigint from model_state where name = 'item_model') as fitted`,
+    );
+    if (rows[0].fitted !== null && rows[0].fitted === rows[0].positives) return;
+    if (Date.now() > deadline) throw new Error(`the item model was not fitted on the replay in 300 s (${JSON.stringify(rows[0])})`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/**
+ * Each user's held-out event against what the API answers them now: their first page of 10, the
+ * same within the held-out event's category, and the similar events of the last event they were
+ * positive about before it (HR@10, NDCG@10 with one relevant event; the whole catalogue).
+ */
+async function scoreHeldOut(
+  base: string,
+  ordered: EvalInteraction[],
+  heldOut: Set<EvalInteraction>,
+  ids: Map<string, string>,
+  events: Map<string, { category: string | null }>,
+): Promise<ReplayQuality> {
+  const tallies = { feed: new Tally(10), filtered: new Tally(10), similar: new Tally(10) };
+  const rankIn = async (path: string, token: string, eventId: string) => {
+    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    const at = ((await res.json()) as { items: { eventId: string }[] }).items.findIndex((item) => item.eventId === eventId);
+    return at === -1 ? undefined : at;
+  };
+  await inParallel(heldOutCases(ordered, heldOut), 4, async ({ interaction: { userId, eventId }, lastPositive }) => {
+    const token = signToken(userId);
+    const target = ids.get(eventId)!;
+    const category = events.get(eventId)?.category;
+    tallies.feed.add(await rankIn('/recommendations?limit=10', token, target));
+    if (category) tallies.filtered.add(await rankIn(`/recommendations?limit=10&category=${encodeURIComponent(category)}`, token, target));
+    if (lastPositive) tallies.similar.add(await rankIn(`/events/${ids.get(lastPositive)}/similar?limit=10`, token, target));
+  });
+  const result = (tally: Tally) => ({ users: tally.n, ...tally.result() });
+  return { feed: result(tallies.feed), filtered: result(tallies.filtered), similar: result(tallies.similar) };
+}
+
+const pair = (a: ReplayQuality['feed']) => `${a.hitRate.toFixed(4)} / ${a.ndcg.toFixed(4)} (${a.users})`;
 
 function cpu(stack: Stack) {
   return {
