@@ -126,7 +126,7 @@ export function buildRows(bench: BenchResults): Row[] {
   else if (replay) {
     info(
       `Replay: ${num(replay.interactions)} interactions of ${num(replay.users)} users on ${num(replay.events)} events, through the API`,
-      `${num(replay.accepted)} accepted in ${num(replay.sendS, 1)} s; stored and folded after ${num(replay.drainS, 1)} s (${num(replay.drainPerS)}/s)`,
+      `${num(replay.accepted)} accepted in ${num(replay.sendS, 1)} s; stored after ${num(replay.storedS, 1)} s, folded after ${num(replay.drainS, 1)} s (${num(replay.drainPerS)}/s), the item model fitted after ${num(replay.fittedS, 1)} s`,
     );
     if (replay.quality) {
       const q = replay.quality;

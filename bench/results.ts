@@ -122,9 +122,11 @@ export interface ReplayResult {
   maxAgeDays: number;
   /** Each user's held-out last positive against what the API served them (whole catalogue, k = 10). */
   quality: ReplayQuality;
-  /** From the first batch sent: the last answered, and the last row stored and folded. */
+  /** From the first batch sent: the last answered, the last row stored, the last folded, and the item model fitted on them all. */
   sendS: number;
+  storedS: number;
   drainS: number;
+  fittedS: number;
   drainPerS: number;
   durationS: number;
   /** afresh, stored, filtered, similar: a row per concurrency (1, 4, 16). */

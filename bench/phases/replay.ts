@@ -110,10 +110,23 @@ export async function runReplay(ctx: Context): Promise<ReplayResult> {
     const sentS = (performance.now() - sendStarted) / 1000;
     const stored = async () => Number((await stack.pool.query('select count(*) as n from interactions')).rows[0].n);
     const folded = async () => Number((await stack.pool.query('select count(*) as n from cooccurrence_pending')).rows[0].n) === 0;
-    while ((await stored()) < accepted || !(await folded())) await new Promise((resolve) => setTimeout(resolve, 200));
-    const drainS = (performance.now() - sendStarted) / 1000;
-    ctx.log(`  ${accepted} accepted in ${sentS.toFixed(1)} s, stored and folded after ${drainS.toFixed(1)} s`);
-    await itemModelFitted(stack);
+    const since = () => (performance.now() - sendStarted) / 1000;
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 200));
+    while ((await stored()) < accepted) await pause();
+    const storedS = since();
+    // Folding and fitting go on side by side once the rows are in: each is timed on its own.
+    let drainS: number | undefined;
+    let fittedS: number | undefined;
+    const fitDeadline = Date.now() + 300_000;
+    while (drainS === undefined || fittedS === undefined) {
+      if (drainS === undefined && (await folded())) drainS = since();
+      if (fittedS === undefined && (await itemModelFitted(stack))) fittedS = since();
+      if (fittedS === undefined && Date.now() > fitDeadline) throw new Error('the item model was not fitted on the replay in 300 s');
+      await pause();
+    }
+    ctx.log(
+      `  ${accepted} accepted in ${sentS.toFixed(1)} s, stored after ${storedS.toFixed(1)} s, folded after ${drainS.toFixed(1)} s, the item model fitted after ${fittedS.toFixed(1)} s`,
+    );
     await stack.pool.query('analyze');
 
     const quality = await scoreHeldOut(base, ordered, heldOut, ids, data.events);
@@ -129,8 +142,10 @@ export async function runReplay(ctx: Context): Promise<ReplayResult> {
       squeeze,
       maxAgeDays,
       sendS: sentS,
+      storedS,
       drainS,
       drainPerS: accepted / drainS,
+      fittedS,
       durationS,
       quality,
       shapes: {} as ReplayResult['shapes'],
@@ -189,18 +204,13 @@ export async function runReplay(ctx: Context): Promise<ReplayResult> {
   }
 }
 
-/** Waits until the workers' item model is fitted on every positive stored: the feed is then as it will stay. */
-async function itemModelFitted(stack: Stack): Promise<void> {
-  const deadline = Date.now() + 300_000;
-  for (;;) {
-    const { rows } = await stack.pool.query(
-      `select (select sum(engaged)::bigint from event_popularity) as positives,
-              (select (settings->>'positives')::bigint from model_state where name = 'item_model') as fitted`,
-    );
-    if (rows[0].fitted !== null && rows[0].fitted === rows[0].positives) return;
-    if (Date.now() > deadline) throw new Error(`the item model was not fitted on the replay in 300 s (${JSON.stringify(rows[0])})`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+/** Whether the workers' item model is fitted on every positive stored: the feed is then as it will stay. */
+async function itemModelFitted(stack: Stack): Promise<boolean> {
+  const { rows } = await stack.pool.query(
+    `select (select sum(engaged)::bigint from event_popularity) as positives,
+            (select (settings->>'positives')::bigint from model_state where name = 'item_model') as fitted`,
+  );
+  return rows[0].fitted !== null && rows[0].fitted === rows[0].positives;
 }
 
 /**
