@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ModelSettings } from '../src/domain/model';
 import { RECOMMENDATION_SETTINGS, type RecommendationSettings } from '../src/domain/fitted-settings';
-import type { EvalData } from './data';
+import { squeezed, type EvalData } from './data';
 import { evaluate, evaluateMany, heldOutInteractions, type EvalOptions, type EvalResult } from './evaluate';
 import type { FeedSettings } from './feed';
 
@@ -143,13 +143,25 @@ export interface Measured {
 export async function fitSettings(
   data: EvalData,
   model: ModelSettings,
-  options: EvalOptions & { log?: (line: string) => void; from?: Fittable } = {},
+  options: EvalOptions & {
+    log?: (line: string) => void;
+    from?: Fittable;
+    /** As a replay, the data's span shortened this many times, as a replay through the API has it (squeezeFactor). */
+    replaySqueeze?: number;
+  } = {},
 ): Promise<FitResult> {
   const log = options.log ?? (() => undefined);
   const validationData = validationSplit(data);
+  // Squeezed towards its end, the data stays within its span: the model's epoch holds for it.
+  const asReplayed = (d: EvalData) => (options.replaySqueeze ? squeezed(d, options.replaySqueeze) : d);
   const measure = async (s: Fittable, feeds: FeedSettings[] = [s.feed]): Promise<Measured[]> => {
     const run = (knowing: 'past' | 'replay') =>
-      evaluateMany(validationData, { ...model, ...s.model }, feeds, { ...options, points: VALIDATION_POINTS, shapes: false, knowing });
+      evaluateMany(knowing === 'replay' ? asReplayed(validationData) : validationData, { ...model, ...s.model }, feeds, {
+        ...options,
+        points: VALIDATION_POINTS,
+        shapes: false,
+        knowing,
+      });
     const [past, replay] = [await run('past'), await run('replay')];
     return past.map((r, i) => ({ past: r, replay: replay[i]! }));
   };
@@ -200,7 +212,8 @@ export async function fitSettings(
 
   const [after] = await measure(current);
   log(`validation, after: ${figures(after!)}`);
-  const testOf = (knowing: 'past' | 'replay') => evaluate(data, { ...model, ...current.model }, current.feed, { ...options, knowing });
+  const testOf = (knowing: 'past' | 'replay') =>
+    evaluate(knowing === 'replay' ? asReplayed(data) : data, { ...model, ...current.model }, current.feed, { ...options, knowing });
   const test = { past: await testOf('past'), replay: await testOf('replay') };
   return {
     settings: { model: current.model, ranking: current.feed.ranking, candidates: current.feed.candidates },

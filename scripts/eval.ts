@@ -42,7 +42,8 @@ Options:
   --replay-within-days N
                       as a replay, the log's span squeezed into N days, as a replay through the API
                       must (it takes occurredAt up to INTERACTION_MAX_AGE_DAYS old): decayed signals
-                      then fade over the squeezed time (default: the log's own time)
+                      then fade over the squeezed time (default: the log's own time); with --fit,
+                      the replay half of its objective and of its test too
   --plot FILE         where to write the HR@k chart, k = 1 to 50, the feed against its baselines
                       (default eval-results/hr-at-k.svg)
   --json              the figures as JSON
@@ -107,13 +108,18 @@ async function main(): Promise<void> {
       ? { model: { halfLifeDays, cooccurrenceWindow, cooccurrenceDistanceDecay, cooccurrenceBackward }, feed: config.feed }
       : undefined;
     const log = values.json ? () => undefined : console.log;
-    const fitted = await fitSettings(data, model, { ...options, from, log });
-    const file = writeFittedSettings(fitted, `${source}${values.continue ? ' --continue' : ''}`, values.out);
+    const replaySqueeze = withinDays === undefined ? undefined : squeezeFactor(timeSpan(data).first, timeSpan(data).last, withinDays);
+    const fitted = await fitSettings(data, model, { ...options, from, log, replaySqueeze });
+    const file = writeFittedSettings(
+      fitted,
+      `${source}${values.continue ? ' --continue' : ''}${withinDays === undefined ? '' : ` --replay-within-days ${withinDays}`}`,
+      values.out,
+    );
     if (values.json) console.log(JSON.stringify(fitted, null, 2));
     else {
       console.log(`\nwrote ${file}; on the held-out interactions (test) with the fitted settings:`);
       report(fitted.test.past, data, halfLifeDays);
-      reportReplay(fitted.test.replay);
+      reportReplay(fitted.test.replay, replaySqueeze);
       console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
     }
     return;

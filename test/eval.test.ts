@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/config';
 import { parseTimestamp } from '../eval/csv';
-import { parseEvalData, readEvalFiles } from '../eval/data';
+import { parseEvalData, readEvalFiles, timeSpan } from '../eval/data';
 import { evaluate, evaluateMany, heldOutInteractions } from '../eval/evaluate';
 import { validationSplit } from '../eval/fit';
 import { generateEvalData } from '../eval/generate';
@@ -192,10 +192,20 @@ describe('offline evaluation', () => {
       for (const entry of [...json.models, json.feed]) {
         expect(entry).toEqual(expect.objectContaining({ hitRate: expect.any(Number), ndcg: expect.any(Number) }));
       }
+      expect(json.replay.squeeze).toBe(1);
+      // As a replay through the API would have it: the log's span squeezed into a day.
+      const squeezedRun = (await promisify(execFile)('npm', [...args, '--replay-within-days', '1'], { cwd: root })).stdout;
+      const { first, last } = timeSpan(parseEvalData(generated.interactionsCsv, generated.eventsCsv));
+      const days = (last.getTime() - first.getTime()) / 86_400_000;
+      expect(days).toBeGreaterThan(2);
+      expect(squeezedRun).toContain(`its time squeezed ${(days / 0.9).toFixed(1)}×`);
 
       // Options are checked before anything is read.
       await expect(promisify(execFile)('npm', [...args, '--item-model-every', '0'], { cwd: root })).rejects.toMatchObject({
         stderr: expect.stringContaining('--item-model-every takes a positive whole number'),
+      });
+      await expect(promisify(execFile)('npm', [...args, '--replay-within-days', '0'], { cwd: root })).rejects.toMatchObject({
+        stderr: expect.stringContaining('--replay-within-days takes a number of days'),
       });
       await expect(promisify(execFile)('npm', evalOf('none.csv'), { cwd: root })).rejects.toMatchObject({
         stderr: expect.stringContaining(`No such file: ${path.join(dir, 'none.csv')}`),
