@@ -176,10 +176,19 @@ describe('GET /recommendations with filters', () => {
 
   test("a user keeps the rankings of at most 8 filter sets, and always the plain feed's", async () => {
     const userId = `user-${randomUUID()}`;
+    const key = userStateKey(stack.config.queuePrefix, 'feed', userId);
+    // latest, previous or head, then the scope: '' for the plain feed
+    const scopes = async () => new Set((await stack.producer.connection.hkeys(key)).map((field) => field.replace(/^[a-z]+/, '')));
     const plain = await feed(userId, 'limit=1');
     const cities = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].map((c) => `city=${c}`);
-    for (const filter of cities) await feed(userId, `${filter}&limit=1`);
-    const fields = await stack.producer.connection.hkeys(userStateKey(stack.config.queuePrefix, 'feed', userId));
+    for (const filter of cities.slice(0, MAX_FILTER_SCOPES)) await feed(userId, `${filter}&limit=1`);
+    expect((await scopes()).size).toBe(MAX_FILTER_SCOPES + 1);
+    // A ninth drops the other filter sets' rankings, however few fields each took.
+    await feed(userId, `${cities[MAX_FILTER_SCOPES]}&limit=1`);
+    expect((await scopes()).size).toBe(2);
+    expect(await scopes()).toContain('');
+    await feed(userId, `${cities[MAX_FILTER_SCOPES + 1]}&limit=1`);
+    const fields = await stack.producer.connection.hkeys(key);
     expect(fields.length).toBeLessThanOrEqual(3 * (MAX_FILTER_SCOPES + 1)); // latest, previous and head of each
     expect(fields).toContain('latest');
     // The plain feed's cursor still pages, and so does the latest filter's.
