@@ -56,7 +56,12 @@ const common = {
 const write = { 429: error('Too many writes by this user (RATE_LIMIT_WRITES_PER_MINUTE); see Retry-After') };
 const read = { 429: error('Too many reads by this user (RATE_LIMIT_READS_PER_MINUTE); see Retry-After') };
 const pageParameters = queryParameters(pageQuery);
-const withBody = { 413: error('Body too large'), 415: error('Not UTF-8 JSON'), ...write };
+const withBody = {
+  408: error('The body did not arrive within BODY_TIMEOUT_MS of the headers; the connection is closed (request_timeout)'),
+  413: error('Body too large'),
+  415: error('Not UTF-8 JSON'),
+  ...write,
+};
 const open = { security: [] };
 const admin = { security: [{ basicAuth: [] }, { bearerAuth: [] }] };
 
@@ -183,7 +188,7 @@ export const openApiDocument = {
       get: {
         summary: 'Read an event',
         parameters: [pathParam('id', 'Event id')],
-        responses: { 200: json(eventResponse), 401: common[401], 404: error('No such event'), ...read },
+        responses: { 200: json(eventResponse), 401: common[401], 404: error('No such event (event_not_found)'), ...read },
       },
     },
     '/events/{id}/similar': {
@@ -231,7 +236,12 @@ export const openApiDocument = {
       get: {
         summary: 'One of the caller’s collections',
         parameters: [pathParam('id', 'Collection id')],
-        responses: { 200: json(collectionResponse), 401: common[401], 404: error('No such collection of the caller'), ...read },
+        responses: {
+          200: json(collectionResponse),
+          401: common[401],
+          404: error('No such collection of the caller (collection_not_found)'),
+          ...read,
+        },
       },
     },
     '/collections/{id}/events': {
@@ -242,7 +252,7 @@ export const openApiDocument = {
           200: json(page(collectionEntry)),
           400: common[400],
           401: common[401],
-          404: error('No such collection of the caller'),
+          404: error('No such collection of the caller (collection_not_found)'),
           ...read,
         },
       },
@@ -254,7 +264,7 @@ export const openApiDocument = {
           201: json(addedEntry, 'Added'),
           ...common,
           ...withBody,
-          404: error('No such event, or no such collection of the caller'),
+          404: error('No such event (event_not_found), or no such collection of the caller (collection_not_found)'),
           409: error('Already in the collection (already_in_collection), or the caller keeps as many events as they may (limit_reached)'),
         },
       },
@@ -263,7 +273,12 @@ export const openApiDocument = {
       delete: {
         summary: 'Remove an event from a collection (the SAVE stays)',
         parameters: [pathParam('id', 'Collection id'), pathParam('eventId', 'Event id')],
-        responses: { 204: { description: 'Removed' }, 401: common[401], 404: error('No such collection of the caller'), ...write },
+        responses: {
+          204: { description: 'Removed' },
+          401: common[401],
+          404: error('No such collection of the caller (collection_not_found)'),
+          ...write,
+        },
       },
     },
     '/gigs/{eventId}/applications': {
@@ -275,8 +290,8 @@ export const openApiDocument = {
           201: json(gigApplicationResponse, 'Applied'),
           ...common,
           ...withBody,
-          404: error('No such gig'),
-          409: error('Already applied'),
+          404: error('No such event, or it is not a gig (gig_not_found)'),
+          409: error('Already applied (already_applied)'),
         },
       },
     },
@@ -284,7 +299,7 @@ export const openApiDocument = {
       get: {
         summary: "The caller's application to a gig",
         parameters: [pathParam('eventId', 'Gig id')],
-        responses: { 200: json(gigApplicationResponse), 401: common[401], 404: error('No application'), ...read },
+        responses: { 200: json(gigApplicationResponse), 401: common[401], 404: error('No application (application_not_found)'), ...read },
       },
     },
     '/healthz': { get: { ...open, summary: 'The process is alive', responses: { 200: anyObject } } },
@@ -299,7 +314,13 @@ export const openApiDocument = {
       get: {
         ...admin,
         summary: 'Prometheus metrics',
-        responses: { 200: { description: 'Prometheus text format' }, 401: error('No credentials') },
+        responses: {
+          200: { description: 'Prometheus text format' },
+          401: error('No credentials'),
+          403: error('A token without the admin role (forbidden)'),
+          404: error('No operators’ login configured (ADMIN_USERNAME, ADMIN_PASSWORD): not served (route_not_found)'),
+          429: error('Too many failed logins from this address; see Retry-After (rate_limited)'),
+        },
       },
     },
     '/admin/queues': {
@@ -334,7 +355,7 @@ export const openApiDocument = {
             name: 'to',
             in: 'query',
             required: true,
-            description: 'Last UTC day, YYYY-MM-DD (at most 366 days after from)',
+            description: 'Last UTC day, YYYY-MM-DD (from and to both included: at most 366 days)',
             schema: { type: 'string', format: 'date' },
           },
         ],

@@ -22,18 +22,22 @@ import {
 } from '../schemas';
 
 /**
- * The largest body a batch can need: MAX_BATCH_ITEMS of the largest items the schema allows
- * (an id of 200 characters, a key of 200 visible characters each escaped, a time with an offset),
- * written compactly. Anything larger is refused (413) before it is parsed.
+ * The largest body a batch can need: MAX_BATCH_ITEMS of the largest items the schema allows, written
+ * compactly: an id of 200 characters, a key of 200 visible characters each escaped, a time with an
+ * offset, a recommendationId of 200 characters of three bytes each in UTF-8. Anything larger is
+ * refused (413) before it is parsed.
  */
 const BATCH_BODY_LIMIT =
   MAX_BATCH_ITEMS *
-    (JSON.stringify({
-      eventId: 'e'.repeat(200),
-      action: 'DISMISS',
-      occurredAt: '2026-11-30T09:15:00.123456+05:30',
-      idempotencyKey: '"'.repeat(200),
-    }).length +
+    (Buffer.byteLength(
+      JSON.stringify({
+        eventId: 'e'.repeat(200),
+        action: 'DISMISS',
+        occurredAt: '2026-11-30T09:15:00.123456+05:30',
+        idempotencyKey: '"'.repeat(200),
+        recommendationId: '€'.repeat(200),
+      }),
+    ) +
       1) +
   JSON.stringify({ sentAt: '2026-11-30T09:15:00.123456+05:30', interactions: [] }).length;
 
