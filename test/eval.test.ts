@@ -5,9 +5,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/config';
 import { parseTimestamp } from '../eval/csv';
-import { parseEvalData, readEvalFiles, timeSpan } from '../eval/data';
+import { parseEvalData, readEvalFiles, squeezed, timeSpan } from '../eval/data';
 import { evaluate, evaluateMany, heldOutInteractions } from '../eval/evaluate';
-import { validationSplit } from '../eval/fit';
+import { fitSettings, validationSplit } from '../eval/fit';
 import { generateEvalData } from '../eval/generate';
 import { MemoryModelStore } from '../eval/memory-store';
 
@@ -233,6 +233,27 @@ describe('fitting the ranking', () => {
     }
     expect(split.interactions.length).toBeGreaterThan(data.interactions.length / 2);
   });
+
+  test('measures what it fitted on the held-out interactions, its replay squeezed as asked (--replay-within-days)', async () => {
+    const generated = generateEvalData({ users: 60, events: 40, seed: 3 });
+    const data = parseEvalData(generated.interactionsCsv, generated.eventsCsv);
+    const options = { negatives: 10 };
+    const fitted = await fitSettings(data, model, { ...options, replaySqueeze: 50 });
+    const fittedModel = { ...model, ...fitted.settings.model };
+    const fittedFeed = { ranking: fitted.settings.ranking, candidates: fitted.settings.candidates };
+    const measure = (d: typeof data, knowing: 'past' | 'replay') => evaluate(d, fittedModel, fittedFeed, { ...options, knowing });
+    expect(fitted.test.past).toEqual(await measure(data, 'past'));
+    expect(fitted.test.replay).toEqual(await measure(squeezed(data, 50), 'replay'));
+    expect(fitted.test.replay).not.toEqual(await measure(data, 'replay'));
+    // The objective's replay half too: the validation split squeezed (each user's last 5 positives measured).
+    const [validated] = await evaluateMany(squeezed(validationSplit(data), 50), fittedModel, [fittedFeed], {
+      ...options,
+      points: 5,
+      shapes: false,
+      knowing: 'replay',
+    });
+    expect(fitted.validation.after.replay).toEqual(validated);
+  }, 120_000);
 
   test('holds out first engagements only: an event the user already touched is no discovery', () => {
     const data = parseEvalData('u1,a,VIEW,100\nu1,b,SAVE,200\nu1,a,SAVE,300\nu2,a,SAVE,100\n', '');
