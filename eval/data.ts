@@ -109,6 +109,7 @@ export function squeezeFactor(first: Date, last: Date, days: number): number {
 
 /** The data with its span shortened `factor` times towards its last instant, as a replay through the API has it. */
 export function squeezed(data: EvalData, factor: number): EvalData {
+  if (factor === 1) return data;
   const last = timeSpan(data).last.getTime();
   return { ...data, interactions: data.interactions.map((i) => ({ ...i, at: new Date(last - (last - i.at.getTime()) / factor) })) };
 }

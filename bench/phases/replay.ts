@@ -75,9 +75,8 @@ export async function runReplay(ctx: Context): Promise<ReplayResult> {
       .map((interaction, index) => ({ interaction, index }))
       .sort((a, b) => a.interaction.at.getTime() - b.interaction.at.getTime() || a.index - b.index)
       .map(({ interaction }) => interaction);
-    const first = ordered[0]!.at.getTime();
     const last = ordered[ordered.length - 1]!.at.getTime();
-    const squeeze = squeezeFactor(new Date(first), new Date(last), maxAgeDays);
+    const squeeze = squeezeFactor(ordered[0]!.at, ordered[ordered.length - 1]!.at, maxAgeDays);
     const heldOut = heldOutInteractions(ordered);
     const now = Date.now();
     const byUser = new Map<string, typeof ordered>();
