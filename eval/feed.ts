@@ -3,6 +3,7 @@ import { rankCandidates, type Candidate, type RankedItem } from '../src/feed/ran
 import { rankSimilar, SIMILAR_LIMITS, type SimilarItem } from '../src/feed/similar';
 import type { CandidateLimits, RankingSettings } from '../src/domain/fitted-settings';
 import { DEFAULT_ITEM_MODEL_HALF_LIFE, itemModelScores } from '../src/domain/item-model';
+import { spell } from '../src/domain/model';
 import { NO_FEATURES, type MemoryModelStore, type Pair } from './memory-store';
 
 export interface FeedSettings {
@@ -151,14 +152,17 @@ export function strongest(entries: [string, number][], limit: number): [string, 
 export function similarInMemory(store: MemoryModelStore, settings: FeedSettings, userId: string, eventId: string): SimilarItem[] {
   const source = store.events.get(eventId) ?? NO_FEATURES;
   const sourceFeatures = new Set(store.featuresOf(eventId).filter((f) => !f.startsWith('kind:')));
-  const sourceCategory = source.category?.trim().toLowerCase();
+  const sourceCategory = source.category ? spell(source.category) : undefined;
   const shares = (id: string) => store.featuresOf(id).some((f) => sourceFeatures.has(f));
   const byPopularity = store.byPopularity();
   const alike = byPopularity.slice(0, SIMILAR_LIMITS.scan).filter(shares).slice(0, SIMILAR_LIMITS.alike);
   const fresh = sourceCategory
     ? store
         .neverEngaged()
-        .filter((id) => store.events.get(id)?.category?.trim().toLowerCase() === sourceCategory)
+        .filter((id) => {
+          const category = store.events.get(id)?.category;
+          return category ? spell(category) === sourceCategory : sourceCategory === undefined;
+        })
         .slice(0, SIMILAR_LIMITS.alike)
     : [];
   const items = settings.ranking.weights.itemModel ? (store.itemNeighbours.get(eventId) ?? []) : [];

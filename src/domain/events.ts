@@ -4,6 +4,7 @@ import type { EventModel } from '../data/models';
 import { ForbiddenError, NotFoundError } from '../errors';
 import type { AuthUser } from './auth-user';
 import { isUuid } from './ids';
+import { spell } from './model';
 
 const EVENT_CREATORS = ['organizer', 'admin'];
 
@@ -17,8 +18,8 @@ export function assertMayCreateEvents(user: AuthUser): void {
 export async function createEvent(db: Db, user: AuthUser, input: Omit<NewEvent, 'organizerId'>): Promise<EventModel> {
   assertMayCreateEvents(user);
   // Categories and tags are matched as features: one spelling each.
-  const category = input.category?.trim().toLowerCase();
-  const tags = input.tags && [...new Set(input.tags.map((tag) => tag.trim().toLowerCase()))];
+  const category = input.category && spell(input.category);
+  const tags = input.tags && [...new Set(input.tags.map(spell))];
   return insertEvent(db, { ...input, category, tags, organizerId: user.id });
 }
 

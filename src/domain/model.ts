@@ -87,7 +87,20 @@ export function featureType(feature: string): FeatureType {
 /** A feature's key from its kind and name: categories, tags and cities in one spelling each. */
 export function featureKey(kind: string, name: string): string {
   const spelled = kind === 'category' || kind === 'tag' || kind === 'city';
-  return `${kind}:${spelled ? name.trim().toLowerCase() : name}`;
+  return `${kind}:${spelled ? spell(name) : name}`;
+}
+
+/**
+ * A category, tag or city in its one spelling: trimmed, and lower-cased as PostgreSQL's lower()
+ * does it (the events' feature_keys and the feed's filters are spelled there), one character at a
+ * time. JavaScript's toLowerCase alone writes İ as i and a combining dot, and a word-final Σ as ς,
+ * where lower() writes i and σ: a city or filter so spelled matched nothing.
+ */
+export function spell(name: string): string {
+  return name
+    .trim()
+    .replace(/[\u0130\u03a3]/g, (c) => (c === '\u0130' ? 'i' : '\u03c3'))
+    .toLowerCase();
 }
 
 /** One accepted interaction, as the model sees it. */

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
+import { spell } from '../domain/model';
 
 /**
  * What a feed may be restricted to (`GET /recommendations?kind=&city=&category=&startsAfter=&startsBefore=`),
- * the conditions combined with AND. Cities and categories are compared as featureKey spells them
- * (trimmed, lower case).
+ * the conditions combined with AND. Cities and categories are compared as `spell` spells them
+ * (trimmed, lower case as PostgreSQL's lower() writes it).
  */
 export interface FeedFilter {
   kind?: 'event' | 'gig';
@@ -20,7 +21,6 @@ export const NO_FILTER: FeedFilter = Object.freeze({});
 
 /** The filter with each value in one spelling, and undefined where it asks nothing. */
 export function normaliseFilter(filter: FeedFilter): FeedFilter {
-  const spell = (text: string) => text.trim().toLowerCase();
   const categories = filter.categories?.length ? [...new Set(filter.categories.map(spell))].sort() : undefined;
   return {
     ...(filter.kind && { kind: filter.kind }),
@@ -55,11 +55,10 @@ export function filterPredicate(
   filter: FeedFilter,
 ): (event: { kind?: string | null; city?: string | null; category?: string | null; startsAt?: Date }) => boolean {
   const normal = normaliseFilter(filter);
-  const spell = (text: string | null | undefined) => text?.trim().toLowerCase();
   return (event) => {
     if (normal.kind && event.kind !== normal.kind) return false;
-    if (normal.city !== undefined && spell(event.city) !== normal.city) return false;
-    if (normal.categories && !normal.categories.includes(spell(event.category) ?? '\u0000')) return false;
+    if (normal.city !== undefined && (event.city ? spell(event.city) : undefined) !== normal.city) return false;
+    if (normal.categories && !(event.category && normal.categories.includes(spell(event.category)))) return false;
     if (normal.startsAfter && !(event.startsAt && event.startsAt > normal.startsAfter)) return false;
     if (normal.startsBefore && !(event.startsAt && event.startsAt < normal.startsBefore)) return false;
     return true;

@@ -1,4 +1,4 @@
-import { featureKey, featureType, type EventFeatures, type FeatureType } from '../domain/model';
+import { featureKey, featureType, spell, type EventFeatures, type FeatureType } from '../domain/model';
 import type { RankingSettings } from '../domain/fitted-settings';
 
 /** How much each kind of feature says about taste; an event's tags share one weight between them. */
@@ -140,7 +140,7 @@ export function rankCandidates(
       parts.push({ value: weights.itemModel * (candidate.itemModel! / maxItemModel), reason: LIKED });
     }
     if (maxPopularity > 0 && candidate.popularity > 0) {
-      const near = topCity !== undefined && features.city?.trim().toLowerCase() === topCity;
+      const near = topCity !== undefined && features.city !== null && spell(features.city) === topCity;
       const popularity = (candidate.popularity / maxPopularity) ** ranking.popularityExponent;
       parts.push({ value: weights.popularity * popularity, reason: near ? POPULAR_NEAR_YOU : POPULAR });
     }

@@ -1,6 +1,6 @@
 import type { Db } from '../data/db';
 import type { RankingSettings } from '../domain/fitted-settings';
-import type { EventFeatures, FeatureType } from '../domain/model';
+import { spell, type EventFeatures, type FeatureType } from '../domain/model';
 import { isUuid } from '../domain/ids';
 import { NotFoundError } from '../errors';
 import type { FeedEvent } from './candidates';
@@ -55,8 +55,8 @@ export function rankSimilar(
     maxItemModel = Math.max(maxItemModel, c.itemModel ?? 0);
     maxPopularity = Math.max(maxPopularity, c.popularity);
   }
-  const spell = (text: string | null) => text?.trim().toLowerCase() || undefined;
-  const sourceTags = new Set(source.tags.map((t) => t.trim().toLowerCase()));
+  const spelled = (text: string | null) => (text ? spell(text) : undefined) || undefined;
+  const sourceTags = new Set(source.tags.map(spell));
   const ranked = candidates.map((candidate) => {
     const parts: { value: number; reason?: SimilarReason }[] = [];
     if (maxCooccurrence > 0 && candidate.cooccurrence > 0) {
@@ -69,18 +69,18 @@ export function rankSimilar(
       parts.push({ value: weights.itemModel * (candidate.itemModel! / maxItemModel), reason: ALSO_ENGAGED });
     }
     const { features } = candidate;
-    const category = spell(features.category);
-    if (category && category === spell(source.category)) {
+    const category = spelled(features.category);
+    if (category && category === spelled(source.category)) {
       parts.push({
         value: weights.features * FEATURE_TYPE_WEIGHTS.category,
         reason: { code: 'same_category', text: `also ${features.category!.trim()}`, feature: { type: 'category', value: category } },
       });
     }
-    const tags = new Set(features.tags.map((t) => t.trim().toLowerCase()));
+    const tags = new Set(features.tags.map(spell));
     const shared = [...tags].filter((t) => sourceTags.has(t)).length;
     if (shared > 0) parts.push({ value: (weights.features * FEATURE_TYPE_WEIGHTS.tag * shared) / new Set([...tags, ...sourceTags]).size });
-    const city = spell(features.city);
-    if (city && city === spell(source.city)) {
+    const city = spelled(features.city);
+    if (city && city === spelled(source.city)) {
       parts.push({
         value: weights.features * FEATURE_TYPE_WEIGHTS.city,
         reason: { code: 'same_city', text: `also in ${features.city!.trim()}`, feature: { type: 'city', value: city } },

@@ -1,3 +1,4 @@
+import { spell } from '../../src/domain/model';
 import { filterPredicate, filterScope } from '../../src/feed/filter';
 
 describe('feed filters', () => {
@@ -24,5 +25,13 @@ describe('feed filters', () => {
     expect(filterPredicate({ startsBefore: at })({ startsAt: at })).toBe(false);
     expect(filterPredicate({ startsAfter: at })({ startsAt: at })).toBe(false);
     expect(filterPredicate({})({})).toBe(true);
+  });
+
+  test("names are spelled one character at a time, as PostgreSQL's lower() spells them", () => {
+    // toLowerCase alone: "i̇stanbul" (i and a combining dot) and "αθηνας" (a final sigma).
+    expect(spell(' İSTANBUL ')).toBe('istanbul');
+    expect(spell('ΑΘΗΝΑΣ')).toBe('αθηνασ');
+    expect(spell('München')).toBe('münchen');
+    expect(filterPredicate({ city: 'İstanbul' })({ city: 'ISTANBUL' })).toBe(true);
   });
 });
