@@ -5,7 +5,7 @@ import { createDb } from './data/db';
 import { cachedEventExists, type EventExists } from './data/events';
 import { cachedFeedEvents } from './feed/candidates';
 import { ImpressionRecorder } from './feed/impressions';
-import { redisRankingCache } from './feed/ranking-cache';
+import { CURSOR_LIFETIME_S, redisRankingCache } from './feed/ranking-cache';
 import { requireAdmin } from './http/admin-auth';
 import { apiSteps, type Step } from './http/pipeline';
 import { RateLimiter } from './http/rate-limit';
@@ -51,7 +51,10 @@ export function connectAppDeps(config: Config, logger: Logger): AppDeps & { even
     redis,
     eventExists: cachedEventExists(db, config.eventCacheTtlMs),
     // A fail-fast connection: a feed request with Redis away gets a 503 at once.
-    rankingCache: redisRankingCache(redis, config.queuePrefix),
+    rankingCache: redisRankingCache(redis, config.queuePrefix, {
+      // A first page served from a ranking as old as FEED_RANKING_MAX_AGE_S still gets its 30 minutes to page.
+      ttlSeconds: CURSOR_LIFETIME_S + config.feedRankingMaxAgeMs / 1000,
+    }),
     rateLimiter: new RateLimiter(redis, config.queuePrefix, config.rateLimits),
     rankingGate: new RankingGate(config.feedRanking, (outcome) => metrics.feedRankings.inc({ outcome })),
     feedEvents: cachedFeedEvents(feedDb, config.eventCacheTtlMs),

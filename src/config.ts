@@ -259,7 +259,7 @@ const variables = z.object({
   FEED_RANKING_MAX_AGE_S: variable(z.coerce.number().int().min(0).max(3600).default(300), {
     group: 'tuning',
     description:
-      "how old a user's stored feed ranking may be and still serve a first page while true to the model: events created, and popularity moved, since it was made wait at most that long (0: rank every first page)",
+      "how old a user's stored feed ranking may be and still serve a first page while true to the model: events created, popularity moved, and the co-occurrence folded or the item model fitted since it was made wait at most that long; a user's rankings are kept 30 minutes longer, for cursors (0: rank every first page)",
   }),
   RATE_LIMIT_WRITES_PER_MINUTE: variable(z.coerce.number().int().min(0).default(600), {
     group: 'tuning',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Action } from '../src/domain/weights';
 import { userStateKey } from '../src/data/redis';
-import { MAX_FILTER_SCOPES } from '../src/feed/ranking-cache';
+import { CURSOR_LIFETIME_S, MAX_FILTER_SCOPES } from '../src/feed/ranking-cache';
 import { buildEvent } from './helpers/factories';
 import { waitForFold } from './helpers/model';
 import { interactThroughApi } from './helpers/interact';
@@ -195,6 +195,62 @@ describe('GET /recommendations with filters', () => {
     expect((await feed(userId, `limit=1&cursor=${plain.nextCursor}`)).recommendationId).toBe(plain.recommendationId);
     const last = await feed(userId, `${cities.at(-1)}&kind=gig&limit=1`);
     expect(last.items).toEqual([]);
+  });
+
+  test('a first page served from a stored ranking as old as allowed still leaves its cursor 30 minutes', async () => {
+    const userId = `user-${randomUUID()}`;
+    const key = userStateKey(stack.config.queuePrefix, 'feed', userId);
+    await feed(userId, 'kind=gig&limit=1');
+    expect(stack.config.feedRankingMaxAgeMs).toBeGreaterThan(0);
+    // Served from that ranking up to feedRankingMaxAgeMs later, a first page's cursor pages 30 minutes from then.
+    expect(await stack.producer.connection.ttl(key)).toBeGreaterThanOrEqual(
+      CURSOR_LIFETIME_S + stack.config.feedRankingMaxAgeMs / 1000 - 5,
+    );
+  });
+
+  test("a user who never asked for the plain feed keeps 8 filter sets' rankings too", async () => {
+    const userId = `user-${randomUUID()}`;
+    const first = await feed(userId, 'city=berlin&limit=1');
+    for (const city of ['a', 'b', 'c', 'd', 'e', 'f', 'g'].slice(0, MAX_FILTER_SCOPES - 1)) await feed(userId, `city=${city}&limit=1`);
+    expect((await feed(userId, `city=berlin&limit=1&cursor=${first.nextCursor}`)).recommendationId).toBe(first.recommendationId);
+    await feed(userId, 'city=h&limit=1'); // the ninth
+    const res = await stack.request('GET', `/recommendations?city=berlin&limit=1&cursor=${first.nextCursor}`, {
+      token: stack.token({ sub: userId }),
+    });
+    expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 400, code: 'invalid_cursor' });
+  });
+
+  test("cities are matched, and liked, in any case as PostgreSQL's lower() spells them (İstanbul, ΑΘΗΝΑΣ)", async () => {
+    const spellings = { İstanbul: ['İstanbul', 'İSTANBUL', 'ISTANBUL', 'istanbul'], ΑΘΗΝΑΣ: ['ΑΘΗΝΑΣ', 'ΑθηνΑΣ'] };
+    for (const [city, asked] of Object.entries(spellings)) {
+      const make = (category: string) => buildEvent(stack.db, { category, tags: [], city, startsAt: new Date(Date.now() + DAY / 4) });
+      const target = await make(`target-${randomUUID()}`);
+      for (const spelling of asked) {
+        const found = await feed(`user-${randomUUID()}`, `city=${encodeURIComponent(spelling)}&limit=100`);
+        expect({ spelling, found: found.items.map((i) => i.eventId) }).toEqual({ spelling, found: [target.id] });
+      }
+      // Saved events in the city make it an interest: the city's other events say so. (They start
+      // before the 200 punk events, which would otherwise fill the candidates of the shared organizer.)
+      const userId = `user-${randomUUID()}`;
+      const saved = [await make(`a-${randomUUID()}`), await make(`b-${randomUUID()}`), await make(`c-${randomUUID()}`)];
+      await interact(userId, ...saved.map((e): [string, Action] => [e.id, 'SAVE']));
+      const item = (await feed(userId, 'limit=100')).items.find((i) => i.eventId === target.id);
+      expect({ city, reasons: item?.reasons }).toEqual({
+        city,
+        reasons: expect.arrayContaining([expect.objectContaining({ code: 'matches_interest', feature: { type: 'city', value: city } })]),
+      });
+    }
+  });
+
+  test('a bad date is named alone, not as out of order too', async () => {
+    for (const [query, field] of [
+      ['startsAfter=bad&startsBefore=2030-12-11T18:00:00Z', 'startsAfter'],
+      ['startsAfter=2030-12-11T18:00:00Z&startsBefore=bad', 'startsBefore'],
+    ] as const) {
+      const res = await stack.request('GET', `/recommendations?${query}`, { token: stack.token() });
+      expect(res.status).toBe(400);
+      expect(res.body.error.message.split('; ')).toEqual([expect.stringMatching(new RegExp(`^${field}: must be an ISO 8601`))]);
+    }
   });
 
   test.each([

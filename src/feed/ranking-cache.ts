@@ -66,8 +66,11 @@ export const MAX_FILTER_SCOPES = 8;
 
 const field = (name: 'latest' | 'previous' | 'head', scope: string) => (scope ? `${name}:${scope}` : name);
 
+/** How long a first page's cursor pages through its ranking, at least. */
+export const CURSOR_LIFETIME_S = 30 * 60;
+
 /** The ranking cache on `redis`; a user's hash expires `ttlSeconds` after their latest ranking was saved. */
-export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSeconds = 30 * 60 } = {}): RankingCache {
+export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSeconds = CURSOR_LIFETIME_S } = {}): RankingCache {
   if (!('saveRanking' in redis)) redis.defineCommand('saveRanking', { numberOfKeys: 1, lua: SAVE_RANKING });
   if (!('hideEvent' in redis)) redis.defineCommand('hideEvent', { numberOfKeys: 1, lua: HIDE_EVENT });
   const scripted = redis as Scripted;

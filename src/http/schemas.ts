@@ -139,7 +139,8 @@ export const feedQuery = pageQuery
     startsAfter: queryTime('Only events starting after this instant').optional(),
     startsBefore: queryTime('Only events starting before this instant').optional(),
   })
-  .refine((q) => !q.startsAfter || !q.startsBefore || q.startsAfter < q.startsBefore, {
+  // Only when both are dates: one that failed already has its own message.
+  .refine((q) => !(q.startsAfter instanceof Date && q.startsBefore instanceof Date) || q.startsAfter < q.startsBefore, {
     path: ['startsBefore'],
     message: 'must be later than startsAfter',
   });
@@ -148,7 +149,7 @@ export const feedQuery = pageQuery
 export const similarQuery = z.object({
   limit: z
     .string({ error: 'must be a single whole number' })
-    .regex(/^\d{1,2}$/, 'must be a whole number from 1 to 50')
+    .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 50')
     .transform(Number)
     .pipe(z.number().min(1, 'must be a whole number from 1 to 50').max(50, 'must be a whole number from 1 to 50'))
     .default(10)
@@ -221,7 +222,11 @@ export const reason = z
     text: z.string(),
     feature: z.object({ type: z.string(), value: z.string() }).optional(),
   })
-  .meta({ id: 'Reason', description: 'Why an event is in the feed, one reason of each code at most' });
+  .meta({
+    id: 'Reason',
+    description:
+      'Why an event is in the feed: up to three per item, strongest first, one per text (several matches_interest reasons name different features)',
+  });
 
 export const feedItem = z.object({
   eventId: z.string(),

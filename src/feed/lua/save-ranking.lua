@@ -8,18 +8,19 @@ local suffix = ARGV[3] == '' and '' or (':' .. ARGV[3])
 local latest = redis.call('HGET', KEYS[1], 'latest' .. suffix)
 if latest then redis.call('HSET', KEYS[1], 'previous' .. suffix, latest) end
 redis.call('HSET', KEYS[1], 'latest' .. suffix, ARGV[1], 'head' .. suffix, ARGV[5])
--- Every scope holds two or three fields (latest and head, then previous too): count the scopes only
--- once there may be too many.
-local most = tonumber(ARGV[4]) + 1
+-- Every scope holds two or three fields (latest and head, then previous too): count the filter sets
+-- (the scopes but the plain feed's, whether or not the user asked for it) only once there may be
+-- too many.
+local most = tonumber(ARGV[4])
 if redis.call('HLEN', KEYS[1]) > 2 * most then
   local fields = redis.call('HKEYS', KEYS[1])
-  local seen, scopes = {}, 0
+  local seen, filters = {}, 0
   for _, field in ipairs(fields) do
     -- latest, previous or head, then the scope's suffix
     local scope = string.match(field, '^%a+(.*)$')
-    if not seen[scope] then seen[scope], scopes = true, scopes + 1 end
+    if scope ~= '' and not seen[scope] then seen[scope], filters = true, filters + 1 end
   end
-  if scopes > most then
+  if filters > most then
     for _, field in ipairs(fields) do
       local scope = string.match(field, '^%a+(.*)$')
       if scope ~= '' and scope ~= suffix then redis.call('HDEL', KEYS[1], field) end
