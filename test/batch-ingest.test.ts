@@ -116,15 +116,15 @@ describe('POST /interactions/batch', () => {
       status: 400,
       body: { error: { code: 'validation_failed' } },
     });
-    const huge = { interactions: [{ ...item, idempotencyKey: 'k'.repeat(200), padding: 'x'.repeat(700_000) }] };
+    const huge = { interactions: [{ ...item, idempotencyKey: 'k'.repeat(200), padding: 'x'.repeat(1_400_000) }] };
     expect(await batch(userId, huge)).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large' } } });
     // 500 items with every field at its longest are read and answered item by item (unknown events: 404s).
     const longest = {
-      eventId: 'e'.repeat(200),
+      eventId: '\u0001'.repeat(200), // six bytes each, escaped
       action: 'DISMISS',
       occurredAt: new Date(Date.now() - 60_000).toISOString().replace('Z', '123+00:00'),
       idempotencyKey: '"'.repeat(200),
-      recommendationId: '€'.repeat(200),
+      recommendationId: '😀'.repeat(200), // four bytes each
     };
     const widest = await batch(userId, { sentAt: new Date().toISOString(), interactions: Array(500).fill(longest) });
     expect(widest.status).toBe(200);

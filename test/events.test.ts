@@ -59,6 +59,11 @@ describe('events', () => {
     ['a NUL byte in the title', { ...valid, title: 'a\u0000b' }],
     ['a control character in a tag', { ...valid, tags: ['ok', 'bad\u0007'] }],
     ['a lone surrogate in the city', { ...valid, city: 'Berl\ud800in' }],
+    ['a NUL byte in the ticket URL', { ...valid, ticketUrl: 'https://tickets.example/a\u0000b' }],
+    ['a control character in the ticket URL', { ...valid, ticketUrl: 'https://tickets.example/\u001b[2J' }],
+    ['a C1 control character in the title', { ...valid, title: 'a\u009b31mred' }],
+    ['a start that is year 10000 in UTC', { ...valid, startsAt: '9999-12-31T23:59:59-12:00' }],
+    ['a start before year 0000 in UTC', { ...valid, startsAt: '0000-01-01T00:00:00+01:00' }],
   ])('%s is a 400', async (_name, body) => {
     const res = await stack.request('POST', '/events', { token: organizer(), body });
     expect(res).toMatchObject({ status: 400, body: { error: { code: 'validation_failed', message: expect.any(String) } } });

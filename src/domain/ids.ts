@@ -5,8 +5,8 @@ export function isUuid(value: string): boolean {
   return UUID.test(value);
 }
 
-// C0 controls and DEL: PostgreSQL refuses NUL in text, and none belongs in a name or an id.
-const CONTROL = /[\u0000-\u001f\u007f]/;
+// C0 controls, DEL and C1 controls: PostgreSQL refuses NUL in text, and none belongs in a name or an id.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
  * Whether a client-supplied string can be stored as it is: well-formed Unicode (a lone surrogate

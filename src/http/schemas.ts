@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isStorableText } from '../domain/ids';
 import { ACTIONS } from '../domain/weights';
 import { REASON_CODES } from '../feed/ranking';
 import { SIMILAR_REASON_CODES } from '../feed/similar';
@@ -81,7 +82,11 @@ export const batchEnvelope = batchBody.extend({
 export const newEventBody = z.object(
   {
     title: storableText(200),
-    startsAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }).transform((s) => new Date(s)),
+    startsAt: z.iso
+      .datetime({ offset: true, error: 'must be an ISO 8601 date-time' })
+      .transform((s) => new Date(s))
+      // An offset can carry year 9999 into 10000 (or 0000 back to −1), which no date-time in an answer can write.
+      .refine((at) => at.getUTCFullYear() >= 0 && at.getUTCFullYear() <= 9999, 'must lie within the years 0000 to 9999 in UTC'),
     kind: z.enum(['event', 'gig'], { error: 'must be "event" or "gig"' }),
     category: storableText(100).nullish(),
     tags: z.array(storableText(50)).max(20, 'must have at most 20 tags').optional(),
@@ -89,6 +94,7 @@ export const newEventBody = z.object(
     ticketUrl: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
       .max(2000)
+      .refine(isStorableText, 'must be text without control characters')
       .nullish(),
   },
   anObject,

@@ -23,19 +23,21 @@ import {
 
 /**
  * The largest body a batch can need: MAX_BATCH_ITEMS of the largest items the schema allows, written
- * compactly: an id of 200 characters, a key of 200 visible characters each escaped, a time with an
- * offset, a recommendationId of 200 characters of three bytes each in UTF-8. Anything larger is
- * refused (413) before it is parsed.
+ * compactly (as JSON.stringify writes them): an id of 200 characters (code points, as the schema
+ * counts them), each a control character escaped in six bytes (an unknown id is a 404 of its own,
+ * not a refusal of the batch); a key of 200 visible characters each escaped; a time with an offset;
+ * a recommendationId of 200 characters of four bytes each in UTF-8. Anything larger is refused (413)
+ * before it is parsed.
  */
 const BATCH_BODY_LIMIT =
   MAX_BATCH_ITEMS *
     (Buffer.byteLength(
       JSON.stringify({
-        eventId: 'e'.repeat(200),
+        eventId: '\u0001'.repeat(200),
         action: 'DISMISS',
         occurredAt: '2026-11-30T09:15:00.123456+05:30',
         idempotencyKey: '"'.repeat(200),
-        recommendationId: '€'.repeat(200),
+        recommendationId: '\u{1f600}'.repeat(200),
       }),
     ) +
       1) +
