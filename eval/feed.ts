@@ -159,10 +159,7 @@ export function similarInMemory(store: MemoryModelStore, settings: FeedSettings,
   const fresh = sourceCategory
     ? store
         .neverEngaged()
-        .filter((id) => {
-          const category = store.events.get(id)?.category;
-          return category ? spell(category) === sourceCategory : sourceCategory === undefined;
-        })
+        .filter((id) => spell(store.events.get(id)?.category ?? '') === sourceCategory)
         .slice(0, SIMILAR_LIMITS.alike)
     : [];
   const items = settings.ranking.weights.itemModel ? (store.itemNeighbours.get(eventId) ?? []) : [];

@@ -55,7 +55,7 @@ export function rankSimilar(
     maxItemModel = Math.max(maxItemModel, c.itemModel ?? 0);
     maxPopularity = Math.max(maxPopularity, c.popularity);
   }
-  const spelled = (text: string | null) => (text ? spell(text) : undefined) || undefined;
+  const spelled = (text: string | null) => spell(text ?? '') || undefined;
   const sourceTags = new Set(source.tags.map(spell));
   const ranked = candidates.map((candidate) => {
     const parts: { value: number; reason?: SimilarReason }[] = [];
