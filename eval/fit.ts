@@ -12,25 +12,40 @@ export interface Fittable {
   feed: FeedSettings;
 }
 
+/** A setting's value, or the values of settings moved together (a pair). */
+type Value = number | readonly number[];
+
 /** One coordinate of the search and the values it tries. */
 interface Coordinate {
   name: string;
-  values: number[];
-  get(s: Fittable): number;
-  set(s: Fittable, value: number): Fittable;
+  values: Value[];
+  get(s: Fittable): Value;
+  set(s: Fittable, value: Value): Fittable;
   /** Whether a change needs the model replayed (else every value is measured in one replay). */
   model?: boolean;
 }
 
-const ranking = (
-  name: string,
-  key: 'recencyDecay' | 'similarityExponent' | 'recentPositives' | 'popularityExponent' | 'priorShrinkage',
-  values: number[],
-): Coordinate => ({
+type RankingKey = 'recencyDecay' | 'similarityExponent' | 'recentPositives' | 'popularityExponent' | 'priorShrinkage';
+const ranking = (name: string, key: RankingKey, values: number[]): Coordinate => ({
   name,
   values,
   get: (s) => s.feed.ranking[key] ?? 0,
   set: (s, value) => ({ ...s, feed: { ...s.feed, ranking: { ...s.feed.ranking, [key]: value } } }),
+});
+/**
+ * Two ranking settings moved together, every pair of their values. The priors' shrinkage and the
+ * recency decay trade off: as popularity and features give way to a well-supported collaborative
+ * signal, how much it follows the user's latest events matters more. One at a time, neither gained
+ * what a move needs on the dev log; together they did (docs/recommendation-model.md).
+ */
+const rankingPair = (a: RankingKey, as: number[], b: RankingKey, bs: number[]): Coordinate => ({
+  name: `${a}+${b}`,
+  values: as.flatMap((x) => bs.map((y) => [x, y])),
+  get: (s) => [s.feed.ranking[a] ?? 0, s.feed.ranking[b] ?? 0],
+  set: (s, value) => {
+    const [x, y] = value as number[];
+    return { ...s, feed: { ...s.feed, ranking: { ...s.feed.ranking, [a]: x, [b]: y } } };
+  },
 });
 const weight = (key: 'popularity' | 'features' | 'itemModel', values: number[]): Coordinate => ({
   name: `weights.${key}`,
@@ -64,6 +79,7 @@ const COORDINATES: Coordinate[] = [
   ranking('popularityExponent', 'popularityExponent', [0.25, 0.5, 1]),
   weight('features', [0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8]),
   ranking('priorShrinkage', 'priorShrinkage', [0, 0.01, 0.03, 0.1, 0.3, 1]),
+  rankingPair('priorShrinkage', [0, 0.01, 0.03, 0.1], 'recencyDecay', [0.5, 0.75, 1, 1.25]),
   weight('itemModel', [0, 0.2, 0.35, 0.5, 0.7, 1]),
   limit('neighboursPerEvent', [25, 50, 100, 200]),
   limit('collaborative', [100, 200, 400]),
@@ -72,6 +88,11 @@ const COORDINATES: Coordinate[] = [
   modelSetting('cooccurrenceDistanceDecay', [0, 0.5, 1]),
   modelSetting('cooccurrenceBackward', [0, 0.25, 0.5, 1]),
 ];
+
+/** The coordinates' names, as `only` (`--fit-only`) takes them. */
+export const COORDINATE_NAMES = COORDINATES.map((c) => c.name);
+
+const show = (value: Value) => (typeof value === 'number' ? String(value) : `(${value.join(', ')})`);
 
 /**
  * Where the search starts, whatever the settings file holds, so that the fit is reproducible:
@@ -121,7 +142,7 @@ export interface FitResult {
   /** The fitted settings on the held-out interactions, which the fit never saw. */
   test: Measured;
   /** Each accepted move. */
-  moves: { coordinate: string; from: number; to: number; ndcg: number }[];
+  moves: { coordinate: string; from: Value; to: Value; ndcg: number }[];
 }
 
 /** One setting measured both ways: knowing only the past, and as a replay (EvalOptions.knowing). */
@@ -148,9 +169,14 @@ export async function fitSettings(
     from?: Fittable;
     /** As a replay, the data's span shortened this many times, as a replay through the API has it (squeezeFactor). */
     replaySqueeze?: number;
+    /** The coordinates searched, by name (default: every one, COORDINATE_NAMES). */
+    only?: string[];
   } = {},
 ): Promise<FitResult> {
   const log = options.log ?? (() => undefined);
+  const unknown = (options.only ?? []).filter((name) => !COORDINATE_NAMES.includes(name));
+  if (unknown.length > 0) throw new Error(`No such coordinate: ${unknown.join(', ')} (there are ${COORDINATE_NAMES.join(', ')})`);
+  const coordinates = options.only ? COORDINATES.filter((c) => options.only!.includes(c.name)) : COORDINATES;
   const validationData = validationSplit(data);
   // Squeezed towards its end, the data stays within its span: the model's epoch holds for it.
   const asReplayed = (d: EvalData) => (options.replaySqueeze ? squeezed(d, options.replaySqueeze) : d);
@@ -184,7 +210,7 @@ export async function fitSettings(
   const measuredSinceMove = new Set<string>();
 
   for (let round = 1; round <= ROUNDS; round += 1) {
-    for (const coordinate of COORDINATES) {
+    for (const coordinate of coordinates) {
       if (measuredSinceMove.has(coordinate.name)) continue;
       measuredSinceMove.add(coordinate.name);
       const tried = coordinate.values.map((value) => coordinate.set(current, value));
@@ -198,14 +224,14 @@ export async function fitSettings(
       const top = scores.indexOf(Math.max(...scores));
       const from = coordinate.get(current);
       const to = coordinate.values[top]!;
-      log(`round ${round} ${coordinate.name}: ${coordinate.values.map((v, i) => `${v}→${scores[i]!.toFixed(4)}`).join('  ')}`);
-      if (to !== from && scores[top]! >= best + MIN_GAIN) {
+      log(`round ${round} ${coordinate.name}: ${coordinate.values.map((v, i) => `${show(v)}→${scores[i]!.toFixed(4)}`).join('  ')}`);
+      if (show(to) !== show(from) && scores[top]! >= best + MIN_GAIN) {
         current = tried[top]!;
         best = scores[top]!;
         moves.push({ coordinate: coordinate.name, from, to, ndcg: best });
         measuredSinceMove.clear();
         measuredSinceMove.add(coordinate.name);
-        log(`  ${coordinate.name}: ${from} → ${to} (NDCG@10 ${best.toFixed(4)})`);
+        log(`  ${coordinate.name}: ${show(from)} → ${show(to)} (NDCG@10 ${best.toFixed(4)})`);
       }
     }
   }

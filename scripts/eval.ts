@@ -9,7 +9,7 @@ import { RECOMMENDATION_SETTINGS } from '../src/domain/fitted-settings';
 import { createDb } from '../src/data/db';
 import { readEvalDatabase, readEvalFiles, squeezed, squeezeFactor, timeSpan, type EvalData } from '../eval/data';
 import { evaluate, type EvalResult } from '../eval/evaluate';
-import { fitSettings, writeFittedSettings } from '../eval/fit';
+import { COORDINATE_NAMES, fitSettings, writeFittedSettings } from '../eval/fit';
 import type { Config } from '../src/config';
 import { loadConfigOrExit } from '../src/ops/lifecycle';
 
@@ -30,6 +30,8 @@ Data, one of:
 Options:
   --fit               fit the ranking on a validation split and write the settings
   --continue          with --fit: start from the configured settings rather than textbook priors
+  --fit-only NAMES    with --fit: search only these coordinates, comma-separated (a whole fit of the
+                      dev log takes hours; --help lists the names)
   --out FILE          with --fit: where to write them (default src/domain/recommendation-settings.json;
                       a deployment loads another file with RECOMMENDATION_SETTINGS_FILE)
   --k N               the cut-off (default 10)
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
         since: { type: 'string' },
         fit: { type: 'boolean', default: false },
         continue: { type: 'boolean', default: false },
+        'fit-only': { type: 'string' },
         out: { type: 'string' },
         negatives: { type: 'string', default: '100' },
         k: { type: 'string', default: '10' },
@@ -75,7 +78,7 @@ async function main(): Promise<void> {
   } catch (error) {
     throw new Error(`${(error as Error).message}\n\n${USAGE}`);
   }
-  if (values.help) return void console.log(USAGE);
+  if (values.help) return void console.log(`${USAGE}\n\nCoordinates of the fit: ${COORDINATE_NAMES.join(', ')}`);
   const fromFiles = values.interactions !== undefined && values.events !== undefined;
   if (fromFiles === values.database) throw new Error(USAGE);
   const sinceDays = values.since === undefined ? undefined : Number(values.since);
@@ -109,10 +112,11 @@ async function main(): Promise<void> {
       : undefined;
     const log = values.json ? () => undefined : console.log;
     const replaySqueeze = withinDays === undefined ? undefined : squeezeFactor(timeSpan(data).first, timeSpan(data).last, withinDays);
-    const fitted = await fitSettings(data, model, { ...options, from, log, replaySqueeze });
+    const only = values['fit-only']?.split(',').map((name) => name.trim());
+    const fitted = await fitSettings(data, model, { ...options, from, log, replaySqueeze, only });
     const file = writeFittedSettings(
       fitted,
-      `${source}${values.continue ? ' --continue' : ''}${withinDays === undefined ? '' : ` --replay-within-days ${withinDays}`}`,
+      `${source}${values.continue ? ' --continue' : ''}${only ? ` --fit-only ${only.join(',')}` : ''}${withinDays === undefined ? '' : ` --replay-within-days ${withinDays}`}`,
       values.out,
     );
     if (values.json) console.log(JSON.stringify(fitted, null, 2));

@@ -255,6 +255,26 @@ describe('fitting the ranking', () => {
     expect(fitted.validation.after.replay).toEqual(validated);
   }, 120_000);
 
+  test('--fit-only searches the coordinates named, a pair of settings together, and refuses a name it does not know', async () => {
+    const generated = generateEvalData({ users: 60, events: 40, seed: 3 });
+    const data = parseEvalData(generated.interactionsCsv, generated.eventsCsv);
+    const lines: string[] = [];
+    const pair = 'priorShrinkage+recencyDecay';
+    const { halfLifeDays, cooccurrenceWindow, cooccurrenceDistanceDecay, cooccurrenceBackward } = model;
+    const from = { model: { halfLifeDays, cooccurrenceWindow, cooccurrenceDistanceDecay, cooccurrenceBackward }, feed };
+    const fitted = await fitSettings(data, model, { negatives: 10, only: [pair], from, log: (line) => lines.push(line) });
+    const searched = lines.filter((line) => line.startsWith('round '));
+    // One coordinate, each of its 16 pairs measured once; nothing else moved.
+    expect(searched).toEqual([expect.stringMatching(new RegExp(`^round 1 priorShrinkage\\+recencyDecay: \\(0, 0\\.5\\)→`))]);
+    expect(searched[0]!.split('→')).toHaveLength(17);
+    expect(fitted.moves.every((m) => m.coordinate === pair)).toBe(true);
+    const { priorShrinkage: _p, recencyDecay: _r, ...others } = fitted.settings.ranking;
+    const { priorShrinkage: _pf, recencyDecay: _rf, ...othersBefore } = feed.ranking;
+    expect(others).toEqual(othersBefore);
+    expect(fitted.settings.model).toEqual(from.model);
+    await expect(fitSettings(data, model, { only: ['nope'] })).rejects.toThrow(/No such coordinate: nope/);
+  }, 120_000);
+
   test('holds out first engagements only: an event the user already touched is no discovery', () => {
     const data = parseEvalData('u1,a,VIEW,100\nu1,b,SAVE,200\nu1,a,SAVE,300\nu2,a,SAVE,100\n', '');
     expect([...heldOutInteractions(data.interactions)].map((i) => [i.userId, i.eventId, i.action])).toEqual([['u1', 'b', 'SAVE']]);
