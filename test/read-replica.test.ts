@@ -91,6 +91,20 @@ describe('DATABASE_READ_URL: the feed reads from a replica', () => {
     }
   });
 
+  test('similar events of an event the replica has not replayed yet are asked of the primary, not a 404', async () => {
+    await replicaDb.raw('select pg_wal_replay_pause()');
+    try {
+      const event = await buildEvent(stack.db, { startsAt: new Date(Date.now() + 60 * 60 * 1000) });
+      expect(await replicaDb('events').where({ id: event.id }).first()).toBeUndefined();
+      const res = await stack.request('GET', `/events/${event.id}/similar`, { token: stack.token() });
+      expect({ status: res.status, items: res.body.items }).toEqual({ status: 200, items: expect.any(Array) });
+      const missing = await stack.request('GET', `/events/${randomUUID()}/similar`, { token: stack.token() });
+      expect(missing.status).toBe(404);
+    } finally {
+      await replicaDb.raw('select pg_wal_replay_resume()');
+    }
+  });
+
   test('the API warns at start when DATABASE_READ_URL is not a replica', async () => {
     const warnings: string[] = [];
     const logger = { warn: (message: string) => warnings.push(message) } as unknown as Logger;

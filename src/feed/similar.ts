@@ -218,7 +218,10 @@ export async function loadSimilarCandidates(
 /** Up to `limit` events to show beside `eventId` to the user, with the facts a page shows of them. */
 export async function getSimilarEvents(
   deps: {
+    /** Where the model is read: the replica of DATABASE_READ_URL, or the primary. */
     db: Db;
+    /** The primary, asked when `db` has no such event: a replica may not have replayed one just created. */
+    primary?: Db;
     ranking: RankingSettings;
     events(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
     hidden(userId: string): Promise<Set<string>>;
@@ -229,8 +232,12 @@ export async function getSimilarEvents(
   limit: number,
   now = new Date(),
 ): Promise<(SimilarItem & { event: FeedEvent })[]> {
+  const load = (db: Db) => loadSimilarCandidates(db, userId, eventId, now, deps.ranking, { prepared: deps.preparedStatements });
   const [{ source, candidates }, hidden] = await Promise.all([
-    loadSimilarCandidates(deps.db, userId, eventId, now, deps.ranking, { prepared: deps.preparedStatements }),
+    load(deps.db).catch((error: unknown) => {
+      if (error instanceof NotFoundError && deps.primary && deps.primary !== deps.db) return load(deps.primary);
+      throw error;
+    }),
     deps.hidden(userId),
   ]);
   const ranked = rankSimilar(

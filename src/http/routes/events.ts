@@ -20,6 +20,7 @@ export function eventsRouter({
   const router = Router();
   const similarDeps = {
     db: feedDb,
+    primary: db,
     events: feedEvents,
     hidden: (userId: string) => rankingCache.hidden(userId),
     preparedStatements: config.databasePreparedStatements,
