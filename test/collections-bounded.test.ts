@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { insertCollection, lockUserCollections } from '../src/data/collections';
 import { buildEvent } from './helpers/factories';
+import { sleep } from './helpers/wait';
 import { startStack, type Stack } from './helpers/stack';
 
 /** Whatever a user has accumulated, one request does bounded work: pages, and limits on what they keep. */
@@ -53,6 +55,38 @@ describe('collections, bounded per request', () => {
     const small = await user.get('/collections?limit=5');
     expect(small.body.items).toHaveLength(5);
     expect((await user.get(`/collections/${created[0]}`)).body).toMatchObject({ eventCount: 105, eventIds: added.slice(5) });
+  });
+
+  test("a collection created by a transaction that waited for the user's lock is keyed after those committed first: paging never passes it", async () => {
+    const userId = newUser();
+    const user = as(userId);
+    const c1 = (await user.post('/collections', { name: 'first' })).body.id;
+    // A transaction that has begun (now() is fixed from here), and is slow to take the lock.
+    const late = await stack.db.transaction();
+    try {
+      await late.raw('select now()');
+      await sleep(20);
+      const c2 = (await user.post('/collections', { name: 'second' })).body.id;
+      const c3 = (await user.post('/collections', { name: 'third' })).body.id;
+      // A client pages, one at a time, past the second collection...
+      const page1 = await user.get('/collections?limit=1');
+      const page2 = await user.get(`/collections?limit=1&cursor=${page1.body.nextCursor}`);
+      expect(page2.body.items.map((c: { id: string }) => c.id)).toEqual([c2]);
+      // ...while the waiting transaction writes its collection under the lock and commits.
+      await lockUserCollections(late, userId);
+      const c4 = (await insertCollection(late, userId, 'fourth')).id;
+      await late.commit();
+      const rest: string[] = [];
+      for (let cursor = page2.body.nextCursor; cursor;) {
+        const page = await user.get(`/collections?limit=1&cursor=${cursor}`);
+        rest.push(...page.body.items.map((c: { id: string }) => c.id));
+        cursor = page.body.nextCursor;
+      }
+      expect(rest).toEqual([c3, c4]);
+      expect((await user.get('/collections')).body.items.map((c: { id: string }) => c.id)).toEqual([c1, c2, c3, c4]);
+    } finally {
+      if (!late.isCompleted()) await late.rollback();
+    }
   });
 
   test('GET /collections/:id/events pages every event of a collection, newest first, without repeats or gaps', async () => {

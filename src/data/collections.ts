@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from './db';
+import { raw } from 'objection';
 import { CollectionEventModel, CollectionModel } from './models';
 
 /** How many of a collection's latest event ids come with it; the rest are paged (listCollectionEvents). */
@@ -100,8 +101,16 @@ export async function pageCollectionEvents(
     .map((row) => ({ eventId: row.eventId!, addedAt: row.addedAt!, position: { atMicros: row.atMicros!, id: row.eventId! } }));
 }
 
+/**
+ * When a row of a user's collections is written: the clock when the statement runs, under the
+ * user's lock (lockUserCollections), not when the transaction began (now()). Keys then follow the
+ * order the changes commit in, so a client paging meanwhile never passes a row that commits later
+ * with an earlier key (a transaction that waited for the lock had one).
+ */
+const writtenAt = () => raw('clock_timestamp()');
+
 export async function insertCollection(db: Conn, userId: string, name: string): Promise<CollectionModel> {
-  return CollectionModel.query(db).insertAndFetch({ userId, name });
+  return CollectionModel.query(db).insertAndFetch({ userId, name, createdAt: writtenAt() });
 }
 
 /** The user's collection, or undefined when it does not exist or is someone else's. */
@@ -132,7 +141,7 @@ export async function countUserCollections(db: Conn, userId: string): Promise<{ 
 
 /** Adds the entry; throws Objection's UniqueViolationError when it is already there. */
 export async function insertCollectionEntry(trx: Knex.Transaction, collectionId: string, eventId: string): Promise<CollectionEventModel> {
-  return CollectionEventModel.query(trx).insertAndFetch({ collectionId, eventId });
+  return CollectionEventModel.query(trx).insertAndFetch({ collectionId, eventId, addedAt: writtenAt() });
 }
 
 export async function deleteCollectionEntry(db: Db, collectionId: string, eventId: string): Promise<number> {
