@@ -152,14 +152,14 @@ export function strongest(entries: [string, number][], limit: number): [string, 
 export function similarInMemory(store: MemoryModelStore, settings: FeedSettings, userId: string, eventId: string): SimilarItem[] {
   const source = store.events.get(eventId) ?? NO_FEATURES;
   const sourceFeatures = new Set(store.featuresOf(eventId).filter((f) => !f.startsWith('kind:')));
-  const sourceCategory = source.category ? spell(source.category) : undefined;
+  const sourceCategory = spell(source.category);
   const shares = (id: string) => store.featuresOf(id).some((f) => sourceFeatures.has(f));
   const byPopularity = store.byPopularity();
   const alike = byPopularity.slice(0, SIMILAR_LIMITS.scan).filter(shares).slice(0, SIMILAR_LIMITS.alike);
   const fresh = sourceCategory
     ? store
         .neverEngaged()
-        .filter((id) => spell(store.events.get(id)?.category ?? '') === sourceCategory)
+        .filter((id) => spell(store.events.get(id)?.category) === sourceCategory)
         .slice(0, SIMILAR_LIMITS.alike)
     : [];
   const items = settings.ranking.weights.itemModel ? (store.itemNeighbours.get(eventId) ?? []) : [];

@@ -15,18 +15,21 @@ export interface Fittable {
 /** A setting's value, or the values of settings moved together (a pair). */
 type Value = number | readonly number[];
 
-/** One coordinate of the search and the values it tries. */
-interface Coordinate {
+/**
+ * One coordinate of the search and the values it tries. Each builder is typed by its own values
+ * (a number, or a pair); the search only hands a coordinate values from its own list.
+ */
+interface Coordinate<V extends Value = Value> {
   name: string;
-  values: Value[];
-  get(s: Fittable): Value;
-  set(s: Fittable, value: Value): Fittable;
+  values: V[];
+  get(s: Fittable): V;
+  set(s: Fittable, value: V): Fittable;
   /** Whether a change needs the model replayed (else every value is measured in one replay). */
   model?: boolean;
 }
 
 type RankingKey = 'recencyDecay' | 'similarityExponent' | 'recentPositives' | 'popularityExponent' | 'priorShrinkage';
-const ranking = (name: string, key: RankingKey, values: number[]): Coordinate => ({
+const ranking = (name: string, key: RankingKey, values: number[]): Coordinate<number> => ({
   name,
   values,
   get: (s) => s.feed.ranking[key] ?? 0,
@@ -35,19 +38,16 @@ const ranking = (name: string, key: RankingKey, values: number[]): Coordinate =>
 /**
  * Two ranking settings moved together, every pair of their values. The priors' shrinkage and the
  * recency decay trade off: as popularity and features give way to a well-supported collaborative
- * signal, how much it follows the user's latest events matters more. One at a time, neither gained
- * what a move needs on the dev log; together they did (docs/recommendation-model.md).
+ * signal, how much it follows the user's latest events matters more. On the dev log neither alone
+ * gains what a move needs, the pair does (docs/recommendation-model.md).
  */
-const rankingPair = (a: RankingKey, as: number[], b: RankingKey, bs: number[]): Coordinate => ({
+const rankingPair = (a: RankingKey, as: number[], b: RankingKey, bs: number[]): Coordinate<readonly [number, number]> => ({
   name: `${a}+${b}`,
-  values: as.flatMap((x) => bs.map((y) => [x, y])),
+  values: as.flatMap((x) => bs.map((y) => [x, y] as const)),
   get: (s) => [s.feed.ranking[a] ?? 0, s.feed.ranking[b] ?? 0],
-  set: (s, value) => {
-    const [x, y] = value as number[];
-    return { ...s, feed: { ...s.feed, ranking: { ...s.feed.ranking, [a]: x, [b]: y } } };
-  },
+  set: (s, [x, y]) => ({ ...s, feed: { ...s.feed, ranking: { ...s.feed.ranking, [a]: x, [b]: y } } }),
 });
-const weight = (key: 'popularity' | 'features' | 'itemModel', values: number[]): Coordinate => ({
+const weight = (key: 'popularity' | 'features' | 'itemModel', values: number[]): Coordinate<number> => ({
   name: `weights.${key}`,
   values,
   get: (s) => s.feed.ranking.weights[key] ?? 0,
@@ -56,13 +56,13 @@ const weight = (key: 'popularity' | 'features' | 'itemModel', values: number[]):
     feed: { ...s.feed, ranking: { ...s.feed.ranking, weights: { ...s.feed.ranking.weights, [key]: value } } },
   }),
 });
-const limit = (key: 'neighboursPerEvent' | 'collaborative', values: number[]): Coordinate => ({
+const limit = (key: 'neighboursPerEvent' | 'collaborative', values: number[]): Coordinate<number> => ({
   name: `candidates.${key}`,
   values,
   get: (s) => s.feed.candidates[key],
   set: (s, value) => ({ ...s, feed: { ...s.feed, candidates: { ...s.feed.candidates, [key]: value } } }),
 });
-const modelSetting = (key: keyof Fittable['model'], values: number[]): Coordinate => ({
+const modelSetting = (key: keyof Fittable['model'], values: number[]): Coordinate<number> => ({
   name: `model.${key}`,
   values,
   model: true,

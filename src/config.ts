@@ -206,7 +206,7 @@ const variables = z.object({
     shownDefault: 'the shipped settings',
   }),
   FEED_EXPERIMENT: variable(
-    json('[{"name":"control","share":0.5},{"name":"fresh","share":0.5,"settings":{"ranking":{"recencyDecay":1}}}]')
+    json('[{"name":"control","share":0.5},{"name":"fresh","share":0.5,"settings":{"ranking":{"recencyDecay":0.75}}}]')
       .pipe(experimentSchema)
       .optional(),
     {

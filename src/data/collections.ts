@@ -104,8 +104,9 @@ export async function pageCollectionEvents(
 /**
  * When a row of a user's collections is written: the clock when the statement runs, under the
  * user's lock (lockUserCollections), not when the transaction began (now()). Keys then follow the
- * order the changes commit in, so a client paging meanwhile never passes a row that commits later
- * with an earlier key (a transaction that waited for the lock had one).
+ * order the changes commit in: a client paging the collections (oldest first) never passes one
+ * that commits later with an earlier key, as one whose transaction waited for the lock would have;
+ * a collection's events keep the order they were added in.
  */
 const writtenAt = () => raw('clock_timestamp()');
 

@@ -93,11 +93,12 @@ export function featureKey(kind: string, name: string): string {
 /**
  * A category, tag or city in its one spelling: trimmed, and lower-cased as PostgreSQL's lower()
  * does it (the events' feature_keys and the feed's filters are spelled there), one character at a
- * time. JavaScript's toLowerCase alone writes İ as i and a combining dot, and a word-final Σ as ς,
- * where lower() writes i and σ: a city or filter so spelled matched nothing.
+ * time: JavaScript's toLowerCase alone writes İ as i and a combining dot, and a word-final Σ as ς,
+ * where lower() (under a libc locale, as the database is created; not an ICU one) writes i and σ,
+ * and the two spellings would not meet. A missing name is ''.
  */
-export function spell(name: string): string {
-  return name
+export function spell(name: string | null | undefined): string {
+  return (name ?? '')
     .trim()
     .replace(/[\u0130\u03a3]/g, (c) => (c === '\u0130' ? 'i' : '\u03c3'))
     .toLowerCase();

@@ -57,8 +57,8 @@ export function filterPredicate(
   const normal = normaliseFilter(filter);
   return (event) => {
     if (normal.kind && event.kind !== normal.kind) return false;
-    if (normal.city !== undefined && (event.city ? spell(event.city) : undefined) !== normal.city) return false;
-    if (normal.categories && !(event.category && normal.categories.includes(spell(event.category)))) return false;
+    if (normal.city !== undefined && spell(event.city) !== normal.city) return false;
+    if (normal.categories && !normal.categories.includes(spell(event.category))) return false;
     if (normal.startsAfter && !(event.startsAt && event.startsAt > normal.startsAfter)) return false;
     if (normal.startsBefore && !(event.startsAt && event.startsAt < normal.startsBefore)) return false;
     return true;

@@ -1,4 +1,4 @@
-import { featureKey, featureType, spell, type EventFeatures, type FeatureType } from '../domain/model';
+import { featureKey, featureType, type EventFeatures, type FeatureType } from '../domain/model';
 import type { RankingSettings } from '../domain/fitted-settings';
 
 /** How much each kind of feature says about taste; an event's tags share one weight between them. */
@@ -95,7 +95,7 @@ export function rankCandidates(
   const priors = 1 / (1 + (ranking.priorShrinkage ?? 0) * maxSupport);
   const weights = { ...ranking.weights, popularity: ranking.weights.popularity * priors, features: ranking.weights.features * priors };
   const affinity = normalisedAffinities(profile.affinities);
-  const topCity = strongest(profile.affinities, 'city');
+  const topCity = strongest(profile.affinities, 'city'); // its key
   const useFeatures = weights.features > 0 && affinity.any;
 
   const seen = new Set<string>();
@@ -140,7 +140,7 @@ export function rankCandidates(
       parts.push({ value: weights.itemModel * (candidate.itemModel! / maxItemModel), reason: LIKED });
     }
     if (maxPopularity > 0 && candidate.popularity > 0) {
-      const near = topCity !== undefined && features.city !== null && spell(features.city) === topCity;
+      const near = topCity !== undefined && features.city !== null && affinity.key('city', features.city) === topCity;
       const popularity = (candidate.popularity / maxPopularity) ** ranking.popularityExponent;
       parts.push({ value: weights.popularity * popularity, reason: near ? POPULAR_NEAR_YOU : POPULAR });
     }
@@ -236,7 +236,7 @@ function strongest(affinities: Map<string, number>, type: FeatureType): string |
   for (const [feature, value] of affinities) {
     if (featureType(feature) === type && value > 0 && (!best || value > best[1])) best = [feature, value];
   }
-  return best?.[0].slice(type.length + 1);
+  return best?.[0];
 }
 
 const clamp = (value: number, min: number, max: number) => Math.min(max, Math.max(min, value));

@@ -55,7 +55,7 @@ export function rankSimilar(
     maxItemModel = Math.max(maxItemModel, c.itemModel ?? 0);
     maxPopularity = Math.max(maxPopularity, c.popularity);
   }
-  const spelled = (text: string | null) => spell(text ?? '') || undefined;
+  const [sourceCategory, sourceCity] = [spell(source.category), spell(source.city)];
   const sourceTags = new Set(source.tags.map(spell));
   const ranked = candidates.map((candidate) => {
     const parts: { value: number; reason?: SimilarReason }[] = [];
@@ -69,8 +69,8 @@ export function rankSimilar(
       parts.push({ value: weights.itemModel * (candidate.itemModel! / maxItemModel), reason: ALSO_ENGAGED });
     }
     const { features } = candidate;
-    const category = spelled(features.category);
-    if (category && category === spelled(source.category)) {
+    const category = spell(features.category);
+    if (category && category === sourceCategory) {
       parts.push({
         value: weights.features * FEATURE_TYPE_WEIGHTS.category,
         reason: { code: 'same_category', text: `also ${features.category!.trim()}`, feature: { type: 'category', value: category } },
@@ -79,8 +79,8 @@ export function rankSimilar(
     const tags = new Set(features.tags.map(spell));
     const shared = [...tags].filter((t) => sourceTags.has(t)).length;
     if (shared > 0) parts.push({ value: (weights.features * FEATURE_TYPE_WEIGHTS.tag * shared) / new Set([...tags, ...sourceTags]).size });
-    const city = spelled(features.city);
-    if (city && city === spelled(source.city)) {
+    const city = spell(features.city);
+    if (city && city === sourceCity) {
       parts.push({
         value: weights.features * FEATURE_TYPE_WEIGHTS.city,
         reason: { code: 'same_city', text: `also in ${features.city!.trim()}`, feature: { type: 'city', value: city } },
@@ -220,8 +220,11 @@ export async function getSimilarEvents(
   deps: {
     /** Where the model is read: the replica of DATABASE_READ_URL, or the primary. */
     db: Db;
-    /** The primary, asked when `db` has no such event: a replica may not have replayed one just created. */
-    primary?: Db;
+    /**
+     * With `db` a replica: the primary, and whether it has an event (cached). An event the replica
+     * has not replayed yet (just created) is read there rather than answered 404.
+     */
+    primary?: { db: Db; has(eventId: string): Promise<boolean> };
     ranking: RankingSettings;
     events(ids: string[], now: Date): Promise<Map<string, FeedEvent>>;
     hidden(userId: string): Promise<Set<string>>;
@@ -234,8 +237,8 @@ export async function getSimilarEvents(
 ): Promise<(SimilarItem & { event: FeedEvent })[]> {
   const load = (db: Db) => loadSimilarCandidates(db, userId, eventId, now, deps.ranking, { prepared: deps.preparedStatements });
   const [{ source, candidates }, hidden] = await Promise.all([
-    load(deps.db).catch((error: unknown) => {
-      if (error instanceof NotFoundError && deps.primary && deps.primary !== deps.db) return load(deps.primary);
+    load(deps.db).catch(async (error: unknown) => {
+      if (error instanceof NotFoundError && deps.primary && (await deps.primary.has(eventId))) return load(deps.primary.db);
       throw error;
     }),
     deps.hidden(userId),

@@ -16,11 +16,12 @@ export function eventsRouter({
   config,
   feedEvents,
   rankingCache,
-}: Pick<AppDeps, 'db' | 'feedDb' | 'config' | 'feedEvents' | 'rankingCache'>): Router {
+  eventExists,
+}: Pick<AppDeps, 'db' | 'feedDb' | 'config' | 'feedEvents' | 'rankingCache' | 'eventExists'>): Router {
   const router = Router();
   const similarDeps = {
     db: feedDb,
-    primary: db,
+    primary: feedDb === db ? undefined : { db, has: eventExists },
     events: feedEvents,
     hidden: (userId: string) => rankingCache.hidden(userId),
     preparedStatements: config.databasePreparedStatements,
