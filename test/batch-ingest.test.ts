@@ -131,6 +131,11 @@ describe('POST /interactions/batch', () => {
     expect(widest.body.results).toHaveLength(500);
     expect(widest.body.results[0]).toMatchObject({ status: 404 });
     expect(await batch(userId, { sentAt: 'yesterday', interactions: [item] })).toMatchObject({ status: 400 });
+    // A key belongs on each item: the header, which a batch would not read, is refused rather than ignored.
+    expect(await batch(userId, { interactions: [item] }, { 'Idempotency-Key': 'k' })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'validation_failed', message: expect.stringMatching(/^Idempotency-Key: /) } },
+    });
     await sleep(500);
     expect(await interactionsOf(stack.db, userId)).toHaveLength(0);
 

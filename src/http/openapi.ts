@@ -167,7 +167,8 @@ export const openApiDocument = {
         summary: 'Record up to 500 interactions of the caller at once, each answered on its own',
         description:
           'Answers 200 with one result per item, in order: {status: 202, id, eventId, action} for each accepted, or {status: 400 | 404 | 429, error} for each refused. ' +
-          'The accepted ones are stored in Redis together before the 200; otherwise 503 and none is. The rate limit counts items: those past it get 429, and the response a Retry-After.',
+          'The accepted ones are stored in Redis together before the 200; otherwise 503 and none is. The rate limit counts items: those past it get 429, and the response a Retry-After. ' +
+          'Retries are made safe by the idempotencyKey of each item; an Idempotency-Key header is refused (400).',
         requestBody: body(batchBody),
         responses: {
           200: json(batchResponse, 'One result per item'),

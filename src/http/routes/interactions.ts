@@ -65,6 +65,10 @@ export function interactionsRouter({
   // Each item is answered on its own (202, or 400/404/429 with an error); those accepted are stored
   // in Redis together before the 200, or none is (503).
   router.post('/interactions/batch', ...jsonBodyUpTo(BATCH_BODY_LIMIT), async (req, res) => {
+    // Read nowhere on a batch: a client sending it would believe its retries safe.
+    if (req.headers['idempotency-key'] !== undefined) {
+      throw new ValidationError('Idempotency-Key: a batch takes a key per item (interactions[].idempotencyKey), not the header');
+    }
     const receivedAt = new Date();
     const { sentAt, interactions } = parseInput(batchEnvelope, req.body);
     const userId = currentUser(req).id;
