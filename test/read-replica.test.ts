@@ -98,8 +98,10 @@ describe('DATABASE_READ_URL: the feed reads from a replica', () => {
       expect(await replicaDb('events').where({ id: event.id }).first()).toBeUndefined();
       const res = await stack.request('GET', `/events/${event.id}/similar`, { token: stack.token() });
       expect({ status: res.status, items: res.body.items }).toEqual({ status: 200, items: expect.any(Array) });
-      const missing = await stack.request('GET', `/events/${randomUUID()}/similar`, { token: stack.token() });
-      expect(missing.status).toBe(404);
+      for (const id of [randomUUID(), 'not-an-id']) {
+        const missing = await stack.request('GET', `/events/${id}/similar`, { token: stack.token() });
+        expect({ id, status: missing.status }).toEqual({ id, status: 404 });
+      }
     } finally {
       await replicaDb.raw('select pg_wal_replay_resume()');
     }

@@ -238,7 +238,8 @@ export async function getSimilarEvents(
   const load = (db: Db) => loadSimilarCandidates(db, userId, eventId, now, deps.ranking, { prepared: deps.preparedStatements });
   const [{ source, candidates }, hidden] = await Promise.all([
     load(deps.db).catch(async (error: unknown) => {
-      if (error instanceof NotFoundError && deps.primary && (await deps.primary.has(eventId))) return load(deps.primary.db);
+      if (error instanceof NotFoundError && deps.primary && isUuid(eventId) && (await deps.primary.has(eventId)))
+        return load(deps.primary.db);
       throw error;
     }),
     deps.hidden(userId),
