@@ -86,7 +86,7 @@ const variables = z.object({
   DATABASE_READ_URL: variable(postgresUrl().optional(), {
     group: 'deployment',
     description:
-      "a streaming replica of that database, for the feed's reads (docs/architecture.md); the API's other reads, the event check and every write stay on the primary",
+      "a streaming replica of that database, for the feed's, similar events' and feed statistics' reads (docs/architecture.md); the API's other reads, the event check and every write stay on the primary",
   }),
   REDIS_URL: variable(z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'), {
     group: 'deployment',
@@ -224,7 +224,7 @@ const variables = z.object({
   SCORE_HALF_LIFE_DAYS: variable(z.coerce.number().positive().max(3650).default(RECOMMENDATION_SETTINGS.model.halfLifeDays), {
     group: 'model',
     description:
-      'interest and popularity count half as much after this many days; unset, the value fitted in `src/domain/recommendation-settings.json`',
+      'interest and popularity count half as much after this many days; unset, the fitted value of the recommendation settings (`src/domain/recommendation-settings.json`, or `RECOMMENDATION_SETTINGS_FILE`)',
   }),
   SCORE_EPOCH: variable(z.iso.datetime({ offset: true }).default('2026-01-01T00:00:00Z'), {
     group: 'model',
@@ -249,7 +249,7 @@ const variables = z.object({
   BODY_TIMEOUT_MS: variable(z.coerce.number().int().min(1000).max(600_000).default(30_000), {
     group: 'tuning',
     description:
-      "how long a request's body may take to arrive, from its headers; past it 408 `request_timeout` and the connection is closed. A slow upload does not spend the Redis deadline, which starts once the body is read",
+      "how long a request's body may take to arrive, from when its route starts reading it (after the token and rate limit); past it 408 `request_timeout` and the connection is closed. A slow upload does not spend the Redis deadline, which starts once the body is read",
   }),
   EVENT_CACHE_TTL_MS: variable(z.coerce.number().int().min(0).max(60_000).default(5000), {
     group: 'tuning',
@@ -264,11 +264,12 @@ const variables = z.object({
   RATE_LIMIT_WRITES_PER_MINUTE: variable(z.coerce.number().int().min(0).default(600), {
     group: 'tuning',
     description:
-      'writes (POST, DELETE) one user may send per minute across all API processes, counted in Redis; past it `429` with `Retry-After`; 0: no limit',
+      'writes (every method but GET, HEAD and OPTIONS) one user may send per minute across all API processes, counted in Redis; past it `429` with `Retry-After`; 0: no limit',
   }),
   RATE_LIMIT_READS_PER_MINUTE: variable(z.coerce.number().int().min(0).default(1200), {
     group: 'tuning',
-    description: 'reads (GET) one user may send per minute, counted apart from writes; past it `429` with `Retry-After`; 0: no limit',
+    description:
+      'reads (GET, HEAD, OPTIONS) one user may send per minute, counted apart from writes; past it `429` with `Retry-After`; 0: no limit',
   }),
   COLLECTIONS_PER_USER_MAX: variable(positiveInt(1000), {
     group: 'tuning',
