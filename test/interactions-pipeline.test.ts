@@ -298,6 +298,41 @@ describe('Idempotency-Key', () => {
     expect(await scoreOf(stack.db, alice, event.id)).toMatchObject({ score: 5, interactionCount: 1 });
   });
 
+  test('the key may come in the body, as a batch item carries it: the same key as the header, one row', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const token = stack.token({ sub: userId });
+    const body = { eventId: event.id, action: 'SAVE' };
+    const inBody = () => stack.request('POST', '/interactions', { token, body: { ...body, idempotencyKey: 'save-7' } });
+    const inHeader = () => stack.request('POST', '/interactions', { token, body, headers: { 'idempotency-key': 'save-7' } });
+
+    const [first, retry, viaHeader] = [await inBody(), await inBody(), await inHeader()];
+
+    expect([first.status, retry.status, viaHeader.status]).toEqual([202, 202, 202]);
+    expect(retry.body.id).toBe(first.body.id);
+    expect(viaHeader.body.id).toBe(first.body.id);
+    await waitForInteractions(stack.db, userId, 1);
+    await waitFor('the retries', async () => {
+      const jobs = await stack.producer.queue.getJobs(['waiting', 'active', 'delayed']);
+      return !jobs.some((job) => job.data.interactions?.some((i: { id: string }) => i.id === first.body.id));
+    });
+    expect(await interactionsOf(stack.db, userId)).toHaveLength(1);
+  });
+
+  test('a body key that contradicts the header is a 400 naming both, and nothing is queued', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const res = await stack.request('POST', '/interactions', {
+      token: stack.token({ sub: userId }),
+      body: { eventId: event.id, action: 'SAVE', idempotencyKey: 'one' },
+      headers: { 'idempotency-key': 'other' },
+    });
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
+    expect(res.body.error.message).toMatch(/idempotencyKey.*Idempotency-Key/);
+    const jobs = await stack.producer.queue.getJobs(['waiting', 'active', 'delayed', 'completed']);
+    expect(jobs.some((job) => job.data.interactions?.some((i: { userId: string }) => i.userId === userId))).toBe(false);
+  });
+
   test('a malformed key is a 400', async () => {
     const event = await buildEvent(stack.db);
     const res = await stack.request('POST', '/interactions', {

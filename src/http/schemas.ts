@@ -35,11 +35,23 @@ const recommendationId = storableText(200).optional().meta({
     'The recommendationId of the feed page the user acted from: the interaction is attributed to that ranking. Without it, to the latest page that showed the event to the user within FEED_ATTRIBUTION_HOURS',
 });
 
-export const interactionBody = z.object({ eventId: eventIdField(), action, occurredAt: occurredAt.optional(), recommendationId }, anObject);
-
-/** An idempotency key, in the header of POST /interactions or on a batch item: 1 to 200 visible ASCII characters. */
+/** An idempotency key, in the header or the body of POST /interactions, or on a batch item: 1 to 200 visible ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 const idempotencyKeyValue = z.string().regex(IDEMPOTENCY_KEY, 'must be 1 to 200 visible ASCII characters');
+
+/** What an interaction carries, alone or as a batch item. */
+const interactionFields = { eventId: eventIdField(), action, occurredAt: occurredAt.optional(), recommendationId };
+
+export const interactionBody = z.object(
+  {
+    ...interactionFields,
+    idempotencyKey: idempotencyKeyValue.optional().meta({
+      description:
+        'The Idempotency-Key header in the body, as a batch item carries it: either makes retries safe; when both are sent they must be the same (else 400)',
+    }),
+  },
+  anObject,
+);
 
 export const idempotencyKey = z
   .string()
@@ -52,10 +64,7 @@ export const MAX_BATCH_ITEMS = 500;
 
 export const batchItem = z.object(
   {
-    eventId: eventIdField(),
-    action,
-    occurredAt: occurredAt.optional(),
-    recommendationId,
+    ...interactionFields,
     idempotencyKey: idempotencyKeyValue.optional().meta({
       description: 'As the Idempotency-Key header of POST /interactions: a retried batch gets the same ids and records nothing new',
     }),

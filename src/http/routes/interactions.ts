@@ -136,7 +136,12 @@ export function interactionAcceptor({
   return async (req: IncomingMessage, rawBody: unknown): Promise<Json<typeof acceptedInteraction>> => {
     const receivedAt = new Date();
     const body = parseInput(interactionBody, rawBody);
-    const key = parseInput(idempotencyKey, req.headers['idempotency-key']);
+    const header = parseInput(idempotencyKey, req.headers['idempotency-key']);
+    // A client that builds one item for both endpoints sends the key in the body: it is the same key.
+    if (header !== undefined && body.idempotencyKey !== undefined && header !== body.idempotencyKey) {
+      throw new ValidationError('idempotencyKey: differs from the Idempotency-Key header; send one key, in either place');
+    }
+    const key = header ?? body.idempotencyKey;
     const accepted = await recordInteraction(
       { eventExists, producer, feed: rankingCache, logger: requestLogger(req) },
       {
