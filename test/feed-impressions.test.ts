@@ -61,6 +61,11 @@ describe('feed impressions and attribution', () => {
       ]),
     );
     expect(rows[0].settingsVersion).toEqual(expect.any(Number));
+    // Done, the job is deleted: kept, jobs of a megabyte each would fill the completed jobs' cap.
+    const impressionJobs = async (states: ('waiting' | 'active' | 'delayed' | 'completed')[]) =>
+      (await stack.producer.queue.getJobs(states)).filter((job) => job.name === JOBS.recordImpressions);
+    await waitFor('the impressions job finished', async () => (await impressionJobs(['waiting', 'active', 'delayed'])).length === 0);
+    expect(await impressionJobs(['completed'])).toEqual([]);
 
     // The job delivered again (a worker that died after its commit) stores nothing twice.
     const again = {

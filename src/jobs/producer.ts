@@ -22,6 +22,8 @@ import { signJob } from './signature';
 interface EnqueueOptions {
   jobId?: string;
   deduplicationId?: string;
+  /** Deleted once done rather than kept for the dashboard with the interactions' jobs (and counted against their cap). */
+  dropWhenCompleted?: boolean;
   withdrawOnFailure?: boolean;
   deadline?: number;
 }
@@ -147,6 +149,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
       const added = queue.add(name, data, {
         jobId: options.jobId,
         ...(options.deduplicationId && { deduplication: { id: options.deduplicationId } }),
+        ...(options.dropWhenCompleted && { removeOnComplete: true }),
         ...(held && { delay: HELD_UNTIL_REPLICATED_MS }),
       });
       const job = await beforeDeadline(added, deadline);
