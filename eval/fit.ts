@@ -73,11 +73,11 @@ const modelSetting = (key: keyof Fittable['model'], values: number[]): Coordinat
 /** The search space. The collaborative weight stays 1: the blend is invariant to scaling all weights. */
 const COORDINATES: Coordinate[] = [
   ranking('recencyDecay', 'recencyDecay', [0, 0.25, 0.5, 0.75, 1, 1.5, 2]),
-  ranking('similarityExponent', 'similarityExponent', [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]),
+  ranking('similarityExponent', 'similarityExponent', [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]),
   ranking('recentPositives', 'recentPositives', [5, 10, 20, 40]),
   weight('popularity', [0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8]),
-  ranking('popularityExponent', 'popularityExponent', [0.25, 0.5, 1]),
-  weight('features', [0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8]),
+  ranking('popularityExponent', 'popularityExponent', [0.1, 0.25, 0.5, 1]),
+  weight('features', [0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.2, 1.6]),
   ranking('priorShrinkage', 'priorShrinkage', [0, 0.01, 0.03, 0.1, 0.3, 1]),
   rankingPair('priorShrinkage', [0, 0.01, 0.03, 0.1], 'recencyDecay', [0.5, 0.75, 1, 1.25]),
   weight('itemModel', [0, 0.2, 0.35, 0.5, 0.7, 1]),
@@ -91,6 +91,9 @@ const COORDINATES: Coordinate[] = [
 
 /** The coordinates' names, as `only` (`--fit-only`) takes them. */
 export const COORDINATE_NAMES = COORDINATES.map((c) => c.name);
+
+/** Every setting the search can move to from `from`, one coordinate at a time. */
+export const searchSpace = (from: Fittable = START): Fittable[] => COORDINATES.flatMap((c) => c.values.map((v) => c.set(from, v as never)));
 
 const show = (value: Value) => (typeof value === 'number' ? String(value) : `(${value.join(', ')})`);
 

@@ -98,6 +98,9 @@ const schema = z.object({
 
 export type RecommendationSettings = z.infer<typeof schema>;
 
+/** Settings as the service takes them, or a ZodError saying why not. */
+export const checkSettings = (value: unknown): RecommendationSettings => schema.parse(value);
+
 /**
  * The versioned settings, checked once at start: recommendation-settings.json, or the file
  * RECOMMENDATION_SETTINGS_FILE names (one `npm run eval -- --fit --out FILE` wrote, say). The
@@ -106,9 +109,9 @@ export type RecommendationSettings = z.infer<typeof schema>;
 export const RECOMMENDATION_SETTINGS: RecommendationSettings = Object.freeze(loadSettings(process.env.RECOMMENDATION_SETTINGS_FILE));
 
 function loadSettings(file: string | undefined): RecommendationSettings {
-  if (!file) return schema.parse(fitted);
+  if (!file) return checkSettings(fitted);
   try {
-    return schema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    return checkSettings(JSON.parse(readFileSync(file, 'utf8')));
   } catch (error) {
     const reason = error instanceof z.ZodError ? z.prettifyError(error) : (error as Error).message;
     throw new Error(`RECOMMENDATION_SETTINGS_FILE ${file} cannot be used: ${reason}`);
