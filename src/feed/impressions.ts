@@ -39,14 +39,8 @@ export class ImpressionRecorder {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, MAX_IMPRESSIONS_PER_JOB);
       try {
-        // The first page's id names the job: a retry of an enqueue that did land adds nothing. A
-        // job of a thousand pages is about a megabyte: the completed ones are not kept, or the
-        // cap on completed jobs, sized for interactions, would hold hundreds of megabytes of them.
-        await this.producer.enqueue(
-          JOBS.recordImpressions,
-          { impressions: batch },
-          { jobId: `impressions-${batch[0]!.id}`, dropWhenCompleted: true },
-        );
+        // The first page's id names the job: a retry of an enqueue that did land adds nothing.
+        await this.producer.enqueue(JOBS.recordImpressions, { impressions: batch }, { jobId: `impressions-${batch[0]!.id}` });
       } catch {
         // Redis away: the producer's outage log says so; the pages wait for the next try.
         this.pending.unshift(...batch);

@@ -41,7 +41,7 @@ export const jobDefinition = (name: string): JobDefinition | undefined =>
  * Interactions the completed jobs kept for the dashboard may carry at most (about 320 bytes of
  * Redis each): the cap counts jobs, and a job carries up to MAX_INTERACTIONS_PER_JOB, so the number
  * of jobs kept is derived from it. Memory then stays bounded whatever the load (about 32 MB). The
- * impressions' jobs, a megabyte each, are deleted once done (ImpressionRecorder).
+ * impressions' jobs, a megabyte each, are deleted once done (JobDefinition.keepCompleted).
  */
 export const COMPLETED_INTERACTIONS_KEPT = 100_000;
 

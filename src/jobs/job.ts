@@ -25,6 +25,8 @@ export interface WorkerDeps {
 export interface JobDefinition<N extends string = string, S extends z.ZodType = z.ZodType> {
   name: N;
   payload: S;
+  /** false: deleted once done, rather than kept among the completed jobs the dashboard shows (and their cap counts). */
+  keepCompleted?: false;
   handle(deps: WorkerDeps, payload: z.infer<S>, log: Logger): Promise<unknown>;
 }
 

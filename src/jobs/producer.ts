@@ -9,6 +9,7 @@ import { OutageLog } from '../ops/outage-log';
 import { v7 as uuidv7 } from 'uuid';
 import {
   defaultJobOptions,
+  jobDefinition,
   jobPayloads,
   JOBS,
   MAX_INTERACTIONS_PER_JOB,
@@ -22,8 +23,6 @@ import { signJob } from './signature';
 interface EnqueueOptions {
   jobId?: string;
   deduplicationId?: string;
-  /** Deleted once done rather than kept for the dashboard with the interactions' jobs (and counted against their cap). */
-  dropWhenCompleted?: boolean;
   withdrawOnFailure?: boolean;
   deadline?: number;
 }
@@ -149,7 +148,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
       const added = queue.add(name, data, {
         jobId: options.jobId,
         ...(options.deduplicationId && { deduplication: { id: options.deduplicationId } }),
-        ...(options.dropWhenCompleted && { removeOnComplete: true }),
+        ...(jobDefinition(name)?.keepCompleted === false && { removeOnComplete: true }),
         ...(held && { delay: HELD_UNTIL_REPLICATED_MS }),
       });
       const job = await beforeDeadline(added, deadline);

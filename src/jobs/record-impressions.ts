@@ -24,6 +24,9 @@ let prunedAt = 0;
 export const recordImpressionsJob = defineJob({
   name: 'feed.impressions',
   payload: z.object({ impressions: z.array(impressionPayload).min(1).max(MAX_IMPRESSIONS_PER_JOB) }),
+  // A job of a thousand pages is about a megabyte: kept under the cap on completed jobs, sized for
+  // interactions (COMPLETED_INTERACTIONS_KEPT), they would hold hundreds of megabytes of Redis.
+  keepCompleted: false,
   async handle(deps, { impressions }, log) {
     const stored = await insertImpressions(deps.db, impressions);
     // Retention rides on the writes: at most once an hour per process, whatever the traffic.
