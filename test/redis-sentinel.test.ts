@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { interactionsOf } from './helpers/db';
 import { buildEvent } from './helpers/factories';
 import { TestRedis } from './helpers/redis-server';
 import { loadConfig } from '../src/config';
 import { closeRedis, createFailFastRedis } from '../src/data/redis';
 import { createLogger } from '../src/ops/logger';
-import { HeldLookupProxy, TestSentinelGroup } from './helpers/redis-sentinel';
+import { SentinelProxy, TestSentinelGroup } from './helpers/redis-sentinel';
 import { makeUsers } from './helpers/load';
 import { expectRowsToBe, rowIds, startService } from './helpers/service';
 import { startStack } from './helpers/stack';
@@ -33,11 +34,13 @@ describe('REDIS_MIN_REPLICAS_ACK', () => {
 });
 
 describe('with Redis Sentinel', () => {
+  const silent = createLogger({ level: 'silent', name: 'test' });
+
   test('a request path connection that learns of the failover while asking a sentinel for the primary reaches the new primary', async () => {
     const group = await TestSentinelGroup.start(1);
-    const proxy = await HeldLookupProxy.start(group.sentinelPort);
+    const proxy = await SentinelProxy.start(group.sentinelPort);
     const config = loadConfig({ ...process.env, REDIS_SENTINELS: `127.0.0.1:${proxy.port}`, REDIS_SENTINEL_NAME: TestSentinelGroup.NAME });
-    const redis = createFailFastRedis(config, { commandTimeoutMs: 500, label: 'test' }, createLogger({ level: 'silent', name: 'test' }));
+    const redis = createFailFastRedis(config, { commandTimeoutMs: 500, label: 'test' }, silent);
     try {
       await waitFor('the connection to be ready', async () => redis.status === 'ready');
       await redis.set('before', '1');
@@ -48,6 +51,54 @@ describe('with Redis Sentinel', () => {
       const promoted = Date.now();
       await waitFor('a write through the connection to succeed', () => redis.set('after', '1').catch(() => undefined), 10_000);
       expect(Date.now() - promoted).toBeLessThan(10_000);
+    } finally {
+      closeRedis(redis);
+      await proxy.stop();
+      await group.stop();
+    }
+  }, 60_000);
+
+  test('a request path connection on a primary that stays up but is demoted moves to the new primary', async () => {
+    const group = await TestSentinelGroup.start(1);
+    const redis = createFailFastRedis(loadConfig({ ...process.env, ...group.env }), { commandTimeoutMs: 500, label: 'test' }, silent);
+    try {
+      await waitFor('the connection to be ready', async () => redis.status === 'ready');
+      const oldPrimary = await group.primaryPort();
+      await group.failover();
+      await waitFor('the sentinel to promote the replica', async () => (await group.primaryPort()) !== oldPrimary, 30_000);
+      const newPrimary = await group.primaryPort();
+      // The old primary takes writes until the sentinel demotes it (then READONLY): only the
+      // announcement of the switch moves the connection.
+      await waitFor(
+        'a write through the connection to reach the new primary',
+        async () => (await redis.set('after', '1').catch(() => undefined)) && (redis as Redis).stream.remotePort === newPrimary,
+        10_000,
+      );
+    } finally {
+      closeRedis(redis);
+      await group.stop();
+    }
+  }, 60_000);
+
+  test('a request path connection that found the new primary before the failover is announced is not dropped again', async () => {
+    const group = await TestSentinelGroup.start(2);
+    const proxy = await SentinelProxy.start(group.sentinelPort);
+    const config = loadConfig({ ...process.env, REDIS_SENTINELS: `127.0.0.1:${proxy.port}`, REDIS_SENTINEL_NAME: TestSentinelGroup.NAME });
+    const redis = createFailFastRedis(config, { commandTimeoutMs: 500, label: 'test' }, silent);
+    try {
+      await waitFor('the connection to be ready', async () => redis.status === 'ready');
+      const oldPrimary = await group.primaryPort();
+      proxy.holdSwitches();
+      await group.servers.find((s) => s.port === oldPrimary)!.kill();
+      await waitFor('the sentinel to promote a replica', async () => (await group.primaryPort()) !== oldPrimary, 30_000);
+      await waitFor('a write through the connection to succeed', () => redis.set('after', '1').catch(() => undefined), 10_000);
+      await waitFor('the sentinel to announce the switch', async () => proxy.switchesHeld > 0, 30_000);
+      let closed = 0;
+      redis.on('close', () => (closed += 1));
+      proxy.releaseSwitches();
+      await sleep(500);
+      expect(closed).toBe(0);
+      await expect(redis.set('after the announcement', '1')).resolves.toBe('OK');
     } finally {
       closeRedis(redis);
       await proxy.stop();
@@ -101,7 +152,8 @@ describe('with Redis Sentinel', () => {
         },
         Math.max(1, promoted + 10_000 - Date.now()),
       );
-      expect(await fetch(`${service.webUrl}/readyz`).then((r) => r.status)).toBe(200);
+      const readyz = await fetch(`${service.webUrl}/readyz`);
+      expect({ status: readyz.status, body: await readyz.json() }).toMatchObject({ status: 200 });
 
       await load.stop();
       expect(load.abandoned).toBe(0);

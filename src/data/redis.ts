@@ -36,50 +36,63 @@ export function connectRedis(
   }
   const common = { ...perNode, enableOfflineQueue: !failFast, retryStrategy: retryDelayMs, enableAutoPipelining };
   if (config.redisSentinel) {
-    // The primary is whichever the sentinels name; a connection that loses it asks them again. A
-    // request path's connection also listens for +switch-master, to move at once (the worker's
-    // BullMQ connections did not recover from being moved that way in the failover test; they
-    // reconnect by themselves when the old primary goes). Password and database come from REDIS_URL.
+    // The primary is whichever the sentinels name; a connection that loses it asks them again, and
+    // checks the role of what it reaches. Password and database come from REDIS_URL.
     const url = new URL(config.redisUrl);
     const redis = new Redis({
       ...common,
       sentinels: config.redisSentinel.nodes.map((node) => ({ ...node })),
       name: config.redisSentinel.name,
-      failoverDetector: !!failFast,
       username: url.username ? decodeURIComponent(url.username) : undefined,
       password: url.password ? decodeURIComponent(url.password) : undefined,
       db: Number(url.pathname.slice(1) || 0),
       sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 200, 1000),
     });
-    if (failFast) reopenWhenAbandoned(redis);
+    // The worker's BullMQ connections are not moved (they did not recover from being moved in the
+    // failover test): they reconnect by themselves when the old primary goes.
+    if (failFast) followSwitches(redis, config.redisSentinel);
     return redis;
   }
   return new Redis(config.redisUrl, common);
 }
 
-const closing = new WeakSet<RedisClient>();
+const cleanups = new WeakMap<RedisClient, () => void>();
 
-/** Closes a connection for good: one from connectRedis may otherwise reopen itself (see reopenWhenAbandoned). */
+/** Closes a connection for good, and what connectRedis opened beside it. */
 export function closeRedis(redis: RedisClient): void {
-  closing.add(redis);
+  cleanups.get(redis)?.();
   redis.disconnect();
 }
 
 /**
- * ioredis's failover detector ends the connection to move it to the new primary; when
- * +switch-master arrives while the connection is asking a sentinel for the primary (it is then
- * reconnecting after losing the old one, and a busy process makes that window long), that ending
- * aborts the connect itself, and ioredis gives up for good: status 'end', no socket, every command
- * refused. So an 'end' the service did not ask for (closeRedis) opens the connection again.
+ * Moves a request path's connection to the new primary as soon as a sentinel announces the switch
+ * (+switch-master), not only once the old primary's socket fails: a demoted primary that stays up
+ * refuses every write (READONLY). A connection already on the new primary is left alone. The
+ * sentinels announce the switch once the other replicas are reconfigured, a second or more after
+ * the promotion, and by then a connection that lost the old primary has usually found the new one
+ * by itself: dropping it again (ioredis's own failover detector does) refused requests for nothing,
+ * and /readyz said unavailable. Nor is a connection that is not ready touched: its reconnect asks
+ * the sentinels already, and ending it mid-connect made ioredis give up on it for good.
  */
-function reopenWhenAbandoned(redis: Redis): void {
-  redis.on('end', () => {
-    if (closing.has(redis)) return;
-    setTimeout(() => {
-      if (!closing.has(redis) && redis.status === 'end') redis.connect().catch(() => undefined);
-    }, 100).unref();
+function followSwitches(redis: Redis, sentinel: NonNullable<Config['redisSentinel']>): void {
+  const listeners = sentinel.nodes.map((node) => {
+    const listener = new Redis({ ...node, retryStrategy: (attempt) => Math.min(attempt * 200, 1000), maxRetriesPerRequest: null });
+    listener.on('error', () => undefined); // a sentinel away is the connection's own error to report
+    listener.subscribe(SWITCH_CHANNEL).catch(() => undefined);
+    listener.on('message', (channel: string, message: string) => {
+      // "<name> <old host> <old port> <new host> <new port>"
+      const [name, , , host, port] = message.split(' ');
+      if (channel !== SWITCH_CHANNEL || name !== sentinel.name || redis.status !== 'ready') return;
+      const { remoteAddress, remotePort } = redis.stream;
+      if (remotePort === Number(port) && remoteAddress?.replace(/^::ffff:/, '') === host) return;
+      redis.disconnect(true);
+    });
+    return listener;
   });
+  cleanups.set(redis, () => listeners.forEach((listener) => listener.disconnect()));
 }
+
+const SWITCH_CHANNEL = '+switch-master';
 
 /** A fail-fast connection (see connectRedis) that logs an outage once every 10 s, not on every reconnect. */
 export function createFailFastRedis(

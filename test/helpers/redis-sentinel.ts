@@ -9,7 +9,7 @@ import { waitFor } from './wait';
 
 /**
  * A Redis primary, replicas of it and one sentinel watching them (quorum 1, a primary is down after
- * 1 s), each its own process on a spare port, for failover tests.
+ * 2 s), each its own process on a spare port, for failover tests.
  */
 export class TestSentinelGroup {
   private constructor(
@@ -40,7 +40,9 @@ export class TestSentinelGroup {
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor ${TestSentinelGroup.NAME} 127.0.0.1 ${primary.port} 1`,
-        `sentinel down-after-milliseconds ${TestSentinelGroup.NAME} 1000`,
+        // Not 1 s: the sentinel pings once a second, and at 1 s it now and then took a primary it had
+        // just promoted for down and failed over a second time.
+        `sentinel down-after-milliseconds ${TestSentinelGroup.NAME} 2000`,
         `sentinel failover-timeout ${TestSentinelGroup.NAME} 5000`,
         `sentinel parallel-syncs ${TestSentinelGroup.NAME} ${replicas}`,
       ].join('\n'),
@@ -62,6 +64,19 @@ export class TestSentinelGroup {
     try {
       const [, port] = (await sentinel.call('SENTINEL', 'get-master-addr-by-name', TestSentinelGroup.NAME)) as [string, string];
       return Number(port);
+    } finally {
+      sentinel.disconnect();
+    }
+  }
+
+  /** A planned failover (SENTINEL FAILOVER): the old primary stays up, made a replica of the new. */
+  async failover(): Promise<void> {
+    const sentinel = new Redis(this.sentinelPort, '127.0.0.1', { lazyConnect: true });
+    try {
+      // NOGOODSLAVE until the sentinel has heard from a replica recently enough to trust it.
+      await waitFor('the sentinel to start a failover', () =>
+        sentinel.call('SENTINEL', 'failover', TestSentinelGroup.NAME).catch(() => undefined),
+      );
     } finally {
       sentinel.disconnect();
     }
@@ -96,14 +111,18 @@ export class TestSentinelGroup {
 }
 
 /**
- * A TCP proxy in front of a sentinel. Once `holdLookups()` is called, it holds back the sentinel's
- * answers to "which is the primary?" until +switch-master has passed through it to a subscriber:
- * a connection that asks then is still asking when it learns of the failover, the window that a
- * busy process stays in for long.
+ * A TCP proxy in front of a sentinel, to put a failover's messages in the order a test needs:
+ * - `holdLookups()`: the sentinel's answers to "which is the primary?" are held back until
+ *   +switch-master has passed through to a subscriber, so a connection that asks then is still
+ *   asking when it learns of the failover (the window a busy process stays in for long);
+ * - `holdSwitches()`: +switch-master messages are held back until `releaseSwitches()`, so the
+ *   announcement can come after a connection has found the new primary by itself.
  */
-export class HeldLookupProxy {
-  private holding = false;
-  private readonly releases: (() => void)[] = [];
+export class SentinelProxy {
+  private holdingLookups = false;
+  private holdingSwitches = false;
+  private readonly lookupReleases: (() => void)[] = [];
+  private readonly heldSwitches: { client: Socket; chunk: Buffer }[] = [];
   private readonly sockets = new Set<Socket>();
 
   private constructor(
@@ -111,25 +130,27 @@ export class HeldLookupProxy {
     readonly port: number,
   ) {}
 
-  static async start(sentinelPort: number): Promise<HeldLookupProxy> {
+  static async start(sentinelPort: number): Promise<SentinelProxy> {
     const port = await sparePort();
-    let proxy!: HeldLookupProxy;
+    let proxy!: SentinelProxy;
     const server = createServer((client) => {
       const upstream = connectTo(sentinelPort, '127.0.0.1');
       let asksPrimary = false;
-      const held: Buffer[] = [];
+      const heldLookups: Buffer[] = [];
       proxy.sockets.add(client).add(upstream);
       client.on('data', (chunk) => {
-        if (proxy.holding && chunk.includes('get-master-addr-by-name')) asksPrimary = true;
+        if (proxy.holdingLookups && chunk.includes('get-master-addr-by-name')) asksPrimary = true;
         upstream.write(chunk);
       });
       upstream.on('data', (chunk) => {
-        if (chunk.includes('message') && chunk.includes('+switch-master')) proxy.release();
-        if (asksPrimary && proxy.holding) held.push(chunk);
+        const isSwitch = chunk.includes('message') && chunk.includes('+switch-master');
+        if (isSwitch && proxy.holdingSwitches) return void proxy.heldSwitches.push({ client, chunk });
+        if (isSwitch) proxy.releaseLookups();
+        if (asksPrimary && proxy.holdingLookups) heldLookups.push(chunk);
         else client.write(chunk);
       });
-      proxy.releases.push(() => {
-        if (held.length > 0 && !client.destroyed) client.write(Buffer.concat(held.splice(0)));
+      proxy.lookupReleases.push(() => {
+        if (heldLookups.length > 0 && !client.destroyed) client.write(Buffer.concat(heldLookups.splice(0)));
       });
       const end = () => {
         client.destroy();
@@ -139,19 +160,35 @@ export class HeldLookupProxy {
       upstream.on('error', end).on('close', end);
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    proxy = new HeldLookupProxy(server, port);
+    proxy = new SentinelProxy(server, port);
     return proxy;
   }
 
   holdLookups(): void {
-    this.holding = true;
+    this.holdingLookups = true;
   }
 
-  private release(): void {
-    if (!this.holding) return;
-    this.holding = false;
+  private releaseLookups(): void {
+    if (!this.holdingLookups) return;
+    this.holdingLookups = false;
     // After the subscriber has had the message, as when the answer is simply late.
-    setTimeout(() => this.releases.forEach((release) => release()), 50);
+    setTimeout(() => this.lookupReleases.forEach((release) => release()), 50);
+  }
+
+  holdSwitches(): void {
+    this.holdingSwitches = true;
+  }
+
+  /** How many +switch-master messages are held back. */
+  get switchesHeld(): number {
+    return this.heldSwitches.length;
+  }
+
+  releaseSwitches(): void {
+    this.holdingSwitches = false;
+    for (const { client, chunk } of this.heldSwitches.splice(0)) {
+      if (!client.destroyed) client.write(chunk);
+    }
   }
 
   async stop(): Promise<void> {
