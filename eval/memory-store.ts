@@ -40,7 +40,7 @@ export class MemoryModelStore implements ModelStore {
   private readonly sortedRows = new Map<number, { version: number; ids: string[] }>();
   /** Each user's positive events in the order they were applied (positive_seq in PostgreSQL): the co-occurrence window. */
   private readonly applied = new Map<string, string[]>();
-  /** Each user's positive events, oldest first (ties: by id, descending), so the latest are read off the end. */
+  /** Each user's positive events, oldest first (ties: in the order applied), so the latest are read off the end. */
   private readonly positives = new Map<string, PositiveEvent[]>();
   private readonly profiles = new Map<string, { version: number; profileEvents: number; affinities: Map<string, number> }>();
   private readonly featureKeys = new Map<string, string[]>();
@@ -81,7 +81,7 @@ export class MemoryModelStore implements ModelStore {
     return new Set(pairs.filter((p) => this.pairs.get(p.userId)?.get(p.eventId)?.positiveAt).map((p) => pairKey(p.userId, p.eventId)));
   }
 
-  /** The user's latest positive events, newest first (ties by id), at most `limit`: the SQL's order. */
+  /** The user's latest positive events, newest first (ties: the later applied first), at most `limit`: the SQL's order. */
   latestPositives(userId: string, limit: number): PositiveEvent[] {
     const positives = this.positives.get(userId) ?? [];
     return positives.slice(Math.max(0, positives.length - limit)).reverse();
@@ -96,7 +96,7 @@ export class MemoryModelStore implements ModelStore {
 
   /**
    * The user's feature affinities as the feed's query sums them: over their `profileEvents`
-   * latest positive events (positive_at, then id) and their `profileEvents` latest events they only
+   * latest positive events (positive_at, then positive_seq) and their `profileEvents` latest events they only
    * dismissed (dismissed_at, then id), each event's feature weight added to each of its features.
    * Events the catalogue does not hold add nothing (the query joins them).
    */
@@ -162,10 +162,10 @@ export class MemoryModelStore implements ModelStore {
   private addPositive(userId: string, eventId: string, at: Date): void {
     const list = this.positives.get(userId) ?? [];
     this.positives.set(userId, list);
-    const before = (a: PositiveEvent, b: PositiveEvent) => a.at < b.at || (a.at.getTime() === b.at.getTime() && a.eventId > b.eventId);
+    // Ties in time keep the order the positives were applied in (positive_seq): the later one is the latest.
     const added = { eventId, at };
     let i = list.length;
-    while (i > 0 && before(added, list[i - 1]!)) i -= 1; // replays run in time order: almost always at the end
+    while (i > 0 && added.at < list[i - 1]!.at) i -= 1; // replays run in time order: almost always at the end
     list.splice(i, 0, added);
   }
 

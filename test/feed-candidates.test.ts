@@ -144,3 +144,49 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
     expect(users.some((userId) => profile(userId, 2) !== profile(userId, 200))).toBe(true);
   });
 });
+
+describe("the order of a user's latest positive events", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true, worker: false });
+  });
+  afterAll(() => stack.stop());
+
+  test('of positives at the same instant, the one that arrived later is the latest: in SQL and in memory', async () => {
+    const upcoming = () => buildEvent(stack.db, { startsAt: new Date(Date.now() + DAY) });
+    // `first` arrives first and has the smaller id: an order by id would make it the latest.
+    const [first, second] = [await upcoming(), await upcoming()].sort((p, q) => (p.id < q.id ? -1 : 1));
+    const [afterFirst, afterSecond] = [await upcoming(), await upcoming()];
+    const [one, two, me] = [1, 2, 3].map(() => `user-${randomUUID()}`);
+    const at = (s: number) => new Date(Date.now() - DAY + s * 1000);
+    const interactions = [
+      interactionPayload(one!, first!.id, 'SAVE', at(0)),
+      interactionPayload(one!, afterFirst!.id, 'SAVE', at(1)),
+      interactionPayload(two!, second!.id, 'SAVE', at(0)),
+      interactionPayload(two!, afterSecond!.id, 'SAVE', at(1)),
+      interactionPayload(me!, first!.id, 'SAVE', at(2)),
+      interactionPayload(me!, second!.id, 'SAVE', at(2)),
+    ];
+    const logger = createLogger({ level: 'silent', name: 'test' });
+    for (const data of interactions) {
+      await processJob({ config: stack.config, db: stack.db, logger }, { id: data.id, ...recordingJob(stack.producer, data) });
+    }
+    await foldAll(stack.db, stack.config.model);
+    const store = new MemoryModelStore(new Map());
+    await applyInteractions(
+      store,
+      stack.config.model,
+      interactions.map((i) => ({ userId: i.userId, eventId: i.eventId, action: i.action, occurredAt: new Date(i.acceptedAt) })),
+    );
+
+    // The two candidates differ only in which of my positives leads to them.
+    const settings = {
+      ...stack.config.feed,
+      ranking: { ...stack.config.feed.ranking, weights: { collaborative: 1, popularity: 0, features: 0 } },
+    };
+    const inSql = (await rankFeed({ settings }, stack.db, me!, new Set())).items.map((item) => item.eventId);
+    const inMemory = rankFeedInMemory(store, settings, me!).map((item) => item.eventId);
+    expect(inSql.slice(0, 2)).toEqual([afterSecond!.id, afterFirst!.id]);
+    expect(inMemory.slice(0, 2)).toEqual([afterSecond!.id, afterFirst!.id]);
+  });
+});
