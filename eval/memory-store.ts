@@ -96,7 +96,7 @@ export class MemoryModelStore implements ModelStore {
 
   /**
    * The user's feature affinities as the feed's query sums them: over their `profileEvents`
-   * latest positive events (positive_at, then positive_seq) and their `profileEvents` latest events they only
+   * latest positive events (latestPositives) and their `profileEvents` latest events they only
    * dismissed (dismissed_at, then id), each event's feature weight added to each of its features.
    * Events the catalogue does not hold add nothing (the query joins them).
    */

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { ItemNeighbours } from '../domain/item-model';
+import { latestPositivesFirst } from './model-store';
 
 /** What the item model was last fitted on, as model_state records it under 'item_model'. */
 export interface ItemModelFit {
@@ -43,7 +44,7 @@ export async function readFitInput(
   const candidates = top.map((r) => r.event_id);
   const upcoming = top.map((r) => r.upcoming);
   const { rows } = await db.raw<{ rows: { places: number[] }[] }>(
-    `select (array_agg((t.n - 1)::int order by s.positive_at desc, s.positive_seq desc nulls last, s.event_id))[1:?] as places
+    `select (array_agg((t.n - 1)::int order by ${latestPositivesFirst('s.')}))[1:?] as places
        from user_event_scores s
        join unnest(?::uuid[]) with ordinality as t(event_id, n) on t.event_id = s.event_id
       where s.positive_at is not null

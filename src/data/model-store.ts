@@ -1,6 +1,13 @@
 import type { Knex } from 'knex';
 import { pairKey, type CooccurrencePairing, type ModelInteraction, type ModelSettings, type ModelStore } from '../domain/model';
 
+/**
+ * The order of a user's positive events in user_event_scores, latest first: by when they happened,
+ * then in the order they arrived (positive_seq, the order the fold pairs them in): a batch of one
+ * second is sent in the order it happened. `t`: the table's alias in the statement, if any.
+ */
+export const latestPositivesFirst = (t = '') => `${t}positive_at desc, ${t}positive_seq desc nulls last, ${t}event_id`;
+
 // Advisory lock keys (namespace, key). Interactions take the rebuild lock shared and their user's
 // lock exclusively; a rebuild takes the rebuild lock exclusively.
 const REBUILD_LOCK = 73_001;

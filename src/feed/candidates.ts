@@ -1,4 +1,5 @@
 import type { Db } from '../data/db';
+import { latestPositivesFirst } from '../data/model-store';
 import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings';
 import { featureKey } from '../domain/model';
 import { DEFAULT_ITEM_MODEL_HALF_LIFE } from '../domain/item-model';
@@ -22,12 +23,11 @@ type CandidateRow = [string, number, string | null, string[], string | null, str
  */
 const candidatesSql = (filtered: boolean) => `
 with recent as (
-  -- The user's latest positive events, k = 0 for the latest: by occurredAt, then in the order they
-  -- arrived (positive_seq), as a batch of one second is sent in the order it happened.
-  select event_id, row_number() over (order by positive_at desc, positive_seq desc nulls last, event_id) - 1 as k
+  -- The user's latest positive events, k = 0 for the latest.
+  select event_id, row_number() over (order by ${latestPositivesFirst()}) - 1 as k
     from (select event_id, positive_at, positive_seq from user_event_scores
            where user_id = :userId and positive_at is not null
-           order by positive_at desc, positive_seq desc nulls last, event_id limit :recentPositives) latest
+           order by ${latestPositivesFirst()} limit :recentPositives) latest
 ), collaborative as (
   -- "People who engaged with your latest events also engaged with": co-occurrence normalised by
   -- both events' engaged users, the latest events counting most (see Candidate.collaborative);
@@ -65,7 +65,7 @@ with recent as (
   -- latest they only dismissed, each bounded, so the read does not grow with their history.
   select event_id, feature_weight from (select event_id, feature_weight from user_event_scores
                                          where user_id = :userId and positive_at is not null
-                                         order by positive_at desc, positive_seq desc nulls last, event_id limit :profileEvents) positive
+                                         order by ${latestPositivesFirst()} limit :profileEvents) positive
   union all
   select event_id, feature_weight from (select event_id, feature_weight from user_event_scores
                                          where user_id = :userId and positive_at is null and dismissed_at is not null
