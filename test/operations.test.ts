@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import jwt from 'jsonwebtoken';
 import { JOBS } from '../src/jobs/definitions';
 import { Ajv2020 } from 'ajv/dist/2020';
 import { LOGIN_FAILURES_PER_WINDOW } from '../src/http/admin-auth';
@@ -10,11 +11,13 @@ import { waitFor } from './helpers/wait';
 
 const ADMIN = { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'correct horse battery' };
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const now = () => Math.floor(Date.now() / 1000);
 
 describe('the operations surface', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ env: ADMIN });
+    // As in production: a token without exp is refused.
+    stack = await startStack({ env: { ...ADMIN, JWT_REQUIRE_EXP: 'true' } });
   });
   afterAll(() => stack.stop());
 
@@ -46,6 +49,16 @@ describe('the operations surface', () => {
 
     test('with an invalid token: 401', async () => {
       expect((await get(path, { authorization: 'Bearer nope' })).status).toBe(401);
+    });
+
+    test('with an admin token the API would refuse (no sub, no exp, issued ahead): 401', async () => {
+      const sign = (claims: object) => jwt.sign(claims, stack.config.jwt.secret, { algorithm: 'HS256' });
+      const refused = [
+        sign({ roles: ['admin'], exp: now() + 60 }),
+        sign({ roles: ['admin'], sub: 'ops-script' }),
+        sign({ roles: ['admin'], sub: 'ops-script', iat: now() + 3600, exp: now() + 7200 }),
+      ];
+      for (const token of refused) expect((await get(path, { authorization: `Bearer ${token}` })).status).toBe(401);
     });
 
     test('with the admin password or an admin token: 200', async () => {

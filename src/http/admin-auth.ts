@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { verifyBearerToken } from './auth';
+import { authenticate } from './auth';
 import type { Config } from '../config';
 import { AppError, ForbiddenError, NotFoundError, TooManyRequestsError } from '../errors';
 
@@ -50,12 +50,13 @@ class LoginThrottle {
 /**
  * Guards the operations surface (the queue dashboard, /metrics). A browser logs in with HTTP Basic
  * (ADMIN_USERNAME / ADMIN_PASSWORD), which it then sends with the dashboard's own requests;
- * scripts may send a Bearer token whose roles include `admin`. Without configured credentials the
+ * scripts may send a Bearer token whose roles include `admin`, held to every rule the API holds tokens
+ * to (a usable `sub`, `exp` where required, no `iat` ahead). Without configured credentials the
  * surface does not exist (404). Because browsers send Basic credentials by themselves, a
  * state-changing request from another site is refused (CSRF).
  */
 export function requireAdmin(config: Pick<Config, 'admin' | 'jwt'>): RequestHandler {
-  const verifyJwt = verifyBearerToken(config);
+  const verifyJwt = authenticate(config);
   const admin = config.admin;
   const digest = (value: string) => createHash('sha256').update(value).digest();
   const throttle = new LoginThrottle();
@@ -87,8 +88,7 @@ export function requireAdmin(config: Pick<Config, 'admin' | 'jwt'>): RequestHand
     if (/^bearer /i.test(header)) {
       return verifyJwt(req, res, (error?: unknown) => {
         if (error) return next(needCredentials('The token is invalid or expired'));
-        const roles = (req as Request & { auth?: { roles?: unknown } }).auth?.roles;
-        if (!Array.isArray(roles) || !roles.includes('admin')) return next(new ForbiddenError('The admin role is required'));
+        if (!req.user?.roles.includes('admin')) return next(new ForbiddenError('The admin role is required'));
         next();
       });
     }
