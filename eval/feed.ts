@@ -1,4 +1,4 @@
-import { FILTER_SCAN, FILTER_SCAN_FACTOR } from '../src/feed/candidates';
+import { FEED_SCAN, FILTER_SCAN, FILTER_SCAN_FACTOR } from '../src/feed/candidates';
 import { rankCandidates, type Candidate, type RankedItem } from '../src/feed/ranking';
 import { rankSimilar, SIMILAR_LIMITS, type SimilarItem } from '../src/feed/similar';
 import type { CandidateLimits, RankingSettings } from '../src/domain/fitted-settings';
@@ -54,9 +54,12 @@ export function rankFeedInMemory(
     }
     return found;
   };
-  const byPopularity = passes ? within(store.byPopularity().slice(0, FILTER_SCAN)) : store.byPopularity();
+  // Each walk bounded as in SQL (FEED_SCAN, or FILTER_SCAN under a filter); events no one engaged
+  // with, in id order, stand in for the soonest (the data has no start times).
+  const byPopularity = passes ? within(store.byPopularity().slice(0, FILTER_SCAN)) : store.byPopularity().slice(0, FEED_SCAN);
   const matching = firstMatching(byPopularity, limits.byFeature);
-  const fresh = matching.length < limits.byFeature ? firstMatching(within(store.neverEngaged()), limits.byFeature - matching.length) : [];
+  const unengaged = passes ? within(store.neverEngaged()).slice(0, FILTER_SCAN) : store.neverEngaged().slice(0, FEED_SCAN);
+  const fresh = matching.length < limits.byFeature ? firstMatching(unengaged, limits.byFeature - matching.length) : [];
   const popular = byPopularity.slice(0, limits.popular);
   const items = itemModelOf(store, settings.ranking, userId);
   const itemTop = strongest(
@@ -65,7 +68,9 @@ export function rankFeedInMemory(
   ).map(([id]) => id);
 
   const ids = new Set([...collaborativeTop.keys(), ...itemTop, ...matching, ...fresh, ...popular]);
-  return rankInMemory(store, settings, userId, passes ? [...ids].filter(passes) : ids, collaborativeTop, items);
+  // As in SQL, only the item model's best carry its score, whichever source found the others.
+  const itemScores = new Map(itemTop.map((id) => [id, items.get(id)!]));
+  return rankInMemory(store, settings, userId, passes ? [...ids].filter(passes) : ids, collaborativeTop, itemScores);
 }
 
 /**
@@ -164,20 +169,16 @@ export function similarInMemory(store: MemoryModelStore, settings: FeedSettings,
     : [];
   const items = settings.ranking.weights.itemModel ? (store.itemNeighbours.get(eventId) ?? []) : [];
   const weightOf = new Map(items.map((n) => [n.eventId, n.weight]));
-  const ids = new Set([
-    ...store.neighbours(eventId, SIMILAR_LIMITS.neighbours),
-    ...weightOf.keys(),
-    ...alike,
-    ...fresh,
-    ...byPopularity.slice(0, SIMILAR_LIMITS.popular),
-  ]);
+  const neighbours = new Set(store.neighbours(eventId, SIMILAR_LIMITS.neighbours));
+  const ids = new Set([...neighbours, ...weightOf.keys(), ...alike, ...fresh, ...byPopularity.slice(0, SIMILAR_LIMITS.popular)]);
   const mine = store.pairs.get(userId);
   const candidates = [...ids]
     .filter((id) => id !== eventId && !mine?.has(id))
     .map((id) => ({
       eventId: id,
       features: store.events.get(id) ?? NO_FEATURES,
-      cooccurrence: store.similarity(eventId, id, settings.ranking.similarityExponent),
+      // As in SQL, only its strongest co-engaged events carry their co-occurrence.
+      cooccurrence: neighbours.has(id) ? store.similarity(eventId, id, settings.ranking.similarityExponent) : 0,
       itemModel: weightOf.get(id) ?? 0,
       popularity: store.popularity.get(id) ?? 0,
     }));

@@ -193,7 +193,6 @@ export class MemoryModelStore implements ModelStore {
     const id = this.ids.get(eventId);
     const row = id === undefined ? undefined : this.counts.get(id);
     if (!row) return [];
-    if (row.size <= limit) return [...row.keys()].map((other) => this.names[other]!);
     // Rows of popular events run to thousands: sorted once per state, however many rankings read them.
     let sorted = this.sortedRows.get(id!);
     if (sorted?.version !== this.version) {

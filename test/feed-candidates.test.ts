@@ -3,9 +3,9 @@ import { applyInteractions, type EventFeatures } from '../src/domain/model';
 import type { Action } from '../src/domain/weights';
 import { MemoryModelStore } from '../eval/memory-store';
 import { rankFeedInMemory, similarInMemory } from '../eval/feed';
-import { loadSimilarCandidates, rankSimilar } from '../src/feed/similar';
+import { loadSimilarCandidates, rankSimilar, SIMILAR_LIMITS } from '../src/feed/similar';
 import { rankFeed } from '../src/feed/feed';
-import { loadFeedCandidates } from '../src/feed/candidates';
+import { FEED_SCAN, loadFeedCandidates } from '../src/feed/candidates';
 import { createLogger } from '../src/ops/logger';
 import { processJob } from '../src/jobs/interaction-worker';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
@@ -99,8 +99,9 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
       },
     };
     // A profile of 2 events leaves most of each user's events out of their affinities; 3 top
-    // features leave most features out of the candidates by feature, and cut between equal values.
-    const variants = [{}, { profileEvents: 2 }, { topFeatures: 3 }];
+    // features leave most features out of the candidates by feature, and cut between equal values;
+    // the item model's 2 best carry its score, not every candidate it has a weight for.
+    const variants = [{}, { profileEvents: 2 }, { topFeatures: 3 }, { itemModel: 2 }];
     for (const variant of variants) {
       const these = { ...settings, candidates: { ...settings.candidates, ...variant } };
       for (const userId of [...users, `user-${randomUUID()}`]) {
@@ -128,10 +129,18 @@ describe('one candidate generator: the feed in SQL and the evaluation in memory 
       for (const [eventId, score] of scoresOf(inMemory)) expect(scoresOf(inSql).get(eventId)).toBeCloseTo(score, 5);
     };
     const jazz = (id: string) => events.find((e) => e.id === id)?.features.category === 'jazz';
+    // Few neighbours per recent event: which of those that pass are the strongest matters.
+    const few = { ...settings, candidates: { ...settings.candidates, neighboursPerEvent: 1 } };
     for (const userId of users) {
-      const inSql = (await rankFeed({ settings }, stack.db, userId, new Set(), new Date(), { categories: ['JAZZ '] })).items;
-      expect(inSql.length).toBeGreaterThan(0);
-      expectSame({ userId, filter: 'jazz' }, inSql, rankFeedInMemory(store, settings, userId, jazz));
+      for (const these of [settings, few]) {
+        const inSql = (await rankFeed({ settings: these }, stack.db, userId, new Set(), new Date(), { categories: ['JAZZ '] })).items;
+        expect(inSql.length).toBeGreaterThan(0);
+        expectSame(
+          { userId, filter: 'jazz', neighboursPerEvent: these.candidates.neighboursPerEvent },
+          inSql,
+          rankFeedInMemory(store, these, userId, jazz),
+        );
+      }
       for (const event of events.slice(0, 5)) {
         const loaded = await loadSimilarCandidates(stack.db, userId, event.id, new Date(), settings.ranking);
         const similarInSql = rankSimilar(settings.ranking, loaded.source, loaded.candidates);
@@ -188,5 +197,66 @@ describe("the order of a user's latest positive events", () => {
     const inMemory = rankFeedInMemory(store, settings, me!).map((item) => item.eventId);
     expect(inSql.slice(0, 2)).toEqual([afterSecond!.id, afterFirst!.id]);
     expect(inMemory.slice(0, 2)).toEqual([afterSecond!.id, afterFirst!.id]);
+  });
+});
+
+describe("the feed's interest sources stay bounded", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true, worker: false });
+  });
+  afterAll(() => stack.stop());
+
+  /** The most rows any one scan of `events` or `event_popularity` read (returned or filtered out) in the statement `load` runs. */
+  async function widestScan(load: () => Promise<unknown>): Promise<number> {
+    let statement: { sql: string; bindings: unknown[] } | undefined;
+    const capture = (query: { sql: string; bindings: unknown[] }) => (statement ??= query);
+    stack.db.on('query', capture);
+    await load();
+    stack.db.off('query', capture);
+    const [plan] = (
+      await stack.db.raw(`explain (analyze, format json) ${statement!.sql.replace(/\$(\d+)/g, '?')}`, statement!.bindings as never)
+    ).rows[0]['QUERY PLAN'];
+    let widest = 0;
+    const walk = (node: Record<string, unknown>) => {
+      if (node['Relation Name'] === 'events' || node['Relation Name'] === 'event_popularity') {
+        widest = Math.max(widest, Number(node['Actual Rows']) + Number(node['Rows Removed by Filter'] ?? 0));
+      }
+      for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+    };
+    walk(plan.Plan);
+    return widest;
+  }
+
+  test('a new user, one whose interests few upcoming events match, and similar events read at most FEED_SCAN events per walk', async () => {
+    // Twice as many events ever engaged with (now past) and as many upcoming ones nobody engaged with.
+    const many = 2 * FEED_SCAN;
+    await stack.db.raw(
+      `insert into events (title, starts_at, kind, category, tags, city, organizer_id)
+       select 'Event ' || i, now() + (i - ?) * interval '1 hour', 'event', 'category-' || i % 50, '{}', 'Berlin', 'organizer-1'
+         from generate_series(1, ?) i`,
+      [many, 2 * many],
+    );
+    await stack.db.raw(
+      `insert into event_popularity (event_id, value, engaged) select id, random(), 1 from events where starts_at < now()`,
+    );
+    await stack.db.raw('analyze events, event_popularity');
+    const niche = await buildEvent(stack.db, {
+      category: 'harp',
+      tags: [],
+      city: 'Ulm',
+      organizerId: 'harpist',
+      startsAt: new Date(Date.now() - DAY),
+    });
+    const nicheUser = `user-${randomUUID()}`;
+    const data = interactionPayload(nicheUser, niche.id, 'SAVE', new Date(Date.now() - 2 * DAY));
+    const logger = createLogger({ level: 'silent', name: 'test' });
+    await processJob({ config: stack.config, db: stack.db, logger }, { id: data.id, ...recordingJob(stack.producer, data) });
+
+    const feedOf = (userId: string) => () => loadFeedCandidates(stack.db, userId, new Date(), stack.config.feed);
+    expect(await widestScan(feedOf(`user-${randomUUID()}`))).toBeLessThanOrEqual(FEED_SCAN);
+    expect(await widestScan(feedOf(nicheUser))).toBeLessThanOrEqual(FEED_SCAN);
+    const similar = () => loadSimilarCandidates(stack.db, nicheUser, niche.id, new Date(), stack.config.feed.ranking);
+    expect(await widestScan(similar)).toBeLessThanOrEqual(SIMILAR_LIMITS.scan);
   });
 });

@@ -40,7 +40,8 @@ with recent as (
          sum(r.weight * n.value) as support
     from (select event_id, power(k + 1, -:recencyDecay::float8) as weight from recent) r
     join event_popularity pr on pr.event_id = r.event_id
-    cross join lateral (select greatest(1, round(:neighboursPerEvent * r.weight))::int as size) l
+    -- floor(x + 0.5), not round(): PostgreSQL rounds a float's halves to even, the evaluation (Math.round) up.
+    cross join lateral (select greatest(1, floor(:neighboursPerEvent * r.weight + 0.5))::int as size) l
     cross join lateral (select other_event_id, value
                           from (${neighbours('low', 'high', 'r.event_id', 'l.size', filtered)}
                                 union all
@@ -86,23 +87,26 @@ with recent as (
   -- The strongest features but the kind: every event has one, so it says little of taste.
   select coalesce(array_agg(key) filter (where key not like 'kind:%'), '{}') as keys from top_features
 ), matching as (
-  -- Walks the popularity index and stops at the limit, so its cost does not grow with the number
-  -- of events that match. The test is a subquery per row (and the wanted features sub-selects), not
-  -- a join: a join lets the planner sort every matching event instead.
-  select p.event_id as id from ${filtered ? '(select event_id, value from event_popularity order by value desc limit :filterScan) p' : 'event_popularity p'}
-   where (select e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} and e.feature_keys && (select keys from wanted)
+  -- Walks the popularity index and stops at the limit, or after FEED_SCAN events (so a user
+  -- whose interests few upcoming events match does not walk every event ever engaged with), and not
+  -- at all for a user with no interests yet. The test is a subquery per row (and the wanted features
+  -- sub-selects), not a join: a join lets the planner sort every matching event instead.
+  select p.event_id as id
+    from (select event_id, value from event_popularity order by value desc limit ${filtered ? ':filterScan' : ':feedScan'}) p
+   where cardinality((select keys from wanted)) > 0
+     and (select e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} and e.feature_keys && (select keys from wanted)
             from events e where e.id = p.event_id)
    order by p.value desc limit :byFeature
 ), matching_fresh as (
-  -- Events no one has engaged with yet (not in that index) fill what is left, soonest first.
-  select e.id from ${
-    filtered
-      ? `(select id, starts_at, feature_keys from events e
-           where e.starts_at > :now and ${filterSql('e')} order by e.starts_at limit :filterScan) e`
-      : 'events e'
-  } cross join wanted w
-   where not exists (select 1 from event_popularity p where p.event_id = e.id) and e.starts_at > :now
-     and e.feature_keys && w.keys
+  -- Events no one has engaged with yet (not in that index) fill what is left, soonest first, among
+  -- the soonest upcoming events (bounded as above).
+  select e.id
+    from (select id, starts_at, feature_keys from events e
+           where e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''}
+           order by e.starts_at limit ${filtered ? ':filterScan' : ':feedScan'}) e
+   where cardinality((select keys from wanted)) > 0
+     and not exists (select 1 from event_popularity p where p.event_id = e.id)
+     and e.feature_keys && (select keys from wanted)
    order by e.starts_at limit greatest(:byFeature - (select count(*) from matching), 0)
 ), popular as (${
   filtered
@@ -117,7 +121,8 @@ with recent as (
      join event_popularity p on p.event_id = e.id
     order by p.value desc limit :popular)`
     : `
-  select e.id from event_popularity p join events e on e.id = p.event_id
+  select e.id from (select event_id, value from event_popularity order by value desc limit :feedScan) p
+    join events e on e.id = p.event_id
    where e.starts_at > :now order by p.value desc limit :popular`
 }
 ), soonest as (
@@ -168,6 +173,11 @@ function neighbours(own: 'low' | 'high', other: 'low' | 'high', eventId: string,
 export const FILTER_SCAN_FACTOR = 5;
 /** Under a filter, how many of the most popular and of the soonest events are looked through. */
 export const FILTER_SCAN = 500;
+/**
+ * How many of the most popular and of the soonest events the plain feed looks through: events
+ * that started stay in the popularity index, and few upcoming events may match a user's interests.
+ */
+export const FEED_SCAN = 2_000;
 
 const CANDIDATES_SQL = candidatesSql(false);
 const FILTERED_CANDIDATES_SQL = candidatesSql(true);
@@ -196,6 +206,7 @@ export async function loadFeedCandidates(
       now,
       ...filterBindings(filter),
       filterScan: FILTER_SCAN,
+      feedScan: FEED_SCAN,
       recencyDecay,
       similarityExponent,
       recentPositives,

@@ -152,7 +152,9 @@ with source as (
   (select e.id from events e, source s
     where lower(e.category) = lower(s.category) and e.starts_at > :now order by e.starts_at limit :alike)
 ), popular as (
-  select e.id from event_popularity p join events e on e.id = p.event_id
+  -- Among as many of the most popular as alike walks: events that started stay in that index.
+  select e.id from (select event_id, value from event_popularity order by value desc limit :scan) p
+    join events e on e.id = p.event_id
    where e.starts_at > :now order by p.value desc limit :popular
 ), candidate as materialized (
   select id, max(value) as value, max(weight) as item_model

@@ -6,20 +6,12 @@ import {
   pairWeights,
   type ModelDelta,
   type ModelInteraction,
-  type ModelSettings,
   type ModelStore,
 } from '../../src/domain/model';
 import { DEFAULT_WEIGHTS } from '../../src/domain/weights';
+import { TEST_MODEL_SETTINGS } from '../helpers/model-settings';
 
-const settings: ModelSettings = {
-  version: 1,
-  weights: DEFAULT_WEIGHTS,
-  halfLifeDays: 30,
-  epoch: '2026-01-01T00:00:00.000Z',
-  cooccurrenceWindow: 20,
-  cooccurrenceDistanceDecay: 0.5,
-  cooccurrenceBackward: 0.5,
-};
+const settings = TEST_MODEL_SETTINGS;
 
 /** A store that remembers what it was given: the delta is the unit's whole output. */
 function recordingStore(alreadyPositive: string[] = []) {
