@@ -311,6 +311,32 @@ describe('the API description', () => {
     expect(body).toContain('2026-12-06T09:15:00Z'); // and a time of this era
   });
 
+  test("describes the feed's limits as the API enforces them: the range, the default, a city's length", async () => {
+    type Parameter = { name: string; schema: { minimum?: number; maximum?: number; default?: number; maxLength?: number } };
+    const parameters = (path: string) =>
+      (openApiDocument.paths as unknown as Record<string, { get: { parameters: Parameter[] } }>)[path]!.get.parameters;
+    const param = (path: string, name: string) => parameters(path).find((p) => p.name === name)!.schema;
+    const event = await buildEvent(stack.db);
+    for (const [path, url] of [
+      ['/recommendations', '/recommendations'],
+      ['/events/{id}/similar', `/events/${event.id}/similar`],
+    ] as const) {
+      const { minimum, maximum, default: fallback } = param(path, 'limit');
+      expect({ path, fallback }).toEqual({ path, fallback: expect.any(Number) });
+      for (const [limit, status] of [
+        [minimum! - 1, 400],
+        [minimum!, 200],
+        [maximum!, 200],
+        [maximum! + 1, 400],
+      ] as const) {
+        expect({ url, limit, status: (await stack.request('GET', `${url}?limit=${limit}`)).status }).toEqual({ url, limit, status });
+      }
+    }
+    const { maxLength } = param('/recommendations', 'city');
+    expect((await stack.request('GET', `/recommendations?city=${'x'.repeat(maxLength!)}`)).status).toBe(200);
+    expect((await stack.request('GET', `/recommendations?city=${'x'.repeat(maxLength! + 1)}`)).status).toBe(400);
+  });
+
   test('documents exactly the routes the app serves', async () => {
     const served = routesOf(stack.app as unknown as { router: { stack: Layer[] } }).sort();
     const documented = Object.entries(openApiDocument.paths)

@@ -43,8 +43,12 @@ const body = (schema: z.ZodType, required = true) => ({ required, content: { 'ap
 const pathParam = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
 const queryParameters = (schema: z.ZodObject) =>
   Object.entries(schema.shape).map(([name, field]) => {
-    const { description, ...fieldSchema } = request(field as z.ZodType) as { description?: string };
-    return { name, in: 'query', required: false, description, schema: fieldSchema };
+    const { description, ...fieldSchema } = request(field as z.ZodType) as { description?: string; type?: string; pattern?: string };
+    // A number's text pattern is the validation's business, not the parameter's type.
+    if (fieldSchema.type === 'integer') delete fieldSchema.pattern;
+    const absent = (field as z.ZodType).safeParse(undefined);
+    const fallback = absent.success && absent.data !== undefined ? { default: absent.data } : {};
+    return { name, in: 'query', required: false, description, schema: { ...fieldSchema, ...fallback } };
   });
 const anyObject = { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } };
 

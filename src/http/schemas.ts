@@ -113,17 +113,24 @@ export const newCollectionBody = z.object({ name: storableText(100) }, anObject)
 export const newEntryBody = z.object({ eventId: eventIdField() }, anObject);
 export const applicationBody = z.object({ message: storableText(2000).nullish() }, anObject);
 
-const PAGE_LIMIT = 'must be a whole number from 1 to 100';
+/**
+ * A whole number given as query text, `min` to `max`, `fallback` when absent; described to OpenAPI
+ * as the integer it is (its text form is how a query carries any value).
+ */
+function wholeNumberQuery(min: number, max: number, fallback: number, description: string) {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z
+    .string({ error: 'must be a single whole number' })
+    .regex(/^\d{1,3}$/, message)
+    .transform(Number)
+    .pipe(z.number().min(min, message).max(max, message))
+    .default(fallback)
+    .meta({ description, type: 'integer', minimum: min, maximum: max } as { description: string });
+}
 
 /** `?limit=&cursor=` of every paged list: limit 1 to 100 (default 20), an opaque cursor. */
 export const pageQuery = z.object({
-  limit: z
-    .string({ error: 'must be a single whole number' })
-    .regex(/^\d{1,3}$/, PAGE_LIMIT)
-    .transform(Number)
-    .pipe(z.number().min(1, PAGE_LIMIT).max(100, PAGE_LIMIT))
-    .default(20)
-    .meta({ description: 'Items per page, 1 to 100 (default 20)' }),
+  limit: wholeNumberQuery(1, 100, 20, 'Items per page, 1 to 100 (default 20)'),
   cursor: z
     .string({ error: 'must be a single string' })
     .min(1)
@@ -133,7 +140,10 @@ export const pageQuery = z.object({
 });
 
 const queryText = (max: number, description: string) =>
-  z.string({ error: 'must be given once' }).pipe(storableText(max)).meta({ description });
+  z
+    .string({ error: 'must be given once' })
+    .pipe(storableText(max))
+    .meta({ description, minLength: 1, maxLength: max } as { description: string });
 const queryTime = (description: string) =>
   z.iso
     .datetime({ offset: true, error: 'must be an ISO 8601 date-time with an offset, e.g. 2026-12-11T18:00:00+01:00' })
@@ -162,13 +172,7 @@ export const feedQuery = pageQuery
 
 /** `GET /events/{id}/similar?limit=`: 1 to 50, default 10. */
 export const similarQuery = z.object({
-  limit: z
-    .string({ error: 'must be a single whole number' })
-    .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 50')
-    .transform(Number)
-    .pipe(z.number().min(1, 'must be a whole number from 1 to 50').max(50, 'must be a whole number from 1 to 50'))
-    .default(10)
-    .meta({ description: 'How many events, 1 to 50 (default 10)' }),
+  limit: wholeNumberQuery(1, 50, 10, 'How many events, 1 to 50 (default 10)'),
 });
 
 // ── Responses ──

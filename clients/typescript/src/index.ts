@@ -374,6 +374,10 @@ export function createClient(options: ClientOptions): Client {
       });
       return limited ? { settled, retryAfterMs: retryAfterMs ?? 0, reason: 'rate limited' } : { settled };
     }
+    if (response.status === 413 && batch.length > 1) {
+      // Too large as a whole: smaller batches may pass, and one item too large alone is dropped alone.
+      return { settled, retryAfterMs: 0, reason: 'HTTP 413', shrink: true };
+    }
     if (response.status === 400 || response.status === 413) {
       // The request as a whole was refused: what it carried can never pass as it is.
       const body = (await response.json().catch(() => ({}))) as { error?: Dropped['error'] };

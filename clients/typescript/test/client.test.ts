@@ -57,6 +57,24 @@ describe('the TypeScript client, against the service', () => {
     await client.close();
   });
 
+  test('a batch too large as a whole is split: only the item too large alone is dropped', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const dropped: Dropped[] = [];
+    const client = createClient({
+      baseUrl: stack.baseUrl,
+      getToken: () => stack.token({ sub: userId }),
+      onDrop: (d) => dropped.push(d),
+      retryDelayMs: 10,
+    });
+    for (let i = 0; i < 7; i += 1) client.track(event.id, 'VIEW');
+    client.track('x'.repeat(1_300_000), 'VIEW'); // over the body limit on its own
+    await client.flush();
+    expect(dropped.map((d) => d.status)).toEqual([413]);
+    expect(await waitForRows(stack, userId, 7)).toEqual({ n: 7, distinct: 7 });
+    await client.close();
+  });
+
   test('reads the feed within filters, pages it, and reads similar events; an error answer is an ApiError', async () => {
     const gig = await buildEvent(stack.db, { kind: 'gig', category: 'Blues', city: 'Köln' });
     await buildEvent(stack.db, { kind: 'gig', category: 'Blues', city: 'Köln' });
