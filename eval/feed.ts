@@ -1,4 +1,4 @@
-import { FEED_SCAN, FILTER_SCAN, FILTER_SCAN_FACTOR } from '../src/feed/candidates';
+import { FEED_SCAN, FILTER_SCAN, NEIGHBOUR_SCAN_FACTOR } from '../src/feed/candidates';
 import { rankCandidates, type Candidate, type RankedItem } from '../src/feed/ranking';
 import { rankSimilar, SIMILAR_LIMITS, type SimilarItem } from '../src/feed/similar';
 import type { CandidateLimits, RankingSettings } from '../src/domain/fitted-settings';
@@ -25,12 +25,13 @@ export function rankFeedInMemory(
 ): RankedItem[] {
   const limits = settings.candidates;
   const userAffinities = store.affinitiesOf(userId, limits.profileEvents);
-  // Under a filter, each walk as the filtered SQL bounds it (FILTER_SCAN_FACTOR, FILTER_SCAN).
+  // Under a filter, each walk as the filtered SQL bounds it (NEIGHBOUR_SCAN_FACTOR, FILTER_SCAN); the
+  // data has no start times, so without one every neighbour read is kept.
   const within = (ids: string[]) => (passes ? ids.filter(passes) : ids);
 
   const collaborative = collaborativeScores(store, settings.ranking, userId, (recent, weight) => {
     const size = neighbourLimit(limits.neighboursPerEvent, weight);
-    return passes ? within(store.neighbours(recent, size * FILTER_SCAN_FACTOR)).slice(0, size) : store.neighbours(recent, size);
+    return passes ? within(store.neighbours(recent, size * NEIGHBOUR_SCAN_FACTOR)).slice(0, size) : store.neighbours(recent, size);
   });
   const collaborativeTop = new Map(
     strongest(

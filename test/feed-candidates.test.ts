@@ -260,3 +260,40 @@ describe("the feed's interest sources stay bounded", () => {
     expect(await widestScan(similar)).toBeLessThanOrEqual(SIMILAR_LIMITS.scan);
   });
 });
+
+describe("the neighbours of a user's latest events", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true, worker: false });
+  });
+  afterAll(() => stack.stop());
+
+  test('that started are passed over for the strongest that have not, however many started', async () => {
+    const past = (days: number) => buildEvent(stack.db, { startsAt: new Date(Date.now() - days * DAY) });
+    const [seen, over1, over2, over3] = [await past(30), await past(20), await past(19), await past(18)];
+    const upcoming = await buildEvent(stack.db, { startsAt: new Date(Date.now() + 3 * DAY) });
+    // Everyone went from `seen` to one of the events that are over now, twice each; one went on to `upcoming`.
+    const steps: [string, string][] = [];
+    for (const next of [over1!, over1!, over2!, over2!, over3!, over3!, upcoming]) {
+      const userId = `user-${randomUUID()}`;
+      steps.push([userId, seen!.id], [userId, next.id]);
+    }
+    const me = `user-${randomUUID()}`;
+    steps.push([me, seen!.id]);
+    const logger = createLogger({ level: 'silent', name: 'test' });
+    let t = Date.now() - 40 * DAY;
+    for (const [userId, eventId] of steps) {
+      const data = interactionPayload(userId, eventId, 'SAVE', new Date((t += 60_000)));
+      await processJob({ config: stack.config, db: stack.db, logger }, { id: data.id, ...recordingJob(stack.producer, data) });
+    }
+    await foldAll(stack.db, stack.config.model);
+
+    // One neighbour of the one latest event: the strongest three have started.
+    const settings = {
+      ranking: { ...stack.config.feed.ranking, recentPositives: 1 },
+      candidates: { ...stack.config.feed.candidates, neighboursPerEvent: 1 },
+    };
+    const { candidates } = await loadFeedCandidates(stack.db, me, new Date(), settings);
+    expect(candidates.find((c) => c.eventId === upcoming.id)?.collaborative).toBeGreaterThan(0);
+  });
+});

@@ -153,24 +153,26 @@ select (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts
        coalesce((select version from model_state where name = 'scores'), 0)::text as "modelVersion"`;
 
 /**
- * One direction of an event's row in event_pairs: its `size` strongest neighbours, read off the
- * index of that direction. Under a filter, only those that pass it, found among `size` times
- * FILTER_SCAN_FACTOR of the strongest: the walk stays bounded however rare the filter.
+ * One direction of an event's row in event_pairs: its `size` strongest neighbours that have not
+ * started (and pass the filter, under one), found among `size` times NEIGHBOUR_SCAN_FACTOR of the
+ * strongest, read off the index of that direction. Pairs are never pruned, so an event's strongest
+ * neighbours are mostly events that have started once it is a few weeks old; the walk stays bounded
+ * however many have, or however rare the filter.
  */
 function neighbours(own: 'low' | 'high', other: 'low' | 'high', eventId: string, size: string, filtered: boolean): string {
   const value = `${own}_to_${other}`;
-  const strongest = (limit: string) => `select ${other}_event_id as other_event_id, ${value} as value from event_pairs
-                                  where ${own}_event_id = ${eventId} and ${value} > 0
-                                  order by ${value} desc, ${other}_event_id limit ${limit}`;
-  if (!filtered) return `(${strongest(size)})`;
-  return `(select n.other_event_id, n.value from (${strongest(`${size} * ${FILTER_SCAN_FACTOR}`)}) n
-             join events e on e.id = n.other_event_id
-            where e.starts_at > :now and ${filterSql('e')}
+  return `(select n.other_event_id, n.value
+             from (select ${other}_event_id as other_event_id, ${value} as value from event_pairs
+                    where ${own}_event_id = ${eventId} and ${value} > 0
+                    order by ${value} desc, ${other}_event_id limit ${size} * ${NEIGHBOUR_SCAN_FACTOR}) n
+            -- A lookup per neighbour, as for the candidates below.
+            cross join lateral (select from events e where e.id = n.other_event_id and e.starts_at > :now
+                                 ${filtered ? `and ${filterSql('e')}` : ''} offset 0) e
             order by n.value desc, n.other_event_id limit ${size})`;
 }
 
-/** Under a filter, how many more of each event's neighbours are read than the plain feed reads. */
-export const FILTER_SCAN_FACTOR = 5;
+/** How many more of each event's strongest neighbours are read than are kept: those that started, or fail a filter, are passed over. */
+export const NEIGHBOUR_SCAN_FACTOR = 5;
 /** Under a filter, how many of the most popular and of the soonest events are looked through. */
 export const FILTER_SCAN = 500;
 /**
