@@ -49,7 +49,7 @@ with recent as (
                          order by value desc, other_event_id limit l.size) n
     -- A lookup per neighbour ("offset 0"): joined, the planner hashed all of event_popularity once per recent event.
     cross join lateral (select engaged from event_popularity p where p.event_id = n.other_event_id offset 0) pc
-   group by n.other_event_id order by value desc limit :collaborative
+   group by n.other_event_id order by value desc, n.other_event_id limit :collaborative
 ), item_model as (
   -- The item model's score (Candidate.itemModel): the fitted weights of each recent event's
   -- neighbours (as many as the fit keeps), the latest events counting most. A lookup per recent
@@ -60,7 +60,7 @@ with recent as (
             cross join lateral (select neighbour_id, weight from item_neighbours n where n.event_id = r.event_id offset 0) n
            group by n.neighbour_id) s
    ${filtered ? `where exists (select from events e where e.id = s.event_id and e.starts_at > :now and ${filterSql('e')})` : ''}
-   order by s.value desc limit :itemModel
+   order by s.value desc, s.event_id limit :itemModel
 ), profile as (
   -- The events the user's feature affinities are summed over: their latest positive events and the
   -- latest they only dismissed, each bounded, so the read does not grow with their history.
