@@ -87,9 +87,9 @@ with recent as (
   -- The strongest features but the kind: every event has one, so it says little of taste.
   select coalesce(array_agg(key) filter (where key not like 'kind:%'), '{}') as keys from top_features
 ), matching as (
-  -- Walks the popularity index and stops at the limit, or after FEED_SCAN events (so a user
-  -- whose interests few upcoming events match does not walk every event ever engaged with), and not
-  -- at all for a user with no interests yet. The test is a subquery per row (and the wanted features
+  -- Walks the popularity index and stops at the limit, or after FEED_SCAN events (FILTER_SCAN under
+  -- a filter; so a user whose interests few upcoming events match does not walk every event ever
+  -- engaged with), and not at all for a user with no interests yet. The test is a subquery per row (and the wanted features
   -- sub-selects), not a join: a join lets the planner sort every matching event instead.
   select p.event_id as id
     from (select event_id, value from event_popularity order by value desc limit ${filtered ? ':filterScan' : ':feedScan'}) p
