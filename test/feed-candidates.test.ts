@@ -297,3 +297,33 @@ describe("the neighbours of a user's latest events", () => {
     expect(candidates.find((c) => c.eventId === upcoming.id)?.collaborative).toBeGreaterThan(0);
   });
 });
+
+describe('the co-engaged events beside an event', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true, worker: false });
+  });
+  afterAll(() => stack.stop());
+
+  test('that started are passed over for the strongest that have not, however many started', async () => {
+    const source = await buildEvent(stack.db, { startsAt: new Date(Date.now() + DAY) });
+    const upcoming = await buildEvent(stack.db, { category: 'harp', startsAt: new Date(Date.now() + 2 * DAY) });
+    // More events that are over than the walk keeps, each more strongly co-engaged with the source.
+    await stack.db.raw(
+      `insert into events (title, starts_at, kind, category, tags, city, organizer_id)
+       select 'Over ' || i, now() - i * interval '1 hour', 'event', 'rock', '{}', 'Berlin', 'organizer-1' from generate_series(1, ?) i`,
+      [SIMILAR_LIMITS.neighbours + 1],
+    );
+    await stack.db.raw(
+      `insert into event_pairs (low_event_id, high_event_id, low_to_high, high_to_low)
+       select least(s.id, e.id), greatest(s.id, e.id),
+              case when s.id < e.id then w else 0 end, case when s.id < e.id then 0 else w end
+         from events s, (select id, case when starts_at < now() then 10 else 1 end as w from events where id <> ?) e
+        where s.id = ?`,
+      [source.id, source.id],
+    );
+    await stack.db.raw(`insert into event_popularity (event_id, value, engaged) select id, 1, 1 from events`);
+    const { candidates } = await loadSimilarCandidates(stack.db, `user-${randomUUID()}`, source.id, new Date(), stack.config.feed.ranking);
+    expect(candidates.find((c) => c.eventId === upcoming.id)?.cooccurrence).toBeGreaterThan(0);
+  });
+});
