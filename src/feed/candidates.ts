@@ -43,9 +43,9 @@ with recent as (
     -- floor(x + 0.5), not round(): PostgreSQL rounds a float's halves to even, the evaluation (Math.round) up.
     cross join lateral (select greatest(1, floor(:neighboursPerEvent * r.weight + 0.5))::int as size) l
     cross join lateral (select other_event_id, value
-                          from (${neighbours('low', 'high', 'r.event_id', 'l.size', filtered)}
+                          from (${upcomingNeighbours('low', 'high', 'r.event_id', 'l.size', filtered)}
                                 union all
-                                ${neighbours('high', 'low', 'r.event_id', 'l.size', filtered)}) both_ways
+                                ${upcomingNeighbours('high', 'low', 'r.event_id', 'l.size', filtered)}) both_ways
                          order by value desc, other_event_id limit l.size) n
     -- A lookup per neighbour ("offset 0"): joined, the planner hashed all of event_popularity once per recent event.
     cross join lateral (select engaged from event_popularity p where p.event_id = n.other_event_id offset 0) pc
@@ -159,13 +159,13 @@ select (select json_agg(json_build_array(e.id, floor(extract(epoch from e.starts
  * neighbours are mostly events that have started once it is a few weeks old; the walk stays bounded
  * however many have, or however rare the filter.
  */
-function neighbours(own: 'low' | 'high', other: 'low' | 'high', eventId: string, size: string, filtered: boolean): string {
+export function upcomingNeighbours(own: 'low' | 'high', other: 'low' | 'high', eventId: string, size: string, filtered = false): string {
   const value = `${own}_to_${other}`;
   return `(select n.other_event_id, n.value
              from (select ${other}_event_id as other_event_id, ${value} as value from event_pairs
                     where ${own}_event_id = ${eventId} and ${value} > 0
                     order by ${value} desc, ${other}_event_id limit ${size} * ${NEIGHBOUR_SCAN_FACTOR}) n
-            -- A lookup per neighbour, as for the candidates below.
+            -- A lookup per neighbour by key ("offset 0" keeps it one).
             cross join lateral (select from events e where e.id = n.other_event_id and e.starts_at > :now
                                  ${filtered ? `and ${filterSql('e')}` : ''} offset 0) e
             order by n.value desc, n.other_event_id limit ${size})`;

@@ -3,7 +3,7 @@ import type { RankingSettings } from '../domain/fitted-settings';
 import { spell, type EventFeatures, type FeatureType } from '../domain/model';
 import { isUuid } from '../domain/ids';
 import { NotFoundError } from '../errors';
-import { NEIGHBOUR_SCAN_FACTOR, type FeedEvent } from './candidates';
+import { upcomingNeighbours, type FeedEvent } from './candidates';
 import { FEATURE_TYPE_WEIGHTS } from './ranking';
 
 /** An event that may be shown beside another, with its signals. */
@@ -125,8 +125,7 @@ export const SIMILAR_LIMITS = { neighbours: 200, alike: 100, popular: 50, scan: 
  * strongest co-engaged events that have not started (both directions of its event_pairs row, each
  * read off its index), upcoming events sharing its features by popularity (the popularity index
  * walked a bounded distance) and the soonest of its category (how a new event is found), and the
- * most popular.
- * Never the event itself, events that started, or events the user interacted with.
+ * most popular. Never the event itself, events that started, or events the user interacted with.
  */
 const SIMILAR_SQL = `
 with source as (
@@ -136,7 +135,8 @@ with source as (
     from events where id = :eventId
 ), neighbours as (
   -- The strongest that have not started, among NEIGHBOUR_SCAN_FACTOR times as many (as the feed's).
-  select other_event_id as id, value from (${upcoming('low', 'high')} union all ${upcoming('high', 'low')}) n
+  select other_event_id as id, value
+    from (${upcomingNeighbours('low', 'high', ':eventId', ':neighbours')} union all ${upcomingNeighbours('high', 'low', ':eventId', ':neighbours')}) n
    order by value desc, other_event_id limit :neighbours
 ), item_model as (
   -- The item model's strongest weights from the source (as many as the fit keeps; none when its weight is 0).
@@ -171,17 +171,6 @@ select (select json_build_array(category, tags, city, organizer_id, kind) from s
           cross join lateral (select * from events e where e.id = i.id and e.starts_at > :now and e.id <> :eventId offset 0) e
           left join event_popularity p on p.event_id = e.id
          where not exists (select 1 from user_event_scores x where x.user_id = :userId and x.event_id = e.id)) as candidates`;
-
-/** One direction of the event's row in event_pairs: its strongest neighbours that have not started. */
-function upcoming(own: 'low' | 'high', other: 'low' | 'high'): string {
-  const value = `${own}_to_${other}`;
-  return `(select n.other_event_id, n.value
-             from (select ${other}_event_id as other_event_id, ${value} as value from event_pairs
-                    where ${own}_event_id = :eventId and ${value} > 0
-                    order by ${value} desc, ${other}_event_id limit :neighbours * ${NEIGHBOUR_SCAN_FACTOR}) n
-            cross join lateral (select from events e where e.id = n.other_event_id and e.starts_at > :now offset 0) e
-            order by n.value desc, n.other_event_id limit :neighbours)`;
-}
 
 type Row = [string, number, string | null, string[], string | null, string, string, number, number, number];
 
