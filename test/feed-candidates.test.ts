@@ -322,8 +322,40 @@ describe('the co-engaged events beside an event', () => {
         where s.id = ?`,
       [source.id, source.id],
     );
-    await stack.db.raw(`insert into event_popularity (event_id, value, engaged) select id, 1, 1 from events`);
+    await stack.db.raw(`insert into event_popularity (event_id, value, engaged) select id, 1, 1 from events order by id`);
     const { candidates } = await loadSimilarCandidates(stack.db, `user-${randomUUID()}`, source.id, new Date(), stack.config.feed.ranking);
     expect(candidates.find((c) => c.eventId === upcoming.id)?.cooccurrence).toBeGreaterThan(0);
+  });
+});
+
+describe('events of equal popularity', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true, worker: false });
+  });
+  afterAll(() => stack.stop());
+
+  test('are cut by event id in the feed and beside an event, as the evaluation cuts them', async () => {
+    // All equally popular, more than either popular walk reads, stored lowest id first: an index on
+    // the value alone, read backwards for its highest values, reads the highest ids first.
+    const equal = Math.max(FEED_SCAN, SIMILAR_LIMITS.scan) + 100;
+    await stack.db.raw(
+      `insert into events (title, starts_at, kind, category, tags, city, organizer_id)
+       select 'Event ' || i, now() + i * interval '1 hour', 'event', 'rock', '{}', 'Berlin', 'organizer-1' from generate_series(1, ?) i`,
+      [equal],
+    );
+    await stack.db.raw(`insert into event_popularity (event_id, value, engaged) select id, 1, 1 from events order by id`);
+    await stack.db.raw('analyze events, event_popularity');
+    const ids: string[] = (await stack.db('events').select('id').orderBy('id')).map((e: { id: string }) => e.id);
+    const source = await buildEvent(stack.db, { category: 'harp', tags: [], city: 'Ulm', organizerId: 'harpist' });
+    const newUser = `user-${randomUUID()}`;
+
+    // A new user's feed has only the popular source (and the soonest, turned off here).
+    const settings = { ranking: stack.config.feed.ranking, candidates: { ...stack.config.feed.candidates, popular: 7, soonest: 0 } };
+    const { candidates } = await loadFeedCandidates(stack.db, newUser, new Date(), settings);
+    expect(candidates.map((c) => c.eventId).sort()).toEqual(ids.slice(0, 7));
+    // Beside an event that shares no feature with them, only its popular source finds them.
+    const similar = await loadSimilarCandidates(stack.db, newUser, source.id, new Date(), stack.config.feed.ranking);
+    expect(similar.candidates.map((c) => c.eventId).sort()).toEqual(ids.slice(0, SIMILAR_LIMITS.popular));
   });
 });

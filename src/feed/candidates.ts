@@ -92,11 +92,11 @@ with recent as (
   -- engaged with), and not at all for a user with no interests yet. The test is a subquery per row (and the wanted features
   -- sub-selects), not a join: a join lets the planner sort every matching event instead.
   select p.event_id as id
-    from (select event_id, value from event_popularity order by value desc limit ${filtered ? ':filterScan' : ':feedScan'}) p
+    from (select event_id, value from event_popularity order by value desc, event_id limit ${filtered ? ':filterScan' : ':feedScan'}) p
    where cardinality((select keys from wanted)) > 0
      and (select e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} and e.feature_keys && (select keys from wanted)
             from events e where e.id = p.event_id)
-   order by p.value desc limit :byFeature
+   order by p.value desc, p.event_id limit :byFeature
 ), matching_fresh as (
   -- Events no one has engaged with yet (not in that index) fill what is left, soonest first, among
   -- the soonest upcoming events (bounded as above).
@@ -113,17 +113,17 @@ with recent as (
     ? `
   -- Within the filter, from both ends, each walk bounded: the most popular events that pass it, and
   -- the most popular of the soonest events that pass it (how a rare filter finds any).
-  (select p.event_id as id from (select event_id, value from event_popularity order by value desc limit :filterScan) p
+  (select p.event_id as id from (select event_id, value from event_popularity order by value desc, event_id limit :filterScan) p
     where (select e.starts_at > :now and ${filterSql('e')} from events e where e.id = p.event_id)
-    order by p.value desc limit :popular)
+    order by p.value desc, p.event_id limit :popular)
   union
   (select e.id from (select id from events e where e.starts_at > :now and ${filterSql('e')} order by e.starts_at limit :filterScan) e
      join event_popularity p on p.event_id = e.id
-    order by p.value desc limit :popular)`
+    order by p.value desc, p.event_id limit :popular)`
     : `
-  select e.id from (select event_id, value from event_popularity order by value desc limit :feedScan) p
+  select e.id from (select event_id, value from event_popularity order by value desc, event_id limit :feedScan) p
     join events e on e.id = p.event_id
-   where e.starts_at > :now order by p.value desc limit :popular`
+   where e.starts_at > :now order by p.value desc, p.event_id limit :popular`
 }
 ), soonest as (
   select e.id from events e where e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} order by e.starts_at limit :soonest
