@@ -6,6 +6,7 @@ import { LOGIN_FAILURES_PER_WINDOW } from '../src/http/admin-auth';
 import { openApiDocument } from '../src/http/openapi';
 import { interactionsOf } from './helpers/db';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
+import { sparePort } from './helpers/redis-server';
 import { startStack, type Stack } from './helpers/stack';
 import { waitFor } from './helpers/wait';
 
@@ -198,9 +199,10 @@ describe('without admin credentials configured', () => {
   afterAll(() => stack.stop());
 
   test('the dashboard and /metrics are not served at all, even to an admin token', async () => {
-    for (const path of ['/admin/queues', '/metrics']) {
+    for (const path of ['/admin/queues', '/admin/feed', '/admin/feed/stats', '/metrics']) {
       const res = await stack.request('GET', path, { token: stack.token({ roles: ['admin'] }) });
       expect(res).toMatchObject({ status: 404, body: { error: { code: 'route_not_found' } } });
+      expectDocumented('GET', path, res.status, res.body);
       expect((await stack.request('OPTIONS', path, { token: null })).headers.get('allow')).toBeNull();
     }
   });
@@ -215,6 +217,11 @@ describe('failed dashboard logins', () => {
       for (let i = 0; i < LOGIN_FAILURES_PER_WINDOW; i += 1) expect((await get(basic('ops', `guess ${i}!!!!!!`))).status).toBe(401);
       const throttled = await get(basic('ops', 'one more guess!!'));
       expect(throttled).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+      expectDocumented('GET', '/admin/queues', throttled.status, throttled.body);
+      for (const path of ['/admin/feed', '/admin/feed/stats']) {
+        const res = await stack.request('GET', path, { token: null, headers: { authorization: basic('ops', 'x') } });
+        expectDocumented('GET', path, res.status, res.body);
+      }
       expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
       expect((await get(basic(ADMIN.ADMIN_USERNAME, ADMIN.ADMIN_PASSWORD))).status).toBe(429);
       expect((await stack.request('GET', '/metrics', { token: null, headers: { authorization: basic('ops', 'x') } })).status).toBe(429);
@@ -383,6 +390,75 @@ describe('the API description', () => {
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     const bundle = await fetch(`${stack.baseUrl}/docs/assets/swagger-ui-bundle.js`);
     expect(bundle.status).toBe(200);
+  });
+});
+
+describe('the API description, while PostgreSQL is unreachable', () => {
+  test('documents the 503 of every route that reads it, and /readyz saying so', async () => {
+    const stack = await startStack({
+      worker: false,
+      env: { ...ADMIN, DATABASE_URL: `postgres://postgres@127.0.0.1:${await sparePort()}/nowhere` },
+    });
+    try {
+      const [id, other] = [randomUUID(), randomUUID()];
+      const soon = new Date(Date.now() + 86_400_000).toISOString();
+      const admin = stack.token({ roles: ['admin'] });
+      // Every operation but the open ones and the operators' pages that read only Redis or nothing.
+      const calls: [string, string, string, { body?: unknown; token?: string | null }?][] = [
+        ['POST', '/interactions', '/interactions', { body: { eventId: id, action: 'VIEW' } }],
+        ['POST', '/interactions/batch', '/interactions/batch', { body: { interactions: [{ eventId: id, action: 'VIEW' }] } }],
+        ['POST', '/events', '/events', { token: stack.token({ roles: ['organizer'] }), body: { title: 'T', startsAt: soon, kind: 'gig' } }],
+        ['GET', `/events/${id}`, '/events/{id}'],
+        ['GET', `/events/${id}/similar`, '/events/{id}/similar'],
+        ['GET', '/recommendations', '/recommendations'],
+        ['POST', '/collections', '/collections', { body: { name: 'Weekend' } }],
+        ['GET', '/collections', '/collections'],
+        ['GET', `/collections/${id}`, '/collections/{id}'],
+        ['GET', `/collections/${id}/events`, '/collections/{id}/events'],
+        ['POST', `/collections/${id}/events`, '/collections/{id}/events', { body: { eventId: other } }],
+        ['DELETE', `/collections/${id}/events/${other}`, '/collections/{id}/events/{eventId}'],
+        ['POST', `/gigs/${id}/applications`, '/gigs/{eventId}/applications', { body: {} }],
+        ['GET', `/gigs/${id}/applications/me`, '/gigs/{eventId}/applications/me'],
+        ['GET', '/admin/feed/stats?from=2026-12-01&to=2026-12-02', '/admin/feed/stats', { token: admin }],
+        ['GET', '/readyz', '/readyz', { token: null }],
+      ];
+      const exempt = ['GET /healthz', 'GET /openapi.json', 'GET /docs', 'GET /metrics', 'GET /admin/queues', 'GET /admin/feed'];
+      const documented = Object.entries(openApiDocument.paths).flatMap(([path, methods]) =>
+        Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+      );
+      expect(calls.map(([method, , template]) => `${method} ${template}`).sort()).toEqual(
+        documented.filter((o) => !exempt.includes(o)).sort(),
+      );
+
+      for (const [method, path, template, options] of calls) {
+        const res = await stack.request(method, path, options);
+        expect({ path, status: res.status }).toEqual({ path, status: 503 });
+        expectDocumented(method, template, res.status, res.body);
+      }
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
+describe('cross-origin requests from an allowed origin', () => {
+  test('reach the API, never the operations surface, however its path is spelled', async () => {
+    const origin = 'https://app.example';
+    const stack = await startStack({ worker: false, env: { ...ADMIN, CORS_ORIGINS: origin } });
+    try {
+      const shared = async (method: string, path: string) => {
+        const headers = { origin, 'access-control-request-method': 'GET' };
+        const res = await stack.request(method, path, { token: method === 'OPTIONS' ? null : stack.token({ roles: ['admin'] }), headers });
+        return res.headers.get('access-control-allow-origin');
+      };
+      expect(await shared('GET', '/recommendations')).toBe(origin);
+      for (const path of ['/admin/queues', '/ADMIN/queues', '/Admin/feed', '/metrics', '/Metrics', '/METRICS/']) {
+        for (const method of ['GET', 'OPTIONS'])
+          expect({ method, path, shared: await shared(method, path) }).toEqual({ method, path, shared: null });
+      }
+    } finally {
+      await stack.stop();
+    }
   });
 });
 

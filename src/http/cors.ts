@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 
+// Express routes paths whatever their case: /ADMIN/queues is the dashboard too.
+const OPERATIONS = /^\/(admin|metrics)(\/|$)/i;
+
 /**
  * Cross-origin access for the platform's web apps (CORS_ORIGINS): those origins may call the API
  * from a browser with their bearer token (no cookies, so no credentials mode); every other origin
@@ -11,7 +14,7 @@ export function corsHeaders(allowedOrigins: readonly string[]): (req: IncomingMe
   const allowed = new Set(allowedOrigins);
   return (req, path, res) => {
     const origin = req.headers.origin;
-    if (!origin || !allowed.has(origin) || /^\/(admin|metrics)(\/|$)/.test(path)) return false;
+    if (!origin || !allowed.has(origin) || OPERATIONS.test(path)) return false;
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Vary', 'Origin');
     res.setHeader('Access-Control-Expose-Headers', 'Retry-After, X-Request-Id, Location');

@@ -57,10 +57,11 @@ const unreadable = () => new AppError({ code: 'bad_request', status: 400, messag
 
 /**
  * A request's body, whole and decoded (identity, gzip, deflate or br, as body-parser takes them),
- * for both paths of the API. It may take `req.bodyTimeoutMs` from the headers to arrive; past that
- * it is a 408, with the connection closed (the rest of the upload is not waited for). The Redis
- * deadline starts again once it is read: a slow upload must not spend what the enqueue needs. Over
- * `limit` bytes decoded (or declared) is a 413; a body cut off, or that does not decode, a 400.
+ * for both paths of the API. It may take `req.bodyTimeoutMs` to arrive from when the route starts
+ * reading it (after the token and the rate limit); past that it is a 408, with the connection
+ * closed (the rest of the upload is not waited for). The Redis deadline starts again once it is
+ * read: a slow upload must not spend what the enqueue needs. Over `limit` bytes decoded (or
+ * declared) is a 413; a body cut off, or that does not decode, a 400.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {

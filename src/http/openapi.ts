@@ -51,23 +51,45 @@ const queryParameters = (schema: z.ZodObject) =>
     return { name, in: 'query', required: false, description, schema: { ...fieldSchema, ...fallback } };
   });
 const anyObject = { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } };
+/** /readyz's answer: each dependency's state, or {status: 'draining'} while the process stops. */
+const readiness = {
+  type: 'object',
+  required: ['status'],
+  properties: {
+    status: { enum: ['ready', 'unavailable', 'draining'] },
+    database: { type: 'boolean' },
+    redis: { type: 'boolean' },
+    migrations: { type: 'boolean' },
+  },
+};
 
 const common = {
   401: error('No valid bearer token'),
-  400: error('Invalid input'),
+  400: error('Invalid input (validation_failed)'),
   503: error('PostgreSQL or Redis unavailable; see Retry-After'),
 };
+// What a route reading a body may also answer 400 with.
+const BODY_400 = 'a body that is not a JSON object or array (invalid_json) or could not be read, cut off or not decoding (bad_request)';
+const badBody = (also = '') => ({ 400: error(`Invalid input (validation_failed)${also}; ${BODY_400}`) });
+const badCursor = { 400: error('Invalid input (validation_failed); a cursor expired, replaced or of another feed (invalid_cursor)') };
 const write = { 429: error('Too many writes by this user (RATE_LIMIT_WRITES_PER_MINUTE); see Retry-After') };
 const read = { 429: error('Too many reads by this user (RATE_LIMIT_READS_PER_MINUTE); see Retry-After') };
 const pageParameters = queryParameters(pageQuery);
 const withBody = {
-  408: error('The body did not arrive within BODY_TIMEOUT_MS of the headers; the connection is closed (request_timeout)'),
+  408: error('The body did not arrive within BODY_TIMEOUT_MS of the route starting to read it; the connection is closed (request_timeout)'),
   413: error('Body too large'),
   415: error('Not UTF-8 JSON'),
   ...write,
 };
 const open = { security: [] };
 const admin = { security: [{ basicAuth: [] }, { bearerAuth: [] }] };
+// Every operators' path is behind the same guard.
+const adminGuard = {
+  401: error('No credentials, or wrong ones'),
+  403: error('A token without the admin role (forbidden)'),
+  404: error('No operators’ login configured (ADMIN_USERNAME, ADMIN_PASSWORD): not served (route_not_found)'),
+  429: error('Too many failed logins from this address; see Retry-After (rate_limited)'),
+};
 
 /** Components: every schema that has an id, from the one registry. */
 const components = (
@@ -117,7 +139,7 @@ function tagged<P extends Record<string, Record<string, unknown>>>(paths: P): P 
       operation.tags = [tag];
       for (const [status, answer] of Object.entries(operation.responses)) {
         const content = answer.content?.['application/json'];
-        if (Number(status) < 400 || !content) continue;
+        if (Number(status) < 400 || !content || 'example' in content) continue;
         const code = /\(([a-z_]+)\)/.exec(answer.description)?.[1] ?? ERROR_CODES[status] ?? 'error';
         answer.content = { 'application/json': { ...content, example: { error: { code, message: answer.description } } } };
       }
@@ -162,6 +184,7 @@ export const openApiDocument = {
           202: json(acceptedInteraction, 'Queued'),
           ...common,
           ...withBody,
+          ...badBody('; an occurredAt too far in the past or ahead (occurred_at_out_of_range)'),
           404: error('No such event (event_not_found)'),
         },
       },
@@ -178,6 +201,7 @@ export const openApiDocument = {
           200: json(batchResponse, 'One result per item'),
           ...common,
           ...withBody,
+          ...badBody('; an Idempotency-Key header'),
           429: error('The caller has no writes left this minute (RATE_LIMIT_WRITES_PER_MINUTE); see Retry-After'),
         },
       },
@@ -186,14 +210,14 @@ export const openApiDocument = {
       post: {
         summary: 'Create an event (roles organizer or admin)',
         requestBody: body(newEventBody),
-        responses: { 201: json(eventResponse, 'Created'), ...common, ...withBody, 403: error('Not an organizer or admin') },
+        responses: { 201: json(eventResponse, 'Created'), ...common, ...withBody, ...badBody(), 403: error('Not an organizer or admin') },
       },
     },
     '/events/{id}': {
       get: {
         summary: 'Read an event',
         parameters: [pathParam('id', 'Event id')],
-        responses: { 200: json(eventResponse), 401: common[401], 404: error('No such event (event_not_found)'), ...read },
+        responses: { 200: json(eventResponse), 401: common[401], 404: error('No such event (event_not_found)'), 503: common[503], ...read },
       },
     },
     '/events/{id}/similar': {
@@ -217,7 +241,7 @@ export const openApiDocument = {
             ? { ...p, style: 'form', explode: true, schema: { type: 'array', items: { type: 'string', maxLength: 100 }, maxItems: 20 } }
             : p,
         ),
-        responses: { 200: json(feedPage), ...common, ...read },
+        responses: { 200: json(feedPage), ...common, ...badCursor, ...read },
       },
     },
     '/collections': {
@@ -228,13 +252,14 @@ export const openApiDocument = {
           201: json(newCollectionResponse, 'Created'),
           ...common,
           ...withBody,
+          ...badBody(),
           409: error('The caller keeps as many collections as they may (limit_reached)'),
         },
       },
       get: {
         summary: "The caller's collections, oldest first, a page at a time",
         parameters: pageParameters,
-        responses: { 200: json(page(collectionResponse)), 400: common[400], 401: common[401], ...read },
+        responses: { 200: json(page(collectionResponse)), ...common, ...badCursor, ...read },
       },
     },
     '/collections/{id}': {
@@ -245,6 +270,7 @@ export const openApiDocument = {
           200: json(collectionResponse),
           401: common[401],
           404: error('No such collection of the caller (collection_not_found)'),
+          503: common[503],
           ...read,
         },
       },
@@ -255,8 +281,8 @@ export const openApiDocument = {
         parameters: [pathParam('id', 'Collection id'), ...pageParameters],
         responses: {
           200: json(page(collectionEntry)),
-          400: common[400],
-          401: common[401],
+          ...common,
+          ...badCursor,
           404: error('No such collection of the caller (collection_not_found)'),
           ...read,
         },
@@ -269,6 +295,7 @@ export const openApiDocument = {
           201: json(addedEntry, 'Added'),
           ...common,
           ...withBody,
+          ...badBody(),
           404: error('No such event (event_not_found), or no such collection of the caller (collection_not_found)'),
           409: error('Already in the collection (already_in_collection), or the caller keeps as many events as they may (limit_reached)'),
         },
@@ -282,6 +309,7 @@ export const openApiDocument = {
           204: { description: 'Removed' },
           401: common[401],
           404: error('No such collection of the caller (collection_not_found)'),
+          503: common[503],
           ...write,
         },
       },
@@ -295,6 +323,7 @@ export const openApiDocument = {
           201: json(gigApplicationResponse, 'Applied'),
           ...common,
           ...withBody,
+          ...badBody(),
           404: error('No such event, or it is not a gig (gig_not_found)'),
           409: error('Already applied (already_applied)'),
         },
@@ -304,7 +333,13 @@ export const openApiDocument = {
       get: {
         summary: "The caller's application to a gig",
         parameters: [pathParam('eventId', 'Gig id')],
-        responses: { 200: json(gigApplicationResponse), 401: common[401], 404: error('No application (application_not_found)'), ...read },
+        responses: {
+          200: json(gigApplicationResponse),
+          401: common[401],
+          404: error('No application (application_not_found)'),
+          503: common[503],
+          ...read,
+        },
       },
     },
     '/healthz': { get: { ...open, summary: 'The process is alive', responses: { 200: anyObject } } },
@@ -312,7 +347,20 @@ export const openApiDocument = {
       get: {
         ...open,
         summary: 'PostgreSQL answers and Redis takes writes (checked at most once a second)',
-        responses: { 200: anyObject, 503: { ...anyObject, description: 'Not ready' } },
+        responses: {
+          200: {
+            description: 'Ready',
+            content: {
+              'application/json': { schema: readiness, example: { status: 'ready', database: true, redis: true, migrations: true } },
+            },
+          },
+          503: {
+            description: 'Not ready: a dependency is down or the migrations are behind, or the process is draining ({status: draining})',
+            content: {
+              'application/json': { schema: readiness, example: { status: 'unavailable', database: true, redis: false, migrations: true } },
+            },
+          },
+        },
       },
     },
     '/metrics': {
@@ -321,10 +369,7 @@ export const openApiDocument = {
         summary: 'Prometheus metrics',
         responses: {
           200: { description: 'Prometheus text format' },
-          401: error('No credentials'),
-          403: error('A token without the admin role (forbidden)'),
-          404: error('No operators’ login configured (ADMIN_USERNAME, ADMIN_PASSWORD): not served (route_not_found)'),
-          429: error('Too many failed logins from this address; see Retry-After (rate_limited)'),
+          ...adminGuard,
         },
       },
     },
@@ -332,7 +377,7 @@ export const openApiDocument = {
       get: {
         ...admin,
         summary: 'The queue dashboard (Bull Board), for a browser: it shows jobs and retries failed ones, and changes nothing else',
-        responses: { 200: { description: 'HTML' }, 401: error('No credentials'), 403: error('Not an admin') },
+        responses: { 200: { description: 'HTML' }, ...adminGuard },
       },
     },
     '/admin/feed': {
@@ -340,7 +385,7 @@ export const openApiDocument = {
         ...admin,
         summary:
           'The feed statistics as a page, for a browser: impressions, engagement, rate by position and coverage, drawn over a range of days',
-        responses: { 200: { description: 'HTML' }, 401: error('No credentials'), 403: error('Not an admin') },
+        responses: { 200: { description: 'HTML' }, ...adminGuard },
       },
     },
     '/admin/feed/stats': {
@@ -367,8 +412,8 @@ export const openApiDocument = {
         responses: {
           200: anyObject,
           400: error('A missing or malformed day, or a range the wrong way round'),
-          401: error('No credentials'),
-          403: error('Not an admin'),
+          ...adminGuard,
+          503: common[503],
         },
       },
     },
