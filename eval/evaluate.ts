@@ -3,7 +3,16 @@ import { RECOMMENDATION_SETTINGS } from '../src/domain/fitted-settings';
 import type { ItemModelSettings } from '../src/domain/item-model';
 import { filterPredicate } from '../src/feed/filter';
 import { seededRandom, type EvalData, type EvalInteraction } from './data';
-import { collaborativeScores, rankFeedInMemory, rankInMemory, similarInMemory, type FeedSettings } from './feed';
+import {
+  collaborativeScores,
+  feedCandidatesInMemory,
+  itemModelOf,
+  rankFeedInMemory,
+  rankInMemory,
+  similarInMemory,
+  type FeedCandidates,
+  type FeedSettings,
+} from './feed';
 import { itemKnnScorer } from './item-knn';
 import { MemoryModelStore } from './memory-store';
 import { referenceBlendScorer } from './reference-blend';
@@ -262,12 +271,13 @@ export async function evaluateMany(
       const tallies = perFeed[f]!;
       if (last) tallies.similar.add(rankOf(similarInMemory(store, settings, userId, last), eventId));
       if (category) tallies.filtered.add(rankOf(rankFeedInMemory(store, settings, userId, inCategory), eventId));
-      const feed = rankFeedInMemory(store, settings, userId).map((item) => item.eventId);
+      const served = feedCandidatesInMemory(store, settings, userId);
+      const feed = rankInMemory(store, settings, userId, served.ids, served.collaborative, served.itemModel).map((item) => item.eventId);
       tallies.candidates += feed.length;
       for (const id of feed.slice(0, k)) tallies.topK.add(id);
       const feedRank = feed.indexOf(eventId);
       // Ties broken the same way for every setting, however many are measured together.
-      const fullRank = sampledRank(scoresFor(store, settings, userId, sampledIds), eventId, seededRandom(seed + users));
+      const fullRank = sampledRank(sampledScores(store, settings, userId, served, sampledIds), eventId, seededRandom(seed + users));
       for (const slice of slices) tallies[slice].add(feedRank === -1 ? undefined : feedRank, fullRank);
     });
   }
@@ -485,15 +495,29 @@ function sampledRank(scores: Map<string, number>, target: string, random: () => 
 }
 
 /**
- * The feed's scores of these events for the user, from the signals the feed reads. One
+ * The feed's scores of these events for the user, each scored as it would be among the feed's
+ * candidates: every signal relative to its greatest value among them, as the served feed (and the
+ * reference blend, over every event) has it, not to its greatest among the sampled events, where
+ * one random event's faint co-occurrence would count as much as the feed's strongest. One
  * difference: the feed takes co-occurrence candidates from each recent event's strongest
- * neighbours; here the sampled events are looked up directly.
+ * neighbours, and the item model's score from its best; here the sampled events' are looked up.
  */
-function scoresFor(store: MemoryModelStore, settings: FeedSettings, userId: string, eventIds: string[]): Map<string, number> {
+export function sampledScores(
+  store: MemoryModelStore,
+  settings: FeedSettings,
+  userId: string,
+  served: FeedCandidates,
+  eventIds: string[],
+): Map<string, number> {
   const wanted = new Set(eventIds);
-  const collaborative = collaborativeScores(store, settings.ranking, userId, () => wanted);
+  const collaborative = new Map(served.collaborative);
+  for (const [id, signal] of collaborativeScores(store, settings.ranking, userId, () => wanted)) collaborative.set(id, signal);
+  const itemModel = new Map(served.itemModel);
+  for (const [id, score] of itemModelOf(store, settings.ranking, userId)) if (wanted.has(id)) itemModel.set(id, score);
   // The feed leaves out the events the user interacted with: they rank last.
   const scores = new Map(eventIds.map((id) => [id, -Infinity]));
-  for (const item of rankInMemory(store, settings, userId, eventIds, collaborative)) scores.set(item.eventId, item.score);
+  for (const item of rankInMemory(store, settings, userId, new Set([...served.ids, ...eventIds]), collaborative, itemModel)) {
+    if (wanted.has(item.eventId)) scores.set(item.eventId, item.score);
+  }
   return scores;
 }

@@ -23,6 +23,24 @@ export function rankFeedInMemory(
   userId: string,
   passes?: (eventId: string) => boolean,
 ): RankedItem[] {
+  const { ids, collaborative, itemModel } = feedCandidatesInMemory(store, settings, userId, passes);
+  return rankInMemory(store, settings, userId, ids, collaborative, itemModel);
+}
+
+/** The feed's candidates, with the collaborative signals and item-model scores they carry. */
+export interface FeedCandidates {
+  ids: string[];
+  collaborative: Map<string, CollaborativeSignal>;
+  itemModel: Map<string, number>;
+}
+
+/** The candidates `rankFeedInMemory` ranks. */
+export function feedCandidatesInMemory(
+  store: MemoryModelStore,
+  settings: FeedSettings,
+  userId: string,
+  passes?: (eventId: string) => boolean,
+): FeedCandidates {
   const limits = settings.candidates;
   const userAffinities = store.affinitiesOf(userId, limits.profileEvents);
   // Under a filter, each walk as the filtered SQL bounds it (NEIGHBOUR_SCAN_FACTOR, FILTER_SCAN); the
@@ -71,7 +89,7 @@ export function rankFeedInMemory(
   const ids = new Set([...collaborativeTop.keys(), ...itemTop, ...matching, ...fresh, ...popular]);
   // As in SQL, only the item model's best carry its score, whichever source found the others.
   const itemScores = new Map(itemTop.map((id) => [id, items.get(id)!]));
-  return rankInMemory(store, settings, userId, passes ? [...ids].filter(passes) : ids, collaborativeTop, itemScores);
+  return { ids: passes ? [...ids].filter(passes) : [...ids], collaborative: collaborativeTop, itemModel: itemScores };
 }
 
 /**
