@@ -92,7 +92,7 @@ with recent as (
   -- engaged with), and not at all for a user with no interests yet. The test is a subquery per row (and the wanted features
   -- sub-selects), not a join: a join lets the planner sort every matching event instead.
   select p.event_id as id
-    from (select event_id, value from event_popularity order by value desc, event_id limit ${filtered ? ':filterScan' : ':feedScan'}) p
+    from ${mostPopular(filtered ? ':filterScan' : ':feedScan')} p
    where cardinality((select keys from wanted)) > 0
      and (select e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} and e.feature_keys && (select keys from wanted)
             from events e where e.id = p.event_id)
@@ -113,7 +113,7 @@ with recent as (
     ? `
   -- Within the filter, from both ends, each walk bounded: the most popular events that pass it, and
   -- the most popular of the soonest events that pass it (how a rare filter finds any).
-  (select p.event_id as id from (select event_id, value from event_popularity order by value desc, event_id limit :filterScan) p
+  (select p.event_id as id from ${mostPopular(':filterScan')} p
     where (select e.starts_at > :now and ${filterSql('e')} from events e where e.id = p.event_id)
     order by p.value desc, p.event_id limit :popular)
   union
@@ -121,7 +121,7 @@ with recent as (
      join event_popularity p on p.event_id = e.id
     order by p.value desc, p.event_id limit :popular)`
     : `
-  select e.id from (select event_id, value from event_popularity order by value desc, event_id limit :feedScan) p
+  select e.id from ${mostPopular(':feedScan')} p
     join events e on e.id = p.event_id
    where e.starts_at > :now order by p.value desc, p.event_id limit :popular`
 }
@@ -169,6 +169,14 @@ export function upcomingNeighbours(own: 'low' | 'high', other: 'low' | 'high', e
             cross join lateral (select from events e where e.id = n.other_event_id and e.starts_at > :now
                                  ${filtered ? `and ${filterSql('e')}` : ''} offset 0) e
             order by n.value desc, n.other_event_id limit ${size})`;
+}
+
+/**
+ * The `limit` most popular events, walked off the popularity index (value desc, event_id): equal
+ * values in id order, so which of two equally popular events makes a cut does not depend on the plan.
+ */
+export function mostPopular(limit: string): string {
+  return `(select event_id, value from event_popularity order by value desc, event_id limit ${limit})`;
 }
 
 /** How many more of each event's strongest neighbours are read than are kept: those that started, or fail a filter, are passed over. */

@@ -3,7 +3,7 @@ import type { RankingSettings } from '../domain/fitted-settings';
 import { spell, type EventFeatures, type FeatureType } from '../domain/model';
 import { isUuid } from '../domain/ids';
 import { NotFoundError } from '../errors';
-import { upcomingNeighbours, type FeedEvent } from './candidates';
+import { mostPopular, upcomingNeighbours, type FeedEvent } from './candidates';
 import { FEATURE_TYPE_WEIGHTS } from './ranking';
 
 /** An event that may be shown beside another, with its signals. */
@@ -142,7 +142,7 @@ with source as (
   -- The item model's strongest weights from the source (as many as the fit keeps; none when its weight is 0).
   select neighbour_id as id, weight from item_neighbours where event_id = :eventId and :itemModel
 ), alike as (
-  (select p.event_id as id from (select event_id, value from event_popularity order by value desc, event_id limit :scan) p
+  (select p.event_id as id from ${mostPopular(':scan')} p
     where (select e.starts_at > :now and e.feature_keys && s.keys from events e, source s where e.id = p.event_id)
     order by p.value desc, p.event_id limit :alike)
   union
@@ -150,7 +150,7 @@ with source as (
     where lower(e.category) = lower(s.category) and e.starts_at > :now order by e.starts_at limit :alike)
 ), popular as (
   -- Among as many of the most popular as alike walks: events that started stay in that index.
-  select e.id from (select event_id, value from event_popularity order by value desc, event_id limit :scan) p
+  select e.id from ${mostPopular(':scan')} p
     join events e on e.id = p.event_id
    where e.starts_at > :now order by p.value desc, p.event_id limit :popular
 ), candidate as materialized (
