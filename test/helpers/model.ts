@@ -2,11 +2,19 @@ import type { Db } from '../../src/data/db';
 import type { CooccurrencePairing, ModelSettings } from '../../src/domain/model';
 import { rebuildModel } from '../../src/domain/rebuild-model';
 import { FOLD_BATCH, foldCooccurrence } from '../../src/data/model-store';
-import { waitFor } from './wait';
+import { sleep, waitFor } from './wait';
 
-/** Folds every first positive still waiting into the co-occurrence counts (what the workers' folder does). */
+/**
+ * Folds every first positive still waiting into the co-occurrence counts (what the workers' folder
+ * does). A fold skips the rows a running worker's fold has taken (SKIP LOCKED), so this also waits
+ * until that fold has committed: read before it, the counts would lack its pairs.
+ */
 export async function foldAll(db: Db, pairing: CooccurrencePairing): Promise<void> {
-  while ((await db.transaction((trx) => foldCooccurrence(trx, pairing, FOLD_BATCH))) > 0);
+  for (;;) {
+    while ((await db.transaction((trx) => foldCooccurrence(trx, pairing, FOLD_BATCH))) > 0);
+    if ((await db('cooccurrence_pending').count({ n: '*' }))[0]!.n === '0') return;
+    await sleep(20);
+  }
 }
 
 /** Waits for the worker's folder to take every first positive still waiting: it folds a moment after the rows. */
