@@ -24,7 +24,8 @@ export function renderConfigurationDoc(): string {
     '<!-- Generated from src/config.ts by `npm run docs:config`; edit the schema, not this file. -->',
     '',
     'All configuration comes from the environment, parsed once at start (`src/config.ts`). A wrong value',
-    'stops the process with one message listing every problem. An empty variable counts as unset.',
+    'stops the process with one message listing every problem; a settings file that cannot be used',
+    '(`RECOMMENDATION_SETTINGS_FILE`) stops it before, with its own. An empty variable counts as unset.',
     '',
     ...sections.flatMap((section) => [section, '']),
   ].join('\n');

@@ -179,7 +179,10 @@ const variables = z.object({
     description: 'pino level (`silent` in tests)',
   }),
 
-  DATABASE_POOL_MAX: variable(positiveInt(10), { group: 'scaling', description: 'PostgreSQL connections per process' }),
+  DATABASE_POOL_MAX: variable(positiveInt(10), {
+    group: 'scaling',
+    description: 'PostgreSQL connections per pool (the API opens a second one to `DATABASE_READ_URL`)',
+  }),
   DATABASE_PREPARED_STATEMENTS: variable(z.enum(['true', 'false']).default('true'), {
     group: 'scaling',
     description:

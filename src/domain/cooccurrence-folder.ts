@@ -2,6 +2,7 @@ import type { Db } from '../data/db';
 import { FOLD_BATCH, foldCooccurrence } from '../data/model-store';
 import { DrainLoop } from '../jobs/drain-loop';
 import type { Logger } from '../ops/logger';
+import { OutageLog } from '../ops/outage-log';
 import type { CooccurrencePairing } from './model';
 
 /**
@@ -18,10 +19,12 @@ export function cooccurrenceFolder(
   logger: Logger,
   options: { intervalMs?: number; gapMs?: number } = {},
 ): DrainLoop {
+  const outage = new OutageLog(logger, 'co-occurrence fold');
   return new DrainLoop(() => db.transaction((trx) => foldCooccurrence(trx, pairing, FOLD_BATCH)), {
     intervalMs: options.intervalMs ?? 1000,
     gapMs: options.gapMs ?? 3000,
     fullStep: FOLD_BATCH,
-    onFailure: (error) => logger.warn({ err: (error as Error).message }, 'co-occurrence fold failed; will retry'),
+    onFailure: (error) => outage.failed(error),
+    onSuccess: () => outage.recovered(),
   });
 }

@@ -2,6 +2,7 @@ import type { Db } from '../data/db';
 import { countPositives, readFitInput, readItemModelFit, withFitLock, writeItemModel, type ItemModelFit } from '../data/item-model-store';
 import { DrainLoop } from '../jobs/drain-loop';
 import type { Logger } from '../ops/logger';
+import { OutageLog } from '../ops/outage-log';
 import { fitItemModel, MAX_HISTORY, type ItemModelSettings } from './item-model';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -80,6 +81,7 @@ export function itemModelFitter(db: Db, settings: ItemModelSettings & { refitMs:
   // Busy until shown otherwise: a worker starting on a backlog has not stored anything yet.
   let lastStoreAt = performance.now();
   const neverFittedAt = Date.now();
+  const outage = new OutageLog(logger, 'item model fit');
   const loop = new DrainLoop(
     async () => {
       const quiet = performance.now() - lastStoreAt >= QUIET_MS;
@@ -89,7 +91,8 @@ export function itemModelFitter(db: Db, settings: ItemModelSettings & { refitMs:
     },
     {
       intervalMs: Math.min(CHECK_EVERY_MS, settings.refitMs),
-      onFailure: (error) => logger.warn({ err: (error as Error).message }, 'item model fit failed; will retry'),
+      onFailure: (error) => outage.failed(error),
+      onSuccess: () => outage.recovered(),
     },
   );
   return {

@@ -4,7 +4,8 @@
  * rounds start at least that far apart, so that work arriving steadily is taken in few large steps
  * rather than many small ones; with `fullStep`, a round ends at a step smaller than that (it caught
  * up) instead of running another step for what arrived meanwhile.
- * A failing step is reported to `onFailure` and retried at the next round: what it left stays for it.
+ * A failing step is reported to `onFailure` and retried at the next round: what it left stays for it;
+ * a round that then ends without failing is reported to `onSuccess` (an OutageLog takes both).
  */
 export class DrainLoop {
   private timer?: NodeJS.Timeout;
@@ -16,7 +17,13 @@ export class DrainLoop {
   constructor(
     /** One batch of work; returns how much it did (0: nothing left). */
     private readonly step: () => Promise<number>,
-    private readonly options: { intervalMs: number; gapMs?: number; fullStep?: number; onFailure: (error: unknown) => void },
+    private readonly options: {
+      intervalMs: number;
+      gapMs?: number;
+      fullStep?: number;
+      onFailure: (error: unknown) => void;
+      onSuccess?: () => void;
+    },
   ) {}
 
   start(): void {
@@ -59,6 +66,7 @@ export class DrainLoop {
     try {
       const full = this.options.fullStep ?? 1;
       while ((await this.step()) >= full && !this.stopped);
+      this.options.onSuccess?.();
     } catch (error) {
       this.options.onFailure(error);
     }

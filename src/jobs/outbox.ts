@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Db } from '../data/db';
 import type { Logger } from '../ops/logger';
+import { OutageLog } from '../ops/outage-log';
 import { jobPayloads, type JobName, type JobPayload } from './definitions';
 import { DrainLoop } from './drain-loop';
 import type { Producer } from './producer';
@@ -32,12 +33,15 @@ export class OutboxRelay {
     /** `onFailure`: a relay attempt failed (Redis away, say); its rows stay for the next. */
     private readonly options: { intervalMs?: number; batchSize?: number; onFailure?: () => void } = {},
   ) {
+    // Logged by changes of state: with PostgreSQL away it fails every few seconds.
+    const outage = new OutageLog(logger, 'outbox relay');
     this.loop = new DrainLoop(() => this.relayOnce(), {
       intervalMs: options.intervalMs ?? 1000,
       onFailure: (error) => {
-        logger.warn({ err: (error as Error).message }, 'outbox relay failed; will retry');
+        outage.failed(error);
         options.onFailure?.();
       },
+      onSuccess: () => outage.recovered(),
     });
   }
 

@@ -11,12 +11,13 @@ const OUTAGE_MS = 15_000;
 describe('PostgreSQL stopped for 15 s under load', () => {
   let pg: TestPostgres;
   let service: Service;
+  let worker: Awaited<ReturnType<Service['start']>>;
   beforeAll(async () => {
     pg = await TestPostgres.start();
     // Events known to exist stay so for 10 s: long enough to see 202s after the stop whatever it takes.
     service = await startService({ databaseUrl: pg.url, env: { WORKER_LOCK_MS: '2000', EVENT_CACHE_TTL_MS: '10000' } });
     await service.start('web');
-    await service.start('worker');
+    worker = await service.start('worker', { LOG_LEVEL: 'info' });
   }, 120_000);
   afterAll(async () => {
     await service?.stop();
@@ -53,6 +54,19 @@ describe('PostgreSQL stopped for 15 s under load', () => {
     expect(retried.length).toBeGreaterThan(0);
     await expectRowsToBe(service, load.accepted.keys());
     await expectModelToEqualRebuild(service.db, loadConfig(service.env).model);
+
+    // The worker's background loops failed every second or so meanwhile: each logs the outage by its
+    // changes of state, not a warning per failed round.
+    const lines = worker
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg?: string; failures?: number });
+    for (const loop of ['co-occurrence fold', 'outbox relay']) {
+      const own = lines.filter((l) => l.msg?.startsWith(loop)).map((l) => l.msg!.slice(loop.length));
+      expect({ loop, lines: own }).toEqual({ loop, lines: [': outage began', ': outage over'] });
+      expect(lines.find((l) => l.msg === `${loop}: outage over`)!.failures).toBeGreaterThan(2);
+    }
     console.info(
       `PostgreSQL down 15 s: ${load.accepted.size} accepted, attempts ${JSON.stringify(load.attempts)}; ${retried.length} jobs retried; 0 failed, 0 lost`,
     );

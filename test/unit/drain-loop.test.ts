@@ -60,6 +60,28 @@ describe('DrainLoop', () => {
     await loop.stop();
   });
 
+  test('a failed round is reported to onFailure; the next round that ends without failing, to onSuccess', async () => {
+    const outcomes: string[] = [];
+    let fail = 2;
+    const step = async () => {
+      if (fail > 0) {
+        fail -= 1;
+        throw new Error('down');
+      }
+      return 0;
+    };
+    const loop = new DrainLoop(step, {
+      intervalMs: 1000,
+      onFailure: (error) => outcomes.push((error as Error).message),
+      onSuccess: () => outcomes.push('ok'),
+    });
+    loop.start();
+    await settle();
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(outcomes).toEqual(['down', 'down', 'ok']);
+    await loop.stop();
+  });
+
   test('a stopped loop runs nothing more, even a round it had put off', async () => {
     const { ran, step } = steps([1, 0, 1]);
     const loop = new DrainLoop(step, { intervalMs: 1000, gapMs: 500, onFailure: () => undefined });
