@@ -5,11 +5,16 @@ import { RECOMMENDATION_SETTINGS, type RecommendationSettings } from '../src/dom
 import { squeezed, type EvalData } from './data';
 import { evaluate, evaluateMany, heldOutInteractions, type EvalOptions, type EvalResult } from './evaluate';
 import type { FeedSettings } from './feed';
+import type { ItemModelSettings } from '../src/domain/item-model';
 
-/** What the fit may change: the model's half-life and co-occurrence pairing, the ranking, the candidate sources. */
+/**
+ * What the fit may change: the model's half-life and co-occurrence pairing, the ranking, the
+ * candidate sources, the item model's regularisation.
+ */
 export interface Fittable {
   model: Pick<ModelSettings, 'halfLifeDays' | 'cooccurrenceWindow' | 'cooccurrenceDistanceDecay' | 'cooccurrenceBackward'>;
   feed: FeedSettings;
+  itemModel: ItemModelSettings;
 }
 
 /** A setting's value, or the values of settings moved together (a pair). */
@@ -24,11 +29,11 @@ interface Coordinate<V extends Value = Value> {
   values: V[];
   get(s: Fittable): V;
   set(s: Fittable, value: V): Fittable;
-  /** Whether a change needs the model replayed (else every value is measured in one replay). */
+  /** Whether a change needs the model replayed or the item model fitted again (else every value is measured in one replay). */
   model?: boolean;
 }
 
-type RankingKey = 'recencyDecay' | 'similarityExponent' | 'recentPositives' | 'popularityExponent' | 'priorShrinkage';
+type RankingKey = 'recencyDecay' | 'similarityExponent' | 'recentPositives' | 'popularityExponent' | 'priorShrinkage' | 'itemModelHalfLife';
 const ranking = (name: string, key: RankingKey, values: number[]): Coordinate<number> => ({
   name,
   values,
@@ -56,10 +61,10 @@ const weight = (key: 'popularity' | 'features' | 'itemModel', values: number[]):
     feed: { ...s.feed, ranking: { ...s.feed.ranking, weights: { ...s.feed.ranking.weights, [key]: value } } },
   }),
 });
-const limit = (key: 'neighboursPerEvent' | 'collaborative', values: number[]): Coordinate<number> => ({
+const limit = (key: 'neighboursPerEvent' | 'collaborative' | 'itemModel', values: number[]): Coordinate<number> => ({
   name: `candidates.${key}`,
   values,
-  get: (s) => s.feed.candidates[key],
+  get: (s) => s.feed.candidates[key] ?? 0,
   set: (s, value) => ({ ...s, feed: { ...s.feed, candidates: { ...s.feed.candidates, [key]: value } } }),
 });
 const modelSetting = (key: keyof Fittable['model'], values: number[]): Coordinate<number> => ({
@@ -68,6 +73,14 @@ const modelSetting = (key: keyof Fittable['model'], values: number[]): Coordinat
   model: true,
   get: (s) => s.model[key],
   set: (s, value) => ({ ...s, model: { ...s.model, [key]: value } }),
+});
+
+const itemModelSetting = (key: 'lambda', values: number[]): Coordinate<number> => ({
+  name: `itemModel.${key}`,
+  values,
+  model: true,
+  get: (s) => s.itemModel[key],
+  set: (s, value) => ({ ...s, itemModel: { ...s.itemModel, [key]: value } }),
 });
 
 /** The search space. The collaborative weight stays 1: the blend is invariant to scaling all weights. */
@@ -81,6 +94,9 @@ const COORDINATES: Coordinate[] = [
   ranking('priorShrinkage', 'priorShrinkage', [0, 0.01, 0.03, 0.1, 0.3, 1]),
   rankingPair('priorShrinkage', [0, 0.01, 0.03, 0.1], 'recencyDecay', [0.5, 0.75, 1, 1.25]),
   weight('itemModel', [0, 0.2, 0.35, 0.5, 0.7, 1]),
+  ranking('itemModelHalfLife', 'itemModelHalfLife', [2, 3, 5, 10, 20]),
+  limit('itemModel', [50, 100, 200]),
+  itemModelSetting('lambda', [25, 50, 100, 200, 400]),
   limit('neighboursPerEvent', [25, 50, 100, 200]),
   limit('collaborative', [100, 200, 400]),
   modelSetting('halfLifeDays', [7, 30, 90, 365]),
@@ -126,6 +142,7 @@ const START: Fittable = {
       itemModel: 100,
     },
   },
+  itemModel: { items: 2000, minUsers: 3, lambda: 100, neighbours: 50 },
 };
 
 /**
@@ -139,7 +156,7 @@ const ROUNDS = 2;
 const VALIDATION_POINTS = 5;
 
 export interface FitResult {
-  settings: Pick<RecommendationSettings, 'model' | 'ranking' | 'candidates'>;
+  settings: Pick<RecommendationSettings, 'model' | 'ranking' | 'candidates' | 'itemModel'>;
   /** The validation split, before and after, knowing the past and as a replay (the objective is their mean). */
   validation: { before: Measured; after: Measured };
   /** The fitted settings on the held-out interactions, which the fit never saw. */
@@ -190,6 +207,7 @@ export async function fitSettings(
         points: VALIDATION_POINTS,
         shapes: false,
         knowing,
+        itemModel: s.itemModel,
       });
     const [past, replay] = [await run('past'), await run('replay')];
     return past.map((r, i) => ({ past: r, replay: replay[i]! }));
@@ -242,10 +260,14 @@ export async function fitSettings(
   const [after] = await measure(current);
   log(`validation, after: ${figures(after!)}`);
   const testOf = (knowing: 'past' | 'replay') =>
-    evaluate(knowing === 'replay' ? asReplayed(data) : data, { ...model, ...current.model }, current.feed, { ...options, knowing });
+    evaluate(knowing === 'replay' ? asReplayed(data) : data, { ...model, ...current.model }, current.feed, {
+      ...options,
+      knowing,
+      itemModel: current.itemModel,
+    });
   const test = { past: await testOf('past'), replay: await testOf('replay') };
   return {
-    settings: { model: current.model, ranking: current.feed.ranking, candidates: current.feed.candidates },
+    settings: { model: current.model, ranking: current.feed.ranking, candidates: current.feed.candidates, itemModel: current.itemModel },
     validation: { before: before!, after: after! },
     test,
     moves,
@@ -281,7 +303,6 @@ export function writeFittedSettings(fit: FitResult, source: string, out?: string
   const settings: RecommendationSettings = {
     version: RECOMMENDATION_SETTINGS.version,
     ...fit.settings,
-    itemModel: RECOMMENDATION_SETTINGS.itemModel,
     fitted: {
       command: `npm run eval -- --fit ${source}`,
       at: new Date().toISOString().slice(0, 10),

@@ -108,7 +108,11 @@ async function main(): Promise<void> {
   if (values.fit) {
     const { cooccurrenceWindow, cooccurrenceDistanceDecay, cooccurrenceBackward } = config.model;
     const from = values.continue
-      ? { model: { halfLifeDays, cooccurrenceWindow, cooccurrenceDistanceDecay, cooccurrenceBackward }, feed: config.feed }
+      ? {
+          model: { halfLifeDays, cooccurrenceWindow, cooccurrenceDistanceDecay, cooccurrenceBackward },
+          feed: config.feed,
+          itemModel: RECOMMENDATION_SETTINGS.itemModel,
+        }
       : undefined;
     const log = values.json ? () => undefined : console.log;
     const replaySqueeze = withinDays === undefined ? undefined : squeezeFactor(timeSpan(data).first, timeSpan(data).last, withinDays);

@@ -261,7 +261,8 @@ describe('fitting the ranking', () => {
     const lines: string[] = [];
     const pair = 'priorShrinkage+recencyDecay';
     const { halfLifeDays, cooccurrenceWindow, cooccurrenceDistanceDecay, cooccurrenceBackward } = model;
-    const from = { model: { halfLifeDays, cooccurrenceWindow, cooccurrenceDistanceDecay, cooccurrenceBackward }, feed };
+    const { refitMs: _refit, ...itemModel } = config.itemModel;
+    const from = { model: { halfLifeDays, cooccurrenceWindow, cooccurrenceDistanceDecay, cooccurrenceBackward }, feed, itemModel };
     const fitted = await fitSettings(data, model, { negatives: 10, only: [pair], from, log: (line) => lines.push(line) });
     const searched = lines.filter((line) => line.startsWith('round '));
     // One coordinate, each of its 16 pairs measured once; nothing else moved.
@@ -272,7 +273,26 @@ describe('fitting the ranking', () => {
     const { priorShrinkage: _pf, recencyDecay: _rf, ...othersBefore } = feed.ranking;
     expect(others).toEqual(othersBefore);
     expect(fitted.settings.model).toEqual(from.model);
+    expect(fitted.settings.itemModel).toEqual(itemModel);
     await expect(fitSettings(data, model, { only: ['nope'] })).rejects.toThrow(/No such coordinate: nope/);
+  }, 120_000);
+
+  test("the item model's λ is a coordinate: each value measured with the item model fitted with it", async () => {
+    const generated = generateEvalData({ users: 60, events: 40, seed: 3 });
+    const data = parseEvalData(generated.interactionsCsv, generated.eventsCsv);
+    const { refitMs: _refit, ...itemModel } = config.itemModel;
+    const { halfLifeDays, cooccurrenceWindow, cooccurrenceDistanceDecay, cooccurrenceBackward } = model;
+    const from = { model: { halfLifeDays, cooccurrenceWindow, cooccurrenceDistanceDecay, cooccurrenceBackward }, feed, itemModel };
+    const fits = jest.spyOn(MemoryModelStore.prototype, 'fitItemModel');
+    try {
+      const fitted = await fitSettings(data, model, { negatives: 10, only: ['itemModel.lambda'], from });
+      const lambdas = new Set(fits.mock.calls.map(([settings]) => settings.lambda));
+      expect([...lambdas].sort((a, b) => a - b)).toEqual([25, 50, 100, 200, 400]);
+      expect(fitted.settings.itemModel).toEqual({ ...itemModel, lambda: expect.any(Number) });
+      expect(lambdas.has(fitted.settings.itemModel.lambda)).toBe(true);
+    } finally {
+      fits.mockRestore();
+    }
   }, 120_000);
 
   test('holds out first engagements only: an event the user already touched is no discovery', () => {

@@ -6,11 +6,18 @@ describe('the fit’s search space', () => {
     const shipped: Fittable = {
       model: RECOMMENDATION_SETTINGS.model,
       feed: { ranking: RECOMMENDATION_SETTINGS.ranking, candidates: RECOMMENDATION_SETTINGS.candidates },
+      itemModel: RECOMMENDATION_SETTINGS.itemModel,
     };
     const space = [...searchSpace(), ...searchSpace(shipped)];
     expect(space.length).toBeGreaterThan(100);
     for (const s of space) {
-      const file = { ...RECOMMENDATION_SETTINGS, model: s.model, ranking: s.feed.ranking, candidates: s.feed.candidates };
+      const file = {
+        ...RECOMMENDATION_SETTINGS,
+        model: s.model,
+        ranking: s.feed.ranking,
+        candidates: s.feed.candidates,
+        itemModel: s.itemModel,
+      };
       expect(() => checkSettings(file)).not.toThrow();
     }
   });
