@@ -119,11 +119,13 @@ export async function startService(
 
 const isRunning = (proc?: RunningProcess) => !!proc && proc.child.exitCode === null && proc.child.signalCode === null;
 
-/** Waits until no job of the service is waiting, delayed or in hand. */
+/** Waits until no job of the service is waiting, delayed or in hand, and no outbox row waits to be queued. */
 export async function waitUntilDrained(service: Service, timeoutMs = 180_000): Promise<void> {
   await waitFor(
     'the queue to drain',
     async () => {
+      // The outbox first: a row is deleted only once its job is queued, so none is missed between the two reads.
+      if ((await service.db('outbox').count({ n: '*' }))[0]!.n !== '0') return false;
       const counts = await service.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
       return Object.values(counts).every((n) => n === 0);
     },
