@@ -264,11 +264,7 @@ describe('the log during an outage', () => {
       await waitFor('the API to accept again', async () => (await post()).status === 202);
       await waitFor('the end of the outage in the log', async () => /outage over/.test(web.output()));
 
-      const lines = web
-        .output()
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as { msg: string; failures?: number; err?: unknown; level: number });
+      const lines = web.logLines() as { msg: string; failures?: number; err?: unknown; level: number }[];
       const outage = lines.filter((l) => /outage/.test(l.msg));
       expect(outage.filter((l) => /outage began/.test(l.msg)).length).toBeLessThanOrEqual(2);
       expect(outage.find((l) => /the queue \(Redis\): outage over/.test(l.msg))?.failures).toBeGreaterThanOrEqual(300);

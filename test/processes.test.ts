@@ -51,22 +51,12 @@ describe('the web and worker processes', () => {
     });
     expect(metrics).toMatch(/interaction_persist_lag_seconds_count\{[^}]*\} [1-9]/);
 
-    // Lines written in full: the worker is still logging (asynchronously) as this reads.
-    const workerLines = worker
-      .output()
-      .split('\n')
-      .slice(0, -1)
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const workerLines = worker.logLines();
     const jobLines = workerLines.filter((line) => line.msg === 'interactions persisted');
     expect(jobLines).toContainEqual(
       expect.objectContaining({ jobId: expect.stringMatching(/^[0-9a-f-]{36}$/), jobName: 'interaction.batch', inserted: 1 }),
     );
-    const webLines = web
-      .output()
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as { req?: { id?: string; headers?: Record<string, string> } });
+    const webLines = web.logLines() as { req?: { id?: string; headers?: Record<string, string> } }[];
     expect(webLines.some((line) => line.req?.headers?.authorization === '[redacted]' && line.req.id)).toBe(true);
     for (const text of [web.output(), worker.output()]) {
       expect(text).not.toContain(env.JWT_SECRET);

@@ -57,11 +57,7 @@ describe('PostgreSQL stopped for 15 s under load', () => {
 
     // The worker's background loops failed every second or so meanwhile: each logs the outage by its
     // changes of state, not a warning per failed round.
-    const lines = worker
-      .output()
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { msg?: string; failures?: number });
+    const lines = worker.logLines() as { msg?: string; failures?: number }[];
     for (const loop of ['co-occurrence fold', 'outbox relay']) {
       const own = lines.filter((l) => l.msg?.startsWith(loop)).map((l) => l.msg!.slice(loop.length));
       expect({ loop, lines: own }).toEqual({ loop, lines: [': outage began', ': outage over'] });

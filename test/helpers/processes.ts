@@ -8,6 +8,8 @@ export interface RunningProcess {
   exited: Promise<number | null>;
   /** Everything it wrote to stdout and stderr so far. */
   output(): string;
+  /** Its JSON log lines (stdout) written in full so far: pino writes asynchronously, so the last may be partial. */
+  logLines(): Record<string, unknown>[];
 }
 
 /** Runs one of the service's entry points (src/server.ts, workers/index.ts) as its own process. */
@@ -19,8 +21,18 @@ export function runEntry(entry: string, env: NodeJS.ProcessEnv): RunningProcess 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
+  let stdout = '';
+  child.stdout!.on('data', (chunk) => {
+    output += chunk;
+    stdout += chunk;
+  });
   child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, output: () => output };
+  const logLines = () =>
+    stdout
+      .split('\n')
+      .slice(0, -1)
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { child, exited, output: () => output, logLines };
 }
