@@ -4,7 +4,7 @@ import { cachedFeedEvents } from '../src/feed/candidates';
 import { redisRankingCache } from '../src/feed/ranking-cache';
 import { currentVersions } from '../src/feed/versions';
 import { userStateKey } from '../src/data/redis';
-import { getFeedPage } from '../src/feed/feed';
+import { getFeedPage, settingsKey } from '../src/feed/feed';
 import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/ops/logger';
 import { processJob } from '../src/jobs/interaction-worker';
@@ -437,6 +437,12 @@ describe('GET /recommendations: one freshness rule, the versions of the user and
     rankingMaxAgeMs,
     gate: new RankingGate({ concurrency: 4, queue: 0 }),
   });
+  /** What a ranking stored by hand was made from: these versions, now, with the settings of feedDeps. */
+  const made = (versions: Awaited<ReturnType<typeof currentVersions>>) => ({
+    versions,
+    settings: settingsKey(stack.config.feed),
+    madeAt: Date.now(),
+  });
   const firstPage = (deps: ReturnType<typeof feedDeps>, userId: string) =>
     getFeedPage(deps, userId, { limit: 3, deadline: Date.now() + 5000 });
 
@@ -472,14 +478,29 @@ describe('GET /recommendations: one freshness rule, the versions of the user and
     const stale = [{ eventId: randomUUID(), score: 1, reasons: [] }];
     const at = (ranking: Awaited<ReturnType<typeof firstPage>>) => ranking.ranked;
 
-    await cache().save(userId, '', stale, { ...versions, user: String(BigInt(versions.user) - 1n) }, Date.now());
+    const save = (these: typeof versions, madeAt = Date.now()) => cache().save(userId, '', stale, { ...made(these), madeAt });
+
+    await save({ ...versions, user: String(BigInt(versions.user) - 1n) });
     expect(at(await firstPage(feedDeps(), userId))).toBe(true); // made before a write the primary has stored
-    await cache().save(userId, '', stale, { ...versions, model: String(BigInt(versions.model) - 1n) }, Date.now());
+    await save({ ...versions, model: String(BigInt(versions.model) - 1n) });
     expect(at(await firstPage(feedDeps(), userId))).toBe(true); // made from the model before a rebuild
-    await cache().save(userId, '', stale, versions, Date.now() - 61_000);
+    await save(versions, Date.now() - 61_000);
     expect(at(await firstPage(feedDeps(), userId))).toBe(true); // older than the greatest age
     expect(at(await firstPage(feedDeps(), userId))).toBe(false); // the one just made, true to both
     expect(at(await firstPage(feedDeps(0), userId))).toBe(true); // FEED_RANKING_MAX_AGE_S=0: always afresh
+  });
+
+  test('a stored ranking serves only first pages ranked with the same settings: a new release, or another variant', async () => {
+    const userId = newUser();
+    const shipped = feedDeps().settings;
+    const other = { ...shipped, ranking: { ...shipped.ranking, recencyDecay: shipped.ranking.recencyDecay + 0.5 } };
+    const ranked = async (settings: typeof other & { name?: string }) => (await firstPage({ ...feedDeps(), settings }, userId)).ranked;
+
+    expect(await ranked(shipped)).toBe(true);
+    expect(await ranked({ ...shipped })).toBe(false); // the same settings, in another object
+    expect(await ranked(other)).toBe(true);
+    expect(await ranked({ ...other, name: 'treatment' })).toBe(true); // an experiment's variant, though its settings are the same
+    expect(await ranked({ ...other, name: 'treatment' })).toBe(false);
   });
 
   test('a cursor keeps working while writes make new first pages', async () => {
@@ -513,7 +534,7 @@ describe('GET /recommendations: one freshness rule, the versions of the user and
     const userId = newUser();
     const events = await Promise.all(Array.from({ length: 150 }, () => buildEvent(stack.db, { category: 'head-test' })));
     const ranking = events.map((e, i) => ({ eventId: e.id, score: 1000 - i, reasons: [] }));
-    await cache().save(userId, '', ranking, await currentVersions(stack.db, userId), Date.now());
+    await cache().save(userId, '', ranking, made(await currentVersions(stack.db, userId)));
     const hash = await stack.producer.connection.hgetall(userStateKey(stack.config.queuePrefix, 'feed', userId));
     expect(JSON.parse(hash.head!)).toMatchObject({ length: 150 });
     expect(JSON.parse(hash.head!).items).toHaveLength(100);
@@ -529,7 +550,7 @@ describe('GET /recommendations: one freshness rule, the versions of the user and
     // The rest gone (replaced twice since the head was read, say): the page ends with the head.
     expect((await page()).items.map((i) => i.eventId)).toEqual(events.slice(90, 100).map((e) => e.id));
 
-    await cache().save(userId, '', ranking, await currentVersions(stack.db, userId), Date.now());
+    await cache().save(userId, '', ranking, made(await currentVersions(stack.db, userId)));
     const pastHead = await page();
     expect(pastHead.ranked).toBe(false);
     expect(pastHead.items.map((i) => i.eventId)).toEqual(events.slice(90, 110).map((e) => e.id));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Db } from '../data/db';
 import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings';
 import { ValidationError } from '../errors';
@@ -11,6 +12,25 @@ import { atLeast, currentVersions, sameVersions, type Versions } from './version
 
 const NONE: ReadonlySet<string> = new Set();
 
+type FeedSettings = { name?: string; ranking: RankingSettings; candidates: CandidateLimits };
+
+const settingsKeys = new WeakMap<FeedSettings, string>();
+
+/**
+ * What a stored ranking must have been ranked with to serve a first page: a digest of the variant's
+ * name and settings, so that a new release's settings, or an experiment that deals a user to
+ * another variant, takes effect on their next first page (and the page's impression records the
+ * variant that ranked it), not once FEED_RANKING_MAX_AGE_S has passed.
+ */
+export function settingsKey(settings: FeedSettings): string {
+  let key = settingsKeys.get(settings);
+  if (key === undefined) {
+    const text = JSON.stringify([settings.name ?? '', settings.ranking, settings.candidates]);
+    settingsKeys.set(settings, (key = createHash('sha256').update(text).digest('base64url').slice(0, 16)));
+  }
+  return key;
+}
+
 /** How deep one can page into a feed before it has to be fetched afresh. */
 const SNAPSHOT_SIZE = 500;
 
@@ -23,8 +43,8 @@ export interface FeedDeps {
   /** Where rankings read the model: the replica of DATABASE_READ_URL, or `db`. */
   readDb: Db;
   cache: RankingCache;
-  /** How feeds are ranked (Config['feed']). */
-  settings: { ranking: RankingSettings; candidates: CandidateLimits };
+  /** How feeds are ranked (Config['feed'], or the user's variant of the experiment, named). */
+  settings: FeedSettings;
   /** The facts a page shows of its events, for those that have not started (cachedFeedEvents). */
   events: FeedEvents;
   /** How old a stored ranking may be and still serve a first page (0: rank every first page afresh). */
@@ -51,7 +71,8 @@ export interface FeedPage {
  * Freshness, in one rule: the transaction that stores a user's interactions advances their
  * version, and a rebuild advances the model's; a ranking records the versions it was made under,
  * read in the same statement as its candidates. A first page is served from the user's stored
- * ranking only while both still match the primary's (and it is younger than `rankingMaxAgeMs`);
+ * ranking only while both still match the primary's, it was ranked with the same settings
+ * (settingsKey) and it is younger than `rankingMaxAgeMs`;
  * otherwise it is ranked afresh. So once the worker has stored an interaction, the user's next first
  * page reflects it. A ranking read on a replica that has not yet replayed what the primary's
  * versions count is made again on the primary.
@@ -95,15 +116,17 @@ export async function getFeedPage(
       deps.cache.hidden(userId),
     ]);
     hidden = hiddenNow;
-    if (stored && sameVersions(stored.versions, versions) && now.getTime() - stored.madeAt < deps.rankingMaxAgeMs) {
+    const settings = settingsKey(deps.settings);
+    const fresh = stored && now.getTime() - stored.madeAt < deps.rankingMaxAgeMs;
+    if (fresh && stored.settings === settings && sameVersions(stored.versions, versions)) {
       ({ items, id: snapshotId } = stored);
     } else {
-      // First pages of the user under the same versions share one ranking.
-      const key = `${userId}\n${scope}\n${versions.user}\n${versions.model}`;
+      // First pages of the user under the same versions and settings share one ranking.
+      const key = `${userId}\n${scope}\n${settings}\n${versions.user}\n${versions.model}`;
       ({ items, snapshotId } = await deps.gate.run(key, request.deadline, async () => {
         let ranking = await rankFeed(deps, deps.readDb, userId, hidden, now, filter);
         if (!atLeast(ranking.versions, versions)) ranking = await rankFeed(deps, deps.db, userId, hidden, now, filter);
-        const id = await deps.cache.save(userId, scope, ranking.items, ranking.versions, now.getTime());
+        const id = await deps.cache.save(userId, scope, ranking.items, { versions: ranking.versions, settings, madeAt: now.getTime() });
         return { items: inMemory(ranking.items), snapshotId: id };
       }));
       ranked = true;

@@ -29,6 +29,8 @@ export interface StoredRanking {
   id: string;
   /** The versions it was made under (see versions.ts). */
   versions: Versions;
+  /** The settings it was ranked with (settingsKey); absent from a ranking an older release stored. */
+  settings?: string;
   /** When it was made (epoch ms). */
   madeAt: number;
   items: RankingItems;
@@ -46,7 +48,7 @@ export interface RankingCache {
   /** Read from the ranking's head: the rest is fetched only if a page reaches past it. */
   latest(userId: string, scope: string): Promise<StoredRanking | undefined>;
   /** Stores a new latest ranking of the scope; the latest one so far is kept for paging, the one before goes. */
-  save(userId: string, scope: string, items: RankedItem[], versions: Versions, madeAt: number): Promise<string>;
+  save(userId: string, scope: string, items: RankedItem[], made: { versions: Versions; settings: string; madeAt: number }): Promise<string>;
   /** The user's ranking of that scope and id, latest or previous; undefined once expired or two newer replaced it. */
   load(userId: string, scope: string, id: string): Promise<RankingItems | undefined>;
   hide(userId: string, eventId: string): Promise<void>;
@@ -95,11 +97,19 @@ export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSecon
       };
       return { ...head, items };
     },
-    async save(userId, scope, items, versions, madeAt) {
+    async save(userId, scope, items, { versions, settings, madeAt }) {
       const id = randomBytes(12).toString('base64url');
       const compacted = items.map(compact);
       const text = (part: StoredText['items']) =>
-        JSON.stringify({ id, user: versions.user, model: versions.model, madeAt, length: items.length, items: part } satisfies StoredText);
+        JSON.stringify({
+          id,
+          user: versions.user,
+          model: versions.model,
+          settings,
+          madeAt,
+          length: items.length,
+          items: part,
+        } satisfies StoredText);
       await scripted
         .saveRanking(rankingKey(userId), text(compacted), ttlSeconds, scope, MAX_FILTER_SCOPES, text(compacted.slice(0, HEAD_ITEMS)))
         .catch(unavailable);
@@ -130,6 +140,7 @@ interface StoredText {
   id: string;
   user: string;
   model: string;
+  settings?: string;
   madeAt: number;
   /** The whole ranking's: a head holds only its first HEAD_ITEMS. */
   length: number;
@@ -138,10 +149,11 @@ interface StoredText {
 
 /** A stored text, with `length` the whole ranking's and `items` what this text holds of it. */
 function decode(text: string): Omit<StoredRanking, 'items'> & { length: number; items: RankingItems } {
-  const { id, user, model, madeAt, length, items } = JSON.parse(text) as StoredText;
+  const { id, user, model, settings, madeAt, length, items } = JSON.parse(text) as StoredText;
   return {
     id,
     versions: { user, model },
+    settings,
     madeAt,
     length: length ?? items.length,
     items: { length: items.length, slice: async (start, end) => items.slice(start, end).map(expand) },
