@@ -34,14 +34,7 @@ export const migrationSettings: Knex.MigratorConfig = { migrationSource, tableNa
 export function knexSettings(config: Pick<Config, 'databaseUrl' | 'databasePoolMax'>, logger?: Logger): Knex.Config {
   return {
     // knex otherwise writes its warnings (a refused connection, say) to the console, outside the JSON logs.
-    ...(logger && {
-      log: {
-        warn: (m: unknown) => logger.warn({ knex: m }),
-        error: (m: unknown) => logger.error({ knex: m }),
-        deprecate: () => undefined,
-        debug: () => undefined,
-      },
-    }),
+    ...(logger && { log: knexLog(logger) }),
     client: 'pg',
     connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 },
     // A pool that cannot hand out a connection within 2 s means PostgreSQL is down or saturated:
@@ -51,6 +44,29 @@ export function knexSettings(config: Pick<Config, 'databaseUrl' | 'databasePoolM
     migrations: migrationSettings,
     ...knexSnakeCaseMappers(),
   };
+}
+
+/**
+ * knex's warnings and errors in the JSON logs, each at most once per 10 s with how many were left
+ * out since: with PostgreSQL away, knex warns with a stack on every query that finds no connection,
+ * and the outage itself is logged by its changes of state (OutageLog).
+ */
+function knexLog(logger: Logger): Knex.Config['log'] {
+  const limited = (level: 'warn' | 'error') => {
+    let last = -Infinity;
+    let omitted = 0;
+    return (m: unknown) => {
+      const now = Date.now();
+      if (now - last < 10_000) {
+        omitted += 1;
+        return;
+      }
+      logger[level]({ knex: m, ...(omitted > 0 && { omitted }) });
+      last = now;
+      omitted = 0;
+    };
+  };
+  return { warn: limited('warn'), error: limited('error'), deprecate: () => undefined, debug: () => undefined };
 }
 
 export function createDb(config: Pick<Config, 'databaseUrl' | 'databasePoolMax'>, logger?: Logger): Db {
