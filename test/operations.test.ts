@@ -444,7 +444,7 @@ describe('the API description, while PostgreSQL is unreachable', () => {
 });
 
 describe('cross-origin requests from an allowed origin', () => {
-  test('reach the API, never the operations surface, however its path is spelled', async () => {
+  test('reach the API, with every request header it reads, never the operations surface, however its path is spelled', async () => {
     const origin = 'https://app.example';
     const stack = await startStack({ worker: false, env: { ...ADMIN, CORS_ORIGINS: origin } });
     try {
@@ -458,6 +458,14 @@ describe('cross-origin requests from an allowed origin', () => {
         for (const method of ['GET', 'OPTIONS'])
           expect({ method, path, shared: await shared(method, path) }).toEqual({ method, path, shared: null });
       }
+      // A browser sends a compressed body (gzip, deflate, br) or a key only once the preflight allows the header.
+      const asked = ['authorization', 'content-type', 'content-encoding', 'idempotency-key', 'x-request-id'];
+      const preflight = await stack.request('OPTIONS', '/interactions/batch', {
+        token: null,
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': asked.join(',') },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-headers')!.toLowerCase().split(/,\s*/)).toEqual(expect.arrayContaining(asked));
     } finally {
       await stack.stop();
     }

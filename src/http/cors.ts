@@ -29,7 +29,7 @@ export function cors(allowedOrigins: readonly string[]): RequestHandler {
     if (!shared(req, req.path, res)) return next();
     if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE');
-      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, X-Request-Id');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Content-Encoding, Idempotency-Key, X-Request-Id');
       res.setHeader('Access-Control-Max-Age', '600');
       return void res.status(204).end();
     }
