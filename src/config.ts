@@ -81,7 +81,7 @@ const variables = z.object({
   PORT: variable(port(3000), { group: 'deployment', description: 'API port; 0 picks a free one' }),
   DATABASE_URL: variable(postgresUrl().default('postgres://postgres@127.0.0.1:5432/interactions'), {
     group: 'deployment',
-    description: 'PostgreSQL; the database is created if missing',
+    description: 'PostgreSQL; the release step (and `npm run dev`) creates the database if missing',
   }),
   DATABASE_READ_URL: variable(postgresUrl().optional(), {
     group: 'deployment',
@@ -247,7 +247,7 @@ const variables = z.object({
   ENQUEUE_TIMEOUT_MS: variable(positiveInt(1500).pipe(z.number().max(1900)), {
     group: 'tuning',
     description:
-      "a request's deadline for everything it waits on Redis (the rate limit, the enqueue, the feed's state), from its arrival and again once its body is read; past it 503 with `Retry-After`. At most 1900, so that the answer comes within 2 s of the body",
+      "a request's deadline for everything it waits on Redis (the rate limit, the enqueue, the feed's state), from its arrival and again once its body is read; past it 503 with `Retry-After`, but the rate-limit check gives up after 250 ms and lets the request through. At most 1900, so that the answer comes within 2 s of the body",
   }),
   BODY_TIMEOUT_MS: variable(z.coerce.number().int().min(1000).max(600_000).default(30_000), {
     group: 'tuning',
@@ -267,7 +267,7 @@ const variables = z.object({
   RATE_LIMIT_WRITES_PER_MINUTE: variable(z.coerce.number().int().min(0).default(600), {
     group: 'tuning',
     description:
-      'writes (every method but GET, HEAD and OPTIONS) one user may send per minute across all API processes, counted in Redis; past it `429` with `Retry-After`; 0: no limit',
+      'writes (every method but GET, HEAD and OPTIONS; each item of a batch) one user may send per minute across all API processes, counted in Redis; past it `429` with `Retry-After`; 0: no limit',
   }),
   RATE_LIMIT_READS_PER_MINUTE: variable(z.coerce.number().int().min(0).default(1200), {
     group: 'tuning',
