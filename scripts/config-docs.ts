@@ -15,7 +15,10 @@ export function renderConfigurationDoc(): string {
   const sections = Object.entries(CONFIG_GROUPS).map(([group, title]) => {
     const rows = variables
       .filter((v) => v.group === group)
-      .map((v) => `| \`${v.name}\` | ${v.shownDefault ?? shown(v.default)} | ${v.description.replaceAll('|', '\\|')} |`);
+      .map((v) => {
+        const fallback = v.shownDefault ?? shown(v.default);
+        return `| \`${v.name}\` | ${v.range ? `${fallback} (${v.range})` : fallback} | ${v.description.replaceAll('|', '\\|')} |`;
+      });
     return [`## ${title}`, '', '| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
   });
   const text = [
@@ -24,7 +27,8 @@ export function renderConfigurationDoc(): string {
     '<!-- Generated from src/config.ts by `npm run docs:config`; edit the schema, not this file. -->',
     '',
     'All configuration comes from the environment, parsed once at start (`src/config.ts`). A wrong value',
-    'stops the process with one message listing every problem; a settings file that cannot be used',
+    'stops the process with one message listing every problem (a number outside the range beside its',
+    'default, say); a settings file that cannot be used',
     '(`RECOMMENDATION_SETTINGS_FILE`) stops it before, with its own. An empty variable counts as unset.',
     '',
     ...sections.flatMap((section) => [section, '']),

@@ -446,12 +446,37 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   return deepFreeze(parsed.data) as Config;
 }
 
-/** Each variable with its documentation and default, in declaration order (docs/configuration.md). */
-export function describeVariables(): (VariableDoc & { name: string; default: unknown })[] {
+/** Each variable with its documentation, default and range, in declaration order (docs/configuration.md). */
+export function describeVariables(): (VariableDoc & { name: string; default: unknown; range?: string })[] {
   return Object.entries(variables.shape).map(([name, type]) => {
     const parsedDefault = (type as z.ZodType).safeParse(undefined);
-    return { name, ...(type.meta() as unknown as VariableDoc), default: parsedDefault.success ? parsedDefault.data : undefined };
+    return {
+      name,
+      ...(type.meta() as unknown as VariableDoc),
+      default: parsedDefault.success ? parsedDefault.data : undefined,
+      range: rangeOf(type as z.ZodType),
+    };
   });
+}
+
+/**
+ * A number's bounds as the schema checks them (`1–1900`, `≥ 1`, `> 0, ≤ 3650`): the tighter of
+ * what it takes in and what it hands out (a pipe checks each). A rule of its own (a refinement) is
+ * not seen here: its description says it.
+ */
+function rangeOf(type: z.ZodType): string | undefined {
+  type Bounds = { type?: string; minimum?: number; exclusiveMinimum?: number; maximum?: number };
+  const sides = (['input', 'output'] as const).map((io) => z.toJSONSchema(type, { unrepresentable: 'any', io }) as Bounds);
+  if (!sides.some((b) => b.type === 'integer' || b.type === 'number')) return undefined;
+  const integer = sides.some((b) => b.type === 'integer');
+  const known = (n: number | undefined): n is number => n !== undefined && Math.abs(n) < Number.MAX_SAFE_INTEGER;
+  const max = Math.min(...sides.map((b) => b.maximum).filter(known));
+  // An integer above n is at least n + 1; a number above n is only that.
+  const above = Math.max(...sides.map((b) => b.exclusiveMinimum).filter(known));
+  const min = Math.max(...sides.map((b) => b.minimum).filter(known), integer ? above + 1 : -Infinity);
+  const low = !integer && above >= min ? `> ${above}` : Number.isFinite(min) ? `≥ ${min}` : undefined;
+  if (low && Number.isFinite(max)) return low.startsWith('≥') ? `${min}–${max}` : `${low}, ≤ ${max}`;
+  return low ?? (Number.isFinite(max) ? `≤ ${max}` : undefined);
 }
 
 function deepFreeze<T extends object>(value: T): T {

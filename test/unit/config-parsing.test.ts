@@ -136,6 +136,26 @@ describe('docs/configuration.md', () => {
     expect(withoutPadding(readFileSync(CONFIGURATION_DOC, 'utf8'))).toBe(withoutPadding(renderConfigurationDoc()));
   });
 
+  test('gives each number the range start-up holds it to, a pipe and an exclusive bound included', () => {
+    const ranges = new Map(describeVariables().map((v) => [v.name, v.range]));
+    expect(ranges.get('ENQUEUE_TIMEOUT_MS')).toBe('1–1900');
+    expect(ranges.get('SCORE_HALF_LIFE_DAYS')).toBe('> 0, ≤ 3650');
+    expect(ranges.get('JOB_ATTEMPTS')).toBe('≥ 1');
+    expect(ranges.get('WEB_HEAP_GROWTH_PERCENT')).toBeUndefined(); // a rule of its own, which its description states
+    for (const [name, range] of ranges) {
+      if (!range) continue;
+      const [, low, high] = /^(?:≥ |> )?(-?[\d.]+)(?:–|, ≤ )?([\d.]+)?$/.exec(range) ?? [];
+      const outside = [range.startsWith('>') ? Number(low) : Number(low) - 1, ...(high ? [Number(high) + 1] : [])];
+      for (const value of outside) {
+        expect({ name, value, refused: problemsOf({ NODE_ENV: 'test', [name]: String(value) }).some((p) => p.startsWith(name)) }).toEqual({
+          name,
+          value,
+          refused: true,
+        });
+      }
+    }
+  });
+
   test('describes every variable, with a group and a meaning', () => {
     for (const variable of describeVariables()) {
       expect(variable.description.length).toBeGreaterThan(10);
