@@ -28,8 +28,8 @@ export function renderConfigurationDoc(): string {
     '',
     'All configuration comes from the environment, parsed once at start (`src/config.ts`). A wrong value',
     'stops the process with one message listing every problem (a number outside the range beside its',
-    'default, say); a settings file that cannot be used',
-    '(`RECOMMENDATION_SETTINGS_FILE`) stops it before, with its own. An empty variable counts as unset.',
+    'default, say); a settings file that cannot be used (`RECOMMENDATION_SETTINGS_FILE`) stops it',
+    'before, with its own. An empty variable counts as unset.',
     '',
     ...sections.flatMap((section) => [section, '']),
   ].join('\n');
