@@ -16,6 +16,11 @@ export type Impression = Omit<ImpressionPayload, 'id' | 'servedAt'>;
  */
 export class ImpressionRecorder {
   private pending: ImpressionPayload[] = [];
+  /**
+   * A batch whose enqueue failed, to be sent again as it was: it may have landed under its job id,
+   * and a batch with newer pages added under the same id would be taken for it and dropped.
+   */
+  private unsent: ImpressionPayload[] | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -36,14 +41,14 @@ export class ImpressionRecorder {
   async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, MAX_IMPRESSIONS_PER_JOB);
+    while (this.unsent || this.pending.length > 0) {
+      const batch = (this.unsent ??= this.pending.splice(0, MAX_IMPRESSIONS_PER_JOB));
       try {
         // The first page's id names the job: a retry of an enqueue that did land adds nothing.
         await this.producer.enqueue(JOBS.recordImpressions, { impressions: batch }, { jobId: `impressions-${batch[0]!.id}` });
+        this.unsent = undefined;
       } catch {
         // Redis away: the producer's outage log says so; the pages wait for the next try.
-        this.pending.unshift(...batch);
         this.schedule();
         return;
       }
