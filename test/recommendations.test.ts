@@ -530,6 +530,31 @@ describe('GET /recommendations: one freshness rule, the versions of the user and
     expect(JSON.parse(hash.head!)).toEqual(JSON.parse(hash.latest!)); // a ranking within the head's 100 items
   });
 
+  test('a page past a long stretch of hidden events reads them in a few round trips, not one per event', async () => {
+    const userId = newUser();
+    const events = await Promise.all(Array.from({ length: 130 }, () => buildEvent(stack.db, { category: 'read-ahead' })));
+    await cache().save(
+      userId,
+      '',
+      events.map((e, i) => ({ eventId: e.id, score: 1000 - i, reasons: [] })),
+      made(await currentVersions(stack.db, userId)),
+    );
+    for (const event of events.slice(0, 120)) await cache().hide(userId, event.id);
+    const deps = feedDeps();
+    let reads = 0;
+    const counted = { ...deps, events: (ids: string[], now: Date) => ((reads += 1), deps.events(ids, now)) };
+
+    const first = await getFeedPage(counted, userId, { limit: 2, deadline: Date.now() + 5000 });
+    expect(first.items.map((i) => [i.eventId, i.position])).toEqual([
+      [events[120]!.id, 121],
+      [events[121]!.id, 122],
+    ]);
+    expect(reads).toBeLessThanOrEqual(4);
+    // The cursor resumes right after the last item shown, though more were read.
+    const next = await getFeedPage(counted, userId, { limit: 3, cursor: first.nextCursor!, deadline: Date.now() + 5000 });
+    expect(next.items.map((i) => i.position)).toEqual([123, 124, 125]);
+  });
+
   test("a first page reads the stored ranking's head only, and the rest when hidden events push it past the head", async () => {
     const userId = newUser();
     const events = await Promise.all(Array.from({ length: 150 }, () => buildEvent(stack.db, { category: 'head-test' })));

@@ -34,6 +34,9 @@ export function settingsKey(settings: FeedSettings): string {
 /** How deep one can page into a feed before it has to be fetched afresh. */
 const SNAPSHOT_SIZE = 500;
 
+/** How many items a page reads at least once some it read were dropped. */
+const READ_AHEAD = 50;
+
 /** How many of a new ranking's best events the page facts cache is handed (the first pages' worth). */
 const REMEMBERED_EVENTS = 100;
 
@@ -134,18 +137,21 @@ export async function getFeedPage(
   }
 
   const page: FeedPage['items'] = [];
-  while (page.length < request.limit && position < items.length) {
-    const start = position;
-    const slice = await items.slice(position, position + request.limit - page.length);
+  for (let reads = 0; page.length < request.limit && position < items.length; reads += 1) {
+    const missing = request.limit - page.length;
+    // What the page misses at first; once events were dropped (started, hidden), READ_AHEAD at least,
+    // so that a stretch of dropped events costs a few round trips, not one per event.
+    const slice = await items.slice(position, position + (reads === 0 ? missing : Math.max(missing, READ_AHEAD)));
     if (slice.length === 0) break; // the rest of a stored ranking is gone: replaced twice since its head was read
-    position += slice.length;
     const ids = slice.map((item) => item.eventId);
     // A first page's ranking reflects every stored DISMISS and APPLY; an older one, paged through, may not.
     const [events, settled] = await Promise.all([deps.events(ids, now), request.cursor ? loadSettledEvents(deps.db, userId, ids) : NONE]);
-    slice.forEach((item, i) => {
+    for (const item of slice) {
+      if (page.length === request.limit) break; // the cursor resumes at the first item not looked at
+      position += 1;
       const event = events.get(item.eventId);
-      if (event && !hidden.has(item.eventId) && !settled.has(item.eventId)) page.push({ ...item, event, position: start + i + 1 });
-    });
+      if (event && !hidden.has(item.eventId) && !settled.has(item.eventId)) page.push({ ...item, event, position });
+    }
   }
   const nextCursor = position < items.length ? encodeCursor({ snapshot: snapshotId, offset: position }) : null;
   return { rankingId: snapshotId, items: page, nextCursor, ranked };
