@@ -113,6 +113,14 @@ describe('POST /interactions refuses what it cannot accept, and queues nothing',
     });
   });
 
+  test.each(['constructor', '__proto__', 'toString'])(
+    'a Content-Encoding named like what every object has (%s) is a 415',
+    async (encoding) => {
+      const res = await post(JSON.stringify({ eventId: randomUUID(), action: 'VIEW' }), { 'content-encoding': encoding });
+      expect(res).toMatchObject({ status: 415, body: errorBody('unsupported_media_type') });
+    },
+  );
+
   test('a compressed body that does not decompress is a 400', async () => {
     const res = await post('notgzip', { 'content-encoding': 'gzip' });
     expect(res).toMatchObject({ status: 400, body: errorBody('bad_request') });

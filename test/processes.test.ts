@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { once } from 'node:events';
+import { gzipSync } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../src/data/db';
 import { InteractionModel } from '../src/data/models';
@@ -161,6 +162,27 @@ describe('the web and worker processes', () => {
     expect(received).toMatch(/^HTTP\/1\.1 408/);
     expect(Date.now() - started).toBeLessThan(14_000); // Node's own check would allow up to 40 s
   }, 30_000);
+
+  test('bodies refused with something left to throw leave the web process running', async () => {
+    const web = await service.start('web');
+    const send = (encoding: string, body: Buffer) =>
+      fetch(`${service.webUrl}/interactions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${service.token(`user-${randomUUID()}`)}`,
+          'content-type': 'application/json',
+          'content-encoding': encoding,
+        },
+        body,
+      });
+    // An encoding named like what every object has, which a lookup in an object would find.
+    expect((await send('constructor', Buffer.from('{"eventId":"x","action":"VIEW"}'))).status).toBe(415);
+    // Over the limit once decoded, and corrupt after that: the decoder goes on with what it holds.
+    expect((await send('gzip', Buffer.concat([gzipSync(Buffer.alloc(200_000, ' ')), Buffer.from('xx')]))).status).toBe(413);
+    await sleep(500);
+    expect(web.child.exitCode).toBeNull();
+    expect((await fetch(`${service.webUrl}/healthz`)).status).toBe(200);
+  });
 
   test('an upload that takes 16 s, within BODY_TIMEOUT_MS (30 s), is accepted by the web process', async () => {
     await service.start('web');

@@ -42,12 +42,13 @@ export function parseJsonBody(bytes: Buffer): unknown {
   }
 }
 
-const DECODERS: Record<string, (() => Transform) | undefined> = {
-  identity: undefined,
-  gzip: () => createGunzip(),
-  deflate: () => createInflate(),
-  br: () => createBrotliDecompress(),
-};
+// A Map, not an object: a header value such as `constructor` must not find what every object has.
+const DECODERS = new Map<string, (() => Transform) | undefined>([
+  ['identity', undefined],
+  ['gzip', () => createGunzip()],
+  ['deflate', () => createInflate()],
+  ['br', () => createBrotliDecompress()],
+]);
 
 // Refused midway, the rest of the body is not read: the connection closes after the answer.
 const tooLarge = (midway = false) =>
@@ -66,13 +67,13 @@ const unreadable = () => new AppError({ code: 'bad_request', status: 400, messag
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-    if (!(encoding in DECODERS)) {
+    if (!DECODERS.has(encoding)) {
       return reject(new AppError({ code: 'unsupported_media_type', status: 415, message: 'Send the body as UTF-8 application/json' }));
     }
     const declared = Number(req.headers['content-length']);
     if (encoding === 'identity' && declared > limit) return reject(tooLarge());
     if (req.destroyed) return reject(unreadable());
-    const decoder = DECODERS[encoding]?.();
+    const decoder = DECODERS.get(encoding)?.();
     const source: Readable = decoder ? req.pipe(decoder) : req;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -81,7 +82,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       source.off('data', onData).off('end', onEnd).off('error', onError);
       req.off('close', onClose).off('error', onError);
       if (!error) return resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-      if (decoder) req.unpipe(decoder);
+      if (decoder) {
+        // Refused midway, the decoder may still hold input: destroyed, it decodes no more of it, and
+        // an error it would still raise (the bytes after the limit corrupt) finds a listener.
+        req.unpipe(decoder);
+        decoder.on('error', () => undefined).destroy();
+      }
       req.pause();
       reject(error);
     };
