@@ -530,6 +530,21 @@ describe('GET /recommendations: one freshness rule, the versions of the user and
     expect(JSON.parse(hash.head!)).toEqual(JSON.parse(hash.latest!)); // a ranking within the head's 100 items
   });
 
+  test('an event hidden at once stays hidden for a day, and is forgotten after, though the user hides others since', async () => {
+    const userId = newUser();
+    const [old, recent] = [randomUUID(), randomUUID()];
+    const now = Date.now();
+    await cache().hide(userId, old, now - 25 * 3600_000);
+    await cache().hide(userId, recent, now - 23 * 3600_000);
+    await cache().hide(userId, randomUUID(), now);
+
+    expect((await cache().hidden(userId, now)).has(recent)).toBe(true);
+    expect((await cache().hidden(userId, now)).has(old)).toBe(false);
+    // Gone from Redis, not only from what is read: what a user's hidden events take stays bounded.
+    const key = userStateKey(stack.config.queuePrefix, 'hiding', userId);
+    expect(await stack.producer.connection.zcard(key)).toBe(2);
+  });
+
   test('a page past a long stretch of hidden events reads them in a few round trips, not one per event', async () => {
     const userId = newUser();
     const events = await Promise.all(Array.from({ length: 130 }, () => buildEvent(stack.db, { category: 'read-ahead' })));

@@ -41,8 +41,9 @@ export interface StoredRanking {
  * user asks for, filterScope), the latest ranking, which a first page is served from while it is
  * true to the model (see feed.ts), and the one before it, which a cursor of another tab or device
  * may still be paging through. What Redis holds grows with the users who read their feed, not with
- * their requests: at most MAX_FILTER_SCOPES filters' rankings per user. Plus a set per user of
- * events hidden at once (a DISMISS or an APPLY accepted), before the worker has stored them.
+ * their requests: at most MAX_FILTER_SCOPES filters' rankings per user. Plus a sorted set per user
+ * of events hidden at once (a DISMISS or an APPLY accepted), before the worker has stored them, each
+ * for a day: what it holds grows with what the user hid in the last day, not ever.
  */
 export interface RankingCache {
   /** Read from the ranking's head: the rest is fetched only if a page reaches past it. */
@@ -51,16 +52,25 @@ export interface RankingCache {
   save(userId: string, scope: string, items: RankedItem[], made: { versions: Versions; settings: string; madeAt: number }): Promise<string>;
   /** The user's ranking of that scope and id, latest or previous; undefined once expired or two newer replaced it. */
   load(userId: string, scope: string, id: string): Promise<RankingItems | undefined>;
-  hide(userId: string, eventId: string): Promise<void>;
-  hidden(userId: string): Promise<Set<string>>;
+  /** Hides the event from the user's pages for a day, from `at` (epoch ms). */
+  hide(userId: string, eventId: string, at?: number): Promise<void>;
+  /** The events hidden in the day before `now`. */
+  hidden(userId: string, now?: number): Promise<Set<string>>;
 }
 
 const SAVE_RANKING = readFileSync(path.join(__dirname, 'lua', 'save-ranking.lua'), 'utf8');
-// One command rather than a MULTI: the connection pipelines it with the other requests' commands of the turn.
-const HIDE_EVENT = "redis.call('SADD', KEYS[1], ARGV[1]); return redis.call('EXPIRE', KEYS[1], ARGV[2])";
+// One command rather than a MULTI: the connection pipelines it with the other requests' commands of the
+// turn. Each event is kept with when it was hidden, and those older than the time to live go: a user
+// who hides something every day would otherwise keep every event they ever hid, read on every page.
+const HIDE_EVENT = `redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (tonumber(ARGV[2]) - 1000 * tonumber(ARGV[3])))
+return redis.call('EXPIRE', KEYS[1], ARGV[3])`;
+
+/** How long an event hidden at once stays hidden: the worker stores its DISMISS or APPLY long before. */
+const HIDDEN_S = 24 * 60 * 60;
 type Scripted = RedisClient & {
   saveRanking(key: string, text: string, ttlSeconds: number, scope: string, maxScopes: number, head: string): Promise<unknown>;
-  hideEvent(key: string, eventId: string, ttlSeconds: number): Promise<unknown>;
+  hideEvent(key: string, eventId: string, at: number, ttlSeconds: number): Promise<unknown>;
 };
 
 /** How many filters' rankings one user keeps; asking for more drops the others' (their cursors then expire). */
@@ -77,7 +87,8 @@ export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSecon
   if (!('hideEvent' in redis)) redis.defineCommand('hideEvent', { numberOfKeys: 1, lua: HIDE_EVENT });
   const scripted = redis as Scripted;
   const rankingKey = (userId: string) => userStateKey(prefix, 'feed', userId);
-  const hiddenKey = (userId: string) => userStateKey(prefix, 'hidden', userId);
+  // Not 'hidden', which held a set: a release before this one may still write that key.
+  const hiddenKey = (userId: string) => userStateKey(prefix, 'hiding', userId);
   const cache: RankingCache = {
     async latest(userId, scope) {
       // The head, not the whole: a first page reads a fifth of what Redis would otherwise send and parse.
@@ -121,11 +132,11 @@ export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSecon
       const text = texts.find((t) => t?.startsWith(`{"id":"${id}"`));
       return text ? decode(text).items : undefined;
     },
-    async hide(userId, eventId) {
-      await scripted.hideEvent(hiddenKey(userId), eventId, 24 * 60 * 60).catch(unavailable);
+    async hide(userId, eventId, at = Date.now()) {
+      await scripted.hideEvent(hiddenKey(userId), eventId, at, HIDDEN_S).catch(unavailable);
     },
-    async hidden(userId) {
-      return new Set(await redis.smembers(hiddenKey(userId)).catch(unavailable));
+    async hidden(userId, now = Date.now()) {
+      return new Set(await redis.zrangebyscore(hiddenKey(userId), now - HIDDEN_S * 1000, '+inf').catch(unavailable));
     },
   };
   return cache;
