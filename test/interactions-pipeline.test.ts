@@ -343,6 +343,30 @@ describe('Idempotency-Key', () => {
   });
 });
 
+describe('group commit', () => {
+  test("a caller whose deadline passed before its job was sent gets its 503 alone; the others' job goes", async () => {
+    const stack = await startStack({ worker: false, ownDatabase: true });
+    try {
+      const event = await buildEvent(stack.db);
+      const [late, onTime] = [`user-${randomUUID()}`, `user-${randomUUID()}`].map((u) => interactionPayload(u, event.id, 'VIEW'));
+      // Together in one turn, as two requests answered at once are; one spent its time checking events.
+      const answers = await Promise.allSettled([
+        stack.producer.enqueueInteractions([late!], Date.now() - 1),
+        stack.producer.enqueueInteractions([onTime!], Date.now() + 1500),
+      ]);
+
+      expect(answers.map((a) => a.status)).toEqual(['rejected', 'fulfilled']);
+      expect((answers[0] as PromiseRejectedResult).reason).toMatchObject({ status: 503 });
+      const queued = (await stack.producer.queue.getJobs(['wait'])).flatMap((job) =>
+        job.data.interactions.map((i: { id: string }) => i.id),
+      );
+      expect(queued).toEqual([onTime!.id]);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
 describe('completed jobs kept in Redis', () => {
   test('are bounded by the interactions they carry, not by load: at most COMPLETED_INTERACTIONS_KEPT / MAX_INTERACTIONS_PER_JOB jobs', async () => {
     const stack = await startStack({ worker: false, ownDatabase: true });

@@ -93,6 +93,15 @@ export function createProducer(config: Config, logger: Logger): Producer {
       }, wait);
       return;
     }
+    // A caller whose deadline has passed meanwhile (its events were slow to check, say) is answered
+    // 503 alone: in the job, its deadline would be everyone's.
+    const now = Date.now();
+    if (pending.some((p) => p.deadline <= now)) {
+      const late = pending.filter((p) => p.deadline <= now);
+      pending = pending.filter((p) => p.deadline > now);
+      for (const p of late) p.done(new ServiceUnavailableError('The interaction queue is unavailable; retry shortly'));
+      if (pending.length === 0) return;
+    }
     let size = 0;
     let taken = 0;
     while (taken < pending.length && (taken === 0 || size + pending[taken]!.payloads.length <= MAX_INTERACTIONS_PER_JOB)) {
