@@ -530,6 +530,18 @@ describe('GET /recommendations: one freshness rule, the versions of the user and
     expect(JSON.parse(hash.head!)).toEqual(JSON.parse(hash.latest!)); // a ranking within the head's 100 items
   });
 
+  test('every page of a ranking names the variant that ranked it, though the user is dealt to another meanwhile', async () => {
+    const userId = newUser();
+    const shipped = feedDeps().settings;
+    const page = (name: string, cursor?: string) =>
+      getFeedPage({ ...feedDeps(), settings: { ...shipped, name } }, userId, { limit: 1, cursor, deadline: Date.now() + 5000 });
+
+    const first = await page('a');
+    expect(first.variant).toBe('a');
+    expect((await page('b', first.nextCursor!)).variant).toBe('a'); // the experiment changed; this ranking did not
+    expect((await page('b')).variant).toBe('b'); // a first page is ranked again for the new variant
+  });
+
   test('an event hidden at once stays hidden for a day, and is forgotten after, though the user hides others since', async () => {
     const userId = newUser();
     const [old, recent] = [randomUUID(), randomUUID()];

@@ -64,6 +64,8 @@ export interface FeedPage {
   /** Each with its 1-based position in that ranking. */
   items: (RankedItem & { event: FeedEvent; position: number })[];
   nextCursor: string | null;
+  /** The experiment's variant whose settings made the ranking (absent: one an older release stored). */
+  variant?: string;
   /** Whether the first page was ranked for this request (false: served from the stored ranking). */
   ranked: boolean;
 }
@@ -97,6 +99,7 @@ export async function getFeedPage(
   let snapshotId: string;
   let position = 0;
   let ranked = false;
+  let variant: string | undefined;
   // Events the user dismissed or applied to, hidden at once, before the worker has stored them.
   let hidden: Set<string>;
   if (request.cursor) {
@@ -108,7 +111,7 @@ export async function getFeedPage(
         { code: 'invalid_cursor' },
       );
     }
-    items = frozen;
+    ({ items, variant } = frozen);
     snapshotId = cursor.snapshot;
     position = Math.min(cursor.offset, items.length);
     hidden = hiddenNow;
@@ -122,17 +125,19 @@ export async function getFeedPage(
     const settings = settingsKey(deps.settings);
     const fresh = stored && now.getTime() - stored.madeAt < deps.rankingMaxAgeMs;
     if (fresh && stored.settings === settings && sameVersions(stored.versions, versions)) {
-      ({ items, id: snapshotId } = stored);
+      ({ items, id: snapshotId, variant } = stored);
     } else {
       // First pages of the user under the same versions and settings share one ranking.
       const key = `${userId}\n${scope}\n${settings}\n${versions.user}\n${versions.model}`;
       ({ items, snapshotId } = await deps.gate.run(key, request.deadline, async () => {
         let ranking = await rankFeed(deps, deps.readDb, userId, hidden, now, filter);
         if (!atLeast(ranking.versions, versions)) ranking = await rankFeed(deps, deps.db, userId, hidden, now, filter);
-        const id = await deps.cache.save(userId, scope, ranking.items, { versions: ranking.versions, settings, madeAt: now.getTime() });
+        const made = { versions: ranking.versions, settings, variant: deps.settings.name, madeAt: now.getTime() };
+        const id = await deps.cache.save(userId, scope, ranking.items, made);
         return { items: inMemory(ranking.items), snapshotId: id };
       }));
       ranked = true;
+      variant = deps.settings.name;
     }
   }
 
@@ -154,7 +159,7 @@ export async function getFeedPage(
     }
   }
   const nextCursor = position < items.length ? encodeCursor({ snapshot: snapshotId, offset: position }) : null;
-  return { rankingId: snapshotId, items: page, nextCursor, ranked };
+  return { rankingId: snapshotId, items: page, nextCursor, ranked, variant };
 }
 
 /**

@@ -31,6 +31,8 @@ export interface StoredRanking {
   versions: Versions;
   /** The settings it was ranked with (settingsKey); absent from a ranking an older release stored. */
   settings?: string;
+  /** The experiment's variant that ranked it (its impressions' variant); absent likewise. */
+  variant?: string;
   /** When it was made (epoch ms). */
   madeAt: number;
   items: RankingItems;
@@ -49,9 +51,14 @@ export interface RankingCache {
   /** Read from the ranking's head: the rest is fetched only if a page reaches past it. */
   latest(userId: string, scope: string): Promise<StoredRanking | undefined>;
   /** Stores a new latest ranking of the scope; the latest one so far is kept for paging, the one before goes. */
-  save(userId: string, scope: string, items: RankedItem[], made: { versions: Versions; settings: string; madeAt: number }): Promise<string>;
+  save(
+    userId: string,
+    scope: string,
+    items: RankedItem[],
+    made: { versions: Versions; settings: string; variant?: string; madeAt: number },
+  ): Promise<string>;
   /** The user's ranking of that scope and id, latest or previous; undefined once expired or two newer replaced it. */
-  load(userId: string, scope: string, id: string): Promise<RankingItems | undefined>;
+  load(userId: string, scope: string, id: string): Promise<Pick<StoredRanking, 'items' | 'variant'> | undefined>;
   /** Hides the event from the user's pages for a day, from `at` (epoch ms). */
   hide(userId: string, eventId: string, at?: number): Promise<void>;
   /** The events hidden in the day before `now`. */
@@ -96,19 +103,19 @@ export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSecon
       if (!text) return undefined;
       const head = decode(text);
       if (head.items.length >= head.length) return head;
-      let rest: Promise<RankingItems | undefined> | undefined;
+      let rest: ReturnType<RankingCache['load']> | undefined;
       const whole = () => (rest ??= cache.load(userId, scope, head.id));
       const items: RankingItems = {
         length: head.length,
         async slice(start, end) {
           if (end <= head.items.length) return head.items.slice(start, end);
           // Replaced twice since the head was read: the page ends with the head.
-          return ((await whole()) ?? head.items).slice(start, end);
+          return ((await whole())?.items ?? head.items).slice(start, end);
         },
       };
       return { ...head, items };
     },
-    async save(userId, scope, items, { versions, settings, madeAt }) {
+    async save(userId, scope, items, { versions, settings, variant, madeAt }) {
       const id = randomBytes(12).toString('base64url');
       const compacted = items.map(compact);
       const text = (part: StoredText['items']) =>
@@ -117,6 +124,7 @@ export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSecon
           user: versions.user,
           model: versions.model,
           settings,
+          variant,
           madeAt,
           length: items.length,
           items: part,
@@ -130,7 +138,7 @@ export function redisRankingCache(redis: RedisClient, prefix: string, { ttlSecon
       const texts = await redis.hmget(rankingKey(userId), field('latest', scope), field('previous', scope)).catch(unavailable);
       // The id comes first in the text: the other ranking is never parsed.
       const text = texts.find((t) => t?.startsWith(`{"id":"${id}"`));
-      return text ? decode(text).items : undefined;
+      return text ? decode(text) : undefined;
     },
     async hide(userId, eventId, at = Date.now()) {
       await scripted.hideEvent(hiddenKey(userId), eventId, at, HIDDEN_S).catch(unavailable);
@@ -152,6 +160,7 @@ interface StoredText {
   user: string;
   model: string;
   settings?: string;
+  variant?: string;
   madeAt: number;
   /** The whole ranking's: a head holds only its first HEAD_ITEMS. */
   length: number;
@@ -160,11 +169,12 @@ interface StoredText {
 
 /** A stored text, with `length` the whole ranking's and `items` what this text holds of it. */
 function decode(text: string): Omit<StoredRanking, 'items'> & { length: number; items: RankingItems } {
-  const { id, user, model, settings, madeAt, length, items } = JSON.parse(text) as StoredText;
+  const { id, user, model, settings, variant, madeAt, length, items } = JSON.parse(text) as StoredText;
   return {
     id,
     versions: { user, model },
     settings,
+    variant,
     madeAt,
     length: length ?? items.length,
     items: { length: items.length, slice: async (start, end) => items.slice(start, end).map(expand) },

@@ -44,7 +44,9 @@ export function recommendationsRouter({
       impressions.record({
         userId,
         rankingId: page.rankingId,
-        variant: variant.name,
+        // The variant that ranked what the page shows: a cursor pages through a ranking made before
+        // the experiment changed, say.
+        variant: page.variant ?? variant.name,
         settingsVersion: RECOMMENDATION_SETTINGS.version,
         eventIds: page.items.map((item) => item.eventId),
         positions: page.items.map((item) => item.position),
