@@ -64,6 +64,9 @@ export interface Producer {
  */
 const HELD_UNTIL_REPLICATED_MS = 5_000;
 
+/** The 503 of every enqueue that did not happen: Redis away or slow, or no time left for it. */
+const queueUnavailable = (cause?: unknown) => new ServiceUnavailableError('The interaction queue is unavailable; retry shortly', { cause });
+
 export function createProducer(config: Config, logger: Logger): Producer {
   const connection = createFailFastRedis(config, { commandTimeoutMs: config.enqueueTimeoutMs, label: 'producer' }, logger);
   const queue = new Queue(QUEUES.interactions, {
@@ -99,7 +102,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
     if (pending.some((p) => p.deadline <= now)) {
       const late = pending.filter((p) => p.deadline <= now);
       pending = pending.filter((p) => p.deadline > now);
-      for (const p of late) p.done(new ServiceUnavailableError('The interaction queue is unavailable; retry shortly'));
+      for (const p of late) p.done(queueUnavailable());
       if (pending.length === 0) return;
     }
     let size = 0;
@@ -145,7 +148,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
     const deadline = options.deadline ?? Date.now() + config.enqueueTimeoutMs;
     // Nothing is sent when there is no time left for it: nothing to withdraw either.
     if (connection.status !== 'ready' || deadline <= Date.now()) {
-      const error = new ServiceUnavailableError('The interaction queue is unavailable; retry shortly');
+      const error = queueUnavailable();
       outage.failed(connection.status !== 'ready' ? `connection ${connection.status}` : error, interactions);
       throw error;
     }
@@ -174,7 +177,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
       outage.failed(error, interactions);
       // The add may still reach Redis (a stalled server that resumes): the remove queued behind it undoes it.
       if (options.jobId && options.withdrawOnFailure) queue.remove(options.jobId).catch(() => undefined);
-      throw new ServiceUnavailableError('The interaction queue is unavailable; retry shortly', { cause: error });
+      throw queueUnavailable(error);
     }
   }
 
