@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { JOBS, MAX_IMPRESSIONS_PER_JOB, type ImpressionPayload } from '../jobs/definitions';
 import type { Producer } from '../jobs/producer';
+import { ServiceUnavailableError } from '../errors';
 import type { Metrics } from '../ops/metrics';
 
 /** Impressions one process holds while Redis is away; past it the oldest are dropped. */
@@ -22,6 +23,7 @@ export class ImpressionRecorder {
    */
   private unsent: ImpressionPayload[] | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly producer: Pick<Producer, 'enqueue'>,
@@ -38,16 +40,28 @@ export class ImpressionRecorder {
   }
 
   /** Queues everything recorded so far; what Redis does not take is kept for the next try. */
-  async flush(): Promise<void> {
+  flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    // One at a time: two flushes would share `unsent`, and one's success could clear a batch the
+    // other then failed to send (an enqueue can outlast the interval: ENQUEUE_TIMEOUT_MS).
+    return (this.flushing ??= this.send().finally(() => (this.flushing = undefined)));
+  }
+
+  private async send(): Promise<void> {
     while (this.unsent || this.pending.length > 0) {
       const batch = (this.unsent ??= this.pending.splice(0, MAX_IMPRESSIONS_PER_JOB));
       try {
         // The first page's id names the job: a retry of an enqueue that did land adds nothing.
         await this.producer.enqueue(JOBS.recordImpressions, { impressions: batch }, { jobId: `impressions-${batch[0]!.id}` });
         this.unsent = undefined;
-      } catch {
+      } catch (error) {
+        if (!(error instanceof ServiceUnavailableError)) {
+          // Refused by the job's schema: it would be refused on every try, and hold back every later page.
+          this.metrics.feedImpressionsDropped.inc(batch.length);
+          this.unsent = undefined;
+          continue;
+        }
         // Redis away: the producer's outage log says so; the pages wait for the next try.
         this.schedule();
         return;

@@ -66,7 +66,7 @@ export class Metrics {
 
   readonly feedImpressionsDropped = new client.Counter({
     name: 'feed_impressions_dropped_total',
-    help: 'Feed pages whose impression could not be queued (Redis away for long) and was dropped',
+    help: 'Feed pages whose impression could not be queued (Redis away for long, or refused by the job schema) and was dropped',
     registers: [this.registry],
   });
 
