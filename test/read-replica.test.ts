@@ -4,6 +4,7 @@ import { warnIfNotReplica } from '../src/ops/health';
 import type { Logger } from '../src/ops/logger';
 import { InteractionModel } from '../src/data/models';
 import { buildEvent } from './helpers/factories';
+import { interactThroughApi } from './helpers/interact';
 import { TestPostgres } from './helpers/postgres-server';
 import { startStack, type Stack } from './helpers/stack';
 import { waitFor } from './helpers/wait';
@@ -102,6 +103,30 @@ describe('DATABASE_READ_URL: the feed reads from a replica', () => {
         const missing = await stack.request('GET', `/events/${id}/similar`, { token: stack.token() });
         expect({ id, status: missing.status }).toEqual({ id, status: 404 });
       }
+    } finally {
+      await replicaDb.raw('select pg_wal_replay_resume()');
+    }
+  });
+
+  test('similar events leave out what the caller just interacted with while the replica lags: the primary says what they touched', async () => {
+    const [source, next] = await Promise.all(
+      [1, 2].map((h) => buildEvent(stack.db, { startsAt: new Date(Date.now() + h * 60 * 60 * 1000) })),
+    );
+    await interactThroughApi(stack, `user-${randomUUID()}`, [source!.id, 'SAVE'], [next!.id, 'SAVE']);
+    const caller = `user-${randomUUID()}`;
+    const similar = async () => {
+      const res = await stack.request('GET', `/events/${source!.id}/similar?limit=50`, { token: stack.token({ sub: caller }) });
+      expect(res.status).toBe(200);
+      return (res.body.items as { eventId: string }[]).map((item) => item.eventId);
+    };
+    await waitFor('the replica to offer it', async () => (await similar()).includes(next!.id));
+
+    await replicaDb.raw('select pg_wal_replay_pause()');
+    try {
+      await interactThroughApi(stack, caller, [next!.id, 'SAVE']);
+      await waitFor('the score on the primary', () => stack.db('user_event_scores').where({ user_id: caller, event_id: next!.id }).first());
+      expect(await replicaDb('user_event_scores').where({ user_id: caller }).first()).toBeUndefined();
+      expect(await similar()).not.toContain(next!.id);
     } finally {
       await replicaDb.raw('select pg_wal_replay_resume()');
     }

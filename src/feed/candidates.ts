@@ -325,6 +325,17 @@ export async function loadSettledEvents(db: Db, userId: string, ids: string[]): 
   return new Set(found.map((r) => r.event_id));
 }
 
+/** Those of `ids` the user interacted with at all, as stored by the worker. */
+export async function loadTouchedEvents(db: Db, userId: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const found = await rows<{ event_id: string }>(
+    db,
+    'select event_id from user_event_scores where user_id = ? and event_id = any(?::uuid[])',
+    [userId, ids],
+  );
+  return new Set(found.map((r) => r.event_id));
+}
+
 /**
  * The plain feed's statement prepared once per connection: planning a statement this size is a
  * sizeable share of a first page's time in PostgreSQL. Its plan is then PostgreSQL's to cache (a generic one once it costs no more than the

@@ -3,7 +3,7 @@ import type { RankingSettings } from '../domain/fitted-settings';
 import { spell, type EventFeatures, type FeatureType } from '../domain/model';
 import { isUuid } from '../domain/ids';
 import { NotFoundError } from '../errors';
-import { mostPopular, upcomingNeighbours, type FeedEvent } from './candidates';
+import { loadTouchedEvents, mostPopular, upcomingNeighbours, type FeedEvent } from './candidates';
 import { FEATURE_TYPE_WEIGHTS } from './ranking';
 
 /** An event that may be shown beside another, with its signals. */
@@ -234,8 +234,11 @@ export async function getSimilarEvents(
   limit: number,
   now = new Date(),
 ): Promise<(SimilarItem & { event: FeedEvent })[]> {
-  const load = (db: Db) => loadSimilarCandidates(db, userId, eventId, now, deps.ranking, { prepared: deps.preparedStatements });
-  const [{ source, candidates }, hidden] = await Promise.all([
+  const load = async (db: Db) => ({
+    db,
+    ...(await loadSimilarCandidates(db, userId, eventId, now, deps.ranking, { prepared: deps.preparedStatements })),
+  });
+  const [{ db, source, candidates }, hidden] = await Promise.all([
     load(deps.db).catch(async (error: unknown) => {
       if (error instanceof NotFoundError && deps.primary && isUuid(eventId) && (await deps.primary.has(eventId)))
         return load(deps.primary.db);
@@ -243,10 +246,19 @@ export async function getSimilarEvents(
     }),
     deps.hidden(userId),
   ]);
+  // A replica may not have replayed what the user did a moment ago: the primary says what they touched.
+  const touched =
+    deps.primary && db !== deps.primary.db
+      ? await loadTouchedEvents(
+          deps.primary.db,
+          userId,
+          candidates.map((c) => c.eventId),
+        )
+      : new Set<string>();
   const ranked = rankSimilar(
     deps.ranking,
     source,
-    candidates.filter((c) => !hidden.has(c.eventId)),
+    candidates.filter((c) => !hidden.has(c.eventId) && !touched.has(c.eventId)),
   ).slice(0, limit);
   const events = await deps.events(
     ranked.map((item) => item.eventId),
