@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
-import { settleBy } from '../ops/deadline';
+import { beforeDeadline, settleBy } from '../ops/deadline';
 import { NotFoundError } from '../errors';
 import { JOBS, type RecordInteractionPayload } from '../jobs/definitions';
 import { enqueueInTransaction } from '../jobs/outbox';
@@ -80,7 +80,12 @@ export async function recordInteractions(
   inputs: Omit<InteractionInput, 'deadline'>[],
   deadline: number,
 ): Promise<(RecordInteractionPayload | NotFoundError)[]> {
-  const exists = await Promise.all(inputs.map((input) => isUuid(input.eventId) && deps.eventExists(input.eventId)));
+  // A stalled PostgreSQL must not hold the request past its deadline: the client is told to retry.
+  const exists = await beforeDeadline(
+    Promise.all(inputs.map((input) => isUuid(input.eventId) && deps.eventExists(input.eventId))),
+    deadline,
+    'The event store is unavailable; retry shortly',
+  );
   // Items that share an idempotency key name one interaction: the first is recorded, and the others
   // are answered with it, nothing of their own (their row, their hiding) taking effect.
   const recorded = new Map<string, RecordInteractionPayload>();

@@ -99,5 +99,6 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const { code, name, message } = inner as { code?: unknown; name?: unknown; message?: unknown };
   if (name === 'KnexTimeoutError') return true;
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-  return typeof message === 'string' && /Connection terminated|connection timeout/i.test(message);
+  // 'timeout expired': pg's own connectionTimeoutMillis, when a new connection finds no answer.
+  return typeof message === 'string' && /Connection terminated|connection timeout|^timeout expired$/i.test(message);
 }

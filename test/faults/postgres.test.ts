@@ -75,3 +75,51 @@ describe('PostgreSQL stopped for 15 s under load', () => {
     );
   }, 300_000);
 });
+
+describe('PostgreSQL stalled: neither answering nor refusing', () => {
+  let pg: TestPostgres;
+  let service: Service;
+  beforeAll(async () => {
+    pg = await TestPostgres.start();
+    // Every event check asks the database.
+    service = await startService({ databaseUrl: pg.url, env: { EVENT_CACHE_TTL_MS: '0' } });
+    await service.start('web');
+  }, 120_000);
+  afterAll(async () => {
+    pg?.resume();
+    await service?.stop();
+    await pg?.destroy();
+  });
+
+  test('an interaction is answered 503 with Retry-After, not held until the database is back', async () => {
+    const event = await buildEvent(service.db);
+    const post = (path: string, body: unknown) =>
+      fetch(`${service.webUrl}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${service.token('stalled-user')}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000), // long past the API's deadline: a request held this long fails the test
+      });
+    const one = { eventId: event.id, action: 'VIEW' };
+    expect((await post('/interactions', one)).status).toBe(202);
+
+    pg.pause();
+    try {
+      for (const [path, body] of [
+        ['/interactions', one],
+        ['/interactions/batch', { interactions: [one] }],
+      ] as const) {
+        const res = await post(path, body);
+        expect({ path, status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() }).toEqual({
+          path,
+          status: 503,
+          retryAfter: '1',
+          body: { error: { code: 'service_unavailable', message: expect.any(String) } },
+        });
+      }
+    } finally {
+      pg.resume();
+    }
+    await waitFor('the API to accept again', async () => (await post('/interactions', one)).status === 202, 30_000);
+  }, 120_000);
+});

@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { sparePort } from './redis-server';
@@ -83,6 +83,26 @@ export class TestPostgres {
   /** A fast shutdown: sessions are cut, in-flight transactions roll back, nothing answers. */
   async stopServer(): Promise<void> {
     await this.run('pg_ctl', ['-D', this.data, '-m', 'fast', '-w', 'stop']);
+  }
+
+  /**
+   * SIGSTOP / SIGCONT to the server and its backends: a server that stalls (a frozen VM, a network
+   * path that drops packets) and then carries on. Connections are neither refused nor closed.
+   */
+  pause(): void {
+    this.signalAll('SIGSTOP');
+  }
+
+  resume(): void {
+    this.signalAll('SIGCONT');
+  }
+
+  private signalAll(signal: NodeJS.Signals): void {
+    const postmaster = Number(readFileSync(path.join(this.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const backends = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
+      .split(/\s+/)
+      .filter(Boolean);
+    for (const pid of [postmaster, ...backends.map(Number)]) process.kill(pid, signal);
   }
 
   async destroy(): Promise<void> {

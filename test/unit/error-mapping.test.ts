@@ -55,6 +55,7 @@ describe('what a thrown error becomes for the client', () => {
     expect(isDatabaseUnavailable(refused)).toBe(true);
     expect(shape(refused)).toMatchObject({ status: 503, code: 'service_unavailable' });
     expect(isDatabaseUnavailable(Object.assign(new Error('admin shutdown'), { code: '57P01' }))).toBe(true);
+    expect(isDatabaseUnavailable(new Error('timeout expired'))).toBe(true); // pg's connect timeout: a server that does not answer
     expect(isDatabaseUnavailable(Object.assign(new Error('syntax'), { code: '42601' }))).toBe(false);
   });
 
