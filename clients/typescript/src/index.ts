@@ -314,15 +314,24 @@ export function createClient(options: ClientOptions): Client {
       await loaded;
       const batch = buffer.slice(0, currentBatch);
       if (batch.length === 0) return;
-      const token = await options.getToken();
-      // A token the service refused is not sent again: the items wait for another one.
-      const outcome: Outcome =
-        refused?.token === token ? { settled: new Set(), refused: refused.error.status } : await deliver(batch, token);
-      if (outcome.refused) {
-        refused ??= { token, error: new TokenRefusedError(outcome.refused) };
-        outcome.retryAfterMs = 0;
-        outcome.reason = `token refused (HTTP ${outcome.refused})`;
-      } else refused = undefined;
+      const token = await Promise.resolve()
+        .then(options.getToken)
+        .catch((error: unknown) => ({ failed: `getToken failed: ${error instanceof Error ? error.message : String(error)}` }));
+      let outcome: Outcome;
+      if (typeof token !== 'string') {
+        // No token now (offline, a refresh that failed): the items wait, and it is asked again.
+        outcome = { settled: new Set(), retryAfterMs: 0, reason: token.failed };
+      } else if (refused?.token === token) {
+        // A token the service refused is not sent again: the items wait for another one.
+        outcome = { settled: new Set(), retryAfterMs: 0, reason: `token refused (HTTP ${refused.error.status})` };
+      } else {
+        outcome = await deliver(batch, token);
+        if (outcome.refused) {
+          refused = { token, error: new TokenRefusedError(outcome.refused) };
+          outcome.retryAfterMs = 0;
+          outcome.reason = `token refused (HTTP ${outcome.refused})`;
+        } else refused = undefined;
+      }
       currentBatch = outcome.shrink ? Math.max(1, Math.floor(currentBatch / 2)) : Math.min(batchSize, currentBatch * 2);
       if (outcome.retryAfterMs === undefined) {
         failures = 0;
@@ -336,10 +345,14 @@ export function createClient(options: ClientOptions): Client {
         if (refused) settleWaiters(refused.error);
         schedule(delay);
       }
-    })().finally(() => {
-      sending = undefined;
-      if (buffer.length === 0) settleWaiters();
-    });
+    })()
+      // Anything else that throws (a callback, storage): the items stay and go again later, rather
+      // than end a Node process as an unhandled rejection.
+      .catch(() => schedule(maxRetryDelayMs))
+      .finally(() => {
+        sending = undefined;
+        if (buffer.length === 0) settleWaiters();
+      });
     return sending;
   };
 
@@ -361,9 +374,16 @@ export function createClient(options: ClientOptions): Client {
     }
     const retryAfterMs = retryAfter(response.headers.get('retry-after'));
     if (response.status === 200) {
-      const { results } = (await response.json()) as { results: { status: number; error?: Dropped['error'] }[] };
+      const results = await response
+        .json()
+        .then((body) => (body as { results?: unknown }).results)
+        .catch(() => undefined);
+      // Not the service's answer (a proxy's page, a wrong baseUrl) or cut short: nothing is known
+      // of the items, so they go again (their keys keep a second delivery from counting twice).
+      if (!Array.isArray(results) || results.length !== batch.length || !results.every((r) => typeof r?.status === 'number'))
+        return { settled, retryAfterMs: retryAfterMs ?? 0, reason: 'HTTP 200 without a result per item' };
       let limited = false;
-      results.forEach((result, i) => {
+      (results as { status: number; error?: Dropped['error'] }[]).forEach((result, i) => {
         const interaction = batch[i]!;
         if (result.status === 202) settled.add(interaction.idempotencyKey);
         else if (result.status === 429) limited = true;

@@ -121,6 +121,41 @@ describe('the TypeScript client, against the service', () => {
     expect(await waitForRows(stack, userId, 5)).toEqual({ n: 5, distinct: 5 });
   });
 
+  test("a 200 that is not the service's answer, and a getToken that fails, are retried: nothing is lost or doubled", async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const retries: string[] = [];
+    let tokens = 0;
+    let calls = 0;
+    const client = createClient({
+      baseUrl: stack.baseUrl,
+      getToken: async () => {
+        tokens += 1;
+        if (tokens === 1) throw new Error('offline: token refresh failed');
+        return stack.token({ sub: userId });
+      },
+      retryDelayMs: 10,
+      onRetry: (reason) => retries.push(reason),
+      fetch: async (input, init) => {
+        calls += 1;
+        // A wrong baseUrl or a proxy's page: 200 and HTML. The second one after the request landed.
+        if (calls === 1) return new Response('<!doctype html><title>app</title>', { status: 200 });
+        const response = await fetch(input, init);
+        return calls === 2 ? new Response('{"results": [', { status: 200 }) : response;
+      },
+    });
+    for (let i = 0; i < 3; i += 1) client.track(event.id, 'VIEW');
+    await client.flush();
+    expect(retries).toEqual([
+      'getToken failed: offline: token refresh failed',
+      'HTTP 200 without a result per item',
+      'HTTP 200 without a result per item',
+    ]);
+    await sleep(500);
+    expect(await waitForRows(stack, userId, 3)).toEqual({ n: 3, distinct: 3 });
+    await client.close();
+  });
+
   test('after a timeout or a 503 it sends smaller batches, and larger again after successes', async () => {
     const event = await buildEvent(stack.db);
     const userId = `user-${randomUUID()}`;
