@@ -64,6 +64,9 @@ export interface Producer {
  */
 const HELD_UNTIL_REPLICATED_MS = 5_000;
 
+/** Less time left than this, a caller's interactions are not sent with others' (see flush). */
+const MIN_SEND_MS = 200;
+
 /** The 503 of every enqueue that did not happen: Redis away or slow, or no time left for it. */
 const queueUnavailable = (cause?: unknown) => new ServiceUnavailableError('The interaction queue is unavailable; retry shortly', { cause });
 
@@ -96,12 +99,13 @@ export function createProducer(config: Config, logger: Logger): Producer {
       }, wait);
       return;
     }
-    // A caller whose deadline has passed meanwhile (its events were slow to check, say) is answered
-    // 503 alone: in the job, its deadline would be everyone's.
-    const now = Date.now();
-    if (pending.some((p) => p.deadline <= now)) {
-      const late = pending.filter((p) => p.deadline <= now);
-      pending = pending.filter((p) => p.deadline > now);
+    // A caller with almost no time left (its events were slow to check, say) is answered 503 alone,
+    // nothing sent: in the job, its deadline would be everyone's, and a job that outlives its
+    // deadline may be taken by a worker before it can be withdrawn.
+    const cutoff = Date.now() + MIN_SEND_MS;
+    if (pending.some((p) => p.deadline <= cutoff)) {
+      const late = pending.filter((p) => p.deadline <= cutoff);
+      pending = pending.filter((p) => p.deadline > cutoff);
       for (const p of late) p.done(queueUnavailable());
       if (pending.length === 0) return;
     }

@@ -6,10 +6,19 @@ import { ServiceUnavailableError } from '../errors';
  */
 export function beforeDeadline<T>(work: Promise<T>, deadline: number, message = 'The service is busy; retry shortly'): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ServiceUnavailableError(message)), Math.max(0, deadline - Date.now()));
+    // Timers run before the loop reads its sockets: after a busy spell, an answer that arrived in
+    // time is read in the same turn, after the timer. It counts (an enqueue it confirms was done).
+    timer = setTimeout(
+      () => (immediate = setImmediate(() => reject(new ServiceUnavailableError(message)))),
+      Math.max(0, deadline - Date.now()),
+    );
   });
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+  return Promise.race([work, expired]).finally(() => {
+    clearTimeout(timer);
+    clearImmediate(immediate);
+  });
 }
 
 /** Resolves with `work`'s value, or with `fallback` if it fails or has not settled by `deadline` (epoch ms). */
