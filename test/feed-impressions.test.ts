@@ -152,6 +152,29 @@ describe('feed impressions and attribution', () => {
       headers: { authorization: basic },
     });
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
+    // A day PostgreSQL has no year for.
+    const yearZero = await stack.request('GET', '/admin/feed/stats?from=0000-01-01&to=0000-01-31', {
+      token: null,
+      headers: { authorization: basic },
+    });
+    expect(yearZero).toMatchObject({
+      status: 400,
+      body: { error: { code: 'validation_failed', message: expect.stringContaining('from') } },
+    });
+  });
+
+  test('a page showing an event whose id is a UUID PostgreSQL takes but not an RFC 4122 one is recorded', async () => {
+    const id = '12345678-1234-1234-1234-123456789abc';
+    await stack
+      .db('events')
+      .insert({ id, title: 'Imported', starts_at: new Date(Date.now() + 86_400_000), kind: 'event', organizer_id: 'importer' });
+    const userId = `user-${randomUUID()}`;
+    const page = await feed(userId, '?limit=50');
+    expect(page.items.map((i) => i.eventId)).toContain(id);
+    const [row] = await waitFor('the page stored', async () =>
+      (await impressionsOf(userId)).length === 1 ? impressionsOf(userId) : undefined,
+    );
+    expect(row.eventIds).toContain(id);
   });
 
   test('a recommendationId that is not a string of at most 200 characters is refused, and nothing is recorded', async () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { insertImpressions, pruneImpressions } from '../data/impressions';
+import { isUuid } from '../domain/ids';
 import { defineJob } from './job';
 
 const impressionPayload = z.object({
@@ -10,7 +11,8 @@ const impressionPayload = z.object({
   rankingId: z.string().min(1).max(200),
   variant: z.string().min(1).max(100),
   settingsVersion: z.number().int().positive(),
-  eventIds: z.array(z.uuid()).max(100),
+  // Any UUID PostgreSQL takes, as events' ids may be (imported ones, say), not only RFC 4122's.
+  eventIds: z.array(z.string().refine(isUuid, 'must be a UUID')).max(100),
   positions: z.array(z.number().int().positive()).max(100),
 });
 export type ImpressionPayload = z.infer<typeof impressionPayload>;

@@ -10,8 +10,11 @@ const DAY_MS = 86_400_000;
 /** Longest range one request may ask for. */
 const MAX_DAYS = 366;
 
+// PostgreSQL has no year 0 (ISO 8601's 0000 is 1 BC to it): refused here, not a 500 there.
+const day = z.iso.date({ error: 'must be a date, YYYY-MM-DD' }).refine((d) => !d.startsWith('0000'), 'must be in year 0001 or later');
+
 const statsQuery = z
-  .object({ from: z.iso.date({ error: 'must be a date, YYYY-MM-DD' }), to: z.iso.date({ error: 'must be a date, YYYY-MM-DD' }) })
+  .object({ from: day, to: day })
   .refine(({ from, to }) => from <= to, { message: 'from must not be after to', path: ['from'] })
   .refine(({ from, to }) => (Date.parse(to) - Date.parse(from)) / DAY_MS < MAX_DAYS, {
     message: `at most ${MAX_DAYS} days at once`,
