@@ -36,7 +36,14 @@ export function knexSettings(config: Pick<Config, 'databaseUrl' | 'databasePoolM
     // knex otherwise writes its warnings (a refused connection, say) to the console, outside the JSON logs.
     ...(logger && { log: knexLog(logger) }),
     client: 'pg',
-    connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: 2000 },
+    // TCP keepalive: an idle pooled connection to a server that is gone (an old primary after a
+    // failover) is found dead and dropped, rather than handed to a query that then never answers.
+    connection: {
+      connectionString: config.databaseUrl,
+      connectionTimeoutMillis: 2000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    },
     // A pool that cannot hand out a connection within 2 s means PostgreSQL is down or saturated:
     // fail the request (503) or the job (retry) instead of queueing behind it.
     pool: { min: 0, max: config.databasePoolMax },

@@ -1,3 +1,4 @@
+import { beforeDeadline } from '../ops/deadline';
 import type { Db } from './db';
 import { EventModel, type EventKind } from './models';
 
@@ -20,8 +21,16 @@ export async function findEvent(db: Db, id: string): Promise<EventModel | undefi
   return EventModel.query(db).findById(id);
 }
 
-/** Which of `ids` are events, in one query per CHECK_CHUNK ids. */
-async function existingEvents(db: Db, ids: readonly string[]): Promise<Set<string>> {
+/**
+ * Which of `ids` are events, in one query per CHECK_CHUNK ids; a 503 past `timeoutMs`. A query on a
+ * connection to a server that is gone (an old primary after a failover) may never answer: callers
+ * waiting on it are let go, and the next lookup asks again, on another connection.
+ */
+function existingEvents(db: Db, ids: readonly string[], timeoutMs = LOOKUP_TIMEOUT_MS): Promise<Set<string>> {
+  return beforeDeadline(queryEvents(db, ids), Date.now() + timeoutMs, 'The event store is unavailable; retry shortly');
+}
+
+async function queryEvents(db: Db, ids: readonly string[]): Promise<Set<string>> {
   const found = new Set<string>();
   for (let at = 0; at < ids.length; at += CHECK_CHUNK) {
     const rows = await db('events')
@@ -33,6 +42,8 @@ async function existingEvents(db: Db, ids: readonly string[]): Promise<Set<strin
 }
 
 const CHECK_CHUNK = 5000;
+/** Longest a lookup is waited for: past any request's deadline, so no request is answered by it. */
+const LOOKUP_TIMEOUT_MS = 5_000;
 /**
  * How long an event no one asks for stays confirmed in the background (see cachedEventExists): long
  * enough that an event of the long tail, asked for every few minutes, is not asked of the database
@@ -57,7 +68,7 @@ const MIN_CONFIRMED_TTL_MS = 1000;
  * if each had just been asked for: a process that starts under traffic does not ask for every
  * event of the catalogue as it first meets it.
  */
-export function cachedEventExists(db: Db, ttlMs: number, maxEntries = 100_000): EventExists {
+export function cachedEventExists(db: Db, ttlMs: number, maxEntries = 100_000, lookupTimeoutMs = LOOKUP_TIMEOUT_MS): EventExists {
   const confirmed = new Map<string, number>(); // id → when the database last said it exists; oldest first
   const used = new Map<string, number>(); // remembered id → when it was last asked for
   let lastRound = Date.now();
@@ -81,7 +92,7 @@ export function cachedEventExists(db: Db, ttlMs: number, maxEntries = 100_000): 
       else used.delete(id);
     }
     const at = Date.now(); // before the query: what it finds was there at least since then
-    const found = await existingEvents(db, ids);
+    const found = await existingEvents(db, ids, lookupTimeoutMs);
     for (const id of ids) {
       if (found.has(id)) remember(id, at);
       else confirmed.delete(id);
@@ -97,7 +108,7 @@ export function cachedEventExists(db: Db, ttlMs: number, maxEntries = 100_000): 
       const found = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
         batch = undefined;
         const at = Date.now();
-        return existingEvents(db, [...ids]).then((found) => {
+        return existingEvents(db, [...ids], lookupTimeoutMs).then((found) => {
           if (ttlMs > 0) {
             for (const id of found) {
               remember(id, at);
