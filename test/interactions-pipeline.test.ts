@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { COMPLETED_INTERACTIONS_KEPT, JOBS, LEGACY_RECORD_INTERACTION, MAX_INTERACTIONS_PER_JOB } from '../src/jobs/definitions';
 import { processJob } from '../src/jobs/interaction-worker';
+import { signJob } from '../src/jobs/signature';
 import { currentVersions } from '../src/feed/versions';
 import { createLogger } from '../src/ops/logger';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
@@ -340,6 +341,35 @@ describe('Idempotency-Key', () => {
       headers: { 'idempotency-key': 'has space' },
     });
     expect(res).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
+  });
+});
+
+describe('jobs of another release, during a rolling deploy', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true });
+  });
+  afterAll(() => stack.stop());
+
+  test('a job of a newer release, with a field this one does not know, is recorded with what this release knows of it', async () => {
+    const event = await buildEvent(stack.db);
+    const userId = `user-${randomUUID()}`;
+    const newer = { interactions: [{ ...interactionPayload(userId, event.id, 'SAVE'), seenOn: 'tablet' }] };
+    await stack.producer.queue.add(JOBS.recordInteractions, {
+      ...newer,
+      ...signJob(stack.config.jobSigningKey, JOBS.recordInteractions, newer),
+    });
+    await waitFor('the row', async () => (await interactionsOf(stack.db, userId)).length === 1);
+    expect(await interactionsOf(stack.db, userId)).toEqual([expect.objectContaining({ id: newer.interactions[0]!.id, action: 'SAVE' })]);
+  });
+
+  test('a job whose name this release does not know is retried for a worker that does, not failed at its first try', async () => {
+    const job = await stack.producer.queue.add('feed.from-a-newer-release', {}, { attempts: 3, backoff: { type: 'fixed', delay: 50 } });
+    await waitFor('its tries to run out', async () => (await job.getState()) === 'failed');
+    expect(await stack.producer.queue.getJob(job.id!)).toMatchObject({
+      attemptsMade: 3,
+      failedReason: expect.stringMatching(/^Unknown job name/),
+    });
   });
 });
 

@@ -11,7 +11,9 @@ export type { WorkerDeps } from './job';
 /** Handles one job: finds its definition, validates its payload again, then runs its handler. Safe to run twice for one job. */
 export async function processJob(deps: WorkerDeps, job: Pick<Job, 'id' | 'name' | 'data'>): Promise<unknown> {
   const definition = jobDefinition(job.name);
-  if (!definition) throw new UnrecoverableError(`Unknown job name "${job.name}"`);
+  // A job of a newer release, during a rolling deploy: retried (with backoff), so that a worker that
+  // knows it takes it, rather than failed for good with what it records.
+  if (!definition) throw new Error(`Unknown job name "${job.name}": left for a worker of the release that queued it`);
   return definition.handle(deps, parse(deps, job, definition), deps.logger.child({ jobId: job.id, jobName: job.name }));
 }
 
@@ -22,7 +24,7 @@ function parse(deps: WorkerDeps, job: Pick<Job, 'data'>, definition: JobDefiniti
     // Retrying cannot fix a malformed payload: fail at once, with the reason visible in the dashboard.
     throw new UnrecoverableError(`Invalid payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
-  if (!isSignedJob(deps.config.jobSigningKey, definition.name, parsed.data, (job.data as { sig?: unknown }).sig)) {
+  if (!isSignedJob(deps.config.jobSigningKey, definition.name, job.data as Record<string, unknown>, parsed.data)) {
     throw new UnrecoverableError('Refused: the payload does not carry the signature of the service that accepts interactions');
   }
   return parsed.data;
