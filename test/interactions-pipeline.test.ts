@@ -357,7 +357,7 @@ describe('jobs of another release, during a rolling deploy', () => {
     const newer = { interactions: [{ ...interactionPayload(userId, event.id, 'SAVE'), seenOn: 'tablet' }] };
     await stack.producer.queue.add(JOBS.recordInteractions, {
       ...newer,
-      ...signJob(stack.config.jobSigningKey, JOBS.recordInteractions, newer),
+      sig: signJob(stack.config.jobSigningKey, JOBS.recordInteractions, newer),
     });
     await waitFor('the row', async () => (await interactionsOf(stack.db, userId)).length === 1);
     expect(await interactionsOf(stack.db, userId)).toEqual([expect.objectContaining({ id: newer.interactions[0]!.id, action: 'SAVE' })]);

@@ -46,7 +46,7 @@ export interface Producer {
    */
   enqueueInteractions(payloads: RecordInteractionPayload[], deadline?: number): Promise<void>;
   /** The job data the worker accepts for this payload: the payload and its signature. */
-  signed<N extends JobName>(name: N, payload: JobPayload<N>): JobPayload<N> & { sig: string; sig2: string };
+  signed<N extends JobName>(name: N, payload: JobPayload<N>): JobPayload<N> & { sig: string };
   readonly queue: Queue;
   /** The producer's own Redis connection (fail-fast: no offline queue). */
   readonly connection: RedisClient;
@@ -126,7 +126,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
     const data = { interactions: batch.flatMap((b) => b.payloads) };
     add(
       JOBS.recordInteractions,
-      { ...data, ...signJob(config.jobSigningKey, JOBS.recordInteractions, data) },
+      { ...data, sig: signJob(config.jobSigningKey, JOBS.recordInteractions, data) },
       {
         jobId: uuidv7(),
         withdrawOnFailure: true,
@@ -211,7 +211,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
     },
     signed(name, payload) {
       const data = jobPayloads[name].parse(payload) as JobPayload<typeof name>;
-      return { ...data, ...signJob(config.jobSigningKey, name, data) };
+      return { ...data, sig: signJob(config.jobSigningKey, name, data) };
     },
     enqueue(name, payload, options = {}) {
       return add(name, producer.signed(name, payload), options);
