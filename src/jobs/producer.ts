@@ -64,7 +64,7 @@ export interface Producer {
  */
 const HELD_UNTIL_REPLICATED_MS = 5_000;
 
-/** Less time left than this, a caller's interactions are not sent with others' (see flush). */
+/** Less time left than this (or a quarter of ENQUEUE_TIMEOUT_MS, if less), a caller's interactions are not sent (see flush). */
 const MIN_SEND_MS = 200;
 
 /** The 503 of every enqueue that did not happen: Redis away or slow, or no time left for it. */
@@ -79,6 +79,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
   });
   queue.on('error', () => undefined); // already reported by the connection
   const outage = new OutageLog(logger, 'the queue (Redis)');
+  const minSendMs = Math.min(MIN_SEND_MS, config.enqueueTimeoutMs / 4);
 
   // Group commit: one job at a time is on its way to Redis, and whatever arrives meanwhile goes in
   // the next one. Under load, jobs grow by themselves; when idle, each goes at once. A job that is
@@ -102,7 +103,7 @@ export function createProducer(config: Config, logger: Logger): Producer {
     // A caller with almost no time left (its events were slow to check, say) is answered 503 alone,
     // nothing sent: in the job, its deadline would be everyone's, and a job that outlives its
     // deadline may be taken by a worker before it can be withdrawn.
-    const cutoff = Date.now() + MIN_SEND_MS;
+    const cutoff = Date.now() + minSendMs;
     if (pending.some((p) => p.deadline <= cutoff)) {
       const late = pending.filter((p) => p.deadline <= cutoff);
       pending = pending.filter((p) => p.deadline > cutoff);
