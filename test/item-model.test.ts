@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { itemModelFitter, MAX_FIT_SHARE, QUIET_MS, refitItemModel } from '../src/domain/item-model-fitter';
 import { loadFeedCandidates } from '../src/feed/candidates';
+import { fitHistories, readFitCandidates } from '../src/data/item-model-store';
+import { fitItemModel } from '../src/domain/item-model';
 import { loadSimilarCandidates } from '../src/feed/similar';
 import { createLogger } from '../src/ops/logger';
 import type { Action } from '../src/domain/weights';
@@ -83,6 +85,24 @@ describe('the item model, fitted in batch beside the online model', () => {
     expect(res.status).toBe(200);
     expect(res.body.items[0]).toMatchObject({ eventId: b!.id });
     expect(res.body.items[0].reasons[0]).toMatchObject({ code: 'liked_by_similar_users' });
+  });
+
+  test('the fit reads the histories a page of users at a time, afresh each pass: the same in pages of 2 as in one', async () => {
+    const [a, b, c] = await Promise.all([1, 2, 3].map((n) => buildEvent(stack.db, { startsAt: new Date(Date.now() + n * DAY) })));
+    for (let i = 0; i < 5; i += 1) await interact(newUser(), [a!.id, 'SAVE'], [b!.id, 'VIEW'], [c!.id, 'CLICK']);
+    const { candidates } = await readFitCandidates(stack.db, 50);
+    const read = async (histories: AsyncIterable<number[]>) => {
+      const all: number[][] = [];
+      for await (const history of histories) all.push(history);
+      return all;
+    };
+    const whole = await read(fitHistories(stack.db, candidates, 500));
+    expect(whole.length).toBeGreaterThanOrEqual(5);
+    const paged = fitHistories(stack.db, candidates, 500, 2);
+    expect(await read(paged)).toEqual(whole);
+    expect(await read(paged)).toEqual(whole); // a second pass reads them again
+    const fitOf = async (histories: Iterable<number[]> | AsyncIterable<number[]>) => fitItemModel(histories, candidates, settings);
+    expect(await fitOf(paged)).toEqual(await fitOf(whole));
   });
 
   test('a worker fits once it has been quiet, not while it starts on a backlog', async () => {

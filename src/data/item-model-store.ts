@@ -24,16 +24,8 @@ export async function readItemModelFit(db: Knex): Promise<ItemModelFit | undefin
   return rows[0]?.settings;
 }
 
-/**
- * The events the fit may take, most users positive about first, whether each is still to start,
- * and each user's positive events among them, latest first (at most `perUser` each), as places in
- * that list.
- */
-export async function readFitInput(
-  db: Knex,
-  items: number,
-  perUser: number,
-): Promise<{ candidates: string[]; upcoming: boolean[]; histories: number[][] }> {
+/** The events the fit may take, most users positive about first, and whether each is still to start. */
+export async function readFitCandidates(db: Knex, items: number): Promise<{ candidates: string[]; upcoming: boolean[] }> {
   const { rows: top } = await db.raw<{ rows: { event_id: string; upcoming: boolean }[] }>(
     `select p.event_id, e.starts_at > now() as upcoming
        from (select event_id, engaged from event_popularity where engaged > 0 order by engaged desc, event_id limit ?) p
@@ -41,17 +33,45 @@ export async function readFitInput(
       order by p.engaged desc, p.event_id`,
     [items],
   );
-  const candidates = top.map((r) => r.event_id);
-  const upcoming = top.map((r) => r.upcoming);
-  const { rows } = await db.raw<{ rows: { places: number[] }[] }>(
-    `select (array_agg((t.n - 1)::int order by ${latestPositivesFirst('s.')}))[1:?] as places
-       from user_event_scores s
-       join unnest(?::uuid[]) with ordinality as t(event_id, n) on t.event_id = s.event_id
-      where s.positive_at is not null
-      group by s.user_id`,
-    [perUser, candidates],
-  );
-  return { candidates, upcoming, histories: rows.map((r) => r.places) };
+  return { candidates: top.map((r) => r.event_id), upcoming: top.map((r) => r.upcoming) };
+}
+
+/** Users `fitHistories` reads per statement. */
+export const FIT_PAGE_USERS = 10_000;
+
+/**
+ * Each user's positive events among `candidates`, latest first (at most `perUser` each), as places
+ * in that list, `pageSize` users (by id) per statement, afresh each time it is iterated: the fit
+ * holds one page at a time, so its memory does not grow with the users.
+ */
+export function fitHistories(db: Knex, candidates: string[], perUser: number, pageSize = FIT_PAGE_USERS): AsyncIterable<number[]> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      let after: string | null = null;
+      for (;;) {
+        // The page's last user, off the primary key's order: the page then reads those users' rows alone.
+        const bounds: { rows: { last: string | null; users: number }[] } = await db.raw(
+          `select max(user_id) as last, count(*)::int as users
+             from (select distinct user_id from user_event_scores where (?::text is null or user_id > ?) order by user_id limit ?) u`,
+          [after, after, pageSize],
+        );
+        const { last, users } = bounds.rows[0]!;
+        if (last === null) return;
+        const page: { rows: { places: number[] }[] } = await db.raw(
+          `select (array_agg((t.n - 1)::int order by ${latestPositivesFirst('s.')}))[1:?] as places
+             from user_event_scores s
+             join unnest(?::uuid[]) with ordinality as t(event_id, n) on t.event_id = s.event_id
+            where s.positive_at is not null and (?::text is null or s.user_id > ?) and s.user_id <= ?
+            group by s.user_id
+            order by s.user_id`,
+          [perUser, candidates, after, after, last],
+        );
+        for (const row of page.rows) yield row.places;
+        if (users < pageSize) return;
+        after = last;
+      }
+    },
+  };
 }
 
 /** Replaces the item model's weights with these, and records the fit: readers see the old or the new, whole. */

@@ -1,5 +1,13 @@
 import type { Db } from '../data/db';
-import { countPositives, readFitInput, readItemModelFit, withFitLock, writeItemModel, type ItemModelFit } from '../data/item-model-store';
+import {
+  countPositives,
+  fitHistories,
+  readFitCandidates,
+  readItemModelFit,
+  withFitLock,
+  writeItemModel,
+  type ItemModelFit,
+} from '../data/item-model-store';
 import { DrainLoop } from '../jobs/drain-loop';
 import type { Logger } from '../ops/logger';
 import { OutageLog } from '../ops/outage-log';
@@ -56,7 +64,8 @@ export async function refitItemModel(db: Db, settings: ItemModelSettings, when: 
     const positives = await due(trx); // another worker may have fitted meanwhile
     if (positives === undefined) return undefined;
     const started = performance.now();
-    const { candidates, upcoming, histories } = await readFitInput(trx, settings.items, MAX_HISTORY);
+    const { candidates, upcoming } = await readFitCandidates(trx, settings.items);
+    const histories = fitHistories(trx, candidates, MAX_HISTORY);
     const fitted = await fitItemModel(histories, candidates, settings, { pause: turn, recommendable: (place) => upcoming[place]! });
     const fit = {
       positives,
