@@ -37,7 +37,7 @@ export async function readFitCandidates(db: Knex, items: number): Promise<{ cand
 }
 
 /** Users `fitHistories` reads per statement. */
-export const FIT_PAGE_USERS = 10_000;
+export const FIT_PAGE_USERS = 20_000;
 
 /**
  * Each user's positive events among `candidates`, latest first (at most `perUser` each), as places
