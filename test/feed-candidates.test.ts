@@ -6,11 +6,13 @@ import { rankFeedInMemory, similarInMemory } from '../eval/feed';
 import { loadSimilarCandidates, rankSimilar, SIMILAR_LIMITS } from '../src/feed/similar';
 import { rankFeed } from '../src/feed/feed';
 import { FEED_SCAN, loadFeedCandidates } from '../src/feed/candidates';
+import type { FeedFilter } from '../src/feed/filter';
 import { createLogger } from '../src/ops/logger';
 import { processJob } from '../src/jobs/interaction-worker';
 import { buildEvent, interactionPayload, recordingJob } from './helpers/factories';
 import { foldAll } from './helpers/model';
 import { refitItemModel } from '../src/domain/item-model-fitter';
+import { planNodes } from './helpers/plan';
 import { startStack, type Stack } from './helpers/stack';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -209,23 +211,9 @@ describe("the feed's interest sources stay bounded", () => {
 
   /** The most rows any one scan of `events` or `event_popularity` read (returned or filtered out) in the statement `load` runs. */
   async function widestScan(load: () => Promise<unknown>): Promise<number> {
-    let statement: { sql: string; bindings: unknown[] } | undefined;
-    const capture = (query: { sql: string; bindings: unknown[] }) => (statement ??= query);
-    stack.db.on('query', capture);
-    await load();
-    stack.db.off('query', capture);
-    const [plan] = (
-      await stack.db.raw(`explain (analyze, format json) ${statement!.sql.replace(/\$(\d+)/g, '?')}`, statement!.bindings as never)
-    ).rows[0]['QUERY PLAN'];
-    let widest = 0;
-    const walk = (node: Record<string, unknown>) => {
-      if (node['Relation Name'] === 'events' || node['Relation Name'] === 'event_popularity') {
-        widest = Math.max(widest, Number(node['Actual Rows']) + Number(node['Rows Removed by Filter'] ?? 0));
-      }
-      for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
-    };
-    walk(plan.Plan);
-    return widest;
+    const { nodes } = await planNodes(stack.db, load);
+    const scans = nodes.filter((node) => node['Relation Name'] === 'events' || node['Relation Name'] === 'event_popularity');
+    return Math.max(0, ...scans.map((node) => node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)));
   }
 
   test('a new user, one whose interests few upcoming events match, and similar events read at most FEED_SCAN events per walk', async () => {
@@ -258,6 +246,69 @@ describe("the feed's interest sources stay bounded", () => {
     expect(await widestScan(feedOf(nicheUser))).toBeLessThanOrEqual(FEED_SCAN);
     const similar = () => loadSimilarCandidates(stack.db, nicheUser, niche.id, new Date(), stack.config.feed.ranking);
     expect(await widestScan(similar)).toBeLessThanOrEqual(SIMILAR_LIMITS.scan);
+  });
+});
+
+/**
+ * Under a filter, the walks in start order read only events that pass it: a combination few events
+ * pass, among many that pass part of it, costs no more than a common one.
+ */
+describe("the filtered feed's walks", () => {
+  let stack: Stack;
+  const jazzInMunich: string[] = [];
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true, worker: false });
+    // 3,000 rock events in Munich and 3,000 jazz events in Berlin, all sooner than the 3 jazz gigs
+    // in Munich: neither the city's events nor the category's find those quickly.
+    await stack.db.raw(`insert into events (title, starts_at, kind, category, tags, city, organizer_id)
+      select 'Rock ' || g, now() + g * interval '1 minute', case when g % 10 = 0 then 'gig' else 'event' end,
+             'Rock', array['rock'], 'Munich', 'organizer-1'
+        from generate_series(1, 3000) g
+      union all
+      select 'Jazz ' || g, now() + g * interval '1 minute', case when g % 10 = 0 then 'gig' else 'event' end,
+             'Jazz', array['jazz'], 'Berlin', 'organizer-1'
+        from generate_series(1, 3000) g`);
+    const { rows } = await stack.db.raw<{
+      rows: { id: string }[];
+    }>(`insert into events (title, starts_at, kind, category, tags, city, organizer_id)
+      select 'Late jazz ' || g, now() + interval '90 days' + g * interval '1 day', 'gig', 'Jazz', array['jazz'], 'Munich', 'organizer-1'
+        from generate_series(1, 3) g returning id`);
+    jazzInMunich.push(...rows.map((r) => r.id).sort());
+    await stack.db.raw('insert into event_popularity (event_id, value, engaged) select id, 1, 1 from events');
+    await stack.db.raw('analyze events, event_popularity');
+  });
+  afterAll(() => stack.stop());
+
+  /** The rows that scans of `events` other than lookups by id read and dropped: what a walk passed over. */
+  async function passedOver(filter: FeedFilter) {
+    const load = () => loadFeedCandidates(stack.db, `user-${randomUUID()}`, new Date(), stack.config.feed, { filter });
+    const { nodes, result } = await planNodes(stack.db, load);
+    const walks = nodes.filter((node) => node['Relation Name'] === 'events' && node['Index Name'] !== 'events_pkey');
+    const dropped = walks.reduce(
+      (sum, node) => sum + ((node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0)) * node['Actual Loops'],
+      0,
+    );
+    return { dropped, found: result.candidates.map((c) => c.eventId).sort() };
+  }
+
+  test.each<[string, FeedFilter]>([
+    ['a city and a category', { city: 'munich', categories: ['JAZZ'] }],
+    ['a city, a kind and a category', { city: 'Munich', kind: 'gig', categories: ['jazz'] }],
+    ['a city and one of several categories', { city: 'munich', categories: ['jazz', 'blues'] }],
+  ])('find the few events that pass %s, reading none that pass only part of it', async (_name, filter) => {
+    expect(await passedOver(filter)).toEqual({ dropped: 0, found: jazzInMunich });
+  });
+
+  test('read no event a kind alone or a window in time leaves out', async () => {
+    const now = Date.now();
+    for (const filter of [
+      { kind: 'gig' },
+      { startsAfter: new Date(now + 60 * 60_000), startsBefore: new Date(now + 120 * 60_000) },
+    ] as FeedFilter[]) {
+      const { dropped, found } = await passedOver(filter);
+      expect(found.length).toBeGreaterThan(0);
+      expect(dropped).toBe(0);
+    }
   });
 });
 

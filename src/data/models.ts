@@ -2,7 +2,9 @@ import { Model } from 'objection';
 import type { Action } from '../domain/weights';
 
 export type InteractionSource = 'api' | 'collection' | 'gig_application';
-export type EventKind = 'event' | 'gig';
+/** Every kind an event may be (the table's check constraint says the same). */
+export const EVENT_KINDS = ['event', 'gig'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
 
 export class EventModel extends Model {
   static override tableName = 'events';

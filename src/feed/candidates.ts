@@ -1,4 +1,5 @@
 import type { Db } from '../data/db';
+import { EVENT_KINDS } from '../data/models';
 import { latestPositivesFirst } from '../data/model-store';
 import type { CandidateLimits, RankingSettings } from '../domain/fitted-settings';
 import { featureKey } from '../domain/model';
@@ -101,9 +102,7 @@ with recent as (
   -- Events no one has engaged with yet (not in that index) fill what is left, soonest first, among
   -- the soonest upcoming events (bounded as above).
   select e.id
-    from (select id, starts_at, feature_keys from events e
-           where e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''}
-           order by e.starts_at limit ${filtered ? ':filterScan' : ':feedScan'}) e
+    from ${filtered ? soonestPassing(':filterScan') : '(select id, starts_at, feature_keys from events e where e.starts_at > :now order by e.starts_at limit :feedScan)'} e
    where cardinality((select keys from wanted)) > 0
      and not exists (select 1 from event_popularity p where p.event_id = e.id)
      and e.feature_keys && (select keys from wanted)
@@ -117,16 +116,17 @@ with recent as (
     where (select e.starts_at > :now and ${filterSql('e')} from events e where e.id = p.event_id)
     order by p.value desc, p.event_id limit :popular)
   union
-  (select e.id from (select id from events e where e.starts_at > :now and ${filterSql('e')} order by e.starts_at limit :filterScan) e
-     join event_popularity p on p.event_id = e.id
-    order by p.value desc, p.event_id limit :popular)`
+  (select e.id from ${soonestPassing(':filterScan')} e
+     -- A lookup per event ("offset 0"): joined, the planner hashed all of event_popularity.
+     cross join lateral (select p.value from event_popularity p where p.event_id = e.id offset 0) p
+    order by p.value desc, e.id limit :popular)`
     : `
   select e.id from ${mostPopular(':feedScan')} p
     join events e on e.id = p.event_id
    where e.starts_at > :now order by p.value desc, p.event_id limit :popular`
 }
 ), soonest as (
-  select e.id from events e where e.starts_at > :now ${filtered ? `and ${filterSql('e')}` : ''} order by e.starts_at limit :soonest
+  ${filtered ? `select id from ${soonestPassing(':soonest')} e` : 'select e.id from events e where e.starts_at > :now order by e.starts_at limit :soonest'}
 ), candidate as materialized (
   -- Each candidate once, with its co-occurrence value and item model score when it has them.
   select id, max(collaborative) as collaborative, max(support) as support, max(item_model) as item_model
@@ -169,6 +169,29 @@ export function upcomingNeighbours(own: 'low' | 'high', other: 'low' | 'high', e
             cross join lateral (select from events e where e.id = n.other_event_id and e.starts_at > :now
                                  ${filtered ? `and ${filterSql('e')}` : ''} offset 0) e
             order by n.value desc, n.other_event_id limit ${size})`;
+}
+
+/**
+ * The `limit` soonest upcoming events that pass the filter (id, starts_at, feature_keys). Walked a
+ * kind and a category at a time, each off an index whose prefix is the whole filter (migration
+ * 20261208000000), so every row a walk reads passes: at most `limit` rows for each kind and
+ * category, however many events pass part of the filter. A walk on one field's index and the
+ * rest tested row by row read every event of a city to find the few of a rare category there.
+ */
+const KINDS = EVENT_KINDS.map((kind) => `'${kind}'`).join(', ');
+
+export function soonestPassing(limit: string): string {
+  return `(select w.id, w.starts_at, w.feature_keys
+             from unnest(case when :filterKind::text is null then array[${KINDS}] else array[:filterKind::text] end) k(kind)
+            cross join unnest(coalesce(:filterCategories::text[], array[null::text])) c(category)
+            cross join lateral (select e.id, e.starts_at, e.feature_keys from events e
+                                 where e.kind = k.kind and e.starts_at > :now
+                                   and (:filterCity::text is null or lower(e.city) = :filterCity)
+                                   and (:filterCategories::text[] is null or lower(e.category) = c.category)
+                                   and (:filterStartsAfter::timestamptz is null or e.starts_at > :filterStartsAfter)
+                                   and (:filterStartsBefore::timestamptz is null or e.starts_at < :filterStartsBefore)
+                                 order by e.starts_at limit ${limit}) w
+            order by w.starts_at limit ${limit})`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EVENT_KINDS } from '../data/models';
 import { isStorableText } from '../domain/ids';
 import { ACTIONS } from '../domain/weights';
 import { REASON_CODES } from '../feed/ranking';
@@ -96,7 +97,7 @@ export const newEventBody = z.object(
       .transform((s) => new Date(s))
       // An offset can carry year 9999 into 10000 (or 0000 back to −1), which no date-time in an answer can write.
       .refine((at) => at.getUTCFullYear() >= 0 && at.getUTCFullYear() <= 9999, 'must lie within the years 0000 to 9999 in UTC'),
-    kind: z.enum(['event', 'gig'], { error: 'must be "event" or "gig"' }),
+    kind: z.enum(EVENT_KINDS, { error: 'must be "event" or "gig"' }),
     category: storableText(100).nullish(),
     tags: z.array(storableText(50)).max(20, 'must have at most 20 tags').optional(),
     city: storableText(100).nullish(),
@@ -153,7 +154,7 @@ const queryTime = (description: string) =>
 /** The feed's filters, combined with AND; the feed is ranked within them. */
 export const feedQuery = pageQuery
   .extend({
-    kind: z.enum(['event', 'gig'], { error: 'must be "event" or "gig"' }).optional().meta({ description: 'Only events, or only gigs' }),
+    kind: z.enum(EVENT_KINDS, { error: 'must be "event" or "gig"' }).optional().meta({ description: 'Only events, or only gigs' }),
     city: queryText(100, 'Only events in this city (case-insensitive)').optional(),
     category: z
       .union([z.string(), z.array(z.string())], { error: 'must be text' })
@@ -197,7 +198,7 @@ export const eventResponse = z
     id: z.guid(),
     title: z.string(),
     startsAt: dateTime(),
-    kind: z.enum(['event', 'gig']),
+    kind: z.enum(EVENT_KINDS),
     category: z.string().nullable(),
     tags: z.array(z.string()),
     city: z.string().nullable(),
