@@ -3,8 +3,9 @@ import type { Worker } from 'bullmq';
 import type { Config } from '../src/config';
 import { readModelSettings } from '../src/data/model-store';
 import { InteractionModel, type EventModel } from '../src/data/models';
-import { rebuildModel, scheduleRebuildIfStale } from '../src/domain/rebuild-model';
-import { pairWeights } from '../src/domain/model';
+import { rebuildModel, scheduleRebuildIfStale, settingsDigest } from '../src/domain/rebuild-model';
+import { rebuildModelJob } from '../src/jobs/rebuild-model';
+import { pairWeights, type ModelSettings } from '../src/domain/model';
 import type { Action } from '../src/domain/weights';
 import { createLogger } from '../src/ops/logger';
 import { createInteractionWorker } from '../src/jobs/interaction-worker';
@@ -176,5 +177,63 @@ describe('changing the weights', () => {
     await waitFor('the rebuild', async () => (await readModelSettings(stack.db))?.weights.SAVE === 7);
     const pair = await stack.db('userEventScores').where({ userId, eventId: event.id }).first();
     expect(pair).toMatchObject({ score: 2 + 7, interactionCount: 2 });
+  });
+});
+
+/**
+ * A rolling deploy that changes the model's settings runs workers of both releases side by side.
+ * The model must stay of one set of settings whichever of them writes, and its rebuild must be run
+ * with the new ones.
+ */
+describe('a rolling deploy that changes the model settings', () => {
+  let stack: Stack;
+  let other: ModelSettings;
+  beforeAll(async () => {
+    stack = await startStack({ ownDatabase: true });
+    const weights = { ...stack.config.weights, VIEW: 2, SAVE: 7 };
+    other = { ...stack.config.model, weights, cooccurrenceBackward: 0 };
+  });
+  afterAll(() => stack.stop());
+
+  test('workers write with the settings the model was built with, not their own', async () => {
+    const [first, second] = [await buildEvent(stack.db), await buildEvent(stack.db)];
+    // The model as the other release's rebuild left it; this worker still has the settings before.
+    await rebuildModel(stack.db, other);
+    const userId = `user-${randomUUID()}`;
+    for (const [eventId, action] of [
+      [first!.id, 'VIEW'],
+      [first!.id, 'SAVE'],
+      [second!.id, 'SAVE'],
+    ] as const) {
+      const res = await stack.request('POST', '/interactions', { token: stack.token({ sub: userId }), body: { eventId, action } });
+      expect(res.status).toBe(202);
+    }
+    await waitFor('three rows', async () => (await InteractionModel.query(stack.db).where({ userId })).length === 3);
+    await waitForFold(stack.db);
+
+    const pair = await stack.db('userEventScores').where({ userId, eventId: first!.id }).first();
+    expect(pair).toMatchObject({ score: 2 + 7, interactionCount: 2 });
+    // Paired as the model was built: nothing backwards.
+    const [low, high] = [first!.id, second!.id].sort();
+    const row = await stack.db('eventPairs').where({ lowEventId: low, highEventId: high }).first();
+    expect(low === first!.id ? row.highToLow : row.lowToHigh).toBe(0);
+    expect(low === first!.id ? row.lowToHigh : row.highToLow).toBe(1);
+  });
+
+  test('a rebuild queued for other settings is left to a worker that has them', async () => {
+    await rebuildModel(stack.db, stack.config.model);
+    const deps = { config: stack.config, db: stack.db, logger: createLogger({ level: 'silent', name: 'test' }) };
+    const log = deps.logger;
+    // This worker's release is the old one: the rebuild the new one queued is not its to run.
+    await expect(rebuildModelJob.handle(deps, { reason: 'test', settings: settingsDigest(other) }, log)).rejects.toThrow(
+      /left to a worker that has them/,
+    );
+    expect((await readModelSettings(stack.db))?.weights.SAVE).toBe(stack.config.model.weights.SAVE);
+
+    // The new release's worker runs it; queued again (a retry), it finds nothing left to do.
+    const newer = { ...deps, config: { ...stack.config, model: other } };
+    expect(await rebuildModelJob.handle(newer, { reason: 'test', settings: settingsDigest(other) }, log)).not.toHaveProperty('skipped');
+    expect((await readModelSettings(stack.db))?.weights.SAVE).toBe(7);
+    expect(await rebuildModelJob.handle(newer, { reason: 'test', settings: settingsDigest(other) }, log)).toMatchObject({ skipped: true });
   });
 });

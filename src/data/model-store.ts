@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { pairKey, type CooccurrencePairing, type ModelInteraction, type ModelSettings, type ModelStore } from '../domain/model';
+import { pairKey, settingsToWrite, type ModelInteraction, type ModelSettings, type ModelStore } from '../domain/model';
 
 /**
  * The order of a user's positive events in user_event_scores, latest first: by when they happened,
@@ -17,15 +17,18 @@ const USER_LOCK = 73_002;
  * Serialises the model updates of each of these users and keeps them out of a running rebuild.
  * Per-user order is what makes a replay reproduce the incremental state: the collaborative signal
  * depends on which of the user's positives came first. Taken in key order, so that two batches
- * sharing users wait for each other instead of deadlocking.
+ * sharing users wait for each other instead of deadlocking. Returns the settings the model was
+ * built with (readModelSettings), read once the rebuild lock is held: a rebuild that committed
+ * while this waited for it is seen.
  */
-export async function lockForInteractions(trx: Knex.Transaction, userIds: string[]): Promise<void> {
+export async function lockForInteractions(trx: Knex.Transaction, userIds: string[]): Promise<ModelSettings | undefined> {
   await trx.raw('select pg_advisory_xact_lock_shared(?, 0)', [REBUILD_LOCK]);
-  await trx.raw(
-    `select count(pg_advisory_xact_lock(?, key))
+  const { rows } = await trx.raw<{ rows: { settings: ModelSettings | null }[] }>(
+    `select count(pg_advisory_xact_lock(?, key)), (select settings from model_state where name = 'scores') as settings
        from (select distinct hashtext(user_id) as key from unnest(?::text[]) as u(user_id) order by key) as keys`,
     [USER_LOCK, userIds],
   );
+  return rows[0]?.settings ?? undefined;
 }
 
 export async function lockForRebuild(trx: Knex.Transaction): Promise<void> {
@@ -123,14 +126,16 @@ export const FOLD_BATCH = 20_000;
  * co-occurrence counts, in one statement: each is paired with its user's `cooccurrenceWindow`
  * latest positive events before it (in the order they became positive as the worker applied them,
  * positive_seq: so a positive stored late, after a retry, pairs the same whenever the fold runs,
- * and in a rebuild), weighted as `pairWeights` says, and the pairs of all of them are summed before
+ * and in a rebuild), weighted as `pairWeights` says with the pairing the model was built with
+ * (settingsToWrite), and the pairs of all of them are summed before
  * they are written, so a pair many users share is one row write, both directions in it. The rows
  * folded are deleted in the same statement: a fold that fails folds nothing, and none is folded
  * twice. Folds running at once take different rows (SKIP LOCKED) and write in key order. Returns
  * how many rows it folded.
  */
-export async function foldCooccurrence(trx: Knex.Transaction, pairing: CooccurrencePairing, limit: number): Promise<number> {
+export async function foldCooccurrence(trx: Knex.Transaction, own: ModelSettings, limit: number): Promise<number> {
   await trx.raw('select pg_advisory_xact_lock_shared(?, 0)', [REBUILD_LOCK]);
+  const pairing = settingsToWrite(own, await readModelSettings(trx));
   // A full batch's pairs (about 300,000) overflow the default 4 MB: summing and sorting them spilled to disk.
   await trx.raw("set local work_mem = '64MB'");
   const { rows } = await trx.raw<{ rows: { folded: number }[] }>(

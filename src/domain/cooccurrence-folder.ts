@@ -3,7 +3,7 @@ import { FOLD_BATCH, foldCooccurrence } from '../data/model-store';
 import { DrainLoop } from '../jobs/drain-loop';
 import type { Logger } from '../ops/logger';
 import { OutageLog } from '../ops/outage-log';
-import type { CooccurrencePairing } from './model';
+import type { ModelSettings } from './model';
 
 /**
  * Keeps the co-occurrence counts up with the stored interactions: folds the first positives the
@@ -15,12 +15,12 @@ import type { CooccurrencePairing } from './model';
  */
 export function cooccurrenceFolder(
   db: Db,
-  pairing: CooccurrencePairing,
+  settings: ModelSettings,
   logger: Logger,
   options: { intervalMs?: number; gapMs?: number } = {},
 ): DrainLoop {
   const outage = new OutageLog(logger, 'co-occurrence fold');
-  return new DrainLoop(() => db.transaction((trx) => foldCooccurrence(trx, pairing, FOLD_BATCH)), {
+  return new DrainLoop(() => db.transaction((trx) => foldCooccurrence(trx, settings, FOLD_BATCH)), {
     intervalMs: options.intervalMs ?? 1000,
     gapMs: options.gapMs ?? 3000,
     fullStep: FOLD_BATCH,

@@ -25,6 +25,18 @@ export interface ModelSettings {
   cooccurrenceBackward: number;
 }
 
+/**
+ * The settings to write the model with: those it was built with (`built`, from model_state), so
+ * that all of it is of one set of weights, half-life and pairing whichever release's worker writes
+ * it (a rolling deploy that changes them runs both releases' workers until the rebuild the new one
+ * queued has run, and the old ones after it). `own` when none are recorded yet, or when the model
+ * is of another settings version: its tables are then another release's, which this worker writes
+ * as its own release knows them until the rebuild of the newer one replaces them.
+ */
+export function settingsToWrite(own: ModelSettings, built: ModelSettings | undefined): ModelSettings {
+  return built && built.version === own.version ? { ...own, ...built } : own;
+}
+
 /** How first positive events are paired into the co-occurrence counts. */
 export type CooccurrencePairing = Pick<ModelSettings, 'cooccurrenceWindow' | 'cooccurrenceDistanceDecay' | 'cooccurrenceBackward'>;
 

@@ -3,12 +3,13 @@ import { insertInteractions } from '../data/interactions';
 import { lockForInteractions, sqlModelStore } from '../data/model-store';
 import { advanceUserVersions } from '../feed/versions';
 import type { RecordInteractionPayload } from '../jobs/definitions';
-import { applyInteractions, type ModelSettings } from './model';
+import { applyInteractions, settingsToWrite, type ModelSettings } from './model';
 
 /**
  * Writes accepted interactions, folds them into the recommendation model and advances their users'
  * feed versions (so that no feed ranked without them is served, see src/feed/feed.ts), in one
- * transaction. Safe to run any number of times for the same payloads: only rows this call inserts
+ * transaction; with the settings the model was built with (settingsToWrite), whatever `settings`
+ * this release has. Safe to run any number of times for the same payloads: only rows this call inserts
  * touch the model or the versions, so a redelivered job changes nothing. Returns the ids of the rows
  * this call inserted.
  */
@@ -16,7 +17,7 @@ export async function persistInteractions(db: Db, settings: ModelSettings, paylo
   // The same interaction twice in one batch (a client retry that joined the same job) is one row.
   const unique = [...new Map(payloads.map((p) => [p.id, p])).values()];
   return db.transaction(async (trx) => {
-    await lockForInteractions(
+    const built = await lockForInteractions(
       trx,
       unique.map((p) => p.userId),
     );
@@ -33,7 +34,7 @@ export async function persistInteractions(db: Db, settings: ModelSettings, paylo
         recommendationId: p.recommendationId ?? null,
       })),
     );
-    await applyInteractions(sqlModelStore(trx), settings, inserted);
+    await applyInteractions(sqlModelStore(trx), settingsToWrite(settings, built), inserted);
     await advanceUserVersions(
       trx,
       inserted.map((row) => row.userId),

@@ -29,6 +29,8 @@ export async function rebuildModel(
   return db.transaction(async (trx) => {
     await lockForRebuild(trx);
     await resetModel(trx);
+    // First: the fold reads what the model is built with (settingsToWrite), here these.
+    await writeModelSettings(trx, settings);
     const total = await countInteractions(trx);
     const store = sqlModelStore(trx);
     let done = 0;
@@ -40,7 +42,6 @@ export async function rebuildModel(
       done += page.length;
       onProgress?.(done, total);
     }
-    await writeModelSettings(trx, settings);
     return { interactions: done };
   });
 }
@@ -78,14 +79,16 @@ export async function scheduleRebuildIfStale(db: Db, producer: Pick<Producer, 'e
     await rebuildModel(db, settings);
     return false;
   }
-  const digest = createHash('sha256')
-    .update(JSON.stringify(normalise(settings)))
-    .digest('hex')
-    .slice(0, 16);
+  const digest = settingsDigest(settings);
   await producer.enqueue(
     JOBS.rebuildModel,
-    { reason: `model settings changed (${digest})` },
+    { reason: `model settings changed (${digest})`, settings: digest },
     { deduplicationId: `model-rebuild-${digest}` },
   );
   return true;
+}
+
+/** A short digest of model settings: which settings a rebuild job is for. */
+export function settingsDigest(settings: ModelSettings): string {
+  return createHash('sha256').update(JSON.stringify(normalise(settings))).digest('hex').slice(0, 16);
 }

@@ -1,5 +1,5 @@
 import type { Db } from '../../src/data/db';
-import type { CooccurrencePairing, ModelSettings } from '../../src/domain/model';
+import type { ModelSettings } from '../../src/domain/model';
 import { rebuildModel } from '../../src/domain/rebuild-model';
 import { FOLD_BATCH, foldCooccurrence } from '../../src/data/model-store';
 import { sleep, waitFor } from './wait';
@@ -9,9 +9,9 @@ import { sleep, waitFor } from './wait';
  * does). A fold skips the rows a running worker's fold has taken (SKIP LOCKED), so this also waits
  * until that fold has committed: read before it, the counts would lack its pairs.
  */
-export async function foldAll(db: Db, pairing: CooccurrencePairing): Promise<void> {
+export async function foldAll(db: Db, settings: ModelSettings): Promise<void> {
   for (;;) {
-    while ((await db.transaction((trx) => foldCooccurrence(trx, pairing, FOLD_BATCH))) > 0);
+    while ((await db.transaction((trx) => foldCooccurrence(trx, settings, FOLD_BATCH))) > 0);
     if ((await db('cooccurrence_pending').count({ n: '*' }))[0]!.n === '0') return;
     await sleep(20);
   }
