@@ -46,6 +46,9 @@ export class ConflictError extends AppError {
   }
 }
 
+/** A 503's message when PostgreSQL is out of reach, or has not answered by the request's deadline. */
+export const DATABASE_UNAVAILABLE = 'The database is unavailable; retry shortly';
+
 /** A dependency (Redis, PostgreSQL) is out of reach: the client may retry shortly. */
 export class ServiceUnavailableError extends AppError {
   constructor(message: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}) {

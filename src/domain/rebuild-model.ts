@@ -90,5 +90,8 @@ export async function scheduleRebuildIfStale(db: Db, producer: Pick<Producer, 'e
 
 /** A short digest of model settings: which settings a rebuild job is for. */
 export function settingsDigest(settings: ModelSettings): string {
-  return createHash('sha256').update(JSON.stringify(normalise(settings))).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify(normalise(settings)))
+    .digest('hex')
+    .slice(0, 16);
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import { beforeDeadline, settleBy } from '../ops/deadline';
-import { NotFoundError } from '../errors';
+import { DATABASE_UNAVAILABLE, NotFoundError } from '../errors';
 import { JOBS, type RecordInteractionPayload } from '../jobs/definitions';
 import { enqueueInTransaction } from '../jobs/outbox';
 import type { Producer } from '../jobs/producer';
@@ -84,7 +84,7 @@ export async function recordInteractions(
   const exists = await beforeDeadline(
     Promise.all(inputs.map((input) => isUuid(input.eventId) && deps.eventExists(input.eventId))),
     deadline,
-    'The event store is unavailable; retry shortly',
+    DATABASE_UNAVAILABLE,
   );
   // Items that share an idempotency key name one interaction: the first is recorded, and the others
   // are answered with it, nothing of their own (their row, their hiding) taking effect.

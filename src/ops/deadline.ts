@@ -1,4 +1,4 @@
-import { ServiceUnavailableError } from '../errors';
+import { DATABASE_UNAVAILABLE, ServiceUnavailableError } from '../errors';
 
 /**
  * Settles with `work`, or rejects with a 503 once `deadline` (epoch ms) has passed. For work whose
@@ -20,6 +20,12 @@ export function beforeDeadline<T>(work: Promise<T>, deadline: number, message = 
     clearImmediate(immediate);
   });
 }
+
+/**
+ * A read of PostgreSQL that a request waits for until its deadline at most: one that has not
+ * answered by then (a stalled server) is a 503, and answers nobody when it completes.
+ */
+export const readBy = <T>(work: Promise<T>, deadline: number): Promise<T> => beforeDeadline(work, deadline, DATABASE_UNAVAILABLE);
 
 /** Resolves with `work`'s value, or with `fallback` if it fails or has not settled by `deadline` (epoch ms). */
 export function settleBy<T>(work: Promise<T>, deadline: number, fallback: T): Promise<T> {

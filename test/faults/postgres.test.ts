@@ -122,4 +122,31 @@ describe('PostgreSQL stalled: neither answering nor refusing', () => {
     }
     await waitFor('the API to accept again', async () => (await post('/interactions', one)).status === 202, 30_000);
   }, 120_000);
+
+  test('reads of events, collections and applications are answered 503 by their deadline', async () => {
+    const event = await buildEvent(service.db, { kind: 'gig' });
+    const get = (path: string) =>
+      fetch(`${service.webUrl}${path}`, {
+        headers: { authorization: `Bearer ${service.token('stalled-reader')}` },
+        signal: AbortSignal.timeout(30_000),
+      });
+    const paths = [`/events/${event.id}`, '/collections', `/gigs/${event.id}/applications/me`];
+    expect(await Promise.all(paths.map(async (path) => (await get(path)).status))).toEqual([200, 200, 404]);
+
+    pg.pause();
+    try {
+      for (const path of paths) {
+        const res = await get(path);
+        expect({ path, status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() }).toEqual({
+          path,
+          status: 503,
+          retryAfter: '1',
+          body: { error: { code: 'service_unavailable', message: 'The database is unavailable; retry shortly' } },
+        });
+      }
+    } finally {
+      pg.resume();
+    }
+    await waitFor('reads to be answered again', async () => (await get(paths[0]!)).status === 200, 30_000);
+  }, 120_000);
 });

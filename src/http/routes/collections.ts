@@ -8,6 +8,7 @@ import {
   listCollections,
   removeEventFromCollection,
 } from '../../domain/collections';
+import { readBy } from '../../ops/deadline';
 import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { jsonBody } from '../json-body';
@@ -28,16 +29,19 @@ export function collectionsRouter({ db, outboxRelay, config }: Pick<AppDeps, 'db
   });
 
   router.get('/collections', async (req, res) => {
-    const page = await listCollections(db, currentUser(req).id, parseInput(pageQuery, req.query));
+    const page = await readBy(listCollections(db, currentUser(req).id, parseInput(pageQuery, req.query)), req.deadline);
     res.json({ items: page.items.map(toJson), nextCursor: page.nextCursor });
   });
 
   router.get('/collections/:id', async (req, res) => {
-    res.json(toJson(await getCollection(db, currentUser(req).id, idParam(req, 'id'))));
+    res.json(toJson(await readBy(getCollection(db, currentUser(req).id, idParam(req, 'id')), req.deadline)));
   });
 
   router.get('/collections/:id/events', async (req, res) => {
-    const page = await listCollectionEvents(db, currentUser(req).id, idParam(req, 'id'), parseInput(pageQuery, req.query));
+    const page = await readBy(
+      listCollectionEvents(db, currentUser(req).id, idParam(req, 'id'), parseInput(pageQuery, req.query)),
+      req.deadline,
+    );
     res.json({
       items: page.items.map((entry) => ({ eventId: entry.eventId, addedAt: entry.addedAt.toISOString() })),
       nextCursor: page.nextCursor,

@@ -6,7 +6,7 @@ import { currentUser } from '../auth';
 import { jsonBody } from '../json-body';
 import { idParam, parseInput } from '../validate';
 import { type eventResponse, type Json, newEventBody, similarQuery, type similarItem } from '../schemas';
-import { beforeDeadline } from '../../ops/deadline';
+import { beforeDeadline, readBy } from '../../ops/deadline';
 import { assignVariant } from '../../feed/experiment';
 import { getSimilarEvents } from '../../feed/similar';
 
@@ -36,7 +36,7 @@ export function eventsRouter({
   });
 
   router.get('/events/:id', async (req, res) => {
-    res.json(toEventJson(await getEvent(db, idParam(req, 'id'))));
+    res.json(toEventJson(await readBy(getEvent(db, idParam(req, 'id')), req.deadline)));
   });
 
   router.get('/events/:id/similar', async (req, res) => {

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { GigApplicationModel } from '../../data/models';
 import { applyToGig, getOwnApplication } from '../../domain/gig-applications';
+import { readBy } from '../../ops/deadline';
 import type { AppDeps } from '../deps';
 import { currentUser } from '../auth';
 import { requestLogger } from '../request-context';
@@ -24,7 +25,7 @@ export function gigsRouter({ db, outboxRelay, rankingCache }: Pick<AppDeps, 'db'
   });
 
   router.get('/gigs/:eventId/applications/me', async (req, res) => {
-    res.json(toJson(await getOwnApplication(db, currentUser(req).id, idParam(req, 'eventId'))));
+    res.json(toJson(await readBy(getOwnApplication(db, currentUser(req).id, idParam(req, 'eventId')), req.deadline)));
   });
 
   return router;
