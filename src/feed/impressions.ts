@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
+import { ZodError } from 'zod';
 import { JOBS, MAX_IMPRESSIONS_PER_JOB, type ImpressionPayload } from '../jobs/definitions';
 import type { Producer } from '../jobs/producer';
-import { ServiceUnavailableError } from '../errors';
 import type { Metrics } from '../ops/metrics';
 
 /** Impressions one process holds while Redis is away; past it the oldest are dropped. */
@@ -56,13 +56,13 @@ export class ImpressionRecorder {
         await this.producer.enqueue(JOBS.recordImpressions, { impressions: batch }, { jobId: `impressions-${batch[0]!.id}` });
         this.unsent = undefined;
       } catch (error) {
-        if (!(error instanceof ServiceUnavailableError)) {
+        if (error instanceof ZodError) {
           // Refused by the job's schema: it would be refused on every try, and hold back every later page.
           this.metrics.feedImpressionsDropped.inc(batch.length);
           this.unsent = undefined;
           continue;
         }
-        // Redis away: the producer's outage log says so; the pages wait for the next try.
+        // Redis away (the producer's outage log says so), or anything else: the pages wait for the next try.
         this.schedule();
         return;
       }

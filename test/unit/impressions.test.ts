@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { ServiceUnavailableError } from '../../src/errors';
 import { ImpressionRecorder, type Impression } from '../../src/feed/impressions';
 
@@ -85,7 +86,7 @@ describe('ImpressionRecorder', () => {
     const producer = {
       enqueue: async (_job: unknown, data: unknown) => {
         const ids = (data as { impressions: { rankingId: string }[] }).impressions.map((i) => i.rankingId);
-        if (ids.includes('ranking-1')) throw new Error('Invalid UUID'); // as the schema's parse throws
+        if (ids.includes('ranking-1')) z.uuid().parse('not a uuid'); // as the job schema's parse throws
         sent.push(ids);
       },
     };
@@ -100,5 +101,29 @@ describe('ImpressionRecorder', () => {
 
     expect(sent).toEqual([['ranking-2']]);
     expect(dropped).toBe(1);
+  });
+
+  test('a batch that failed otherwise (not refused by the schema) is kept and sent again', async () => {
+    const sent: string[][] = [];
+    let failNext = true;
+    const producer = {
+      enqueue: async (_job: unknown, data: unknown) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('READONLY You cannot write against a read only replica.'); // a failover's first seconds
+        }
+        sent.push((data as { impressions: { rankingId: string }[] }).impressions.map((i) => i.rankingId));
+      },
+    };
+    let dropped = 0;
+    const metrics = { feedImpressions: counter, feedImpressionsDropped: { inc: (n = 1) => (dropped += n) } };
+    const recorder = new ImpressionRecorder(producer, metrics as never, 60_000);
+
+    recorder.record(page(1));
+    await recorder.flush();
+    await recorder.flush();
+
+    expect(sent).toEqual([['ranking-1']]);
+    expect(dropped).toBe(0);
   });
 });
