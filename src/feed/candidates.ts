@@ -171,15 +171,15 @@ export function upcomingNeighbours(own: 'low' | 'high', other: 'low' | 'high', e
             order by n.value desc, n.other_event_id limit ${size})`;
 }
 
+const KINDS = EVENT_KINDS.map((kind) => `'${kind}'`).join(', ');
+
 /**
  * The `limit` soonest upcoming events that pass the filter (id, starts_at, feature_keys). Walked a
  * kind and a category at a time, each off an index whose prefix is the whole filter (migration
  * 20261208000000), so every row a walk reads passes: at most `limit` rows for each kind and
- * category, however many events pass part of the filter. A walk on one field's index and the
- * rest tested row by row read every event of a city to find the few of a rare category there.
+ * category, however many events pass part of the filter (down one field's index, testing the rest
+ * row by row, a walk would read every event of a city to find the few of a rare category there).
  */
-const KINDS = EVENT_KINDS.map((kind) => `'${kind}'`).join(', ');
-
 export function soonestPassing(limit: string): string {
   return `(select w.id, w.starts_at, w.feature_keys
              from unnest(case when :filterKind::text is null then array[${KINDS}] else array[:filterKind::text] end) k(kind)
