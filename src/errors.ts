@@ -46,9 +46,6 @@ export class ConflictError extends AppError {
   }
 }
 
-/** A 503's message when PostgreSQL is out of reach, or has not answered by the request's deadline. */
-export const DATABASE_UNAVAILABLE = 'The database is unavailable; retry shortly';
-
 /** A dependency (Redis, PostgreSQL) is out of reach: the client may retry shortly. */
 export class ServiceUnavailableError extends AppError {
   constructor(message: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
@@ -61,6 +58,10 @@ export class ServiceUnavailableError extends AppError {
     });
   }
 }
+
+/** PostgreSQL out of reach, or not answering by the request's deadline: one answer whichever it was. */
+export const databaseUnavailable = () =>
+  new ServiceUnavailableError('The database is unavailable; retry shortly', { retryAfterSeconds: 2 });
 
 /** A user sent more requests than the limit allows; they may try again after Retry-After seconds. */
 export class TooManyRequestsError extends AppError {

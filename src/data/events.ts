@@ -1,5 +1,4 @@
-import { DATABASE_UNAVAILABLE } from '../errors';
-import { beforeDeadline } from '../ops/deadline';
+import { readBy } from '../ops/deadline';
 import type { Db } from './db';
 import { EventModel, type EventKind } from './models';
 
@@ -28,7 +27,7 @@ export async function findEvent(db: Db, id: string): Promise<EventModel | undefi
  * waiting on it are let go, and the next lookup asks again, on another connection.
  */
 function existingEvents(db: Db, ids: readonly string[], timeoutMs = LOOKUP_TIMEOUT_MS): Promise<Set<string>> {
-  return beforeDeadline(queryEvents(db, ids), Date.now() + timeoutMs, DATABASE_UNAVAILABLE);
+  return readBy(queryEvents(db, ids), Date.now() + timeoutMs);
 }
 
 async function queryEvents(db: Db, ids: readonly string[]): Promise<Set<string>> {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
-import { beforeDeadline, settleBy } from '../ops/deadline';
-import { DATABASE_UNAVAILABLE, NotFoundError } from '../errors';
+import { readBy, settleBy } from '../ops/deadline';
+import { NotFoundError } from '../errors';
 import { JOBS, type RecordInteractionPayload } from '../jobs/definitions';
 import { enqueueInTransaction } from '../jobs/outbox';
 import type { Producer } from '../jobs/producer';
@@ -81,11 +81,7 @@ export async function recordInteractions(
   deadline: number,
 ): Promise<(RecordInteractionPayload | NotFoundError)[]> {
   // A stalled PostgreSQL must not hold the request past its deadline: the client is told to retry.
-  const exists = await beforeDeadline(
-    Promise.all(inputs.map((input) => isUuid(input.eventId) && deps.eventExists(input.eventId))),
-    deadline,
-    DATABASE_UNAVAILABLE,
-  );
+  const exists = await readBy(Promise.all(inputs.map((input) => isUuid(input.eventId) && deps.eventExists(input.eventId))), deadline);
   // Items that share an idempotency key name one interaction: the first is recorded, and the others
   // are answered with it, nothing of their own (their row, their hiding) taking effect.
   const recorded = new Map<string, RecordInteractionPayload>();

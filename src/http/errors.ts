@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { DBError, UniqueViolationError } from 'objection';
-import { AppError, ConflictError, DATABASE_UNAVAILABLE, NotFoundError, ServiceUnavailableError, ValidationError } from '../errors';
+import { AppError, ConflictError, databaseUnavailable, NotFoundError, ServiceUnavailableError, ValidationError } from '../errors';
 import type { Logger } from '../ops/logger';
 import { OutageLog } from '../ops/outage-log';
 import { fromJwtError } from './auth';
@@ -54,7 +54,7 @@ export function toAppError(error: unknown): AppError {
   const bodyError = fromBodyParser(error);
   if (bodyError) return bodyError;
   if (error instanceof UniqueViolationError) return new ConflictError('The resource already exists');
-  if (isDatabaseUnavailable(error)) return new ServiceUnavailableError(DATABASE_UNAVAILABLE, { retryAfterSeconds: 2 });
+  if (isDatabaseUnavailable(error)) return databaseUnavailable();
   return new AppError({ code: 'internal_error', status: 500, message: 'Internal server error' });
 }
 

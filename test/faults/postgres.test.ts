@@ -113,7 +113,7 @@ describe('PostgreSQL stalled: neither answering nor refusing', () => {
         expect({ path, status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() }).toEqual({
           path,
           status: 503,
-          retryAfter: '1',
+          retryAfter: '2',
           body: { error: { code: 'service_unavailable', message: expect.any(String) } },
         });
       }
@@ -140,7 +140,7 @@ describe('PostgreSQL stalled: neither answering nor refusing', () => {
         expect({ path, status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() }).toEqual({
           path,
           status: 503,
-          retryAfter: '1',
+          retryAfter: '2',
           body: { error: { code: 'service_unavailable', message: 'The database is unavailable; retry shortly' } },
         });
       }
