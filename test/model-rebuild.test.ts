@@ -234,6 +234,10 @@ describe('a rolling deploy that changes the model settings', () => {
     const newer = { ...deps, config: { ...stack.config, model: other } };
     expect(await rebuildModelJob.handle(newer, { reason: 'test', settings: settingsDigest(other) }, log)).not.toHaveProperty('skipped');
     expect((await readModelSettings(stack.db))?.weights.SAVE).toBe(7);
+    // Its folds paired with its settings (nothing backwards), not with those the model had before it.
+    const pairs = await stack.db('eventPairs').select('lowToHigh', 'highToLow');
+    expect(pairs.length).toBeGreaterThan(0);
+    expect(pairs.filter((p) => p.lowToHigh > 0 && p.highToLow > 0)).toEqual([]);
     expect(await rebuildModelJob.handle(newer, { reason: 'test', settings: settingsDigest(other) }, log)).toMatchObject({ skipped: true });
   });
 });

@@ -47,7 +47,7 @@ void keepPartitions();
 
 worker.once('ready', () => {
   logger.info({ queuePrefix: config.queuePrefix, concurrency: config.worker.concurrency }, 'worker ready');
-  // Changed weights or half-life take effect through a rebuild job, run by whichever worker takes it.
+  // Changed weights or half-life take effect through a rebuild job, run by a worker that has them (the job names them).
   producer.queue
     .waitUntilReady()
     .then(() => scheduleRebuildIfStale(db, producer, config.model))
